@@ -1,0 +1,82 @@
+/**
+ * Builds the HTTP + WebSocket application without listening, so tests drive it with `app.handle()`.
+ * Every error becomes `{"error":{"code","message"}}` here and nowhere else.
+ */
+import { openapi } from "@elysiajs/openapi";
+import { type AnyElysia, Elysia } from "elysia";
+import type { RelayContext } from "./context.ts";
+import { checkDeclaredLength, parseFailure, parseJsonBody } from "./ops/body.ts";
+import { errorResponse, HttpError } from "./ops/errors.ts";
+import { healthRoutes } from "./ops/health.ts";
+import { metricsRoutes } from "./ops/metrics-route.ts";
+
+export type FeatureModule = (ctx: RelayContext) => AnyElysia;
+
+export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
+  const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
+  const app = new Elysia({ name: "openclaw-relay" })
+    .use(
+      openapi({
+        path: "/swagger",
+        specPath: "/swagger/json",
+        documentation: {
+          info: {
+            title: "OpenClaw Relay",
+            version: ctx.version,
+            description: "One shared Feishu bot, many users, each with their own OpenClaw agent.",
+          },
+        },
+      }),
+    )
+    .onRequest(({ request }) => {
+      const tooBig = checkDeclaredLength(request);
+      if (tooBig) return errorResponse(tooBig.status, tooBig.code, tooBig.message);
+    })
+    .onParse(({ request }) => parseJsonBody(request))
+    .onAfterResponse(({ request, route, set }) => {
+      requests.inc({
+        method: request.method,
+        route: route || "unmatched",
+        status: Number(set.status ?? 200),
+      });
+    })
+    .onError(({ code, error, request }) => {
+      if (error instanceof HttpError)
+        return errorResponse(error.status, error.code, error.message, error.headers);
+      if (code === "PARSE") {
+        const e =
+          parseFailure(request) ?? new HttpError(400, "invalid_body", "request body could not be parsed");
+        return errorResponse(e.status, e.code, e.message);
+      }
+      if (code === "VALIDATION") return errorResponse(400, "invalid_request", validationMessage(error));
+      if (code === "NOT_FOUND") return errorResponse(404, "not_found", "no such route");
+      const status =
+        typeof (error as { status?: unknown }).status === "number"
+          ? (error as { status: number }).status
+          : 500;
+      if (status >= 500)
+        ctx.log.error("http_error", { path: new URL(request.url).pathname, err: error as Error });
+      return errorResponse(
+        status,
+        status >= 500 ? "internal_error" : "bad_request",
+        status >= 500 ? "internal error" : String((error as Error).message),
+      );
+    })
+    .use(healthRoutes(ctx))
+    .use(metricsRoutes(ctx));
+  for (const feature of features) app.use(feature(ctx));
+  return app;
+}
+
+export type App = ReturnType<typeof buildApp>;
+
+function validationMessage(error: unknown): string {
+  const e = error as { valueError?: { path?: string; message?: string }; message?: string };
+  if (e.valueError?.message) return `${e.valueError.path || "body"}: ${e.valueError.message}`;
+  try {
+    const parsed = JSON.parse(String(e.message)) as { property?: string; summary?: string; message?: string };
+    return `${parsed.property ?? "body"}: ${parsed.summary ?? parsed.message ?? "invalid"}`;
+  } catch {
+    return "request does not match the schema";
+  }
+}

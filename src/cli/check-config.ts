@@ -1,0 +1,23 @@
+import { existsSync } from "node:fs";
+import { type Raw, resolveConfig } from "../config/definition.ts";
+import { readDbConfig } from "../config/load.ts";
+import { KvStore } from "../db/kv.ts";
+import { migrate, openDatabase } from "../db/open.ts";
+
+/** Validates without starting anything; reads database-stored values only if the file exists. */
+export function checkConfig(raw: Raw): string {
+  const path = raw.DATABASE_PATH || "./data/relay.db";
+  let dbValues: Raw = {};
+  if (path !== ":memory:" && existsSync(path)) {
+    const db = openDatabase(path);
+    try {
+      migrate(db);
+      dbValues = readDbConfig(new KvStore(db));
+    } finally {
+      db.$client.close();
+    }
+  }
+  const config = resolveConfig({ ...dbValues, ...raw });
+  const feishu = config.FEISHU_APP_ID ? `feishu app ${config.FEISHU_APP_ID}` : "feishu unconfigured";
+  return `config ok: listening on ${config.HOST}:${config.PORT}, database ${path}, ${feishu}, events via ${config.FEISHU_EVENT_MODE}`;
+}

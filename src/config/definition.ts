@@ -1,0 +1,274 @@
+/**
+ * The one definition of every configuration variable (DESIGN §2): defaults, parsing, validation and
+ * the `--help` text all come from this table. Pure: no I/O.
+ */
+
+export type Raw = Record<string, string | undefined>;
+
+interface VarSpec<T> {
+  /** Environment name (contract). The flag is `--` + lower-case kebab of it. */
+  name: string;
+  help: string;
+  secret?: boolean;
+  /** Default as shown in --help; the real default may depend on other values (see `resolve`). */
+  defaultText?: string;
+  parse(value: string | undefined, raw: Raw): T;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+const fail = (name: string, message: string): never => {
+  throw new ConfigError(name, message);
+};
+
+const str =
+  (_name: string, def?: string) =>
+  (v: string | undefined): string | undefined =>
+    v === undefined || v === "" ? def : v;
+
+function int(name: string, def: number, min: number, max: number) {
+  return (v: string | undefined): number => {
+    if (v === undefined || v === "") return def;
+    if (!/^\d+$/.test(v)) return fail(name, `must be a whole number, got "${v}"`);
+    const n = Number(v);
+    if (n < min || n > max) return fail(name, `must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+function bool(name: string, def: boolean) {
+  return (v: string | undefined): boolean => {
+    if (v === undefined || v === "") return def;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    return fail(name, `must be true or false, got "${v}"`);
+  };
+}
+
+function oneOf<T extends string>(name: string, def: T, values: readonly T[]) {
+  return (v: string | undefined): T => {
+    if (v === undefined || v === "") return def;
+    if ((values as readonly string[]).includes(v)) return v as T;
+    return fail(name, `must be one of ${values.join(", ")}, got "${v}"`);
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses `30d`, `12h`, `90m`, `45s` or plain seconds into seconds. */
+export function parseDuration(name: string, v: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(v.trim());
+  if (!m) return fail(name, `must be a duration like 30d, 12h, 90m or 3600, got "${v}"`);
+  const seconds = Number(m[1]) * (DURATION_UNITS[m[2] || "s"] ?? 1);
+  if (seconds <= 0) return fail(name, "must be longer than zero");
+  return seconds;
+}
+
+function url(name: string, v: string): string {
+  try {
+    const u = new URL(v);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+    return v.replace(/\/+$/, "");
+  } catch {
+    return fail(name, `must be an http(s) URL, got "${v}"`);
+  }
+}
+
+export type EventMode = "webhook" | "ws" | "both";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const spec = {
+  HOST: { name: "HOST", help: "listen address", parse: str("HOST", "0.0.0.0") },
+  PORT: { name: "PORT", help: "HTTP + WebSocket port", parse: int("PORT", 5178, 0, 65535) },
+  DATABASE_PATH: {
+    name: "DATABASE_PATH",
+    help: "SQLite file, created with its folder; ':memory:' allowed",
+    parse: str("DATABASE_PATH", "./data/relay.db"),
+  },
+  PUBLIC_URL: {
+    name: "PUBLIC_URL",
+    help: "how users reach the relay (OAuth redirect, links in chat)",
+    defaultText: "http://localhost:$PORT",
+    parse: (v: string | undefined) => (v ? url("PUBLIC_URL", v) : undefined),
+  },
+  JWT_SECRET: {
+    name: "JWT_SECRET",
+    help: "HS256 secret for user tokens (at least 32 characters)",
+    secret: true,
+    defaultText: "generated once, stored in the database",
+    parse: (v: string | undefined) => {
+      if (v && v.length < 32) fail("JWT_SECRET", "must be at least 32 characters long");
+      return v || undefined;
+    },
+  },
+  JWT_EXPIRES_IN: {
+    name: "JWT_EXPIRES_IN",
+    help: "user token lifetime (e.g. 30d, 12h)",
+    defaultText: "30d",
+    parse: (v: string | undefined) => parseDuration("JWT_EXPIRES_IN", v || "30d"),
+  },
+  ADMIN_TOKEN: {
+    name: "ADMIN_TOKEN",
+    help: "bearer token for /api/admin/* (unset: admin API off); at least 16 characters",
+    secret: true,
+    parse: (v: string | undefined) => {
+      if (v && v.length < 16) fail("ADMIN_TOKEN", "must be at least 16 characters long");
+      return v || undefined;
+    },
+  },
+  FEISHU_APP_ID: { name: "FEISHU_APP_ID", help: "the bot app's App ID (cli_…)", parse: str("FEISHU_APP_ID") },
+  FEISHU_APP_SECRET: {
+    name: "FEISHU_APP_SECRET",
+    help: "the bot app's App Secret",
+    secret: true,
+    parse: str("FEISHU_APP_SECRET"),
+  },
+  FEISHU_ENCRYPT_KEY: {
+    name: "FEISHU_ENCRYPT_KEY",
+    help: "when set, webhook bodies are decrypted and signatures checked",
+    secret: true,
+    parse: str("FEISHU_ENCRYPT_KEY"),
+  },
+  FEISHU_VERIFICATION_TOKEN: {
+    name: "FEISHU_VERIFICATION_TOKEN",
+    help: "when set, the events' verification token must match",
+    secret: true,
+    parse: str("FEISHU_VERIFICATION_TOKEN"),
+  },
+  FEISHU_DOMAIN: {
+    name: "FEISHU_DOMAIN",
+    help: "feishu, lark, or a base URL (http://127.0.0.1:9000) for every Feishu call",
+    parse: (v: string | undefined) => {
+      const d = v || "feishu";
+      return d === "feishu" || d === "lark" ? d : url("FEISHU_DOMAIN", d);
+    },
+  },
+  FEISHU_EVENT_MODE: {
+    name: "FEISHU_EVENT_MODE",
+    help: "webhook, ws (long connection) or both",
+    parse: oneOf<EventMode>("FEISHU_EVENT_MODE", "webhook", ["webhook", "ws", "both"]),
+  },
+  FEISHU_RATE_APP: {
+    name: "FEISHU_RATE_APP",
+    help: "sends per second, app-wide",
+    parse: int("FEISHU_RATE_APP", 50, 1, 1000),
+  },
+  FEISHU_RATE_CHAT: {
+    name: "FEISHU_RATE_CHAT",
+    help: "sends per second to one chat",
+    parse: int("FEISHU_RATE_CHAT", 5, 1, 100),
+  },
+  INBOX_RETENTION: {
+    name: "INBOX_RETENTION",
+    help: "how long acked inbox messages are kept (e.g. 7d)",
+    defaultText: "7d",
+    parse: (v: string | undefined) => parseDuration("INBOX_RETENTION", v || "7d"),
+  },
+  INBOX_MAX_PENDING: {
+    name: "INBOX_MAX_PENDING",
+    help: "unacked messages kept per user; older ones are dropped with a log line and a metric",
+    parse: int("INBOX_MAX_PENDING", 10000, 10, 10_000_000),
+  },
+  OUTBOX_DEADLINE: {
+    name: "OUTBOX_DEADLINE",
+    help: "how long a send that failed transiently is retried (e.g. 1h)",
+    defaultText: "1h",
+    parse: (v: string | undefined) => parseDuration("OUTBOX_DEADLINE", v || "1h"),
+  },
+  LLM_CONFIG_ENABLED: {
+    name: "LLM_CONFIG_ENABLED",
+    help: "serve LLM settings (including keys) to users at /api/config",
+    parse: bool("LLM_CONFIG_ENABLED", true),
+  },
+  LLM_PROVIDERS: {
+    name: "LLM_PROVIDERS",
+    help: 'JSON: {"name":{"baseUrl","apiKey","model","api"?}, …} or a path to such a JSON file',
+    secret: true,
+    parse: str("LLM_PROVIDERS"),
+  },
+  LLM_DEFAULT_PROVIDER: {
+    name: "LLM_DEFAULT_PROVIDER",
+    help: "provider name used for users without an assignment",
+    parse: str("LLM_DEFAULT_PROVIDER"),
+  },
+  METRICS_PUBLIC: {
+    name: "METRICS_PUBLIC",
+    help: "serve /metrics without ADMIN_TOKEN even when one is set",
+    parse: bool("METRICS_PUBLIC", false),
+  },
+  LOG_LEVEL: {
+    name: "LOG_LEVEL",
+    help: "debug, info, warn or error (JSON logs to stdout)",
+    parse: oneOf<LogLevel>("LOG_LEVEL", "info", ["debug", "info", "warn", "error"]),
+  },
+} satisfies Record<string, VarSpec<unknown>>;
+
+type Spec = typeof spec;
+export type VarName = keyof Spec;
+type Parsed = { [K in VarName]: ReturnType<Spec[K]["parse"]> };
+
+export interface Config extends Omit<Parsed, "PUBLIC_URL" | "JWT_SECRET"> {
+  PUBLIC_URL: string;
+  /** Absent until the store fills it from the database (generated once). */
+  JWT_SECRET: string | undefined;
+}
+
+export const VARIABLES = Object.values(spec) as VarSpec<unknown>[];
+export const SECRET_NAMES = new Set(VARIABLES.filter((v) => v.secret).map((v) => v.name));
+
+export const flagFor = (name: string) => `--${name.toLowerCase().replaceAll("_", "-")}`;
+
+/** Validates raw values (already merged by precedence) into a Config; throws ConfigError. */
+export function resolveConfig(raw: Raw): Config {
+  const out: Record<string, unknown> = {};
+  for (const v of VARIABLES) out[v.name] = v.parse(raw[v.name], raw);
+  const cfg = out as unknown as Config;
+  cfg.PUBLIC_URL = (out.PUBLIC_URL as string | undefined) ?? `http://localhost:${cfg.PORT}`;
+  if (Boolean(cfg.FEISHU_APP_ID) !== Boolean(cfg.FEISHU_APP_SECRET)) {
+    fail(
+      cfg.FEISHU_APP_ID ? "FEISHU_APP_SECRET" : "FEISHU_APP_ID",
+      "FEISHU_APP_ID and FEISHU_APP_SECRET go together",
+    );
+  }
+  return cfg;
+}
+
+export function helpText(): string {
+  const rows = VARIABLES.map((v) => {
+    const def = v.defaultText ?? defaultOf(v);
+    return `  ${flagFor(v.name).padEnd(30)} ${v.name.padEnd(27)} ${v.help}${def ? ` (default: ${def})` : ""}`;
+  });
+  return [
+    "Usage: openclaw-relay [command] [flags]",
+    "",
+    "Commands:",
+    "  serve                          start the relay (default)",
+    "  migrate                        apply database migrations and exit",
+    "  check-config                   validate the configuration (exit 0, or 2 with the reason)",
+    "  users add --open-id ou_… [--name N]   create a user and print a token",
+    "  users list                     list users with connection status",
+    "  users revoke <id|open_id>      invalidate every token of a user",
+    "  token issue <id|open_id>       print a fresh token for a user",
+    "  version                        print the version",
+    "",
+    "Configuration (flag, environment variable; flags > environment and .env > database > defaults):",
+    ...rows,
+  ].join("\n");
+}
+
+function defaultOf(v: VarSpec<unknown>): string {
+  try {
+    const d = v.parse(undefined, {});
+    return d === undefined ? "" : String(d);
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Where raw configuration values come from: command-line flags, the environment and `.env`, and the
+ * database. Pure parsing here; `load.ts` does the I/O and applies the precedence.
+ */
+import { flagFor, type Raw, VARIABLES } from "./definition.ts";
+
+const FLAG_TO_NAME = new Map(VARIABLES.map((v) => [flagFor(v.name), v.name]));
+
+export interface ParsedArgs {
+  /** Positional words: the command and its arguments. */
+  positionals: string[];
+  /** Config values given as flags, keyed by variable name. */
+  config: Raw;
+  /** Other flags (`--open-id ou_x`, `--help`), keyed without the dashes. */
+  options: Record<string, string | true>;
+}
+
+/** `--port 5178`, `--port=5178`; unknown `--x` flags land in `options` for the command to judge. */
+export function parseArgs(argv: string[]): ParsedArgs {
+  const out: ParsedArgs = { positionals: [], config: {}, options: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      out.positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const next = argv[i + 1];
+    const takeNext = eq === -1 && next !== undefined && !next.startsWith("--");
+    const value: string | true = eq !== -1 ? arg.slice(eq + 1) : takeNext ? next! : true;
+    if (takeNext) i++;
+    const name = FLAG_TO_NAME.get(flag);
+    if (name) out.config[name] = value === true ? "true" : value;
+    else out.options[flag.slice(2)] = value;
+  }
+  return out;
+}
+
+/** Minimal dotenv: `KEY=value`, optional `export `, single/double quotes, `#` comments. */
+export function parseDotenv(text: string): Raw {
+  const out: Raw = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
+    if (!m) continue;
+    let value = m[2]!;
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) {
+      value = value.slice(1, -1);
+      if (quote === '"') value = value.replaceAll("\\n", "\n");
+    } else {
+      value = value.replace(/\s+#.*$/, "");
+    }
+    out[m[1]!] = value;
+  }
+  return out;
+}
+
+/** Keeps only known variables, so unrelated environment never leaks into the config. */
+export function pickKnown(source: Raw): Raw {
+  const out: Raw = {};
+  for (const v of VARIABLES) if (source[v.name] !== undefined) out[v.name] = source[v.name];
+  return out;
+}
+
+/** flags > environment (incl. .env, which never overrides the real environment) > database > defaults. */
+export function mergeSources(s: { flags: Raw; env: Raw; dotenv: Raw; db: Raw }): Raw {
+  return { ...pickKnown(s.db), ...pickKnown(s.dotenv), ...pickKnown(s.env), ...pickKnown(s.flags) };
+}

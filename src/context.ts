@@ -1,0 +1,30 @@
+/**
+ * The services one relay process shares, built once by `createRelay` (server.ts) and handed to every
+ * module. I/O dependencies (clock, fetch, db) live here so tests can substitute them.
+ */
+import type { Config } from "./config/definition.ts";
+import type { KvStore } from "./db/kv.ts";
+import type { Db } from "./db/open.ts";
+import type { Logger } from "./ops/logger.ts";
+import type { Registry } from "./ops/metrics.ts";
+
+export type FeishuHealth = "ok" | "unconfigured" | "failing";
+
+export interface RelayContext {
+  config: Config;
+  db: Db;
+  kv: KvStore;
+  log: Logger;
+  metrics: Registry;
+  now: () => number;
+  fetch: typeof fetch;
+  version: string;
+  startedAt: number;
+  /** Live facts other modules own, read by /health. */
+  status: {
+    feishu: () => FeishuHealth;
+    connections: () => number;
+  };
+  /** Closers run in reverse order of registration on shutdown. */
+  onShutdown: (fn: () => void | Promise<void>) => void;
+}

@@ -1,0 +1,143 @@
+/**
+ * Tables of DESIGN §7. Unique indexes carry the invariants; drizzle-kit generates `drizzle/` from here
+ * (`bun run db:generate`). Times are Unix milliseconds.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const now = sql`(unixepoch('subsec') * 1000)`;
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    openId: text("open_id").notNull(),
+    unionId: text("union_id"),
+    userId: text("user_id"),
+    name: text("name").notNull().default(""),
+    avatarUrl: text("avatar_url"),
+    /** Bumped on revocation: tokens carrying an older `ver` are refused. */
+    tokenVersion: integer("token_version").notNull().default(1),
+    /** Highest seq handed out for this user's inbox; allocation happens in the insert transaction. */
+    lastSeq: integer("last_seq").notNull().default(0),
+    /** Cumulative ack: every inbox message with seq ≤ this is done. */
+    ackedSeq: integer("acked_seq").notNull().default(0),
+    /** Admin's per-user LLM provider assignment (a name from LLM_PROVIDERS). */
+    llmProvider: text("llm_provider"),
+    /** Feishu user OAuth tokens, AES-GCM encrypted (never plain). */
+    feishuTokensEnc: text("feishu_tokens_enc"),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+    lastSeenAt: integer("last_seen_at"),
+  },
+  (t) => [uniqueIndex("users_open_id").on(t.openId)],
+);
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    connectedAt: integer("connected_at").notNull(),
+    disconnectedAt: integer("disconnected_at"),
+    closeCode: integer("close_code"),
+    remoteAddress: text("remote_address"),
+    userAgent: text("user_agent"),
+    pluginVersion: text("plugin_version"),
+    protocol: text("protocol").notNull().default("v1"),
+  },
+  (t) => [index("sessions_user").on(t.userId, t.connectedAt)],
+);
+
+export const inbox = sqliteTable(
+  "inbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    eventId: text("event_id").notNull(),
+    messageId: text("message_id").notNull(),
+    chatId: text("chat_id").notNull(),
+    /** JSON of the InboundMessage (protocol.ts) exactly as it will be pushed. */
+    payload: text("payload").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+    ackedAt: integer("acked_at"),
+  },
+  (t) => [
+    uniqueIndex("inbox_user_seq").on(t.userId, t.seq),
+    uniqueIndex("inbox_message_id").on(t.messageId),
+    index("inbox_acked_at").on(t.ackedAt),
+  ],
+);
+
+/**
+ * Dedupe memory for Feishu events, independent of inbox retention: `e:<event_id>` and
+ * `m:<message_id>` keys, kept for at least the 7.1 h re-push window (pruned after 8 h).
+ */
+export const seenEvents = sqliteTable(
+  "seen_events",
+  {
+    key: text("key").primaryKey(),
+    seenAt: integer("seen_at").notNull(),
+  },
+  (t) => [index("seen_events_seen_at").on(t.seenAt)],
+);
+
+export const outbox = sqliteTable(
+  "outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** Idempotency key: the frame's `uuid`, the HTTP Idempotency-Key, or generated. */
+    uuid: text("uuid").notNull(),
+    /** The validated send request (protocol.ts SendRequest) as JSON. */
+    request: text("request").notNull(),
+    status: text("status", { enum: ["pending", "sending", "sent", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    deadlineAt: integer("deadline_at").notNull(),
+    /** Feishu message ids (JSON array) once sent; long text may become several messages. */
+    messageIds: text("message_ids"),
+    lastErrorCode: text("last_error_code"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("outbox_user_uuid").on(t.userId, t.uuid),
+    index("outbox_due").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+/** Which chats a user may address: those their messages were delivered from. */
+export const chats = sqliteTable(
+  "chats",
+  {
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    chatId: text("chat_id").notNull(),
+    chatType: text("chat_type").notNull(),
+    lastMessageAt: integer("last_message_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.chatId] })],
+);
+
+/** Settings and caches: tenant token with expiry, JWT secret, OAuth state, rate-limit marks. */
+export const kv = sqliteTable(
+  "kv",
+  {
+    key: text("key").primaryKey(),
+    value: text("value").notNull(),
+    expiresAt: integer("expires_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("kv_expires_at").on(t.expiresAt)],
+);

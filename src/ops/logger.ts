@@ -1,0 +1,57 @@
+/**
+ * JSON logs: one line per event on stdout with a stable `event` name. Plain writes, no transports
+ * (pino transports spawn workers that break inside a compiled binary).
+ */
+import type { LogLevel } from "../config/definition.ts";
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Field names that never reach a log line, whatever a caller passes. */
+const REDACTED = /token|secret|password|authorization|apikey|api_key|encrypt|cookie/i;
+
+export type LogFields = Record<string, unknown>;
+export type LogSink = (line: string) => void;
+
+export class Logger {
+  constructor(
+    readonly level: LogLevel = "info",
+    private readonly sink: LogSink = (line) => process.stdout.write(`${line}\n`),
+    private readonly base: LogFields = {},
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  child(fields: LogFields): Logger {
+    return new Logger(this.level, this.sink, { ...this.base, ...fields }, this.now);
+  }
+
+  debug(event: string, fields?: LogFields) {
+    this.write("debug", event, fields);
+  }
+  info(event: string, fields?: LogFields) {
+    this.write("info", event, fields);
+  }
+  warn(event: string, fields?: LogFields) {
+    this.write("warn", event, fields);
+  }
+  error(event: string, fields?: LogFields) {
+    this.write("error", event, fields);
+  }
+
+  private write(level: LogLevel, event: string, fields?: LogFields) {
+    if (LEVELS[level] < LEVELS[this.level]) return;
+    const entry: LogFields = { time: new Date(this.now()).toISOString(), level, event };
+    for (const [k, v] of Object.entries({ ...this.base, ...fields })) {
+      entry[k] = REDACTED.test(k) ? "[redacted]" : v instanceof Error ? errorFields(v) : v;
+    }
+    this.sink(JSON.stringify(entry));
+  }
+}
+
+function errorFields(err: Error) {
+  return { name: err.name, message: err.message };
+}
+
+/** A logger that keeps lines in memory: tests assert on events and on what never appears. */
+export function memoryLogger(level: LogLevel = "debug"): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: new Logger(level, (l) => lines.push(l)), lines };
+}

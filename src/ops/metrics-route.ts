@@ -1,0 +1,26 @@
+/**
+ * `GET /metrics` in Prometheus text format; guarded by ADMIN_TOKEN when one is set, unless
+ * METRICS_PUBLIC says otherwise.
+ */
+import { Elysia } from "elysia";
+import type { RelayContext } from "../context.ts";
+import { HttpError } from "./errors.ts";
+import { bearerToken, secureEqual } from "./secure-compare.ts";
+
+export function metricsRoutes(ctx: RelayContext) {
+  return new Elysia({ name: "metrics" }).get(
+    "/metrics",
+    ({ request }) => {
+      const admin = ctx.config.ADMIN_TOKEN;
+      if (admin && !ctx.config.METRICS_PUBLIC) {
+        const given = bearerToken(request.headers);
+        if (!given || !secureEqual(given, admin))
+          throw new HttpError(401, "unauthorized", "metrics need the admin token");
+      }
+      return new Response(ctx.metrics.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    },
+    { detail: { summary: "Prometheus metrics" } },
+  );
+}

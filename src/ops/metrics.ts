@@ -1,0 +1,158 @@
+/**
+ * A small Prometheus registry (text exposition format 0.0.4). Written here rather than taking
+ * prom-client because we need only counters, gauges and histograms, and prom-client's default
+ * collectors lean on Node internals (perf_hooks, cluster) that we don't want in a compiled Bun binary.
+ */
+
+type Labels = Record<string, string | number>;
+
+const escapeLabel = (v: string) => v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+const labelKey = (labels: Labels) =>
+  Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${escapeLabel(String(labels[k]))}"`)
+    .join(",");
+const fmt = (name: string, key: string, value: number) => `${name}${key ? `{${key}}` : ""} ${value}`;
+
+interface Metric {
+  render(): string[];
+}
+
+export class Counter implements Metric {
+  readonly #values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  inc(labels: Labels = {}, by = 1) {
+    const k = labelKey(labels);
+    this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+  }
+  get(labels: Labels = {}) {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  render() {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.#values.size === 0) lines.push(fmt(this.name, "", 0));
+    for (const [k, v] of this.#values) lines.push(fmt(this.name, k, v));
+    return lines;
+  }
+}
+
+export class Gauge implements Metric {
+  readonly #values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    /** Read at scrape time, for values another module owns (connections, queue depth). */
+    private readonly collect?: () => number | Array<[Labels, number]>,
+  ) {}
+  set(value: number, labels: Labels = {}) {
+    this.#values.set(labelKey(labels), value);
+  }
+  inc(labels: Labels = {}, by = 1) {
+    const k = labelKey(labels);
+    this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+  }
+  dec(labels: Labels = {}, by = 1) {
+    this.inc(labels, -by);
+  }
+  get(labels: Labels = {}) {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  render() {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    if (this.collect) {
+      const v = this.collect();
+      if (typeof v === "number") lines.push(fmt(this.name, "", v));
+      else for (const [labels, n] of v) lines.push(fmt(this.name, labelKey(labels), n));
+      return lines;
+    }
+    if (this.#values.size === 0) lines.push(fmt(this.name, "", 0));
+    for (const [k, v] of this.#values) lines.push(fmt(this.name, k, v));
+    return lines;
+  }
+}
+
+export class Histogram implements Metric {
+  readonly #series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {}
+  observe(value: number, labels: Labels = {}) {
+    const k = labelKey(labels);
+    let s = this.#series.get(k);
+    if (!s) {
+      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.#series.set(k, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+  count(labels: Labels = {}) {
+    return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+  render() {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [k, s] of this.#series) {
+      const sep = k ? `${k},` : "";
+      for (let i = 0; i < this.buckets.length; i++) {
+        lines.push(`${this.name}_bucket{${sep}le="${this.buckets[i]}"} ${s.counts[i]}`);
+      }
+      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
+      lines.push(fmt(`${this.name}_sum`, k, s.sum));
+      lines.push(fmt(`${this.name}_count`, k, s.count));
+    }
+    return lines;
+  }
+}
+
+export class Registry {
+  readonly #metrics = new Map<string, Metric>();
+
+  counter(name: string, help: string): Counter {
+    return this.#add(name, () => new Counter(name, help)) as Counter;
+  }
+  gauge(name: string, help: string, collect?: () => number | Array<[Labels, number]>): Gauge {
+    return this.#add(name, () => new Gauge(name, help, collect)) as Gauge;
+  }
+  histogram(name: string, help: string, buckets: number[]): Histogram {
+    return this.#add(name, () => new Histogram(name, help, buckets)) as Histogram;
+  }
+
+  /** Same name → same metric, so modules can declare what they use without a central list. */
+  #add(name: string, make: () => Metric): Metric {
+    let m = this.#metrics.get(name);
+    if (!m) {
+      m = make();
+      this.#metrics.set(name, m);
+    }
+    return m;
+  }
+
+  render(): string {
+    return `${[...this.#metrics.values()].flatMap((m) => m.render()).join("\n")}\n`;
+  }
+}
+
+/** Seconds buckets for latencies from sub-millisecond to several seconds. */
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Process metrics, collected at scrape time. */
+export function registerProcessMetrics(r: Registry, startedAt: number, now: () => number) {
+  r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", () => process.memoryUsage().rss);
+  r.gauge("process_heap_bytes", "JavaScript heap in use in bytes.", () => process.memoryUsage().heapUsed);
+  r.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.", () =>
+    Math.floor(startedAt / 1000),
+  );
+  r.gauge("process_uptime_seconds", "Seconds since the relay started.", () => (now() - startedAt) / 1000);
+  r.gauge("process_cpu_seconds_total", "User and system CPU time in seconds.", () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
+}

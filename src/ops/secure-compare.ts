@@ -1,0 +1,15 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** Constant-time string equality; hashing first hides the length of the expected value too. */
+export function secureEqual(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The token from `Authorization: Bearer <token>`, or undefined. */
+export function bearerToken(headers: Headers): string | undefined {
+  const h = headers.get("authorization");
+  const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+  return m?.[1];
+}

@@ -1,0 +1,167 @@
+/**
+ * Plugin WebSocket protocol v1 (DESIGN §4): one TypeBox schema per frame.
+ *
+ * Shared by the relay server, the OpenClaw plugin (`plugin/` bundles this file) and the tests, so it
+ * imports only `@sinclair/typebox` — never Elysia or anything server-side.
+ */
+import { type Static, Type as T } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+export const PROTOCOL_VERSION = 1;
+/** Plugin → relay frames larger than this are refused (DESIGN §4). */
+export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+export const HEARTBEAT_SEC = 25;
+
+/** Close codes (contract). 4001/4002 are terminal for the plugin; 1012/1006 mean reconnect. */
+export const CloseCode = {
+  unauthorized: 4001,
+  replaced: 4002,
+  restarting: 1012,
+  /** Backpressure or protocol trouble on the relay side: reconnect and let replay catch up. */
+  tryAgain: 1013,
+} as const;
+
+// ---------------------------------------------------------------- server → plugin
+
+export const HelloFrame = T.Object({
+  type: T.Literal("hello"),
+  protocol: T.Literal(PROTOCOL_VERSION),
+  sessionId: T.String(),
+  user: T.Object({ id: T.String(), openId: T.String(), name: T.String() }),
+  bot: T.Object({ openId: T.String(), name: T.String() }),
+  pending: T.Integer({ minimum: 0 }),
+  heartbeatSec: T.Integer({ minimum: 1 }),
+});
+export type HelloFrame = Static<typeof HelloFrame>;
+
+export const Mention = T.Object({ key: T.String(), openId: T.String(), name: T.String() });
+export type Mention = Static<typeof Mention>;
+
+export const ChatType = T.Union([T.Literal("p2p"), T.Literal("group")]);
+export type ChatType = Static<typeof ChatType>;
+
+/** What the relay stores for one inbound Feishu message; the `message` frame adds `type` and `seq`. */
+export const InboundMessage = T.Object({
+  messageId: T.String(),
+  chatId: T.String(),
+  chatType: ChatType,
+  threadId: T.Optional(T.String()),
+  rootId: T.Optional(T.String()),
+  parentId: T.Optional(T.String()),
+  sender: T.Object({ openId: T.String(), name: T.Optional(T.String()) }),
+  mentionedBot: T.Boolean(),
+  msgType: T.String(),
+  text: T.String(),
+  content: T.Record(T.String(), T.Unknown()),
+  mentions: T.Array(Mention),
+  createTime: T.Number(),
+});
+export type InboundMessage = Static<typeof InboundMessage>;
+
+export const MessageFrame = T.Composite([
+  T.Object({ type: T.Literal("message"), seq: T.Integer({ minimum: 1 }) }),
+  InboundMessage,
+]);
+export type MessageFrame = Static<typeof MessageFrame>;
+
+export const SentFrame = T.Object({ type: T.Literal("sent"), id: T.String(), messageId: T.String() });
+export type SentFrame = Static<typeof SentFrame>;
+
+export const ErrorFrame = T.Object({
+  type: T.Literal("error"),
+  id: T.Optional(T.String()),
+  code: T.String(),
+  message: T.String(),
+  retryable: T.Boolean(),
+});
+export type ErrorFrame = Static<typeof ErrorFrame>;
+
+export const PongFrame = T.Object({ type: T.Literal("pong") });
+export type PongFrame = Static<typeof PongFrame>;
+
+export const ServerFrame = T.Union([HelloFrame, MessageFrame, SentFrame, ErrorFrame, PongFrame]);
+export type ServerFrame = Static<typeof ServerFrame>;
+
+// ---------------------------------------------------------------- plugin → server
+
+export const AckFrame = T.Object({ type: T.Literal("ack"), seq: T.Integer({ minimum: 0 }) });
+export type AckFrame = Static<typeof AckFrame>;
+
+export const SendMsgType = T.Union([
+  T.Literal("text"),
+  T.Literal("post"),
+  T.Literal("markdown"),
+  T.Literal("interactive"),
+]);
+export type SendMsgType = Static<typeof SendMsgType>;
+
+/** Body shared by the `send` frame and `POST /api/messages` (cron pushes). */
+export const SendRequest = T.Object({
+  replyTo: T.Optional(T.String({ pattern: "^om_", maxLength: 128 })),
+  to: T.Optional(T.String({ pattern: "^(chat:oc_|user:ou_)", maxLength: 128 })),
+  msgType: T.Optional(SendMsgType),
+  text: T.Optional(T.String()),
+  content: T.Optional(T.Record(T.String(), T.Unknown())),
+  uuid: T.Optional(T.String({ minLength: 1, maxLength: 50 })),
+});
+export type SendRequest = Static<typeof SendRequest>;
+
+export const SendFrame = T.Composite([
+  T.Object({ type: T.Literal("send"), id: T.String({ minLength: 1, maxLength: 128 }) }),
+  SendRequest,
+]);
+export type SendFrame = Static<typeof SendFrame>;
+
+export const PingFrame = T.Object({ type: T.Literal("ping") });
+export type PingFrame = Static<typeof PingFrame>;
+
+export const ClientFrame = T.Union([AckFrame, SendFrame, PingFrame]);
+export type ClientFrame = Static<typeof ClientFrame>;
+
+// ---------------------------------------------------------------- legacy (original plugin)
+
+export const LegacyAuthFrame = T.Object({ type: T.Literal("auth"), token: T.String() });
+export const LegacyLlmRequestFrame = T.Object({
+  type: T.Literal("llm_request"),
+  content: T.Union([T.String(), T.Object({ text: T.String() })]),
+  messageId: T.Optional(T.String()),
+});
+export type LegacyLlmRequestFrame = Static<typeof LegacyLlmRequestFrame>;
+
+export interface LegacyFeishuMessageFrame {
+  type: "feishu_message";
+  content: string;
+  messageId: string;
+  chatType: ChatType;
+  chatId: string;
+  senderId: string;
+  timestamp: number;
+}
+
+// ---------------------------------------------------------------- parsing
+
+export type ParseResult<F> = { ok: true; frame: F } | { ok: false; code: "bad_frame"; message: string };
+
+/** Parses and validates one text frame; never throws (malformed frames must not kill a connection). */
+export function parseFrame<S extends typeof ClientFrame | typeof ServerFrame>(
+  schema: S,
+  raw: string,
+): ParseResult<Static<S>> {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "bad_frame", message: "frame is not valid JSON" };
+  }
+  if (Value.Check(schema, data)) return { ok: true, frame: data as Static<S> };
+  const first = Value.Errors(schema, data).First();
+  const type = typeof data === "object" && data && "type" in data ? String(data.type) : "?";
+  return {
+    ok: false,
+    code: "bad_frame",
+    message: first ? `invalid '${type}' frame at ${first.path || "/"}: ${first.message}` : "invalid frame",
+  };
+}
+
+export const parseClientFrame = (raw: string) => parseFrame(ClientFrame, raw);
+export const parseServerFrame = (raw: string) => parseFrame(ServerFrame, raw);

@@ -1,0 +1,103 @@
+/**
+ * The composition root: opens the database, finishes the config, builds every service and the app,
+ * and owns start-up and the graceful stop (DESIGN §8).
+ */
+import { type App, buildApp, type FeatureModule } from "./app.ts";
+import type { Config, Raw } from "./config/definition.ts";
+import { finishConfig } from "./config/load.ts";
+import type { RelayContext } from "./context.ts";
+import { KvStore } from "./db/kv.ts";
+import { type Db, migrate, openDatabase } from "./db/open.ts";
+import { Logger } from "./ops/logger.ts";
+import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
+import { VERSION } from "./version.ts";
+
+export interface RelayDeps {
+  now?: () => number;
+  fetch?: typeof fetch;
+  log?: Logger;
+}
+
+export interface Relay {
+  ctx: RelayContext;
+  app: App;
+  /** Listens on HOST:PORT; resolves with the bound port (PORT=0 picks a free one). */
+  listen(): Promise<number>;
+  /** Stops accepting, runs shutdown hooks (sockets closed with 1012, work drained), closes the DB. */
+  stop(): Promise<void>;
+}
+
+/** How long HTTP requests in flight may take to finish on shutdown (the whole stop stays < 10 s). */
+const DRAIN_MS = 5000;
+
+/** Feature modules, in data-flow order; later issues append theirs here. */
+export const FEATURES: FeatureModule[] = [];
+
+export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  const dbPath = raw.DATABASE_PATH || "./data/relay.db";
+  const db: Db = openDatabase(dbPath);
+  migrate(db);
+  const kv = new KvStore(db, now);
+  const config: Config = finishConfig(raw, kv);
+  const log = deps.log ?? new Logger(config.LOG_LEVEL);
+  const metrics = new Registry();
+  registerProcessMetrics(metrics, startedAt, now);
+  const closers: Array<() => void | Promise<void>> = [];
+
+  const ctx: RelayContext = {
+    config,
+    db,
+    kv,
+    log,
+    metrics,
+    now,
+    fetch: deps.fetch ?? fetch,
+    version: VERSION,
+    startedAt,
+    status: { feishu: () => "unconfigured", connections: () => 0 },
+    onShutdown: (fn) => closers.push(fn),
+  };
+  const app = buildApp(ctx, FEATURES);
+  let stopping: Promise<void> | undefined;
+
+  return {
+    ctx,
+    app,
+    async listen() {
+      app.listen({ hostname: config.HOST, port: config.PORT, maxRequestBodySize: 8 * 1024 * 1024 });
+      const port = app.server?.port ?? config.PORT;
+      log.info("relay_listening", {
+        host: config.HOST,
+        port,
+        version: VERSION,
+        publicUrl: config.PUBLIC_URL,
+      });
+      return port;
+    },
+    stop() {
+      stopping ??= (async () => {
+        log.info("relay_stopping");
+        // Hooks first: the gateway refuses new upgrades and closes sockets with 1012, the outbox
+        // finishes its in-flight sends. Then the server drains HTTP requests, bounded in time.
+        for (const close of closers.reverse()) {
+          try {
+            await close();
+          } catch (err) {
+            log.error("shutdown_hook_failed", { err: err as Error });
+          }
+        }
+        const server = app.server;
+        if (server) {
+          const drained = server.stop(false).then(() => true);
+          const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_MS).unref());
+          if (!(await Promise.race([drained, timedOut]))) await server.stop(true);
+        }
+        db.$client.close();
+        log.info("relay_stopped");
+      })();
+      return stopping;
+    },
+  };
+}
