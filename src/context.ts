@@ -25,6 +25,14 @@ export interface RelayContext {
     feishu: () => FeishuHealth;
     connections: () => number;
   };
+  /**
+   * The plugin gateway's view of live connections (M1-4 fills it in; until then nobody is connected).
+   * Revocation uses `disconnect(userId, 4001)`; /api/me and the admin list use `isConnected`.
+   */
+  hub: {
+    isConnected: (userId: number) => boolean;
+    disconnect: (userId: number, code: number, reason: string) => void;
+  };
   /** Closers run in reverse order of registration on shutdown. */
   onShutdown: (fn: () => void | Promise<void>) => void;
 }

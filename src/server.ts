@@ -57,6 +57,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     version: VERSION,
     startedAt,
     status: { feishu: () => "unconfigured", connections: () => 0 },
+    hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
   };
   const app = buildApp(ctx, FEATURES);
