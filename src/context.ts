@@ -7,6 +7,7 @@ import type { KvStore } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Registry } from "./ops/metrics.ts";
+import type { Inbox } from "./relay/inbox.ts";
 
 export type FeishuHealth = "ok" | "unconfigured" | "failing";
 
@@ -20,6 +21,8 @@ export interface RelayContext {
   fetch: typeof fetch;
   version: string;
   startedAt: number;
+  /** Durable per-user message store: ingest writes it, the gateway replays and acks it. */
+  inbox: Inbox;
   /** Live facts other modules own, read by /health. */
   status: {
     feishu: () => FeishuHealth;

@@ -10,6 +10,7 @@ import { KvStore } from "./db/kv.ts";
 import { type Db, migrate, openDatabase } from "./db/open.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
+import { Inbox } from "./relay/inbox.ts";
 import { VERSION } from "./version.ts";
 
 export interface RelayDeps {
@@ -56,6 +57,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     fetch: deps.fetch ?? fetch,
     version: VERSION,
     startedAt,
+    inbox: new Inbox(db, { now, log, metrics, maxPending: config.INBOX_MAX_PENDING }),
     status: { feishu: () => "unconfigured", connections: () => 0 },
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),

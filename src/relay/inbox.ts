@@ -1,0 +1,236 @@
+/**
+ * The durable inbox (DESIGN §4 delivery rules, §7 group commit): every accepted Feishu message is
+ * deduplicated on event_id and message_id and stored with its owner's next seq before the webhook is
+ * answered. Messages that arrive together share one transaction; each caller resolves after the commit
+ * that holds its message.
+ */
+import type { Database } from "bun:sqlite";
+import type { Db } from "../db/open.ts";
+import type { Logger } from "../ops/logger.ts";
+import type { Registry } from "../ops/metrics.ts";
+import type { InboundMessage } from "./protocol.ts";
+
+/** Feishu re-pushes for about 7.1 h; dedupe marks are kept a little longer. */
+export const DEDUPE_WINDOW_MS = 8 * 3600 * 1000;
+
+export interface IncomingMessage {
+  userId: number;
+  eventId: string;
+  message: InboundMessage;
+}
+
+export type AcceptResult = { status: "stored"; seq: number } | { status: "duplicate" };
+
+export interface StoredMessage {
+  userId: number;
+  seq: number;
+  message: InboundMessage;
+  receivedAt: number;
+}
+
+interface Pending {
+  item: IncomingMessage;
+  resolve: (r: AcceptResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface InboxOptions {
+  now?: () => number;
+  log: Logger;
+  metrics: Registry;
+  /** Unacked messages kept per user; beyond it the oldest are dropped with a log line and a metric. */
+  maxPending?: number;
+}
+
+export class Inbox {
+  readonly #sqlite: Database;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #maxPending: number;
+  readonly #listeners: Array<(stored: StoredMessage[]) => void> = [];
+  #queue: Pending[] = [];
+  #flushScheduled = false;
+  readonly #stmt;
+  readonly #m;
+
+  constructor(db: Db, opts: InboxOptions) {
+    this.#sqlite = db.$client;
+    this.#now = opts.now ?? Date.now;
+    this.#log = opts.log;
+    this.#maxPending = opts.maxPending ?? 10_000;
+    const q = this.#sqlite;
+    this.#stmt = {
+      markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
+      isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
+      nextSeq: q.query<{ seq: number }, [number]>(
+        "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq AS seq",
+      ),
+      insert: q.query(
+        `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertChat: q.query(
+        `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
+      ),
+      pending: q.query<{ seq: number; payload: string; receivedAt: number }, [number, number, number]>(
+        `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
+         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.acked_at IS NULL
+         ORDER BY i.seq LIMIT ?3`,
+      ),
+      pendingCount: q.query<{ n: number }, [number]>(
+        `SELECT count(*) AS n FROM inbox i JOIN users u ON u.id = i.user_id
+         WHERE i.user_id = ? AND i.seq > u.acked_seq AND i.acked_at IS NULL`,
+      ),
+      ackUser: q.query<{ acked: number }, [number, number]>(
+        `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
+         RETURNING acked_seq AS acked`,
+      ),
+      ackRows: q.query(
+        "UPDATE inbox SET acked_at = ?3 WHERE user_id = ?1 AND seq <= ?2 AND acked_at IS NULL",
+      ),
+      trimOverCap: q.query(
+        `DELETE FROM inbox WHERE user_id = ?1 AND acked_at IS NULL AND seq <= (
+           SELECT seq FROM inbox WHERE user_id = ?1 AND acked_at IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?2)`,
+      ),
+      pruneAcked: q.query("DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at <= ?"),
+      pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
+      chatAllowed: q.query<{ one: number }, [number, string]>(
+        "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
+      ),
+      messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, string]>(
+        `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
+         FROM inbox WHERE user_id = ? AND message_id = ?`,
+      ),
+    };
+    this.#m = {
+      stored: opts.metrics.counter("inbox_stored_total", "Inbound messages stored for a user."),
+      duplicates: opts.metrics.counter("events_deduped_total", "Feishu events dropped as duplicates."),
+      commits: opts.metrics.histogram("inbox_commit_batch_size", "Messages per group commit.", [
+        1, 2, 5, 10, 25, 50, 100, 250, 500,
+      ]),
+      dropped: opts.metrics.counter("inbox_dropped_over_cap_total", "Unacked messages dropped at the cap."),
+      acks: opts.metrics.counter("inbox_acks_total", "Ack frames that advanced a user's acked seq."),
+    };
+  }
+
+  /** Called after each commit with what it stored, in seq order per user. */
+  onStored(listener: (stored: StoredMessage[]) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Stores a message unless it was seen before; resolves once it is durable. */
+  accept(item: IncomingMessage): Promise<AcceptResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // setImmediate lets every request that is already being handled join this commit.
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /**
+   * Records an event id without storing a message (other event types, unknown senders), so re-pushes
+   * of it are recognised. True when it was new.
+   */
+  markEventSeen(eventId: string): boolean {
+    return this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0;
+  }
+
+  isEventSeen(eventId: string): boolean {
+    return this.#stmt.isSeen.get(`e:${eventId}`) !== null;
+  }
+
+  #flush(): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#flushScheduled = false;
+    const results: AcceptResult[] = [];
+    const stored: StoredMessage[] = [];
+    const now = this.#now();
+    try {
+      this.#sqlite.transaction(() => {
+        for (const { item } of batch) results.push(this.#insertOne(item, now, stored));
+      })();
+    } catch (err) {
+      this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length });
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    this.#m.commits.observe(batch.length);
+    batch.forEach((p, i) => {
+      p.resolve(results[i]!);
+    });
+    if (stored.length) for (const l of this.#listeners) l(stored);
+  }
+
+  #insertOne(item: IncomingMessage, now: number, stored: StoredMessage[]): AcceptResult {
+    const { userId, eventId, message } = item;
+    const s = this.#stmt;
+    const newEvent = s.markSeen.run(`e:${eventId}`, now).changes > 0;
+    const newMessage = s.markSeen.run(`m:${message.messageId}`, now).changes > 0;
+    if (!newEvent || !newMessage) {
+      this.#m.duplicates.inc({ by: newEvent ? "message_id" : "event_id" });
+      return { status: "duplicate" };
+    }
+    const seq = s.nextSeq.get(userId)?.seq;
+    if (seq === undefined) throw new Error(`user ${userId} does not exist`);
+    s.insert.run(userId, seq, eventId, message.messageId, message.chatId, JSON.stringify(message), now);
+    s.upsertChat.run(userId, message.chatId, message.chatType, now);
+    const dropped = s.trimOverCap.run(userId, this.#maxPending).changes;
+    if (dropped > 0) {
+      this.#m.dropped.inc({}, dropped);
+      this.#log.warn("inbox_cap_reached", { userId, dropped, maxPending: this.#maxPending });
+    }
+    this.#m.stored.inc();
+    stored.push({ userId, seq, message, receivedAt: now });
+    return { status: "stored", seq };
+  }
+
+  /** Unacked messages after `afterSeq`, oldest first. */
+  pending(userId: number, afterSeq = 0, limit = 500): StoredMessage[] {
+    return this.#stmt.pending.all(userId, afterSeq, limit).map((r) => ({
+      userId,
+      seq: r.seq,
+      message: JSON.parse(r.payload) as InboundMessage,
+      receivedAt: r.receivedAt,
+    }));
+  }
+
+  pendingCount(userId: number): number {
+    return this.#stmt.pendingCount.get(userId)?.n ?? 0;
+  }
+
+  /** Cumulative ack, persisted; returns the user's acked seq after it (never past what exists). */
+  ack(userId: number, seq: number): number {
+    const now = this.#now();
+    let acked = 0;
+    this.#sqlite.transaction(() => {
+      acked = this.#stmt.ackUser.get(userId, seq)?.acked ?? 0;
+      if (this.#stmt.ackRows.run(userId, acked, now).changes > 0) this.#m.acks.inc();
+    })();
+    return acked;
+  }
+
+  /** Whether the user's messages came from this chat (they may address it). */
+  chatAllowed(userId: number, chatId: string): boolean {
+    return this.#stmt.chatAllowed.get(userId, chatId) !== null;
+  }
+
+  /** The chat (and thread) of a message delivered to this user, or undefined if it was not theirs. */
+  deliveredMessage(userId: number, messageId: string): { chatId: string; threadId?: string } | undefined {
+    const row = this.#stmt.messageOwner.get(userId, messageId);
+    return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
+  }
+
+  /** Drops acked messages older than the retention and dedupe marks past the window. */
+  prune(retentionMs: number): { messages: number; marks: number } {
+    const now = this.#now();
+    return {
+      messages: this.#stmt.pruneAcked.run(now - retentionMs).changes,
+      marks: this.#stmt.pruneSeen.run(now - DEDUPE_WINDOW_MS).changes,
+    };
+  }
+}
