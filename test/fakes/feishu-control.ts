@@ -1,0 +1,85 @@
+/**
+ * A small JSON control API under `/_fake/` so a fake running as its own process (feishu-main.ts) can be driven
+ * by the demo and benchmarks. Not part of Feishu; never recorded in `calls`. Inputs are trusted test tooling.
+ */
+
+import type { FakeFeishu } from "./feishu.ts";
+import { isObject, type JsonObject, parseJsonObject } from "./feishu-common.ts";
+import type { FakeUserInput } from "./feishu-contact.ts";
+import type { Envelope, MessageEventOptions } from "./feishu-events.ts";
+import type { PushOptions } from "./feishu-pusher.ts";
+import type { Failure, SwitchScope } from "./feishu-switches.ts";
+import type { WsPushOptions } from "./feishu-ws-gateway.ts";
+
+type Handler = (fake: FakeFeishu, body: JsonObject) => unknown | Promise<unknown>;
+
+const eventOf = (body: JsonObject): Envelope | MessageEventOptions =>
+  body.event as Envelope | MessageEventOptions;
+
+const POST_ROUTES: Record<string, Handler> = {
+  reset: (fake) => fake.reset(),
+  users: (fake, body) => fake.addUser(body as unknown as FakeUserInput),
+  "oauth-user": (fake, body) => fake.setOAuthUser(body as unknown as FakeUserInput),
+  fail: (fake, body) =>
+    fake.failNext(Number(body.n ?? 1), body.failure as Failure, {
+      scope: body.scope as SwitchScope | undefined,
+    }),
+  delay: (fake, body) =>
+    fake.delay(Number(body.ms ?? 0), Number(body.n ?? 1), { scope: body.scope as SwitchScope | undefined }),
+  "chat-qps": (fake, body) => fake.enforceChatQps(typeof body.limit === "number" ? body.limit : null),
+  "app-qps": (fake, body) => fake.enforceAppQps(typeof body.limit === "number" ? body.limit : null),
+  push: async (fake, body) => {
+    const result = await fake.pushEvent(
+      String(body.targetUrl),
+      eventOf(body),
+      (body.options ?? {}) as PushOptions,
+    );
+    const { request: _request, ...rest } = result;
+    return rest;
+  },
+  "ws-push": (fake, body) => fake.wsPushEvent(eventOf(body), (body.options ?? {}) as WsPushOptions),
+  "ws-drop": (fake, body) => fake.wsDropConnections({ abrupt: body.abrupt === true }),
+};
+
+const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
+  state: (fake) => ({
+    tokenFetches: fake.tokenFetches,
+    rateLimited: fake.rateLimited,
+    sent: fake.sent.length,
+    calls: fake.calls.length,
+    wsConnections: fake.wsConnections,
+    wsReadyConnections: fake.wsReadyConnections,
+    wsAcks: fake.wsAcks.length,
+  }),
+  sent: (fake) => fake.sent,
+  calls: (fake) => fake.calls,
+  "ws-acks": (fake) => fake.wsAcks,
+};
+
+export async function handleControl(fake: FakeFeishu, req: Request, url: URL): Promise<Response | undefined> {
+  if (!url.pathname.startsWith("/_fake/")) return undefined;
+  const name = url.pathname.slice("/_fake/".length);
+  try {
+    if (req.method === "GET" && GET_ROUTES[name]) return json(200, GET_ROUTES[name](fake));
+    if (req.method === "POST" && POST_ROUTES[name]) {
+      const text = await req.text();
+      const body = text ? parseJsonObject(text) : {};
+      if (!body || !isObject(body)) return json(400, { error: "body must be a JSON object" });
+      const result = await POST_ROUTES[name](fake, body);
+      return json(200, result ?? { ok: true });
+    }
+    return json(404, { error: `unknown control route ${req.method} ${url.pathname}` });
+  } catch (error) {
+    return json(500, { error: String(error) });
+  }
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(
+    JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+    {
+      status,
+      headers: { "content-type": "application/json" },
+    },
+  );
+}
