@@ -47,6 +47,8 @@ export async function main(
       case "migrate":
         out(runMigrate(raw));
         return 0;
+      case "healthcheck":
+        return await healthcheck(raw, out);
       default: {
         const handler = COMMANDS[command];
         if (!handler) {
@@ -67,6 +69,22 @@ export async function main(
       return 2;
     }
     throw e;
+  }
+}
+
+/** For container HEALTHCHECKs on images without curl: exit 0 when /health answers 200. */
+async function healthcheck(
+  raw: Record<string, string | undefined>,
+  out: (s: string) => void,
+): Promise<number> {
+  const port = resolveConfig(raw).PORT;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
+    out(`health ${res.status}`);
+    return res.status === 200 ? 0 : 1;
+  } catch {
+    out("health unreachable");
+    return 1;
   }
 }
 

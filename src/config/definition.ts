@@ -257,6 +257,7 @@ export function helpText(): string {
     "  users list                     list users with connection status",
     "  users revoke <id|open_id>      invalidate every token of a user",
     "  token issue <id|open_id>       print a fresh token for a user",
+    "  healthcheck                    exit 0 when the local relay answers /health (for containers)",
     "  version                        print the version",
     "",
     "Configuration (flag, environment variable; flags > environment and .env > database > defaults):",

@@ -1,0 +1,85 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { finishConfig, readRawConfig } from "../../src/config/load.ts";
+import { mergeSources, parseArgs, parseDotenv } from "../../src/config/sources.ts";
+import { KvStore } from "../../src/db/kv.ts";
+import { migrate, openDatabase } from "../../src/db/open.ts";
+import { tempDir } from "../helpers.ts";
+
+describe("configuration sources", () => {
+  test("flags map to variables; other options and positionals are kept", () => {
+    const a = parseArgs([
+      "users",
+      "add",
+      "--open-id",
+      "ou_1",
+      "--port=9000",
+      "--database-path",
+      "/tmp/x.db",
+      "--help",
+    ]);
+    expect(a.positionals).toEqual(["users", "add"]);
+    expect(a.config).toEqual({ PORT: "9000", DATABASE_PATH: "/tmp/x.db" });
+    expect(a.options).toEqual({ "open-id": "ou_1", help: true });
+  });
+
+  test("dotenv parsing handles quotes, export and comments", () => {
+    const env = parseDotenv(
+      "# c\nexport PORT=7000\nPUBLIC_URL=\"https://a.b\" \nLOG_LEVEL=debug # why\nX='y z'\n",
+    );
+    expect(env).toEqual({ PORT: "7000", PUBLIC_URL: "https://a.b", LOG_LEVEL: "debug", X: "y z" });
+  });
+
+  test("precedence: flags > environment > .env > database", () => {
+    const merged = mergeSources({
+      flags: { PORT: "1" },
+      env: { PORT: "2", HOST: "h-env" },
+      dotenv: { PORT: "3", HOST: "h-dotenv", LOG_LEVEL: "warn" },
+      db: { PORT: "4", LOG_LEVEL: "error", PUBLIC_URL: "https://db" },
+    });
+    expect(merged).toMatchObject({ PORT: "1", HOST: "h-env", LOG_LEVEL: "warn", PUBLIC_URL: "https://db" });
+  });
+
+  test("unknown environment variables never enter the config", () => {
+    expect(mergeSources({ flags: {}, env: { PATH: "/bin", PORT: "1" }, dotenv: {}, db: {} })).toEqual({
+      PORT: "1",
+    });
+  });
+
+  test(".env in the working directory is read", async () => {
+    const { dir, cleanup } = tempDir();
+    await Bun.write(join(dir, ".env"), "PORT=6123\n");
+    expect(readRawConfig({ flags: {}, env: {}, cwd: dir }).PORT).toBe("6123");
+    expect(readRawConfig({ flags: {}, env: { PORT: "1" }, cwd: dir }).PORT).toBe("1");
+    cleanup();
+  });
+
+  test("JWT_SECRET is generated once and kept in the database", () => {
+    const { dir, cleanup } = tempDir();
+    const db = openDatabase(join(dir, "r.db"));
+    migrate(db);
+    const kv = new KvStore(db);
+    const first = finishConfig({}, kv).JWT_SECRET;
+    expect(first).toBeString();
+    expect(first!.length).toBeGreaterThanOrEqual(32);
+    expect(finishConfig({}, kv).JWT_SECRET).toBe(first);
+    // A configured secret wins over the stored one.
+    expect(finishConfig({ JWT_SECRET: "x".repeat(40) }, kv).JWT_SECRET).toBe("x".repeat(40));
+    db.$client.close();
+    cleanup();
+  });
+
+  test("database-stored values fill what flags and env leave unset", () => {
+    const { dir, cleanup } = tempDir();
+    const db = openDatabase(join(dir, "r.db"));
+    migrate(db);
+    const kv = new KvStore(db);
+    kv.set("config.LOG_LEVEL", "warn");
+    kv.set("config.PORT", "7777");
+    const c = finishConfig({ PORT: "8888" }, kv);
+    expect(c.LOG_LEVEL).toBe("warn");
+    expect(c.PORT).toBe(8888);
+    db.$client.close();
+    cleanup();
+  });
+});
