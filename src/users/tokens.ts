@@ -1,0 +1,168 @@
+/**
+ * User tokens: HS256 JWTs signed with JWT_SECRET (DESIGN §5). Nothing about an issued token is stored;
+ * a token is valid while its signature and `exp` hold and its `ver` equals the user's current
+ * token_version, so revoking every token of a user is one counter bump.
+ */
+import { randomUUID } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import type { RelayContext } from "../context.ts";
+import { HttpError } from "../ops/errors.ts";
+import { clientIp, type PeerSource, RateLimiter } from "../ops/rate-limit.ts";
+import { bearerToken } from "../ops/secure-compare.ts";
+import { type UserRecord, type UserStore, usersOf } from "./user-store.ts";
+
+/** Close code for a revoked or invalid token (DESIGN §4): terminal for the plugin. */
+export const CLOSE_REVOKED = 4001;
+/** Failed token checks per client IP and minute before 429 (§7 of the issue). */
+export const AUTH_FAILURE_LIMIT = 20;
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+
+export interface TokenClaims {
+  /** User id as a string. */
+  sub: string;
+  /** The user's Feishu open_id. */
+  oid: string;
+  /** Token version; must equal users.token_version. */
+  ver: number;
+  jti: string;
+  /** Seconds since the epoch, like every JWT time. */
+  iat: number;
+  exp: number;
+}
+
+export interface VerifiedToken {
+  user: UserRecord;
+  claims: TokenClaims;
+  /** Unix milliseconds. */
+  expiresAt: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  /** Unix milliseconds. */
+  expiresAt: number;
+  jti: string;
+}
+
+export class TokenService {
+  readonly #key: Uint8Array;
+  readonly #ttlSec: number;
+
+  constructor(
+    private readonly ctx: RelayContext,
+    readonly users: UserStore = usersOf(ctx),
+  ) {
+    if (!ctx.config.JWT_SECRET) throw new Error("JWT_SECRET missing: finishConfig fills it");
+    this.#key = new TextEncoder().encode(ctx.config.JWT_SECRET);
+    this.#ttlSec = ctx.config.JWT_EXPIRES_IN;
+  }
+
+  async issue(user: UserRecord): Promise<IssuedToken> {
+    const iat = Math.floor(this.ctx.now() / 1000);
+    const exp = iat + this.#ttlSec;
+    const jti = randomUUID();
+    const token = await new SignJWT({ oid: user.openId, ver: user.tokenVersion })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(String(user.id))
+      .setJti(jti)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .sign(this.#key);
+    this.ctx.log.info("token_issued", { userId: user.id, jti, exp });
+    return { token, expiresAt: exp * 1000, jti };
+  }
+
+  /** The token's user and claims, or null for a bad signature, an expired or a revoked token. */
+  async verify(token: string): Promise<VerifiedToken | null> {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.#key, {
+        algorithms: ["HS256"],
+        currentDate: new Date(this.ctx.now()),
+        requiredClaims: ["sub", "oid", "ver", "jti", "iat", "exp"],
+      }));
+    } catch (err) {
+      const reason = err instanceof joseErrors.JWTExpired ? "expired" : "invalid";
+      this.ctx.log.debug("token_rejected", { reason });
+      return null;
+    }
+    const claims = asClaims(payload);
+    const user = claims && this.users.byId(Number(claims.sub));
+    if (!claims || !user || user.openId !== claims.oid || user.tokenVersion !== claims.ver) {
+      this.ctx.log.debug("token_rejected", { reason: claims ? "revoked" : "claims", userId: claims?.sub });
+      return null;
+    }
+    return { user, claims, expiresAt: claims.exp * 1000 };
+  }
+
+  /**
+   * Invalidates every token of the user and closes their plugin socket with 4001.
+   * Returns false for an unknown user.
+   */
+  revoke(userId: number): boolean {
+    const ver = this.users.bumpTokenVersion(userId);
+    if (ver === undefined) return false;
+    // Read the hub at call time: the gateway installs the real one after the context is built.
+    this.ctx.hub.disconnect(userId, CLOSE_REVOKED, "revoked");
+    this.ctx.log.info("user_revoked", { userId, tokenVersion: ver });
+    return true;
+  }
+}
+
+function asClaims(p: Record<string, unknown>): TokenClaims | undefined {
+  const ok =
+    typeof p.sub === "string" &&
+    /^\d+$/.test(p.sub) &&
+    typeof p.oid === "string" &&
+    Number.isInteger(p.ver) &&
+    typeof p.jti === "string" &&
+    typeof p.iat === "number" &&
+    typeof p.exp === "number";
+  return ok ? (p as unknown as TokenClaims) : undefined;
+}
+
+const services = new WeakMap<RelayContext, { tokens: TokenService; failures: RateLimiter }>();
+
+function servicesOf(ctx: RelayContext) {
+  let s = services.get(ctx);
+  if (!s) {
+    s = {
+      tokens: new TokenService(ctx),
+      failures: new RateLimiter(AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, ctx.now),
+    };
+    services.set(ctx, s);
+  }
+  return s;
+}
+
+/** The relay's one TokenService. */
+export const tokensOf = (ctx: RelayContext): TokenService => servicesOf(ctx).tokens;
+
+/** Failed credential checks (user tokens and ADMIN_TOKEN) per client IP, shared by every route. */
+export const authFailuresOf = (ctx: RelayContext): RateLimiter => servicesOf(ctx).failures;
+
+export const unauthorized = (message = "missing, invalid, expired or revoked token") =>
+  new HttpError(401, "unauthorized", message);
+
+/**
+ * For routes taking `Authorization: Bearer <token>` (or a token found elsewhere, e.g. a body field):
+ * the verified token, or HttpError 401 `unauthorized`. Failures count per client IP; over the limit
+ * the client gets 429 `rate_limited` before its token is even looked at.
+ * Pass Elysia's `server` from the handler context so the limit is per IP.
+ */
+export async function authenticate(
+  ctx: RelayContext,
+  request: Request,
+  server?: PeerSource | null,
+  token: string | undefined = bearerToken(request.headers),
+): Promise<VerifiedToken> {
+  const { tokens, failures } = servicesOf(ctx);
+  const ip = clientIp(request, server);
+  failures.assertAllowed(ip);
+  const verified = token ? await tokens.verify(token) : null;
+  if (!verified) {
+    failures.hit(ip);
+    throw unauthorized();
+  }
+  return verified;
+}

@@ -1,0 +1,199 @@
+/**
+ * The users repository: one row per Feishu identity (`open_id`), statements prepared once.
+ * Rows stay internal; what leaves the process goes through `publicUser` (one JSON shape everywhere).
+ */
+import type { RelayContext } from "../context.ts";
+import type { Db } from "../db/open.ts";
+
+/** A `users` row as this module reads it (times are Unix milliseconds). */
+export interface UserRecord {
+  id: number;
+  openId: string;
+  unionId: string | null;
+  userId: string | null;
+  name: string;
+  avatarUrl: string | null;
+  tokenVersion: number;
+  llmProvider: string | null;
+  createdAt: number;
+  updatedAt: number;
+  lastSeenAt: number | null;
+}
+
+/** The user as every API, page and CLI shows it. `id` is a string, like the JWT `sub`. */
+export interface PublicUser {
+  id: string;
+  openId: string;
+  name: string;
+  unionId?: string;
+  avatarUrl?: string;
+}
+
+export interface UserSummary extends PublicUser {
+  connected: boolean;
+  pending: number;
+  /** ISO 8601, or null when the plugin never connected. */
+  lastSeenAt: string | null;
+}
+
+/** What we learn about a person; absent or empty fields never erase what is already known. */
+export interface UserProfile {
+  openId: string;
+  name?: string;
+  unionId?: string;
+  userId?: string;
+  avatarUrl?: string;
+}
+
+const COLUMNS = `id, open_id AS openId, union_id AS unionId, user_id AS userId, name,
+  avatar_url AS avatarUrl, token_version AS tokenVersion, llm_provider AS llmProvider,
+  created_at AS createdAt, updated_at AS updatedAt, last_seen_at AS lastSeenAt`;
+
+/**
+ * Pending = inbox rows not yet done. The ack is cumulative (users.acked_seq) and rows may also carry
+ * acked_at; a row counts only when neither says it is done, and `user_id = ? AND seq > ?` walks the
+ * unique (user_id, seq) index.
+ */
+const PENDING = `(SELECT count(*) FROM inbox i
+  WHERE i.user_id = u.id AND i.seq > u.acked_seq AND i.acked_at IS NULL)`;
+
+export function publicUser(u: UserRecord): PublicUser {
+  return {
+    id: String(u.id),
+    openId: u.openId,
+    name: u.name,
+    ...(u.unionId ? { unionId: u.unionId } : {}),
+    ...(u.avatarUrl ? { avatarUrl: u.avatarUrl } : {}),
+  };
+}
+
+export const isoOrNull = (ms: number | null): string | null =>
+  ms === null ? null : new Date(ms).toISOString();
+
+export class UserStore {
+  readonly #byId;
+  readonly #byOpenId;
+  readonly #upsert;
+  readonly #list;
+  readonly #pending;
+  readonly #bump;
+  readonly #setLlm;
+  readonly #setFeishuTokens;
+  readonly #getFeishuTokens;
+  readonly #touch;
+
+  constructor(
+    db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
+    const c = db.$client;
+    this.#byId = c.query<UserRecord, [number]>(`SELECT ${COLUMNS} FROM users WHERE id = ?`);
+    this.#byOpenId = c.query<UserRecord, [string]>(`SELECT ${COLUMNS} FROM users WHERE open_id = ?`);
+    this.#upsert = c.query<UserRecord, [string, string, string | null, string | null, string | null, number]>(
+      `INSERT INTO users (open_id, name, union_id, user_id, avatar_url, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+       ON CONFLICT(open_id) DO UPDATE SET
+         name = CASE WHEN ?2 <> '' THEN ?2 ELSE users.name END,
+         union_id = COALESCE(?3, users.union_id),
+         user_id = COALESCE(?4, users.user_id),
+         avatar_url = COALESCE(?5, users.avatar_url),
+         updated_at = ?6
+       RETURNING ${COLUMNS}`,
+    );
+    this.#list = c.query<UserRecord & { pending: number }, []>(
+      `SELECT ${COLUMNS}, ${PENDING} AS pending FROM users u ORDER BY u.id`,
+    );
+    this.#pending = c.query<{ n: number }, [number]>(`SELECT ${PENDING} AS n FROM users u WHERE u.id = ?`);
+    this.#bump = c.query<{ tokenVersion: number }, [number, number]>(
+      `UPDATE users SET token_version = token_version + 1, updated_at = ?2 WHERE id = ?1
+       RETURNING token_version AS tokenVersion`,
+    );
+    this.#setLlm = c.query<{ id: number }, [number, string | null, number]>(
+      "UPDATE users SET llm_provider = ?2, updated_at = ?3 WHERE id = ?1 RETURNING id",
+    );
+    this.#setFeishuTokens = c.query<{ id: number }, [number, string | null, number]>(
+      "UPDATE users SET feishu_tokens_enc = ?2, updated_at = ?3 WHERE id = ?1 RETURNING id",
+    );
+    this.#getFeishuTokens = c.query<{ enc: string | null }, [number]>(
+      "SELECT feishu_tokens_enc AS enc FROM users WHERE id = ?",
+    );
+    this.#touch = c.query("UPDATE users SET last_seen_at = ?2 WHERE id = ?1");
+  }
+
+  byId(id: number): UserRecord | undefined {
+    return this.#byId.get(id) ?? undefined;
+  }
+
+  byOpenId(openId: string): UserRecord | undefined {
+    return this.#byOpenId.get(openId) ?? undefined;
+  }
+
+  /** `42` → by id, anything else (`ou_…`) → by open_id: how the CLI and admins name a user. */
+  find(ref: string): UserRecord | undefined {
+    return /^\d+$/.test(ref) ? this.byId(Number(ref)) : this.byOpenId(ref);
+  }
+
+  /** Creates the user or updates what is newly known; returns the row and whether it is new. */
+  upsert(p: UserProfile): { user: UserRecord; created: boolean } {
+    const existed = this.byOpenId(p.openId) !== undefined;
+    const t = this.now();
+    const user = this.#upsert.get(
+      p.openId,
+      p.name?.trim() ?? "",
+      p.unionId || null,
+      p.userId || null,
+      p.avatarUrl || null,
+      t,
+    )!;
+    return { user, created: !existed };
+  }
+
+  /** Every user with live status; `isConnected` comes from the gateway hub. */
+  list(isConnected: (userId: number) => boolean): UserSummary[] {
+    return this.#list.all().map((row) => ({
+      ...publicUser(row),
+      connected: isConnected(row.id),
+      pending: row.pending,
+      lastSeenAt: isoOrNull(row.lastSeenAt),
+    }));
+  }
+
+  pendingCount(userId: number): number {
+    return this.#pending.get(userId)?.n ?? 0;
+  }
+
+  /** Revocation: every token carrying an older `ver` stops working. Undefined for an unknown user. */
+  bumpTokenVersion(userId: number): number | undefined {
+    return this.#bump.get(userId, this.now())?.tokenVersion;
+  }
+
+  setLlmProvider(userId: number, provider: string | null): boolean {
+    return this.#setLlm.get(userId, provider, this.now()) !== null;
+  }
+
+  /** Stores the already encrypted Feishu user tokens (token-crypto.ts); never plain text. */
+  setFeishuTokensEnc(userId: number, enc: string | null): boolean {
+    return this.#setFeishuTokens.get(userId, enc, this.now()) !== null;
+  }
+
+  feishuTokensEnc(userId: number): string | null {
+    return this.#getFeishuTokens.get(userId)?.enc ?? null;
+  }
+
+  /** For the gateway: the plugin was seen now (connect, disconnect, frames). */
+  touch(userId: number, at: number = this.now()): void {
+    this.#touch.run(userId, at);
+  }
+}
+
+const stores = new WeakMap<RelayContext, UserStore>();
+
+/** The relay's one UserStore (statements are prepared once per process, not per request). */
+export function usersOf(ctx: RelayContext): UserStore {
+  let s = stores.get(ctx);
+  if (!s) {
+    s = new UserStore(ctx.db, ctx.now);
+    stores.set(ctx, s);
+  }
+  return s;
+}

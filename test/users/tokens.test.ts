@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { tokensOf } from "../../src/users/tokens.ts";
+import { usersOf } from "../../src/users/user-store.ts";
+import { type TestRelay, testRelay } from "./helpers.ts";
+
+let relay: TestRelay;
+afterEach(() => relay?.cleanup());
+
+describe("TokenService", () => {
+  test("issues an HS256 JWT with sub, oid, ver, jti, iat, exp and verifies it", async () => {
+    relay = testRelay({ JWT_EXPIRES_IN: "1h" });
+    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_alice", name: "Alice" });
+    const issued = await tokensOf(relay.ctx).issue(user);
+    const [header, payload] = issued.token
+      .split(".")
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
+    expect(header).toEqual({ alg: "HS256", typ: "JWT" });
+    expect(payload).toMatchObject({ sub: String(user.id), oid: "ou_alice", ver: 1 });
+    expect(payload.exp - payload.iat).toBe(3600);
+    expect(typeof payload.jti).toBe("string");
+    expect(issued.expiresAt).toBe(payload.exp * 1000);
+
+    const verified = await tokensOf(relay.ctx).verify(issued.token);
+    expect(verified?.user.id).toBe(user.id);
+    expect(verified?.claims.oid).toBe("ou_alice");
+    expect(verified?.expiresAt).toBe(issued.expiresAt);
+  });
+
+  test("rejects an expired token (injected clock), a tampered one and garbage", async () => {
+    relay = testRelay({ JWT_EXPIRES_IN: "60s" });
+    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_bob" });
+    const tokens = tokensOf(relay.ctx);
+    const { token } = await tokens.issue(user);
+    relay.clock.t += 59_000;
+    expect(await tokens.verify(token)).not.toBeNull();
+    relay.clock.t += 1_000;
+    expect(await tokens.verify(token)).toBeNull();
+
+    const fresh = (await tokens.issue(user)).token;
+    const [h, p, s] = fresh.split(".");
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(p!, "base64url").toString()), sub: "999" }),
+    ).toString("base64url");
+    expect(await tokens.verify(`${h}.${forged}.${s}`)).toBeNull();
+    expect(await tokens.verify("not-a-jwt")).toBeNull();
+    expect(await tokens.verify("")).toBeNull();
+  });
+
+  test("rejects a token signed with another secret and an alg=none token", async () => {
+    relay = testRelay({ JWT_SECRET: "a".repeat(40) });
+    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_carol" });
+    const other = testRelay({ JWT_SECRET: "b".repeat(40) });
+    try {
+      usersOf(other.ctx).upsert({ openId: "ou_carol" });
+      const foreign = (await tokensOf(other.ctx).issue(user)).token;
+      expect(await tokensOf(relay.ctx).verify(foreign)).toBeNull();
+    } finally {
+      await other.cleanup();
+    }
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(relay.clock.t / 1000);
+    const none = `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: String(user.id), oid: "ou_carol", ver: 1, jti: "x", iat: now, exp: now + 60 })}.`;
+    expect(await tokensOf(relay.ctx).verify(none)).toBeNull();
+  });
+
+  test("revoke bumps the version: old tokens fail, the socket is closed with 4001, new tokens work", async () => {
+    relay = testRelay();
+    const users = usersOf(relay.ctx);
+    const tokens = tokensOf(relay.ctx);
+    const { user } = users.upsert({ openId: "ou_dave" });
+    const old = (await tokens.issue(user)).token;
+    relay.connected.add(user.id);
+    expect(tokens.revoke(user.id)).toBe(true);
+    expect(relay.disconnects).toEqual([{ userId: user.id, code: 4001, reason: "revoked" }]);
+    expect(await tokens.verify(old)).toBeNull();
+    const renewed = (await tokens.issue(users.byId(user.id)!)).token;
+    expect((await tokens.verify(renewed))?.claims.ver).toBe(2);
+    expect(tokens.revoke(12345)).toBe(false);
+  });
+
+  test("the database never contains an issued JWT and logs never contain it", async () => {
+    relay = testRelay();
+    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_erin" });
+    const { token } = await tokensOf(relay.ctx).issue(user);
+    await tokensOf(relay.ctx).verify(token);
+    relay.ctx.db.$client.exec("PRAGMA wal_checkpoint(FULL)");
+    const files = [relay.dbPath, `${relay.dbPath}-wal`];
+    for (const f of files) {
+      let bytes = "";
+      try {
+        bytes = readFileSync(f).toString("latin1");
+      } catch {}
+      expect(bytes.includes(token)).toBe(false);
+      expect(bytes.includes(token.split(".")[2]!)).toBe(false);
+    }
+    expect(relay.lines.join("\n").includes(token)).toBe(false);
+  });
+});
