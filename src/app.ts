@@ -9,12 +9,18 @@ import { checkDeclaredLength, parseFailure, parseJsonBody } from "./ops/body.ts"
 import { errorResponse, HttpError } from "./ops/errors.ts";
 import { healthRoutes } from "./ops/health.ts";
 import { metricsRoutes } from "./ops/metrics-route.ts";
+import { HEARTBEAT_SEC, MAX_CLIENT_FRAME_BYTES } from "./relay/protocol.ts";
 
 export type FeatureModule = (ctx: RelayContext) => AnyElysia;
 
 export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
   const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
-  const app = new Elysia({ name: "openclaw-relay" })
+  const app = new Elysia({
+    name: "openclaw-relay",
+    // Bun's WebSocket settings are per server: plugin frames over 64 KiB are refused (close 1009),
+    // and a silent peer is dropped after three missed heartbeats.
+    websocket: { maxPayloadLength: MAX_CLIENT_FRAME_BYTES, idleTimeout: HEARTBEAT_SEC * 3 },
+  })
     .use(
       openapi({
         path: "/swagger",

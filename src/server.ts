@@ -11,6 +11,8 @@ import { type Db, migrate, openDatabase } from "./db/open.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
+import { createRelayCore } from "./relay/index.ts";
+import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
 export interface RelayDeps {
@@ -32,7 +34,7 @@ export interface Relay {
 const DRAIN_MS = 5000;
 
 /** Feature modules, in data-flow order; later issues append theirs here. */
-export const FEATURES: FeatureModule[] = [];
+export const FEATURES: FeatureModule[] = [usersFeature];
 
 export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const now = deps.now ?? Date.now;
@@ -62,7 +64,13 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
   };
-  const app = buildApp(ctx, FEATURES);
+  const core = createRelayCore(ctx, {
+    sendPort: () => undefined,
+    bot: async () => ({ openId: "", name: "" }),
+  });
+  const app = buildApp(ctx, [...FEATURES, ...core.features]);
+  // Registered last so it runs first on shutdown: plugins are told to reconnect (1012) at once.
+  ctx.onShutdown(() => core.hub.closeAll());
   let stopping: Promise<void> | undefined;
 
   return {

@@ -98,6 +98,9 @@ export class Inbox {
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
       ),
+      latest: q.query<{ messageId: string }, [number]>(
+        "SELECT message_id AS messageId FROM inbox WHERE user_id = ? ORDER BY seq DESC LIMIT 1",
+      ),
       messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, string]>(
         `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
          FROM inbox WHERE user_id = ? AND message_id = ?`,
@@ -106,9 +109,11 @@ export class Inbox {
     this.#m = {
       stored: opts.metrics.counter("inbox_stored_total", "Inbound messages stored for a user."),
       duplicates: opts.metrics.counter("events_deduped_total", "Feishu events dropped as duplicates."),
-      commits: opts.metrics.histogram("inbox_commit_batch_size", "Messages per group commit.", [
-        1, 2, 5, 10, 25, 50, 100, 250, 500,
-      ]),
+      commits: opts.metrics.histogram(
+        "inbox_commit_batch_size",
+        "Messages per group commit.",
+        [1, 2, 5, 10, 25, 50, 100, 250, 500],
+      ),
       dropped: opts.metrics.counter("inbox_dropped_over_cap_total", "Unacked messages dropped at the cap."),
       acks: opts.metrics.counter("inbox_acks_total", "Ack frames that advanced a user's acked seq."),
     };
@@ -223,6 +228,11 @@ export class Inbox {
   deliveredMessage(userId: number, messageId: string): { chatId: string; threadId?: string } | undefined {
     const row = this.#stmt.messageOwner.get(userId, messageId);
     return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
+  }
+
+  /** The newest message stored for the user (legacy `llm_request` without a messageId answers there). */
+  latestMessageId(userId: number): string | undefined {
+    return this.#stmt.latest.get(userId)?.messageId;
   }
 
   /** Drops acked messages older than the retention and dedupe marks past the window. */

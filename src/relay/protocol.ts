@@ -4,7 +4,7 @@
  * Shared by the relay server, the OpenClaw plugin (`plugin/` bundles this file) and the tests, so it
  * imports only `@sinclair/typebox` — never Elysia or anything server-side.
  */
-import { type Static, Type as T } from "@sinclair/typebox";
+import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 
 export const PROTOCOL_VERSION = 1;
@@ -64,7 +64,13 @@ export const MessageFrame = T.Composite([
 ]);
 export type MessageFrame = Static<typeof MessageFrame>;
 
-export const SentFrame = T.Object({ type: T.Literal("sent"), id: T.String(), messageId: T.String() });
+export const SentFrame = T.Object({
+  type: T.Literal("sent"),
+  id: T.String(),
+  messageId: T.String(),
+  /** Every Feishu message id when long text was split into several messages, in order. */
+  messageIds: T.Optional(T.Array(T.String())),
+});
 export type SentFrame = Static<typeof SentFrame>;
 
 export const ErrorFrame = T.Object({
@@ -142,25 +148,27 @@ export interface LegacyFeishuMessageFrame {
 
 export type ParseResult<F> = { ok: true; frame: F } | { ok: false; code: "bad_frame"; message: string };
 
-/** Parses and validates one text frame; never throws (malformed frames must not kill a connection). */
-export function parseFrame<S extends typeof ClientFrame | typeof ServerFrame>(
-  schema: S,
-  raw: string,
-): ParseResult<Static<S>> {
+/** Validates an already-decoded frame; never throws (malformed frames must not kill a connection). */
+export function checkFrame<S extends TSchema>(schema: S, data: unknown): ParseResult<Static<S>> {
+  if (Value.Check(schema, data)) return { ok: true, frame: data as Static<S> };
+  const first = Value.Errors(schema, data).First();
+  const type = String((data as { type?: unknown } | null)?.type ?? "?");
+  return {
+    ok: false,
+    code: "bad_frame",
+    message: first ? `invalid '${type}' frame at ${first.path || "/"}: ${first.message}` : "invalid frame",
+  };
+}
+
+/** Parses and validates one text frame; never throws. */
+export function parseFrame<S extends TSchema>(schema: S, raw: string): ParseResult<Static<S>> {
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch {
     return { ok: false, code: "bad_frame", message: "frame is not valid JSON" };
   }
-  if (Value.Check(schema, data)) return { ok: true, frame: data as Static<S> };
-  const first = Value.Errors(schema, data).First();
-  const type = typeof data === "object" && data && "type" in data ? String(data.type) : "?";
-  return {
-    ok: false,
-    code: "bad_frame",
-    message: first ? `invalid '${type}' frame at ${first.path || "/"}: ${first.message}` : "invalid frame",
-  };
+  return checkFrame(schema, data);
 }
 
 export const parseClientFrame = (raw: string) => parseFrame(ClientFrame, raw);

@@ -1,0 +1,48 @@
+/**
+ * Wires the plugin side of the relay: the hub of live connections, the durable outbox, the
+ * `/openclaw` WebSocket and `POST /api/messages`.
+ */
+import type { FeatureModule } from "../app.ts";
+import type { RelayContext } from "../context.ts";
+import { gatewayRoutes } from "./gateway.ts";
+import { Hub } from "./hub.ts";
+import { messagesRoutes } from "./messages-route.ts";
+import { Outbox, type SendPort } from "./outbox.ts";
+
+export interface RelayCore {
+  hub: Hub;
+  outbox: Outbox;
+  features: FeatureModule[];
+}
+
+export interface RelayCoreDeps {
+  /** The Feishu side; read at send time so a missing app configuration fails clearly. */
+  sendPort: () => SendPort | undefined;
+  bot: () => Promise<{ openId: string; name: string }>;
+}
+
+export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
+  const hub = new Hub(ctx.inbox);
+  const outbox = new Outbox(ctx.db, {
+    now: ctx.now,
+    log: ctx.log.child({ module: "outbox" }),
+    metrics: ctx.metrics,
+    port: deps.sendPort,
+    deadlineMs: ctx.config.OUTBOX_DEADLINE * 1000,
+  });
+  ctx.hub = {
+    isConnected: (id) => hub.isConnected(id),
+    disconnect: (id, code, reason) => hub.disconnect(id, code, reason),
+  };
+  ctx.status.connections = () => hub.size;
+  ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);
+  outbox.start();
+  ctx.onShutdown(async () => {
+    await outbox.stop();
+  });
+  return {
+    hub,
+    outbox,
+    features: [(c) => gatewayRoutes(c, { hub, outbox, bot: deps.bot }), (c) => messagesRoutes(c, outbox)],
+  };
+}

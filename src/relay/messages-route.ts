@@ -1,0 +1,58 @@
+/**
+ * `POST /api/messages`: proactive sends for cron jobs, same body as the WebSocket `send` frame.
+ * `Idempotency-Key` (or the body's `uuid`) makes a retried call safe: the same key returns the first
+ * call's result.
+ */
+import { Elysia, t } from "elysia";
+import type { RelayContext } from "../context.ts";
+import { HttpError } from "../ops/errors.ts";
+import { authenticate } from "../users/tokens.ts";
+import type { Outbox } from "./outbox.ts";
+import { SendRequest } from "./protocol.ts";
+import { sendProblem, submitSend } from "./send-service.ts";
+
+/** How long the HTTP call waits for a send that had to be retried before answering 202. */
+export const HTTP_WAIT_MS = 10_000;
+
+const STATUS_BY_CODE: Record<string, number> = {
+  forbidden_target: 403,
+  bad_request: 400,
+  feishu_unconfigured: 503,
+};
+
+export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_WAIT_MS) {
+  return new Elysia({ name: "messages" }).post(
+    "/api/messages",
+    async ({ body, request, server, set }) => {
+      const { user } = await authenticate(ctx, request, server);
+      const problem = sendProblem(body);
+      if (problem) throw new HttpError(400, "invalid_request", problem);
+      const key = request.headers.get("idempotency-key")?.trim() || undefined;
+      if (key && key.length > 50)
+        throw new HttpError(400, "invalid_request", "Idempotency-Key is at most 50 characters");
+      const outcome = submitSend(ctx, outbox, user, body, key ?? body.uuid);
+      const timer = new Promise<"pending">((r) => setTimeout(() => r("pending"), waitMs).unref());
+      const result = await Promise.race([outcome, timer]);
+      if (result === "pending") {
+        set.status = 202;
+        return {
+          status: "pending" as const,
+          message:
+            "Feishu is failing transiently; the relay keeps retrying. Repeat the call with the same Idempotency-Key to learn the outcome.",
+        };
+      }
+      if (!result.ok) {
+        throw new HttpError(STATUS_BY_CODE[result.code] ?? 502, result.code, result.message);
+      }
+      return { messageId: result.messageIds[0] ?? "", messageIds: result.messageIds };
+    },
+    {
+      body: SendRequest,
+      detail: {
+        summary: "Proactive send (cron jobs)",
+        description:
+          "Same body as the WebSocket send frame. Bearer user token. Idempotency-Key header supported.",
+      },
+    },
+  );
+}

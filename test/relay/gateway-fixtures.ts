@@ -1,0 +1,45 @@
+/** A listening relay with users and tokens, and a helper to store inbound messages for them. */
+import type { Raw } from "../../src/config/definition.ts";
+import type { InboundMessage } from "../../src/relay/protocol.ts";
+import { tokensOf } from "../../src/users/tokens.ts";
+import { usersOf } from "../../src/users/user-store.ts";
+import { testRelay } from "../helpers.ts";
+
+let counter = 0;
+
+export async function gatewayRelay(raw: Raw = {}) {
+  const t = testRelay(raw);
+  const port = await t.relay.listen();
+  const ctx = t.relay.ctx;
+  return {
+    ...t,
+    ctx,
+    url: `ws://127.0.0.1:${port}/openclaw`,
+    http: `http://127.0.0.1:${port}`,
+    async user(openId: string, name = openId) {
+      const { user } = usersOf(ctx).upsert({ openId, name });
+      const { token } = await tokensOf(ctx).issue(user);
+      return { user, token };
+    },
+    /** Stores a message for the user as ingest would; resolves with its seq. */
+    async store(userId: number, over: Partial<InboundMessage> & { senderOpenId?: string } = {}) {
+      counter++;
+      const message: InboundMessage = {
+        messageId: `om_test_${counter}_${Math.random().toString(36).slice(2, 8)}`,
+        chatId: "oc_p2p_test",
+        chatType: "p2p",
+        sender: { openId: over.senderOpenId ?? "ou_sender" },
+        mentionedBot: false,
+        msgType: "text",
+        text: `hello ${counter}`,
+        content: { text: `hello ${counter}` },
+        mentions: [],
+        createTime: Date.now(),
+        ...over,
+      };
+      const r = await ctx.inbox.accept({ userId, eventId: `ev_${message.messageId}`, message });
+      if (r.status !== "stored") throw new Error("not stored");
+      return { seq: r.seq, message };
+    },
+  };
+}
