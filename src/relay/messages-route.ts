@@ -3,7 +3,7 @@
  * `Idempotency-Key` (or the body's `uuid`) makes a retried call safe: the same key returns the first
  * call's result.
  */
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { authenticate } from "../users/tokens.ts";
