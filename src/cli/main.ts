@@ -9,6 +9,7 @@ import { VERSION } from "../version.ts";
 import { checkConfig } from "./check-config.ts";
 import { runMigrate } from "./migrate.ts";
 import { serve } from "./serve.ts";
+import { tokenCommand, usersCommand } from "./users.ts";
 
 export type CommandHandler = (
   args: string[],
@@ -18,6 +19,9 @@ export type CommandHandler = (
 
 /** Extra commands registered by feature modules (users, token). */
 export const COMMANDS: Record<string, CommandHandler> = {};
+// Lazy wrappers: users.ts imports UsageError from here, so its bindings may not exist yet at load time.
+COMMANDS.users = (args, options, raw) => usersCommand(args, options, raw);
+COMMANDS.token = (args, options, raw) => tokenCommand(args, options, raw);
 
 export async function main(
   argv: string[],

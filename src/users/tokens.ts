@@ -44,12 +44,15 @@ export interface IssuedToken {
   jti: string;
 }
 
+/** What the token service needs of the relay context (the CLI builds just this). */
+export type TokenDeps = Pick<RelayContext, "config" | "db" | "now" | "log" | "hub">;
+
 export class TokenService {
   readonly #key: Uint8Array;
   readonly #ttlSec: number;
 
   constructor(
-    private readonly ctx: RelayContext,
+    private readonly ctx: TokenDeps,
     readonly users: UserStore = usersOf(ctx),
   ) {
     if (!ctx.config.JWT_SECRET) throw new Error("JWT_SECRET missing: finishConfig fills it");
@@ -121,9 +124,9 @@ function asClaims(p: Record<string, unknown>): TokenClaims | undefined {
   return ok ? (p as unknown as TokenClaims) : undefined;
 }
 
-const services = new WeakMap<RelayContext, { tokens: TokenService; failures: RateLimiter }>();
+const services = new WeakMap<TokenDeps, { tokens: TokenService; failures: RateLimiter }>();
 
-function servicesOf(ctx: RelayContext) {
+function servicesOf(ctx: TokenDeps) {
   let s = services.get(ctx);
   if (!s) {
     s = {
@@ -136,10 +139,10 @@ function servicesOf(ctx: RelayContext) {
 }
 
 /** The relay's one TokenService. */
-export const tokensOf = (ctx: RelayContext): TokenService => servicesOf(ctx).tokens;
+export const tokensOf = (ctx: TokenDeps): TokenService => servicesOf(ctx).tokens;
 
 /** Failed credential checks (user tokens and ADMIN_TOKEN) per client IP, shared by every route. */
-export const authFailuresOf = (ctx: RelayContext): RateLimiter => servicesOf(ctx).failures;
+export const authFailuresOf = (ctx: TokenDeps): RateLimiter => servicesOf(ctx).failures;
 
 export const unauthorized = (message = "missing, invalid, expired or revoked token") =>
   new HttpError(401, "unauthorized", message);
@@ -151,7 +154,7 @@ export const unauthorized = (message = "missing, invalid, expired or revoked tok
  * Pass Elysia's `server` from the handler context so the limit is per IP.
  */
 export async function authenticate(
-  ctx: RelayContext,
+  ctx: TokenDeps,
   request: Request,
   server?: PeerSource | null,
   token: string | undefined = bearerToken(request.headers),

@@ -186,10 +186,10 @@ export class UserStore {
   }
 }
 
-const stores = new WeakMap<RelayContext, UserStore>();
+const stores = new WeakMap<Pick<RelayContext, "db">, UserStore>();
 
 /** The relay's one UserStore (statements are prepared once per process, not per request). */
-export function usersOf(ctx: RelayContext): UserStore {
+export function usersOf(ctx: Pick<RelayContext, "db" | "now">): UserStore {
   let s = stores.get(ctx);
   if (!s) {
     s = new UserStore(ctx.db, ctx.now);

@@ -1,0 +1,153 @@
+/**
+ * `users add|list|revoke|set-llm` and `token issue`: the admin API's operations on the database
+ * directly, for operators on the host. A revoke here refuses old tokens at once; a plugin socket already
+ * open on a running relay is closed by the admin API (`POST /api/admin/users/:id/revoke`) instead.
+ */
+import type { Raw } from "../config/definition.ts";
+import { finishConfig } from "../config/load.ts";
+import { KvStore } from "../db/kv.ts";
+import { migrate, openDatabase } from "../db/open.ts";
+import { Logger } from "../ops/logger.ts";
+import { llmConfigOf } from "../users/llm-config.ts";
+import { OpenId } from "../users/model.ts";
+import { type TokenDeps, tokensOf } from "../users/tokens.ts";
+import { type UserRecord, usersOf } from "../users/user-store.ts";
+import { UsageError } from "./main.ts";
+
+type Options = Record<string, string | true>;
+
+const OPEN_ID = new RegExp(OpenId.pattern as string);
+
+/** What the commands need: the database and config; no server, no gateway (nobody is connected here). */
+type CliContext = TokenDeps;
+
+async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<T> | T): Promise<T> {
+  const db = openDatabase(raw.DATABASE_PATH || "./data/relay.db");
+  try {
+    migrate(db);
+    const config = finishConfig(raw, new KvStore(db));
+    const ctx: CliContext = {
+      config,
+      db,
+      // Only problems reach stderr; stdout carries the command's answer.
+      log: new Logger("warn", (line) => process.stderr.write(`${line}\n`)),
+      now: Date.now,
+      hub: { isConnected: () => false, disconnect: () => {} },
+    };
+    return await fn(ctx);
+  } finally {
+    db.$client.close();
+  }
+}
+
+function findUser(ctx: CliContext, ref: string | undefined, usage: string): UserRecord {
+  if (!ref) throw new UsageError(`usage: ${usage}`);
+  const user = usersOf(ctx).find(ref);
+  if (!user) throw new UsageError(`no user "${ref}" (give a user id or an open_id)`);
+  return user;
+}
+
+async function tokenText(ctx: CliContext, user: UserRecord, headline: string): Promise<string> {
+  const issued = await tokensOf(ctx).issue(user);
+  return [
+    headline,
+    `id:       ${user.id}`,
+    `open_id:  ${user.openId}`,
+    `name:     ${user.name}`,
+    `expires:  ${new Date(issued.expiresAt).toISOString()}`,
+    `token:    ${issued.token}`,
+  ].join("\n");
+}
+
+export function usersAdd(options: Options, raw: Raw): Promise<string> {
+  const openId = options["open-id"];
+  const name = options.name;
+  if (typeof openId !== "string" || !OPEN_ID.test(openId))
+    throw new UsageError("usage: users add --open-id ou_… [--name NAME]");
+  if (name === true) throw new UsageError("--name needs a value");
+  return withContext(raw, (ctx) => {
+    const { user, created } = usersOf(ctx).upsert({ openId, name });
+    return tokenText(ctx, user, created ? "created user" : "user exists; new token issued");
+  });
+}
+
+export function usersList(raw: Raw): Promise<string> {
+  return withContext(raw, (ctx) => {
+    const users = usersOf(ctx);
+    const rows = users.list(() => false);
+    if (rows.length === 0) return "no users";
+    const llm = new Map(rows.map((r) => [r.id, users.byId(Number(r.id))?.llmProvider ?? ""]));
+    const table = [["ID", "OPEN_ID", "NAME", "PENDING", "LAST_SEEN", "LLM"]];
+    for (const r of rows)
+      table.push([r.id, r.openId, r.name, String(r.pending), r.lastSeenAt ?? "never", llm.get(r.id) || "-"]);
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+    return table
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n");
+  });
+}
+
+export function usersRevoke(ref: string | undefined, raw: Raw): Promise<string> {
+  return withContext(raw, (ctx) => {
+    const user = findUser(ctx, ref, "users revoke <id|open_id>");
+    tokensOf(ctx).revoke(user.id);
+    return `revoked every token of user ${user.id} (${user.openId})`;
+  });
+}
+
+export function usersSetLlm(
+  ref: string | undefined,
+  provider: string | undefined,
+  raw: Raw,
+): Promise<string> {
+  return withContext(raw, (ctx) => {
+    const usage = "users set-llm <id|open_id> <provider|default>";
+    const user = findUser(ctx, ref, usage);
+    if (!provider) throw new UsageError(`usage: ${usage}`);
+    const value = provider === "default" ? null : provider;
+    const llm = llmConfigOf(ctx);
+    if (value !== null && !llm.has(value)) {
+      const known = [...llm.providers.keys()].join(", ") || "none";
+      throw new UsageError(`unknown provider "${value}" (declared in LLM_PROVIDERS: ${known})`);
+    }
+    usersOf(ctx).setLlmProvider(user.id, value);
+    return `user ${user.id} (${user.openId}) now uses ${value ?? `the default provider (${llm.defaultName ?? "none"})`}`;
+  });
+}
+
+export function tokenIssue(ref: string | undefined, raw: Raw): Promise<string> {
+  return withContext(raw, (ctx) =>
+    tokenText(ctx, findUser(ctx, ref, "token issue <id|open_id>"), "new token issued"),
+  );
+}
+
+/** `users <add|list|revoke|set-llm> …` */
+export function usersCommand(args: string[], options: Options, raw: Raw): Promise<string> | string {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "add":
+      return usersAdd(options, raw);
+    case "list":
+      return usersList(raw);
+    case "revoke":
+      return usersRevoke(rest[0], raw);
+    case "set-llm":
+      return usersSetLlm(rest[0], rest[1], raw);
+    default:
+      throw new UsageError(
+        "usage: users add --open-id ou_… [--name N] | users list | users revoke <id|open_id> | users set-llm <id|open_id> <provider|default>",
+      );
+  }
+}
+
+/** `token issue <id|open_id>` */
+export function tokenCommand(args: string[], _options: Options, raw: Raw): Promise<string> | string {
+  const [sub, ref] = args;
+  if (sub !== "issue") throw new UsageError("usage: token issue <id|open_id>");
+  return tokenIssue(ref, raw);
+}

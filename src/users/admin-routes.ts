@@ -1,0 +1,118 @@
+/**
+ * `/api/admin/*` (DESIGN §3), guarded by ADMIN_TOKEN with a constant-time compare. Without
+ * ADMIN_TOKEN these routes are not registered at all, so they answer 404 like any unknown path.
+ */
+import { Elysia } from "elysia";
+import type { RelayContext } from "../context.ts";
+import { HttpError } from "../ops/errors.ts";
+import { clientIp } from "../ops/rate-limit.ts";
+import { bearerToken, secureEqual } from "../ops/secure-compare.ts";
+import { llmConfigOf } from "./llm-config.ts";
+import {
+  AdminCreateBody,
+  AdminTokenResponse,
+  AdminUsersResponse,
+  LlmAssignBody,
+  LlmAssignResponse,
+  RevokeResponse,
+  UserRef,
+} from "./model.ts";
+import { authFailuresOf, tokensOf, unauthorized } from "./tokens.ts";
+import { publicUser, type UserRecord, type UserStore, usersOf } from "./user-store.ts";
+
+const admin = [{ adminToken: [] }];
+
+function mustFind(users: UserStore, ref: string): UserRecord {
+  const user = users.find(ref);
+  if (!user) throw new HttpError(404, "user_not_found", "no such user");
+  return user;
+}
+
+export function adminRoutes(ctx: RelayContext) {
+  const expected = ctx.config.ADMIN_TOKEN;
+  if (!expected) return new Elysia({ name: "users-admin" });
+  const users = usersOf(ctx);
+  const tokens = tokensOf(ctx);
+  const failures = authFailuresOf(ctx);
+  const llm = llmConfigOf(ctx);
+
+  return new Elysia({ name: "users-admin" })
+    .onBeforeHandle(({ request, server }) => {
+      const ip = clientIp(request, server);
+      failures.assertAllowed(ip);
+      const given = bearerToken(request.headers);
+      if (!given || !secureEqual(given, expected)) {
+        failures.hit(ip);
+        ctx.log.warn("admin_auth_failed", { ip, path: new URL(request.url).pathname });
+        throw unauthorized("admin token missing or wrong");
+      }
+    })
+    .post(
+      "/api/admin/users",
+      async ({ body, set }) => {
+        const { user, created } = users.upsert({ openId: body.openId, name: body.name });
+        const issued = await tokens.issue(user);
+        ctx.log.info("admin_user_upserted", { userId: user.id, created });
+        set.status = created ? 201 : 200;
+        return {
+          user: publicUser(user),
+          token: issued.token,
+          expiresAt: new Date(issued.expiresAt).toISOString(),
+        };
+      },
+      {
+        body: AdminCreateBody,
+        response: {
+          200: AdminTokenResponse,
+          201: AdminTokenResponse,
+        },
+        detail: {
+          summary: "Create a user (or return the existing one) with a fresh token",
+          tags: ["admin"],
+          security: admin,
+        },
+      },
+    )
+    .get("/api/admin/users", () => ({ users: users.list(ctx.hub.isConnected) }), {
+      response: { 200: AdminUsersResponse },
+      detail: { summary: "Every user with connection status and queue", tags: ["admin"], security: admin },
+    })
+    .post(
+      "/api/admin/users/:id/revoke",
+      ({ params }) => {
+        const user = mustFind(users, params.id);
+        tokens.revoke(user.id);
+        return { revoked: true as const, user: publicUser(user) };
+      },
+      {
+        params: UserRef,
+        response: { 200: RevokeResponse },
+        detail: {
+          summary: "Invalidate every token of the user (id or open_id) and close their socket",
+          tags: ["admin"],
+          security: admin,
+        },
+      },
+    )
+    .put(
+      "/api/admin/users/:id/llm",
+      ({ params, body }) => {
+        const user = mustFind(users, params.id);
+        if (body.provider !== null && !llm.has(body.provider))
+          throw new HttpError(400, "unknown_provider", `"${body.provider}" is not declared in LLM_PROVIDERS`);
+        users.setLlmProvider(user.id, body.provider);
+        ctx.log.info("llm_provider_assigned", { userId: user.id, provider: body.provider });
+        return { user: publicUser(user), provider: body.provider };
+      },
+      {
+        params: UserRef,
+        body: LlmAssignBody,
+        response: { 200: LlmAssignResponse },
+        detail: {
+          summary: "Assign an LLM provider to the user (null: back to the default)",
+          tags: ["admin"],
+          security: admin,
+        },
+      },
+    );
+}

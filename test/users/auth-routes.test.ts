@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { tokensOf } from "../../src/users/tokens.ts";
+import { usersOf } from "../../src/users/user-store.ts";
+import { json, req, type TestRelay, testRelay } from "./helpers.ts";
+
+let relay: TestRelay;
+afterEach(() => relay?.cleanup());
+
+async function userWithToken(r: TestRelay, openId = "ou_alice", name = "Alice") {
+  const { user } = usersOf(r.ctx).upsert({ openId, name, unionId: "on_alice" });
+  return { user, token: (await tokensOf(r.ctx).issue(user)).token };
+}
+
+describe("POST /api/auth/verify", () => {
+  test("accepts the token in the body or as Bearer and answers the user JSON shape", async () => {
+    relay = testRelay({ JWT_EXPIRES_IN: "2h" });
+    const { user, token } = await userWithToken(relay);
+    const expected = {
+      valid: true,
+      user: { id: String(user.id), openId: "ou_alice", name: "Alice", unionId: "on_alice" },
+      expiresAt: new Date(relay.clock.t + 2 * 3600_000).toISOString(),
+    };
+    const byBody = await relay.app.handle(req("/api/auth/verify", { body: { token } }));
+    expect(byBody.status).toBe(200);
+    expect(await json(byBody)).toEqual(expected);
+    const byBearer = await relay.app.handle(req("/api/auth/verify", { method: "POST", token }));
+    expect(await json(byBearer)).toEqual(expected);
+  });
+
+  test("answers 401 unauthorized for no, bad, expired and revoked tokens", async () => {
+    relay = testRelay({ JWT_EXPIRES_IN: "60s" });
+    const { user, token } = await userWithToken(relay);
+    const verify = (t?: string) => relay.app.handle(req("/api/auth/verify", { body: t === undefined ? {} : { token: t } }));
+    const none = await verify();
+    expect(none.status).toBe(401);
+    expect(await json(none)).toEqual({
+      error: { code: "unauthorized", message: "missing, invalid, expired or revoked token" },
+    });
+    expect((await verify("garbage")).status).toBe(401);
+    relay.clock.t += 61_000;
+    expect((await verify(token)).status).toBe(401);
+    const fresh = (await tokensOf(relay.ctx).issue(user)).token;
+    expect((await verify(fresh)).status).toBe(200);
+    tokensOf(relay.ctx).revoke(user.id);
+    expect((await verify(fresh)).status).toBe(401);
+  });
+
+  test("ignores unknown body fields and rejects a token that is not a string", async () => {
+    relay = testRelay();
+    const { token } = await userWithToken(relay);
+    expect((await relay.app.handle(req("/api/auth/verify", { body: { token, extra: 1 } }))).status).toBe(200);
+    const bad = await relay.app.handle(req("/api/auth/verify", { body: { token: 42 } }));
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error.code).toBe("invalid_request");
+  });
+});
+
+describe("POST /api/auth/refresh", () => {
+  test("issues a new token; the old one keeps working until it expires", async () => {
+    relay = testRelay({ JWT_EXPIRES_IN: "1h" });
+    const { user, token } = await userWithToken(relay);
+    relay.clock.t += 30 * 60_000;
+    const res = await relay.app.handle(req("/api/auth/refresh", { method: "POST", token }));
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.user.id).toBe(String(user.id));
+    expect(body.token).not.toBe(token);
+    expect(body.expiresAt).toBe(new Date(relay.clock.t + 3600_000).toISOString());
+    expect((await tokensOf(relay.ctx).verify(token))?.user.id).toBe(user.id);
+    relay.clock.t += 31 * 60_000;
+    expect(await tokensOf(relay.ctx).verify(token)).toBeNull();
+    expect(await tokensOf(relay.ctx).verify(body.token)).not.toBeNull();
+  });
+
+  test("needs a Bearer token", async () => {
+    relay = testRelay();
+    expect((await relay.app.handle(req("/api/auth/refresh", { method: "POST" }))).status).toBe(401);
+  });
+});
+
+describe("GET /api/me", () => {
+  test("shows the user, connection, pending inbox count and last seen time", async () => {
+    relay = testRelay();
+    const { user, token } = await userWithToken(relay);
+    const sql = relay.ctx.db.$client;
+    const insert = sql.query(
+      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at, acked_at) VALUES (?, ?, ?, ?, 'oc_1', '{}', 0, ?)",
+    );
+    insert.run(user.id, 1, "e1", "om_1", 5);
+    insert.run(user.id, 2, "e2", "om_2", null);
+    insert.run(user.id, 3, "e3", "om_3", null);
+    sql.query("UPDATE users SET last_seq = 3, acked_seq = 1 WHERE id = ?").run(user.id);
+    usersOf(relay.ctx).touch(user.id, Date.UTC(2026, 0, 1));
+    relay.connected.add(user.id);
+
+    const res = await relay.app.handle(req("/api/me", { token }));
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({
+      user: { id: String(user.id), openId: "ou_alice", name: "Alice", unionId: "on_alice" },
+      connected: true,
+      pending: 2,
+      lastSeenAt: "2026-01-01T00:00:00.000Z",
+    });
+    expect((await relay.app.handle(req("/api/me", { token: "bad" }))).status).toBe(401);
+  });
+});
+
+describe("failed token checks are rate limited per client", () => {
+  test("the 21st failure within a minute gets 429 with Retry-After, even with a good token", async () => {
+    relay = testRelay();
+    const { token } = await userWithToken(relay);
+    for (let i = 0; i < 20; i++) {
+      const path = ["/api/me", "/api/config", "/api/auth/refresh"][i % 3]!;
+      const res = await relay.app.handle(req(path, { method: path === "/api/auth/refresh" ? "POST" : "GET", token: "bad" }));
+      expect(res.status).toBe(401);
+    }
+    const limited = await relay.app.handle(req("/api/me", { token }));
+    expect(limited.status).toBe(429);
+    expect((await json(limited)).error.code).toBe("rate_limited");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    relay.clock.t += 61_000;
+    expect((await relay.app.handle(req("/api/me", { token }))).status).toBe(200);
+  });
+
+  test("successful checks do not count", async () => {
+    relay = testRelay();
+    const { token } = await userWithToken(relay);
+    for (let i = 0; i < 30; i++) expect((await relay.app.handle(req("/api/me", { token }))).status).toBe(200);
+  });
+});
