@@ -63,13 +63,11 @@ export class RateLimiter {
     return times;
   }
 
+  /** Map order is least recently active first, so forgetting from the front is O(1) per key. */
   #evict(): void {
-    const cutoff = this.now() - this.windowMs;
-    for (const [k, times] of this.#hits) if ((times.at(-1) ?? 0) <= cutoff) this.#hits.delete(k);
-    while (this.#hits.size >= this.maxKeys) {
-      const oldest = this.#hits.keys().next().value;
-      if (oldest === undefined) break;
-      this.#hits.delete(oldest);
+    for (const key of this.#hits.keys()) {
+      if (this.#hits.size < this.maxKeys) break;
+      this.#hits.delete(key);
     }
   }
 }

@@ -24,9 +24,7 @@ export const UserSummaryJson = t.Object({
 
 const Iso = t.String({ format: "date-time" });
 
-export const VerifyBody = t.Optional(
-  t.Object({ token: t.Optional(t.String({ maxLength: 8192 })) }),
-);
+export const VerifyBody = t.Optional(t.Object({ token: t.Optional(t.String({ maxLength: 8192 })) }));
 export const VerifyResponse = t.Object({ valid: t.Literal(true), user: UserJson, expiresAt: Iso });
 export const TokenResponse = t.Object({ token: t.String(), user: UserJson, expiresAt: Iso });
 export const MeResponse = t.Object({

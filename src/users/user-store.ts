@@ -73,7 +73,8 @@ export const isoOrNull = (ms: number | null): string | null =>
 export class UserStore {
   readonly #byId;
   readonly #byOpenId;
-  readonly #upsert;
+  readonly #update;
+  readonly #insert;
   readonly #list;
   readonly #pending;
   readonly #bump;
@@ -89,15 +90,19 @@ export class UserStore {
     const c = db.$client;
     this.#byId = c.query<UserRecord, [number]>(`SELECT ${COLUMNS} FROM users WHERE id = ?`);
     this.#byOpenId = c.query<UserRecord, [string]>(`SELECT ${COLUMNS} FROM users WHERE open_id = ?`);
-    this.#upsert = c.query<UserRecord, [string, string, string | null, string | null, string | null, number]>(
+    // Updates go through UPDATE: an upsert that hits the conflict still burns an AUTOINCREMENT id.
+    const merge = `name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END,
+         union_id = COALESCE(?3, union_id), user_id = COALESCE(?4, user_id),
+         avatar_url = COALESCE(?5, avatar_url), updated_at = ?6`;
+    type Profile = [string, string, string | null, string | null, string | null, number];
+    this.#update = c.query<UserRecord, Profile>(
+      `UPDATE users SET ${merge} WHERE open_id = ?1 RETURNING ${COLUMNS}`,
+    );
+    // ON CONFLICT only for a race with another process (the CLI) creating the same user.
+    this.#insert = c.query<UserRecord, Profile>(
       `INSERT INTO users (open_id, name, union_id, user_id, avatar_url, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-       ON CONFLICT(open_id) DO UPDATE SET
-         name = CASE WHEN ?2 <> '' THEN ?2 ELSE users.name END,
-         union_id = COALESCE(?3, users.union_id),
-         user_id = COALESCE(?4, users.user_id),
-         avatar_url = COALESCE(?5, users.avatar_url),
-         updated_at = ?6
+       ON CONFLICT(open_id) DO UPDATE SET ${merge}
        RETURNING ${COLUMNS}`,
     );
     this.#list = c.query<UserRecord & { pending: number }, []>(
@@ -135,17 +140,17 @@ export class UserStore {
 
   /** Creates the user or updates what is newly known; returns the row and whether it is new. */
   upsert(p: UserProfile): { user: UserRecord; created: boolean } {
-    const existed = this.byOpenId(p.openId) !== undefined;
-    const t = this.now();
-    const user = this.#upsert.get(
+    const args = [
       p.openId,
       p.name?.trim() ?? "",
       p.unionId || null,
       p.userId || null,
       p.avatarUrl || null,
-      t,
-    )!;
-    return { user, created: !existed };
+      this.now(),
+    ] as const;
+    const updated = this.#update.get(...args);
+    if (updated) return { user: updated, created: false };
+    return { user: this.#insert.get(...args)!, created: true };
   }
 
   /** Every user with live status; `isConnected` comes from the gateway hub. */

@@ -30,7 +30,8 @@ describe("POST /api/auth/verify", () => {
   test("answers 401 unauthorized for no, bad, expired and revoked tokens", async () => {
     relay = testRelay({ JWT_EXPIRES_IN: "60s" });
     const { user, token } = await userWithToken(relay);
-    const verify = (t?: string) => relay.app.handle(req("/api/auth/verify", { body: t === undefined ? {} : { token: t } }));
+    const verify = (t?: string) =>
+      relay.app.handle(req("/api/auth/verify", { body: t === undefined ? {} : { token: t } }));
     const none = await verify();
     expect(none.status).toBe(401);
     expect(await json(none)).toEqual({
@@ -111,7 +112,9 @@ describe("failed token checks are rate limited per client", () => {
     const { token } = await userWithToken(relay);
     for (let i = 0; i < 20; i++) {
       const path = ["/api/me", "/api/config", "/api/auth/refresh"][i % 3]!;
-      const res = await relay.app.handle(req(path, { method: path === "/api/auth/refresh" ? "POST" : "GET", token: "bad" }));
+      const res = await relay.app.handle(
+        req(path, { method: path === "/api/auth/refresh" ? "POST" : "GET", token: "bad" }),
+      );
       expect(res.status).toBe(401);
     }
     const limited = await relay.app.handle(req("/api/me", { token }));
