@@ -6,7 +6,7 @@
 import { Elysia, t } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
-import { clientIp, RateLimiter, rateLimited } from "../ops/rate-limit.ts";
+import { clientIp, type PeerSource, RateLimiter, rateLimited } from "../ops/rate-limit.ts";
 import { errorPage, loginPage, signedInPage } from "../web/pages.ts";
 import { SignInResponse } from "./model.ts";
 import { oauthOf, relayUrlFrom, STATE_TTL_MS } from "./oauth.ts";
@@ -39,9 +39,13 @@ export function oauthRoutes(ctx: RelayContext) {
     `${COOKIE}=${value}; Path=${callbackPath}; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSec}${secure}`;
 
   /** Runs a step; HttpErrors become a page, or propagate to the JSON error handler. */
-  const guarded = async (request: Request, server: unknown, step: () => Promise<Response> | Response) => {
+  const guarded = async (
+    request: Request,
+    server: PeerSource | null,
+    step: () => Promise<Response> | Response,
+  ) => {
     try {
-      const wait = limiter.take(clientIp(request, server as Parameters<typeof clientIp>[1]));
+      const wait = limiter.take(clientIp(request, server));
       if (wait > 0) throw rateLimited(wait);
       return await step();
     } catch (e) {

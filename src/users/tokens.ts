@@ -107,7 +107,7 @@ export class TokenService {
     if (ver === undefined) return false;
     // Read the hub at call time: the gateway installs the real one after the context is built.
     this.ctx.hub.disconnect(userId, CLOSE_REVOKED, "revoked");
-    this.ctx.log.info("user_revoked", { userId, tokenVersion: ver });
+    this.ctx.log.info("user_revoked", { userId, ver });
     return true;
   }
 }
