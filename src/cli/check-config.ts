@@ -3,6 +3,7 @@ import { type Raw, resolveConfig } from "../config/definition.ts";
 import { readDbConfig } from "../config/load.ts";
 import { KvStore } from "../db/kv.ts";
 import { migrate, openDatabase } from "../db/open.ts";
+import { LlmConfig } from "../users/llm-config.ts";
 
 /** Validates without starting anything; reads database-stored values only if the file exists. */
 export function checkConfig(raw: Raw): string {
@@ -18,6 +19,8 @@ export function checkConfig(raw: Raw): string {
     }
   }
   const config = resolveConfig({ ...dbValues, ...raw });
+  // Same validation `serve` does at start-up (throws ConfigError naming the variable).
+  LlmConfig.fromConfig(config);
   const feishu = config.FEISHU_APP_ID ? `feishu app ${config.FEISHU_APP_ID}` : "feishu unconfigured";
   return `config ok: listening on ${config.HOST}:${config.PORT}, database ${path}, ${feishu}, events via ${config.FEISHU_EVENT_MODE}`;
 }

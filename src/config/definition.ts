@@ -256,6 +256,7 @@ export function helpText(): string {
     "  users add --open-id ou_… [--name N]   create a user and print a token",
     "  users list                     list users with connection status",
     "  users revoke <id|open_id>      invalidate every token of a user",
+    "  users set-llm <id|open_id> <provider|default>   assign an LLM provider to a user",
     "  token issue <id|open_id>       print a fresh token for a user",
     "  healthcheck                    exit 0 when the local relay answers /health (for containers)",
     "  version                        print the version",

@@ -37,6 +37,9 @@ describe("command line", () => {
     expect(bad.code).toBe(2);
     expect(bad.err.trim().split("\n")).toHaveLength(1);
     expect(bad.err).toContain("PORT");
+    const badLlm = run(["check-config", "--llm-providers", "{nope"], {}, dir);
+    expect(badLlm.code).toBe(2);
+    expect(badLlm.err).toContain("LLM_PROVIDERS");
     const badEnv = run(["check-config"], { FEISHU_EVENT_MODE: "carrier-pigeon" }, dir);
     expect(badEnv.code).toBe(2);
     expect(badEnv.err).toContain("FEISHU_EVENT_MODE");
