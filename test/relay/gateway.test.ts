@@ -247,3 +247,15 @@ describe("legacy protocol (the original plugin)", () => {
     expect((await c.closed).code).toBe(CloseCode.unauthorized);
   });
 });
+
+describe("shutdown", () => {
+  test("stopping the relay closes plugin sockets with 1012 and new connections are refused", async () => {
+    const own = await gatewayRelay();
+    const { token } = await own.user("ou_shutdown");
+    const c = connect(own.url, { token });
+    await c.next(isType("hello"));
+    const stopping = own.relay.stop();
+    expect((await c.closed).code).toBe(CloseCode.restarting);
+    await stopping;
+  });
+});
