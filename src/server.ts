@@ -8,9 +8,11 @@ import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
 import { KvStore } from "./db/kv.ts";
 import { type Db, migrate, openDatabase } from "./db/open.ts";
+import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
+import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore } from "./relay/index.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
@@ -34,7 +36,7 @@ export interface Relay {
 const DRAIN_MS = 5000;
 
 /** Feature modules, in data-flow order; later issues append theirs here. */
-export const FEATURES: FeatureModule[] = [usersFeature];
+export const FEATURES: FeatureModule[] = [feishuIngestFeature, usersFeature];
 
 export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const now = deps.now ?? Date.now;
@@ -64,6 +66,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
   };
+  startInboxMaintenance(ctx);
   const core = createRelayCore(ctx, {
     sendPort: () => undefined,
     bot: async () => ({ openId: "", name: "" }),

@@ -1,0 +1,161 @@
+/**
+ * Feishu event envelopes (feishu-reference.md §1.1, §2.1) → typed events. Pure: the webhook and the
+ * long connection both feed decoded JSON through here, so both paths accept and refuse the same things.
+ */
+import type { InboundMessage, Mention } from "../relay/protocol.ts";
+import { renderContent } from "./message-content.ts";
+
+export const MESSAGE_EVENT = "im.message.receive_v1";
+
+export interface EventMeta {
+  /** `header.event_id` (v2) or `uuid` (v1): the dedupe key of the push. */
+  eventId: string;
+  eventType: string;
+  /** The Verification Token the envelope carries (`header.token` or `token`). */
+  token: string | undefined;
+  schema: "v1" | "v2";
+}
+
+/** A message as Feishu sent it; only `mentionedBot` needs the bot's identity (`toInbound`). */
+export interface ParsedMessage extends Omit<InboundMessage, "mentionedBot"> {
+  /** Open ids a post mentioned directly instead of through `mentions[]`. */
+  atOpenIds: string[];
+}
+
+export type FeishuEvent =
+  | { kind: "challenge"; challenge: string; token: string | undefined }
+  | { kind: "message"; meta: EventMeta; senderType: string; message: ParsedMessage }
+  | { kind: "other"; meta: EventMeta };
+
+/** The body is JSON but not an event we can read (answered 400 `invalid_event`). */
+export class EventParseError extends Error {
+  readonly code = "invalid_event";
+  constructor(message: string) {
+    super(message);
+    this.name = "EventParseError";
+  }
+}
+
+type Json = Record<string, unknown>;
+
+export function parseEvent(body: unknown): FeishuEvent {
+  const env = object(body, "body");
+  if (env.type === "url_verification") {
+    return { kind: "challenge", challenge: string(env, "challenge", "body"), token: optString(env.token) };
+  }
+  let meta: EventMeta;
+  let event: Json;
+  if ("header" in env || env.schema === "2.0") {
+    const header = object(env.header, "header");
+    meta = {
+      eventId: string(header, "event_id", "header"),
+      eventType: string(header, "event_type", "header"),
+      token: optString(header.token),
+      schema: "v2",
+    };
+    event = object(env.event, "event");
+  } else if ("uuid" in env || env.type === "event_callback") {
+    event = object(env.event, "event");
+    meta = {
+      eventId: string(env, "uuid", "body"),
+      eventType: string(event, "type", "event"),
+      token: optString(env.token),
+      schema: "v1",
+    };
+  } else {
+    throw new EventParseError("body is neither a v2 nor a v1 Feishu event envelope");
+  }
+  if (meta.eventType !== MESSAGE_EVENT) return { kind: "other", meta };
+  return { kind: "message", meta, ...parseMessageEvent(event) };
+}
+
+function parseMessageEvent(event: Json): { senderType: string; message: ParsedMessage } {
+  const sender = object(event.sender, "event.sender");
+  const senderType = string(sender, "sender_type", "event.sender");
+  const ids = sender.sender_id === undefined ? {} : object(sender.sender_id, "event.sender.sender_id");
+  // Bots may come without an open_id; they are dropped by type, so only users need one.
+  const openId = senderType === "user" ? string(ids, "open_id", "event.sender.sender_id") : "";
+  const m = object(event.message, "event.message");
+  const msgType = string(m, "message_type", "event.message");
+  const mentions = parseMentions(m.mentions);
+  const rendered = renderContent(msgType, string(m, "content", "event.message", true), mentions);
+  const threadId = optString(m.thread_id);
+  const rootId = optString(m.root_id);
+  const parentId = optString(m.parent_id);
+  return {
+    senderType,
+    message: {
+      messageId: string(m, "message_id", "event.message"),
+      chatId: string(m, "chat_id", "event.message"),
+      chatType: string(m, "chat_type", "event.message") === "p2p" ? "p2p" : "group",
+      ...(threadId ? { threadId } : {}),
+      ...(rootId ? { rootId } : {}),
+      ...(parentId ? { parentId } : {}),
+      sender: { openId },
+      msgType,
+      text: rendered.text,
+      content: rendered.content,
+      mentions,
+      createTime: millis(m.create_time),
+      atOpenIds: rendered.atOpenIds,
+    },
+  };
+}
+
+function parseMentions(value: unknown): Mention[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item) => {
+    if (!item || typeof item !== "object") return [];
+    const m = item as Json;
+    const id = m.id && typeof m.id === "object" ? (m.id as Json) : {};
+    const key = optString(m.key);
+    return key ? [{ key, openId: optString(id.open_id) ?? "", name: optString(m.name) ?? "" }] : [];
+  });
+}
+
+/** The frame's message: the bot counts as mentioned when a mention carries its open_id. */
+export function toInbound(parsed: ParsedMessage, botOpenId: string | undefined): InboundMessage {
+  const { atOpenIds, ...message } = parsed;
+  const mentionedBot =
+    botOpenId !== undefined &&
+    botOpenId !== "" &&
+    (message.mentions.some((m) => m.openId === botOpenId) || atOpenIds.includes(botOpenId));
+  return { ...message, mentionedBot };
+}
+
+/**
+ * The SDK's EventDispatcher hands handlers the v2 envelope flattened (`header` and `event` fields
+ * merged into one object); this puts it back so the long connection parses like the webhook.
+ */
+export function unflattenSdkEvent(data: Json): Json {
+  const { schema, event_id, event_type, create_time, token, app_id, tenant_key, ...event } = data;
+  return { schema, header: { event_id, event_type, create_time, token, app_id, tenant_key }, event };
+}
+
+/** Feishu times are digit strings in ms; one documented sample has µs, and some v1 fields seconds. */
+function millis(value: unknown): number {
+  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0) return 0;
+  if (n >= 1e15) return Math.floor(n / 1000);
+  if (n < 1e11) return Math.floor(n * 1000);
+  return Math.floor(n);
+}
+
+function object(value: unknown, path: string): Json {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new EventParseError(`${path} is missing or not an object`);
+  }
+  return value as Json;
+}
+
+function string(obj: Json, key: string, path: string, allowEmpty = false): string {
+  const v = obj[key];
+  if (typeof v !== "string" || (!allowEmpty && v === "")) {
+    throw new EventParseError(`${path}.${key} is missing or not a string`);
+  }
+  return v;
+}
+
+function optString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}

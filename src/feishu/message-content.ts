@@ -1,0 +1,131 @@
+/**
+ * Feishu message `content` (a JSON string, feishu-reference.md §2.1) → the plain text and parsed
+ * content of the plugin's `message` frame (DESIGN §4). Pure, and it never throws: a message we cannot
+ * read still reaches its owner with a placeholder text.
+ */
+import type { Mention } from "../relay/protocol.ts";
+
+export interface RenderedContent {
+  /** Plain text: @-placeholders resolved to names, media as `[image]`-style placeholders. */
+  text: string;
+  /** The parsed content; a post is normalised to `{title, content}` whatever locale wrapped it. */
+  content: Record<string, unknown>;
+  /** Open ids mentioned directly by a post `at` node (some posts carry a real open_id, not a key). */
+  atOpenIds: string[];
+}
+
+type Json = Record<string, unknown>;
+
+/** Feishu's key for @everyone, in text placeholders and post `at` nodes. */
+const AT_ALL_KEYS = new Set(["@_all", "all"]);
+const PLACEHOLDER = /@_user_\d+|@_all/g;
+/** Locales tried first when a post is wrapped by locale; any other wrapper key is taken after them. */
+const LOCALES = ["zh_cn", "en_us", "ja_jp"];
+
+export function renderContent(msgType: string, raw: string, mentions: Mention[]): RenderedContent {
+  const parsed = parseJson(raw);
+  if (msgType === "text") return renderText(parsed, raw, mentions);
+  if (msgType === "post") return renderPost(parsed, mentions);
+  const content = asObject(parsed) ?? {};
+  return { text: placeholder(msgType, content), content, atOpenIds: [] };
+}
+
+function renderText(parsed: unknown, raw: string, mentions: Mention[]): RenderedContent {
+  const content = asObject(parsed);
+  // A text message whose content is not `{"text"}` is still shown, raw, rather than dropped.
+  const text = typeof content?.text === "string" ? content.text : raw;
+  return { text: resolvePlaceholders(text, mentions), content: content ?? { text: raw }, atOpenIds: [] };
+}
+
+/** `@_user_1 hi` → `@Tom hi`; `@_all` → `@all`. Unknown keys stay as they are. */
+export function resolvePlaceholders(text: string, mentions: Mention[]): string {
+  if (!text.includes("@_")) return text;
+  const byKey = new Map(mentions.map((m) => [m.key, m.name]));
+  return text.replace(PLACEHOLDER, (key) => {
+    if (key === "@_all") return "@all";
+    const name = byKey.get(key);
+    return name ? `@${name}` : key;
+  });
+}
+
+function renderPost(parsed: unknown, mentions: Mention[]): RenderedContent {
+  const original = asObject(parsed) ?? {};
+  const post = unwrapLocale(original);
+  const title = typeof post.title === "string" ? post.title : "";
+  const paragraphs = Array.isArray(post.content) ? post.content : [];
+  const atOpenIds: string[] = [];
+  const lines = paragraphs.map((p) =>
+    (Array.isArray(p) ? p : []).map((node) => renderNode(asObject(node) ?? {}, mentions, atOpenIds)).join(""),
+  );
+  const text = (title ? [title, ...lines] : lines).join("\n").trim();
+  const content = Array.isArray(post.content) ? { title, content: paragraphs } : original;
+  return { text, content, atOpenIds };
+}
+
+/** A post as received is `{title, content}`; one built for sending is `{"zh_cn": {title, content}}`. */
+function unwrapLocale(post: Json): Json {
+  if ("content" in post || "title" in post) return post;
+  const keys = [...LOCALES, ...Object.keys(post)];
+  for (const key of keys) {
+    const inner = asObject(post[key]);
+    if (inner && ("content" in inner || "title" in inner)) return inner;
+  }
+  return post;
+}
+
+function renderNode(node: Json, mentions: Mention[], atOpenIds: string[]): string {
+  const str = (key: string) => (typeof node[key] === "string" ? (node[key] as string) : "");
+  switch (node.tag) {
+    case "text":
+    case "md":
+      return resolvePlaceholders(str("text"), mentions);
+    case "a":
+      return str("href") ? `[${str("text") || str("href")}](${str("href")})` : str("text");
+    case "at":
+      return renderAt(str("user_id"), str("user_name"), mentions, atOpenIds);
+    case "img":
+      return "[image]";
+    case "media":
+      return "[media]";
+    case "emotion":
+      return `[${str("emoji_type") || "emotion"}]`;
+    case "code_block":
+      return `\`\`\`${str("language").toLowerCase()}\n${str("text")}\n\`\`\``;
+    case "hr":
+      return "---";
+    default:
+      return str("text");
+  }
+}
+
+function renderAt(userId: string, userName: string, mentions: Mention[], atOpenIds: string[]): string {
+  if (AT_ALL_KEYS.has(userId)) return "@all";
+  const mention = mentions.find((m) => m.key === userId || m.openId === userId);
+  if (!mention && userId.startsWith("ou_")) atOpenIds.push(userId);
+  const name = mention?.name || userName;
+  return name ? `@${name}` : `@${userId}`;
+}
+
+/** `[image]`, `[file: report.pdf]`, `[media: clip.mp4]`, or `[<type>]` for everything else. */
+function placeholder(msgType: string, content: Json): string {
+  const fileName = typeof content.file_name === "string" && content.file_name ? content.file_name : "";
+  switch (msgType) {
+    case "file":
+    case "media":
+      return fileName ? `[${msgType}: ${fileName}]` : `[${msgType}]`;
+    default:
+      return `[${msgType || "unknown"}]`;
+  }
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+function asObject(value: unknown): Json | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : undefined;
+}

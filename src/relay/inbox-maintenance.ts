@@ -1,0 +1,35 @@
+/**
+ * Periodic inbox pruning: acked messages older than INBOX_RETENTION and dedupe marks past the re-push
+ * window (Inbox.prune). The timer never keeps the process alive and stops on shutdown.
+ */
+import type { RelayContext } from "../context.ts";
+
+export const PRUNE_INTERVAL_MS = 5 * 60 * 1000;
+
+export interface InboxMaintenance {
+  /** One pass now; also what the timer runs. */
+  runOnce(): void;
+  stop(): void;
+}
+
+export function startInboxMaintenance(
+  ctx: Pick<RelayContext, "inbox" | "config" | "log" | "onShutdown">,
+  intervalMs = PRUNE_INTERVAL_MS,
+): InboxMaintenance {
+  const log = ctx.log.child({ module: "inbox_maintenance" });
+  const retentionMs = ctx.config.INBOX_RETENTION * 1000;
+  const runOnce = () => {
+    try {
+      const { messages, marks } = ctx.inbox.prune(retentionMs);
+      if (messages > 0 || marks > 0) log.info("inbox_pruned", { messages, marks });
+    } catch (err) {
+      // A busy or failing database must not kill the timer: the next pass tries again.
+      log.error("inbox_prune_failed", { err: err as Error });
+    }
+  };
+  const timer = setInterval(runOnce, intervalMs);
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  ctx.onShutdown(stop);
+  return { runOnce, stop };
+}

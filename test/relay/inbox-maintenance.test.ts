@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import type { RelayContext } from "../../src/context.ts";
+import { memoryLogger } from "../../src/ops/logger.ts";
+import { startInboxMaintenance } from "../../src/relay/inbox-maintenance.ts";
+import type { InboundMessage } from "../../src/relay/protocol.ts";
+import { usersOf } from "../../src/users/user-store.ts";
+import { testRelay } from "../helpers.ts";
+
+const closers: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+function message(id: string): InboundMessage {
+  return {
+    messageId: id,
+    chatId: "oc_1",
+    chatType: "p2p",
+    sender: { openId: "ou_a" },
+    mentionedBot: false,
+    msgType: "text",
+    text: "t",
+    content: { text: "t" },
+    mentions: [],
+    createTime: 0,
+  };
+}
+
+/** A context whose inbox only records prune calls (optionally failing), for the timer tests. */
+function recordingCtx(fail = false) {
+  const { log, lines } = memoryLogger();
+  const calls: number[] = [];
+  const waiters: Array<() => void> = [];
+  const hooks: Array<() => void> = [];
+  const ctx = {
+    inbox: {
+      prune(ms: number) {
+        calls.push(ms);
+        for (const wake of waiters.splice(0)) wake();
+        if (fail) throw new Error("database is locked");
+        return { messages: 1, marks: 2 };
+      },
+    },
+    config: { INBOX_RETENTION: 60 },
+    log,
+    onShutdown: (fn: () => void) => hooks.push(fn),
+  } as unknown as Pick<RelayContext, "inbox" | "config" | "log" | "onShutdown">;
+  const nextCall = () => new Promise<void>((r) => waiters.push(r));
+  return { ctx, calls, lines, hooks, nextCall };
+}
+
+describe("inbox maintenance", () => {
+  test("prunes acked messages past INBOX_RETENTION and stale dedupe marks", async () => {
+    const clock = { t: 1_000_000_000 };
+    const t = testRelay({ INBOX_RETENTION: "1h" }, { now: () => clock.t });
+    closers.push(() => t.close());
+    const { ctx } = t.relay;
+    const userId = usersOf(ctx).upsert({ openId: "ou_a" }).user.id;
+    await ctx.inbox.accept({ userId, eventId: "e1", message: message("om_1") });
+    await ctx.inbox.accept({ userId, eventId: "e2", message: message("om_2") });
+    ctx.inbox.ack(userId, 1);
+    const maintenance = startInboxMaintenance(ctx);
+    maintenance.runOnce();
+    expect(ctx.inbox.pending(userId)).toHaveLength(1);
+    clock.t += 3600 * 1000 + 1;
+    maintenance.runOnce();
+    const rows = ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
+    expect(rows).toBe(1); // the unacked one stays, whatever its age
+    clock.t += 8 * 3600 * 1000;
+    maintenance.runOnce();
+    expect(ctx.inbox.isEventSeen("e1")).toBe(false);
+    expect(t.lines.some((l) => l.includes('"inbox_pruned"'))).toBe(true);
+  });
+
+  test("runs on its timer with the configured retention, and stops on shutdown", async () => {
+    const { ctx, calls, hooks, nextCall } = recordingCtx();
+    const maintenance = startInboxMaintenance(ctx, 5);
+    closers.push(() => maintenance.stop());
+    await nextCall();
+    await nextCall();
+    expect(calls.slice(0, 2)).toEqual([60_000, 60_000]);
+    for (const hook of hooks) hook();
+    const after = calls.length;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(calls.length).toBe(after);
+  });
+
+  test("a failing pass is logged and the next one still runs", async () => {
+    const { ctx, lines, nextCall } = recordingCtx(true);
+    const maintenance = startInboxMaintenance(ctx, 5);
+    closers.push(() => maintenance.stop());
+    await nextCall();
+    await nextCall();
+    expect(lines.filter((l) => l.includes('"inbox_prune_failed"')).length).toBeGreaterThanOrEqual(1);
+  });
+});
