@@ -66,33 +66,48 @@ export class EventIngest {
     );
   }
 
-  /** Counts an event that is answered without ingesting (the URL-verification challenge). */
-  countReceived(source: EventSource, type: string): void {
-    this.#received.inc({ source, type });
+  /** The URL-verification challenge is answered by the route; it is counted and logged like any event. */
+  challengeAnswered(source: EventSource): void {
+    this.#received.inc({ source, type: "url_verification" });
+    this.#deps.log.info("feishu_event_received", {
+      source,
+      eventType: "url_verification",
+      outcome: "challenge",
+    });
   }
 
+  /** Routes and stores one event; resolves after the commit. Logs one line per event, never the text. */
   async ingest(
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
     source: EventSource,
   ): Promise<IngestOutcome> {
-    this.countReceived(source, event.meta.eventType);
-    const done = (outcome: IngestOutcome, extra: Record<string, unknown> = {}) => {
-      this.#deps.log.info("feishu_event_received", {
-        source,
-        eventId: event.meta.eventId,
-        eventType: event.meta.eventType,
-        ...extra,
-        outcome,
-      });
-      return outcome;
+    this.#received.inc({ source, type: event.meta.eventType });
+    const line = {
+      source,
+      eventId: event.meta.eventId,
+      eventType: event.meta.eventType,
+      ...(event.kind === "message" ? { messageId: event.message.messageId } : {}),
     };
-    if (event.kind === "other") return done(this.#markSeen(event.meta, "ignored_type"));
+    try {
+      const result = await this.#route(event);
+      this.#deps.log.info("feishu_event_received", { ...line, ...result });
+      return result.outcome;
+    } catch (err) {
+      // Not acknowledged: Feishu pushes it again later.
+      this.#deps.log.warn("feishu_event_received", { ...line, outcome: "retry_later", err: err as Error });
+      throw err;
+    }
+  }
+
+  async #route(
+    event: Exclude<FeishuEvent, { kind: "challenge" }>,
+  ): Promise<{ outcome: IngestOutcome; userId?: number; seq?: number }> {
+    if (event.kind === "other") return { outcome: this.#markSeen(event.meta, "ignored_type") };
     const { message, meta } = event;
-    const ids = { messageId: message.messageId };
-    if (event.senderType !== "user") return done(this.#markSeen(meta, "from_bot"), ids);
+    if (event.senderType !== "user") return { outcome: this.#markSeen(meta, "from_bot") };
     const inbound = toInbound(message, await this.#botOpenId(message));
     if (inbound.chatType === "group" && !inbound.mentionedBot) {
-      return done(this.#markSeen(meta, "not_mentioned"), ids);
+      return { outcome: this.#markSeen(meta, "not_mentioned") };
     }
     const user = this.#deps.userByOpenId(message.sender.openId);
     if (!user) {
@@ -101,7 +116,7 @@ export class EventIngest {
         const who = { openId: message.sender.openId, chatId: message.chatId, messageId: message.messageId };
         this.#later(() => this.#deps.notices.unknownSender(who));
       }
-      return done(outcome, ids);
+      return { outcome };
     }
     inbound.sender = { openId: message.sender.openId, ...(user.name ? { name: user.name } : {}) };
     const result = await this.#deps.inbox.accept({
@@ -109,11 +124,9 @@ export class EventIngest {
       eventId: meta.eventId,
       message: inbound,
     });
-    if (result.status === "stored") {
-      this.#later(() => this.#deps.notices.storedForUser({ userId: user.id, messageId: message.messageId }));
-      return done("stored", { ...ids, userId: user.id, seq: result.seq });
-    }
-    return done("duplicate", { ...ids, userId: user.id });
+    if (result.status === "duplicate") return { outcome: "duplicate", userId: user.id };
+    this.#later(() => this.#deps.notices.storedForUser({ userId: user.id, messageId: message.messageId }));
+    return { outcome: "stored", userId: user.id, seq: result.seq };
   }
 
   /** Events that store nothing still leave a dedupe mark; a re-push of one reports `duplicate`. */

@@ -43,11 +43,6 @@ export interface LongConnectionDeps {
   ingest: EventIngest;
 }
 
-/** Whether the configuration asks for a long connection and has what it needs for one. */
-export function wantsLongConnection(config: LongConnectionDeps["config"]): boolean {
-  return config.FEISHU_EVENT_MODE !== "webhook" && Boolean(config.FEISHU_APP_ID && config.FEISHU_APP_SECRET);
-}
-
 /** Starts the SDK client in the background; undefined when the mode or the app configuration says no. */
 export function startLongConnection(deps: LongConnectionDeps): LongConnection | undefined {
   const { config } = deps;

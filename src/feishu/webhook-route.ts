@@ -46,7 +46,7 @@ export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
             throw new HttpError(status, err.code, err.message);
           }
           if (event.kind === "challenge") {
-            ingest.countReceived("webhook", "url_verification");
+            ingest.challengeAnswered("webhook");
             return { challenge: event.challenge };
           }
           await ingest.ingest(event, "webhook");

@@ -169,6 +169,7 @@ describe("storing messages", () => {
     expect(res.status).toBe(503);
     expect(await codeOf(res)).toBe("bot_identity_unavailable");
     expect(relay.storedCount()).toBe(0);
+    expect(relay.lines.some((l) => l.includes('"outcome":"retry_later"'))).toBe(true);
     // A direct message does not need the bot's identity.
     await expectStillWorks(relay, alice);
   });
