@@ -20,6 +20,12 @@ export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
   });
   const rejected = ctx.metrics.counter("events_rejected_total", "Feishu pushes refused, by reason.");
   const log = ctx.log.child({ module: "feishu_webhook" });
+  if (!verifier.encrypted && !ctx.config.FEISHU_VERIFICATION_TOKEN) {
+    // Anyone who finds the URL could inject messages; say so once at start-up.
+    log.warn("feishu_webhook_unauthenticated", {
+      hint: "set FEISHU_ENCRYPT_KEY (signed pushes) or at least FEISHU_VERIFICATION_TOKEN",
+    });
+  }
   const countRejection = (reason: string, request: Request, message: string) => {
     rejected.inc({ reason });
     log.warn("feishu_event_rejected", { reason, message, requestId: request.headers.get("x-request-id") });

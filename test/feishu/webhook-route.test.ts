@@ -51,6 +51,17 @@ describe("url verification", () => {
   });
 });
 
+describe("start-up", () => {
+  test("warns when pushes can be verified neither by signature nor by token", async () => {
+    const warned = (r: IngestRelay) => r.lines.some((l) => l.includes('"feishu_webhook_unauthenticated"'));
+    relay = ingestRelay(fake);
+    expect(warned(relay)).toBe(true);
+    await relay.close();
+    relay = ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: "vt" });
+    expect(warned(relay)).toBe(false);
+  });
+});
+
 describe("storing messages", () => {
   test("a direct message from a known user is stored before the answer", async () => {
     relay = ingestRelay(fake);
