@@ -62,8 +62,8 @@ export class Inbox {
     this.#stmt = {
       markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
       isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
-      nextSeq: q.query<{ seq: number }, [number]>(
-        "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq AS seq",
+      nextSeq: q.query<{ seq: number; acked: number }, [number]>(
+        "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq AS seq, acked_seq AS acked",
       ),
       insert: q.query(
         `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
@@ -89,10 +89,8 @@ export class Inbox {
       ackRows: q.query(
         "UPDATE inbox SET acked_at = ?3 WHERE user_id = ?1 AND seq <= ?2 AND acked_at IS NULL",
       ),
-      trimOverCap: q.query(
-        `DELETE FROM inbox WHERE user_id = ?1 AND acked_at IS NULL AND seq <= (
-           SELECT seq FROM inbox WHERE user_id = ?1 AND acked_at IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?2)`,
-      ),
+      // Seqs above acked_seq are contiguous, so "keep the newest N" is one range on the (user_id, seq) index.
+      trimOverCap: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq <= ?2 AND acked_at IS NULL"),
       pruneAcked: q.query("DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at <= ?"),
       pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
       chatAllowed: q.query<{ one: number }, [number, string]>(
@@ -180,11 +178,13 @@ export class Inbox {
       this.#m.duplicates.inc({ by: newEvent ? "message_id" : "event_id" });
       return { status: "duplicate" };
     }
-    const seq = s.nextSeq.get(userId)?.seq;
-    if (seq === undefined) throw new Error(`user ${userId} does not exist`);
+    const next = s.nextSeq.get(userId);
+    if (!next) throw new Error(`user ${userId} does not exist`);
+    const { seq, acked } = next;
     s.insert.run(userId, seq, eventId, message.messageId, message.chatId, JSON.stringify(message), now);
     s.upsertChat.run(userId, message.chatId, message.chatType, now);
-    const dropped = s.trimOverCap.run(userId, this.#maxPending).changes;
+    const dropped =
+      seq - acked > this.#maxPending ? s.trimOverCap.run(userId, seq - this.#maxPending).changes : 0;
     if (dropped > 0) {
       this.#m.dropped.inc({}, dropped);
       this.#log.warn("inbox_cap_reached", { userId, dropped, maxPending: this.#maxPending });

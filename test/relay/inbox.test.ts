@@ -1,0 +1,122 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { migrate, openDatabase } from "../../src/db/open.ts";
+import { memoryLogger } from "../../src/ops/logger.ts";
+import { Registry } from "../../src/ops/metrics.ts";
+import { DEDUPE_WINDOW_MS, Inbox } from "../../src/relay/inbox.ts";
+import type { InboundMessage } from "../../src/relay/protocol.ts";
+import { tempDir } from "../helpers.ts";
+
+function setup(maxPending = 10_000) {
+  const { dir, cleanup } = tempDir();
+  const db = openDatabase(join(dir, "i.db"));
+  migrate(db);
+  db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1'), (2, 'ou_2')");
+  let now = 1_000_000;
+  const { log, lines } = memoryLogger();
+  const metrics = new Registry();
+  const inbox = new Inbox(db, { now: () => now, log, metrics, maxPending });
+  return {
+    inbox,
+    lines,
+    metrics,
+    advance: (ms: number) => (now += ms),
+    close: () => (db.$client.close(), cleanup()),
+  };
+}
+
+const msg = (id: string, chatId = "oc_1"): InboundMessage => ({
+  messageId: id,
+  chatId,
+  chatType: "p2p",
+  sender: { openId: "ou_1" },
+  mentionedBot: false,
+  msgType: "text",
+  text: id,
+  content: { text: id },
+  mentions: [],
+  createTime: 0,
+});
+
+describe("inbox", () => {
+  test("messages arriving together share one commit and get consecutive seqs per user", async () => {
+    const s = setup();
+    const results = await Promise.all([
+      s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") }),
+      s.inbox.accept({ userId: 2, eventId: "e2", message: msg("om_2") }),
+      s.inbox.accept({ userId: 1, eventId: "e3", message: msg("om_3") }),
+    ]);
+    expect(results).toEqual([
+      { status: "stored", seq: 1 },
+      { status: "stored", seq: 1 },
+      { status: "stored", seq: 2 },
+    ]);
+    expect(s.metrics.render()).toContain("inbox_commit_batch_size_count 1");
+    s.close();
+  });
+
+  test("duplicates by event_id or by message_id are stored once", async () => {
+    const s = setup();
+    const flood = await Promise.all(
+      Array.from({ length: 1000 }, () =>
+        s.inbox.accept({ userId: 1, eventId: "same", message: msg("om_same") }),
+      ),
+    );
+    expect(flood.filter((r) => r.status === "stored")).toHaveLength(1);
+    expect(await s.inbox.accept({ userId: 1, eventId: "new-event", message: msg("om_same") })).toEqual({
+      status: "duplicate",
+    });
+    expect(s.inbox.pending(1)).toHaveLength(1);
+    s.close();
+  });
+
+  test("cumulative ack; pending counts only what is not done; ack never passes the last seq", async () => {
+    const s = setup();
+    for (let i = 1; i <= 5; i++)
+      await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    expect(s.inbox.ack(1, 3)).toBe(3);
+    expect(s.inbox.pendingCount(1)).toBe(2);
+    expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([4, 5]);
+    expect(s.inbox.ack(1, 2)).toBe(3); // acks never go backwards
+    expect(s.inbox.ack(1, 99)).toBe(5);
+    expect(s.inbox.pendingCount(1)).toBe(0);
+    s.close();
+  });
+
+  test("over the per-user cap the oldest unacked are dropped, with a log line and a metric", async () => {
+    const s = setup(10);
+    for (let i = 1; i <= 13; i++)
+      await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    expect(s.lines.some((l) => l.includes('"event":"inbox_cap_reached"'))).toBe(true);
+    expect(s.metrics.render()).toContain("inbox_dropped_over_cap_total 3");
+    s.close();
+  });
+
+  test("prune drops acked messages past retention and dedupe marks past the window", async () => {
+    const s = setup();
+    await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") });
+    await s.inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
+    s.inbox.ack(1, 1);
+    s.advance(1000);
+    expect(s.inbox.prune(500)).toEqual({ messages: 1, marks: 0 });
+    s.advance(DEDUPE_WINDOW_MS);
+    expect(s.inbox.prune(500).marks).toBe(4);
+    expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([2]);
+    s.close();
+  });
+
+  test("chat and message facts used for target authorization", async () => {
+    const s = setup();
+    await s.inbox.accept({
+      userId: 1,
+      eventId: "e1",
+      message: { ...msg("om_t", "oc_group"), threadId: "omt_1" },
+    });
+    expect(s.inbox.chatAllowed(1, "oc_group")).toBe(true);
+    expect(s.inbox.chatAllowed(2, "oc_group")).toBe(false);
+    expect(s.inbox.deliveredMessage(1, "om_t")).toEqual({ chatId: "oc_group", threadId: "omt_1" });
+    expect(s.inbox.deliveredMessage(2, "om_t")).toBeUndefined();
+    s.close();
+  });
+});
