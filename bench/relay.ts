@@ -99,10 +99,21 @@ async function measureRelay() {
     const sub = subscriber(`ws://127.0.0.1:${port}/openclaw`, created.token);
     await sub.open;
     const r = wrk(base, join(import.meta.dir, "webhook.lua"), { BENCH_RUN: String(Date.now()) });
-    await Bun.sleep(500);
+    // Let delivery finish: wait until the plugin's count stops growing (bounded).
+    const drainStart = performance.now();
+    for (let last = -1; sub.count() !== last && performance.now() - drainStart < 15_000; ) {
+      last = sub.count();
+      await Bun.sleep(300);
+    }
     const rss = await memoryOf(relay.pid);
+    const metrics = await (
+      await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
+    ).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(metrics)?.[1] ?? 0);
+    const stored = metric("inbox_stored_total");
+    const deliveredByRelay = metric("messages_delivered_total");
     sub.close();
-    return { ...r, delivered: sub.count(), rssMb: rss };
+    return { ...r, delivered: sub.count(), stored, deliveredByRelay, rssMb: rss };
   } finally {
     relay.kill("SIGTERM");
     await relay.exited;
@@ -153,7 +164,9 @@ const result = {
     meanLatency: relay.latency,
     p99: relay.p99,
     non2xx: relay.non2xx,
-    deliveredToPlugin: relay.delivered,
+    stored: relay.stored,
+    writtenToSocket: relay.deliveredByRelay,
+    receivedByPlugin: relay.delivered,
     rssMb: relay.rssMb,
   },
   ratioToLimit: limit.rps ? Number((relay.rps / limit.rps).toFixed(3)) : null,

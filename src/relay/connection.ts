@@ -1,17 +1,17 @@
 /**
  * One live plugin connection and its delivery cursor. Delivery always reads the inbox from the last
  * seq sent, so the replay after a (re)connect and live messages share one path and can never go out
- * of seq order or skip one. A slow reader pauses the pump (bounded socket buffer) and resumes on drain;
- * the messages wait in SQLite, not in memory.
+ * of seq order or skip one. A slow reader pauses the pump as soon as Bun reports backpressure and
+ * resumes on drain; the messages wait in SQLite, not in memory.
  */
 import type { Inbox, StoredMessage } from "./inbox.ts";
 import type { InboundMessage, LegacyFeishuMessageFrame, ServerFrame } from "./protocol.ts";
 
 /** The part of a Bun ServerWebSocket we use; tests can pass their own. */
 export interface SocketLike {
+  /** Bun semantics: bytes written, -1 queued behind backpressure, 0 dropped. */
   send(data: string): number;
   close(code?: number, reason?: string): void;
-  getBufferedAmount(): number;
 }
 
 export interface ConnectionUser {
@@ -20,8 +20,6 @@ export interface ConnectionUser {
   name: string;
 }
 
-/** Pause sending above this many buffered bytes; resume on drain. */
-export const PAUSE_BUFFERED_BYTES = 1024 * 1024;
 const BATCH = 200;
 
 export interface DeliveryHooks {
@@ -74,23 +72,45 @@ export class PluginConnection {
     if (this.#closed || this.#paused) return;
     for (;;) {
       const batch = this.inbox.pending(this.user.id, this.#lastSent, BATCH);
-      for (const m of batch) {
-        this.socket.send(
-          JSON.stringify(
-            this.legacy ? legacyFrame(m.message) : { type: "message", seq: m.seq, ...m.message },
-          ),
-        );
-        this.#lastSent = m.seq;
-        this.hooks.delivered(m);
-        // Legacy plugins never ack: their frames count as done once written.
-        if (this.legacy) this.inbox.ack(this.user.id, m.seq);
-        if (this.socket.getBufferedAmount() > PAUSE_BUFFERED_BYTES) {
-          this.#paused = true;
-          return;
-        }
-      }
+      for (const m of batch) if (!this.#write(m)) return;
       if (batch.length < BATCH) return;
     }
+  }
+
+  /**
+   * Live messages just committed for this user: written straight from memory when the connection is
+   * caught up; any gap (a replay still running, a pause) falls back to the inbox read, which keeps order.
+   */
+  deliverLive(stored: StoredMessage[]): void {
+    for (const m of stored) {
+      if (this.#closed || this.#paused || m.seq !== this.#lastSent + 1) return this.pump();
+      if (!this.#write(m)) return;
+    }
+  }
+
+  /**
+   * Writes one message; false when the socket is backpressured and the pump must wait for `drain`.
+   * Bun's send answers -1 when the frame was queued behind backpressure and 0 when it was dropped:
+   * a dropped frame is not counted as sent, so the next pump re-reads it from the inbox.
+   */
+  #write(m: StoredMessage): boolean {
+    const frame = this.legacy ? legacyFrame(m.message) : { type: "message", seq: m.seq, ...m.message };
+    const status = this.socket.send(JSON.stringify(frame));
+    if (status === 0) {
+      this.#paused = true;
+      return false;
+    }
+    this.#lastSent = m.seq;
+    this.hooks.delivered(m);
+    // Legacy plugins never ack: their frames count as done once written.
+    if (this.legacy) this.inbox.ack(this.user.id, m.seq);
+    // -1: queued behind backpressure; Bun fires `drain` once it clears, so pausing here is safe.
+    // (Pausing on getBufferedAmount alone could wait for a drain that never comes.)
+    if (status < 0) {
+      this.#paused = true;
+      return false;
+    }
+    return true;
   }
 
   /** The socket drained its buffer: carry on where the pump paused. */

@@ -4,7 +4,7 @@
  */
 
 import type { PluginConnection } from "./connection.ts";
-import type { Inbox } from "./inbox.ts";
+import type { Inbox, StoredMessage } from "./inbox.ts";
 import { CloseCode } from "./protocol.ts";
 
 export class Hub {
@@ -13,8 +13,13 @@ export class Hub {
 
   constructor(inbox: Inbox) {
     inbox.onStored((stored) => {
-      const users = new Set(stored.map((s) => s.userId));
-      for (const id of users) this.#byUser.get(id)?.pump();
+      const byUser = new Map<number, StoredMessage[]>();
+      for (const m of stored) {
+        const list = byUser.get(m.userId);
+        if (list) list.push(m);
+        else byUser.set(m.userId, [m]);
+      }
+      for (const [id, list] of byUser) this.#byUser.get(id)?.deliverLive(list);
     });
   }
 

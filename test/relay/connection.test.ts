@@ -1,0 +1,117 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { migrate, openDatabase } from "../../src/db/open.ts";
+import { memoryLogger } from "../../src/ops/logger.ts";
+import { Registry } from "../../src/ops/metrics.ts";
+import { PluginConnection, type SocketLike } from "../../src/relay/connection.ts";
+import { Inbox } from "../../src/relay/inbox.ts";
+import { tempDir } from "../helpers.ts";
+
+/** A socket whose send answers what the test scripts: bytes, -1 (backpressure) or 0 (dropped). */
+function scriptedSocket() {
+  const written: number[] = [];
+  let answer = 1;
+  const socket: SocketLike = {
+    send(data: string) {
+      if (answer === 0) return 0;
+      written.push((JSON.parse(data) as { seq: number }).seq);
+      return answer;
+    },
+    close() {},
+  };
+  return { socket, written, answer: (a: number) => (answer = a) };
+}
+
+async function setup() {
+  const { dir, cleanup } = tempDir();
+  const db = openDatabase(join(dir, "c.db"));
+  migrate(db);
+  db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+  const inbox = new Inbox(db, { log: memoryLogger().log, metrics: new Registry() });
+  const store = (n: number) =>
+    inbox.accept({
+      userId: 1,
+      eventId: `e${n}`,
+      message: {
+        messageId: `om_${n}`,
+        chatId: "oc",
+        chatType: "p2p",
+        sender: { openId: "ou_s" },
+        mentionedBot: false,
+        msgType: "text",
+        text: "x",
+        content: {},
+        mentions: [],
+        createTime: 0,
+      },
+    });
+  return { inbox, store, close: () => (db.$client.close(), cleanup()) };
+}
+
+describe("plugin connection delivery", () => {
+  test("backpressure pauses the pump; drain resumes it in order, nothing skipped", async () => {
+    const s = await setup();
+    for (let i = 1; i <= 5; i++) await s.store(i);
+    const sock = scriptedSocket();
+    const conn = new PluginConnection(
+      sock.socket,
+      { id: 1, openId: "ou_1", name: "" },
+      "s",
+      false,
+      s.inbox,
+      { delivered() {} },
+      0,
+    );
+    sock.answer(-1); // the first frame is queued behind backpressure
+    conn.pump();
+    expect(sock.written).toEqual([1]);
+    sock.answer(100);
+    conn.drained();
+    expect(sock.written).toEqual([1, 2, 3, 4, 5]);
+    s.close();
+  });
+
+  test("a dropped frame is not counted as sent and goes again after drain", async () => {
+    const s = await setup();
+    for (let i = 1; i <= 3; i++) await s.store(i);
+    const sock = scriptedSocket();
+    const conn = new PluginConnection(
+      sock.socket,
+      { id: 1, openId: "ou_1", name: "" },
+      "s",
+      false,
+      s.inbox,
+      { delivered() {} },
+      0,
+    );
+    sock.answer(0);
+    conn.pump();
+    expect(conn.lastSentSeq).toBe(0);
+    sock.answer(100);
+    conn.drained();
+    expect(sock.written).toEqual([1, 2, 3]);
+    s.close();
+  });
+
+  test("live messages behind a running replay wait their turn", async () => {
+    const s = await setup();
+    await s.store(1);
+    const sock = scriptedSocket();
+    const conn = new PluginConnection(
+      sock.socket,
+      { id: 1, openId: "ou_1", name: "" },
+      "s",
+      false,
+      s.inbox,
+      { delivered() {} },
+      0,
+    );
+    const r2 = await s.store(2);
+    // Seq 2 arrives live before seq 1 was replayed: the gap sends the connection to the inbox.
+    conn.deliverLive([
+      { userId: 1, seq: r2.status === "stored" ? r2.seq : 0, message: {} as never, receivedAt: 0 },
+    ]);
+    expect(sock.written).toEqual([1, 2]);
+    s.close();
+  });
+});
