@@ -83,7 +83,10 @@ export class PluginConnection {
    */
   deliverLive(stored: StoredMessage[]): void {
     for (const m of stored) {
-      if (this.#closed || this.#paused || m.seq !== this.#lastSent + 1) return this.pump();
+      if (this.#closed || this.#paused || m.seq !== this.#lastSent + 1) {
+        this.pump();
+        return;
+      }
       if (!this.#write(m)) return;
     }
   }
