@@ -5,6 +5,7 @@
 import type { Config } from "./config/definition.ts";
 import type { KvStore } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
+import type { Feishu } from "./feishu/index.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Registry } from "./ops/metrics.ts";
 import type { Inbox } from "./relay/inbox.ts";
@@ -23,6 +24,8 @@ export interface RelayContext {
   startedAt: number;
   /** Durable per-user message store: ingest writes it, the gateway replays and acks it. */
   inbox: Inbox;
+  /** The Feishu REST side (token, client, sender, directory); undefined when no app is configured. */
+  feishu?: Feishu;
   /** Live facts other modules own, read by /health. */
   status: {
     feishu: () => FeishuHealth;

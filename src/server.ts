@@ -8,6 +8,7 @@ import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
 import { KvStore } from "./db/kv.ts";
 import { type Db, migrate, openDatabase } from "./db/open.ts";
+import { createFeishu } from "./feishu/index.ts";
 import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
@@ -66,12 +67,21 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
   };
+  const feishu = createFeishu(ctx);
+  if (feishu) {
+    ctx.feishu = feishu;
+    ctx.status.feishu = () => feishu.health();
+  }
   startInboxMaintenance(ctx);
   const core = createRelayCore(ctx, {
-    sendPort: () => undefined,
-    bot: async () => ({ openId: "", name: "" }),
+    // The outbox owns retrying, so the sender tries once (rate limits still respected).
+    sendPort: () =>
+      feishu && ((target, req, uuid) => feishu.sender.deliver(target, req, { uuid, retry: "once" })),
+    bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
   });
   const app = buildApp(ctx, [...FEATURES, ...core.features]);
+  // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
+  if (feishu) ctx.onShutdown(() => feishu.close());
   // Registered last so it runs first on shutdown: plugins are told to reconnect (1012) at once.
   ctx.onShutdown(() => core.hub.closeAll());
   let stopping: Promise<void> | undefined;

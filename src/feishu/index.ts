@@ -1,0 +1,81 @@
+/**
+ * The Feishu side of the relay, built once per process: tenant token, REST client, rate-limited
+ * sender and directory. Undefined when no app is configured (the relay then runs and says so in
+ * /health).
+ */
+import type { FeishuHealth, RelayContext } from "../context.ts";
+import { FeishuDirectory } from "./directory.ts";
+import { feishuHosts } from "./domain.ts";
+import { SendRateLimiter } from "./rate-limiter.ts";
+import { FeishuRestClient } from "./rest-client.ts";
+import type { RetryMode } from "./send-retry.ts";
+import { FeishuSender } from "./sender.ts";
+import { TenantTokenManager } from "./tenant-token.ts";
+
+export { FeishuApiError } from "./api-error.ts";
+export type { BotInfo, FeishuUserInfo } from "./directory.ts";
+export type { OutgoingMessage, OutgoingMsgType } from "./outgoing-content.ts";
+export type { RetryMode } from "./send-retry.ts";
+export type { CreateRequest, Destination, ReplyRequest, SendOptions } from "./sender.ts";
+
+export interface Feishu {
+  tokens: TenantTokenManager;
+  client: FeishuRestClient;
+  limiter: SendRateLimiter;
+  sender: FeishuSender;
+  directory: FeishuDirectory;
+  /** "failing" while the app credentials are refused or no token can be had. */
+  health(): Exclude<FeishuHealth, "unconfigured">;
+  /** On shutdown: sends waiting for a rate limit or back-off stop waiting (and stay retryable). */
+  close(): void;
+}
+
+export interface FeishuDeps {
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  /** Default for sends that do not say (default "in-process"). */
+  defaultRetry?: RetryMode;
+}
+
+export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu | undefined {
+  const { FEISHU_APP_ID: appId, FEISHU_APP_SECRET: appSecret } = ctx.config;
+  if (!appId || !appSecret) return undefined;
+  const log = ctx.log.child({ module: "feishu" });
+  const baseUrl = feishuHosts(ctx.config.FEISHU_DOMAIN).open;
+  const common = { log, metrics: ctx.metrics, now: ctx.now };
+  const tokens = new TenantTokenManager({
+    ...common,
+    appId,
+    appSecret,
+    baseUrl,
+    fetch: ctx.fetch,
+    kv: ctx.kv,
+  });
+  const client = new FeishuRestClient({ ...common, baseUrl, fetch: ctx.fetch, tokens });
+  const waits = ctx.metrics.counter("feishu_rate_limit_waits_total", "Waits for Feishu rate limits by kind.");
+  const limiter = new SendRateLimiter({
+    appPerSecond: ctx.config.FEISHU_RATE_APP,
+    chatPerSecond: ctx.config.FEISHU_RATE_CHAT,
+    now: ctx.now,
+    sleep: deps.sleep,
+    onWait: (kind) => waits.inc({ kind }),
+  });
+  const sender = new FeishuSender({
+    ...common,
+    client,
+    limiter,
+    sleep: deps.sleep,
+    random: deps.random,
+    defaultRetry: deps.defaultRetry,
+  });
+  const directory = new FeishuDirectory(client, { now: ctx.now });
+  return {
+    tokens,
+    client,
+    limiter,
+    sender,
+    directory,
+    health: () => tokens.health(),
+    close: () => sender.close(),
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * Sends the bot's messages (feishu-reference.md §5.1, §5.2): a new message to a user or chat, or a
+ * reply to a message (into its thread when asked). Long text goes out as several messages, in
+ * order; each part carries a uuid derived from the caller's, so any retry — ours, the outbox's or
+ * the plugin's — never posts a part twice. Resolves with Feishu's message ids, in order.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../ops/logger.ts";
+import type { Registry } from "../ops/metrics.ts";
+import { FeishuApiError } from "./api-error.ts";
+import {
+  ContentError,
+  type OutgoingMessage,
+  partUuid,
+  type RenderedPart,
+  renderParts,
+  UUID_MAX,
+} from "./outgoing-content.ts";
+import { abortableSleep, type SendRateLimiter } from "./rate-limiter.ts";
+import type { FeishuRestClient } from "./rest-client.ts";
+import { DEFAULT_RETRY_POLICY, type RetryMode, type RetryPolicy, sendWithRetries } from "./send-retry.ts";
+
+export interface SendOptions {
+  /** Makes the send idempotent for an hour (≤ 50 characters); generated when absent. */
+  uuid?: string;
+  /** "in-process" (default): wait out rate limits and retry transient failures here. "once": one attempt. */
+  retry?: RetryMode;
+  signal?: AbortSignal;
+}
+
+export interface CreateRequest extends OutgoingMessage, SendOptions {
+  receiveIdType: "open_id" | "chat_id";
+  receiveId: string;
+}
+
+export interface ReplyRequest extends OutgoingMessage, SendOptions {
+  messageId: string;
+  /** True when the original message is in a thread (the answer then stays in it). */
+  replyInThread?: boolean;
+  /** The chat of the original message, when known: lets the per-chat limit apply to replies. */
+  chatId?: string;
+}
+
+/** Where a message goes; the same shape as the relay's `DeliveryTarget`. */
+export type Destination =
+  | { kind: "create"; receiveIdType: "open_id" | "chat_id"; receiveId: string }
+  | { kind: "reply"; messageId: string; replyInThread: boolean; chatId?: string };
+
+export interface SenderOptions {
+  client: FeishuRestClient;
+  limiter: SendRateLimiter;
+  log: Logger;
+  metrics: Registry;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  /** Used when a call does not say (default "in-process"). */
+  defaultRetry?: RetryMode;
+  policy?: Partial<RetryPolicy>;
+}
+
+const LONGEST_UUID = "u".repeat(UUID_MAX);
+const encoder = new TextEncoder();
+
+export class FeishuSender {
+  readonly #o: SenderOptions;
+  readonly #deps;
+  /** Aborted by `close()`: every wait (limiter, back-off) ends at once; calls in flight finish. */
+  readonly #closing = new AbortController();
+
+  constructor(opts: SenderOptions) {
+    this.#o = opts;
+    this.#deps = {
+      limiter: opts.limiter,
+      now: opts.now ?? Date.now,
+      sleep: opts.sleep ?? abortableSleep,
+      random: opts.random ?? Math.random,
+      log: opts.log,
+      metrics: opts.metrics,
+      policy: { ...DEFAULT_RETRY_POLICY, ...opts.policy },
+    };
+  }
+
+  /** A new message to a user (`open_id`) or a chat (`chat_id`). */
+  send(req: CreateRequest): Promise<string[]> {
+    return this.deliver(
+      { kind: "create", receiveIdType: req.receiveIdType, receiveId: req.receiveId },
+      req,
+      req,
+    );
+  }
+
+  /** A reply to `messageId`, in its chat (and thread with `replyInThread`). */
+  reply(req: ReplyRequest): Promise<string[]> {
+    const dest: Destination = {
+      kind: "reply",
+      messageId: req.messageId,
+      replyInThread: req.replyInThread ?? false,
+      chatId: req.chatId,
+    };
+    return this.deliver(dest, req, req);
+  }
+
+  /** Ends all waits for rate limits and back-off (shutdown); those sends fail as retryable. */
+  close(): void {
+    this.#closing.abort(new Error("the Feishu sender is closing"));
+  }
+
+  /** The outbox's entry point: a destination, the message, and the options. */
+  async deliver(dest: Destination, msg: OutgoingMessage, opts: SendOptions = {}): Promise<string[]> {
+    const uuid = opts.uuid || randomUUID();
+    const mode = opts.retry ?? this.#o.defaultRetry ?? "in-process";
+    const parts = this.#render(dest, msg);
+    const key = limiterKey(dest);
+    const waits = opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal;
+    const ids: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const body = requestBody(dest, parts[i]!, partUuid(uuid, i, parts.length));
+      try {
+        ids.push(
+          await sendWithRetries(key, () => this.#post(dest, body, opts.signal), mode, this.#deps, waits),
+        );
+      } catch (err) {
+        const fields = err instanceof FeishuApiError ? err.toLog() : { err: err as Error };
+        this.#o.log.warn("feishu_send_failed", {
+          ...fields,
+          target: dest.kind,
+          part: i,
+          parts: parts.length,
+        });
+        throw err;
+      }
+    }
+    this.#o.log.debug("feishu_message_sent", { target: dest.kind, parts: parts.length, messageId: ids[0] });
+    return ids;
+  }
+
+  #render(dest: Destination, msg: OutgoingMessage): RenderedPart[] {
+    try {
+      return renderParts(
+        msg,
+        (part) => encoder.encode(JSON.stringify(requestBody(dest, part, LONGEST_UUID))).length,
+      );
+    } catch (err) {
+      if (!(err instanceof ContentError)) throw err;
+      throw new FeishuApiError({
+        kind: "content",
+        code: err.code,
+        msg: err.message,
+        status: 0,
+        retryable: false,
+        api: apiName(dest),
+      });
+    }
+  }
+
+  async #post(dest: Destination, body: Record<string, unknown>, signal?: AbortSignal): Promise<string> {
+    const path =
+      dest.kind === "create"
+        ? `/open-apis/im/v1/messages?receive_id_type=${dest.receiveIdType}`
+        : `/open-apis/im/v1/messages/${encodeURIComponent(dest.messageId)}/reply`;
+    const api = apiName(dest);
+    const answer = await this.#o.client.request({ method: "POST", path, body, api, signal });
+    const id = answer.data.message_id;
+    if (typeof id === "string" && id) return id;
+    // Retrying is safe (same uuid) and Feishu should then answer with the id.
+    throw new FeishuApiError({
+      kind: "http",
+      code: "feishu_bad_response",
+      msg: "no message_id in the answer",
+      status: 200,
+      logId: answer.logId,
+      retryable: true,
+      api,
+    });
+  }
+}
+
+function apiName(dest: Destination): string {
+  return dest.kind === "create" ? "im.message.create" : "im.message.reply";
+}
+
+/** Rate-limit key: the chat or user; a reply without its chat id is keyed by the original message. */
+function limiterKey(dest: Destination): string {
+  if (dest.kind === "create")
+    return `${dest.receiveIdType === "chat_id" ? "chat" : "user"}:${dest.receiveId}`;
+  return dest.chatId ? `chat:${dest.chatId}` : `message:${dest.messageId}`;
+}
+
+function requestBody(dest: Destination, part: RenderedPart, uuid: string): Record<string, unknown> {
+  if (dest.kind === "create") {
+    return { receive_id: dest.receiveId, msg_type: part.msgType, content: part.content, uuid };
+  }
+  return {
+    msg_type: part.msgType,
+    content: part.content,
+    ...(dest.replyInThread ? { reply_in_thread: true } : {}),
+    uuid,
+  };
+}

@@ -1,0 +1,164 @@
+import { describe, expect, test } from "bun:test";
+import { CHAT_BACKOFF_MAX_MS, SendRateLimiter, WindowLog } from "../../src/feishu/rate-limiter.ts";
+import { VirtualTime } from "./virtual-time.ts";
+
+function limiter(vt: VirtualTime, opts: Partial<ConstructorParameters<typeof SendRateLimiter>[0]> = {}) {
+  const waits: string[] = [];
+  const l = new SendRateLimiter({
+    appPerSecond: 50,
+    chatPerSecond: 5,
+    now: vt.now,
+    sleep: vt.sleep,
+    onWait: (kind) => waits.push(kind),
+    ...opts,
+  });
+  return { l, waits };
+}
+
+/** Acquires each key in order (all at once) and records when each was let through. */
+async function acquireAll(vt: VirtualTime, l: SendRateLimiter, keys: string[]) {
+  const at: Array<{ key: string; i: number; t: number }> = [];
+  const all = Promise.all(keys.map((key, i) => l.acquire(key).then(() => at.push({ key, i, t: vt.now() }))));
+  await vt.run(all);
+  return at;
+}
+
+/** The most events in any window of `windowMs` (half-open, like Feishu's counter). */
+function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= windowMs) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe("WindowLog", () => {
+  test("lets `limit` events through per window, then says how long until the oldest leaves", () => {
+    const w = new WindowLog(3, 1000);
+    for (const t of [0, 10, 20]) {
+      expect(w.waitMs(t)).toBe(0);
+      w.record(t);
+    }
+    expect(w.waitMs(20)).toBe(980);
+    expect(w.waitMs(1000)).toBe(0);
+  });
+
+  test("Infinity turns the limit off", () => {
+    const w = new WindowLog(Number.POSITIVE_INFINITY, 1000);
+    for (let i = 0; i < 10_000; i++) w.record(0);
+    expect(w.waitMs(0)).toBe(0);
+  });
+});
+
+describe("SendRateLimiter", () => {
+  test("one chat gets at most 5 sends per second, first come first served", async () => {
+    const vt = new VirtualTime();
+    const { l, waits } = limiter(vt);
+    const start = vt.now();
+    const at = await acquireAll(vt, l, Array(12).fill("chat:oc_a"));
+    expect(at.map((a) => a.i)).toEqual([...Array(12).keys()]);
+    expect(
+      maxInWindow(
+        at.map((a) => a.t),
+        1000,
+      ),
+    ).toBe(5);
+    // A burst of 5 goes at once; the next five wait for the window (plus the jitter margin).
+    expect(at.slice(0, 5).every((a) => a.t === start)).toBe(true);
+    expect(at[5]!.t - start).toBe(1050);
+    expect(waits).toContain("chat");
+  });
+
+  test("the app as a whole gets at most 50 per second across many chats", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    const keys = Array.from({ length: 160 }, (_, i) => `chat:oc_${i % 40}`);
+    const at = await acquireAll(vt, l, keys);
+    expect(at).toHaveLength(160);
+    expect(
+      maxInWindow(
+        at.map((a) => a.t),
+        1000,
+      ),
+    ).toBe(50);
+    for (let c = 0; c < 40; c++) {
+      expect(
+        maxInWindow(
+          at.filter((a) => a.key === `chat:oc_${c}`).map((a) => a.t),
+          1000,
+        ),
+      ).toBeLessThanOrEqual(5);
+    }
+  });
+
+  test("a slow chat does not hold up the others", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    const start = vt.now();
+    const at = await acquireAll(vt, l, [...Array(11).fill("chat:busy"), "chat:other"]);
+    expect(at.find((a) => a.key === "chat:other")!.t).toBe(start);
+  });
+
+  test("the per-minute window caps sustained sending (Feishu's 1000/min beside 50/s)", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt, { appPerSecond: 100, appPerMinute: 10, chatPerSecond: 100 });
+    const start = vt.now();
+    const at = await acquireAll(
+      vt,
+      l,
+      Array.from({ length: 11 }, (_, i) => `chat:${i}`),
+    );
+    expect(at[10]!.t - start).toBe(60_050);
+  });
+
+  test("pauseApp holds every chat until the platform's reset", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    const start = vt.now();
+    l.pauseApp(2000);
+    const at = await acquireAll(vt, l, ["chat:a", "chat:b"]);
+    expect(at.map((a) => a.t - start)).toEqual([2000, 2000]);
+  });
+
+  test("backOffChat doubles up to a cap and a success starts over; other chats are unaffected", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    expect([1, 2, 3].map(() => l.backOffChat("chat:a"))).toEqual([1000, 2000, 4000]);
+    for (let i = 0; i < 10; i++) l.backOffChat("chat:a");
+    expect(l.backOffChat("chat:a")).toBe(CHAT_BACKOFF_MAX_MS);
+    l.chatSucceeded("chat:a");
+    expect(l.backOffChat("chat:a")).toBe(1000);
+    const start = vt.now();
+    const at = await acquireAll(vt, l, ["chat:b"]);
+    expect(at[0]!.t).toBe(start);
+  });
+
+  test("a backed-off chat waits out its pause", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    const start = vt.now();
+    l.backOffChat("chat:a");
+    const at = await acquireAll(vt, l, ["chat:a"]);
+    expect(at[0]!.t - start).toBe(1000);
+  });
+
+  test("idle chats are forgotten, so memory stays bounded", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt, { appPerSecond: Number.POSITIVE_INFINITY, chatPerSecond: 5 });
+    await acquireAll(
+      vt,
+      l,
+      Array.from({ length: 2000 }, (_, i) => `user:ou_${i}`),
+    );
+    expect(l.chats).toBeGreaterThan(0);
+    vt.advance(61_000);
+    await acquireAll(
+      vt,
+      l,
+      Array.from({ length: 256 }, () => "chat:still-busy"),
+    );
+    expect(l.chats).toBe(1);
+  });
+});
