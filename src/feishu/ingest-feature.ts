@@ -34,20 +34,30 @@ export function feishuIngestFeature(ctx: RelayContext, ports: IngestPorts = cont
   const ingest = createEventIngest(ctx, ports);
   let ws: LongConnection | undefined;
   ctx.onShutdown(() => ws?.stop());
-  return (
-    new Elysia({ name: "feishu-ingest" })
-      // The long connection starts with the server (`listen()`), not when the app is merely built.
-      .onStart(() => {
-        ws ??= startLongConnection({ ...ctx, ingest });
-      })
-      .use(feishuWebhookRoutes(ctx, ingest))
-  );
+  const feature = new Elysia({ name: "feishu-ingest" })
+    // The long connection starts with the server (`listen()`), not when the app is merely built.
+    .onStart(() => {
+      ws ??= startLongConnection({ ...ctx, ingest });
+    });
+  // In `ws` mode nobody should push over HTTP: no route means no way to inject events there.
+  return ctx.config.FEISHU_EVENT_MODE === "ws" ? feature : feature.use(feishuWebhookRoutes(ctx, ingest));
 }
 
-/** The Feishu REST client (`ctx.feishu`) is not wired yet: see the M1-2 report. */
-function contextPorts(_ctx: RelayContext): IngestPorts {
+/** Bot identity and replies through the Feishu REST side (`ctx.feishu`), looked up at call time. */
+function contextPorts(ctx: RelayContext): IngestPorts {
   return {
-    bot: { openId: () => Promise.reject(new Error("the Feishu client is not wired")) },
-    reply: () => undefined,
+    bot: {
+      openId: () =>
+        ctx.feishu
+          ? ctx.feishu.directory.botOpenId()
+          : Promise.reject(new Error("no Feishu app is configured")),
+    },
+    reply: () => {
+      const feishu = ctx.feishu;
+      // One notice per message at most, even if the send is retried: Feishu dedupes on the uuid for 1 h.
+      return (
+        feishu && ((messageId, text) => feishu.sender.reply({ messageId, text, uuid: `notice-${messageId}` }))
+      );
+    },
   };
 }

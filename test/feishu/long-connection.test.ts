@@ -168,3 +168,13 @@ describe("configuration", () => {
     expect(fake.ws.endpointCalls).toBe(0);
   });
 });
+
+describe("webhook in ws mode", () => {
+  test("there is no webhook route to push to", async () => {
+    relay = ingestRelay(fake, { FEISHU_EVENT_MODE: "ws" });
+    relay.addUser(ALICE);
+    const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE }));
+    expect(res.status).toBe(404);
+    expect(relay.storedCount()).toBe(0);
+  });
+});
