@@ -152,9 +152,9 @@ export class SendRateLimiter {
     const turn = takeTurn(chat.tail);
     chat.tail = turn.done;
     try {
-      const t0 = this.#o.now();
       await untilAborted(turn.ready, signal);
-      await this.#waitFor(
+      const t0 = this.#o.now();
+      const chatHeld = await this.#waitFor(
         () => Math.max(chat.log.waitMs(this.#o.now()), chat.pausedUntil - this.#o.now()),
         signal,
       );
@@ -163,8 +163,9 @@ export class SendRateLimiter {
       const now = this.#o.now();
       chat.log.record(now);
       chat.lastUsed = now;
-      // Each delayed send counts once per reason: queued behind its chat, or behind the app.
-      if (t1 > t0) this.#o.onWait?.("chat", t1 - t0);
+      // Each delayed send counts once per reason: its chat's window (or 230020 pause) held it, or
+      // the app-wide limit did (waiting in the app queue included).
+      if (chatHeld) this.#o.onWait?.("chat", t1 - t0);
       if (now > t1) this.#o.onWait?.("app", now - t1);
     } finally {
       chat.waiters--;
@@ -221,12 +222,14 @@ export class SendRateLimiter {
     }
   }
 
-  async #waitFor(waitMs: () => number, signal?: AbortSignal): Promise<void> {
+  /** Sleeps until `waitMs` says go; true when it had to sleep at all. */
+  async #waitFor(waitMs: () => number, signal?: AbortSignal): Promise<boolean> {
     for (let round = 0; round < MAX_WAIT_ROUNDS; round++) {
       const ms = waitMs();
-      if (ms <= 0) return;
+      if (ms <= 0) return round > 0;
       await untilAborted(this.#o.sleep(ms, signal), signal);
     }
+    return true;
   }
 
   #chat(key: string): ChatState {
