@@ -86,7 +86,9 @@ describe("ingest end to end", () => {
     const { user } = await relay.user(ALICE);
     const envelope = fake.messageEvent({ senderOpenId: ALICE, text: "twice" });
     expect((await fake.wsPushEvent(envelope)).code).toBe(200);
-    const viaWebhook = await fake.pushEvent(`${relay.http}/api/feishu/webhook`, envelope, { encryptKey: KEY });
+    const viaWebhook = await fake.pushEvent(`${relay.http}/api/feishu/webhook`, envelope, {
+      encryptKey: KEY,
+    });
     expect(viaWebhook.status).toBe(200);
     expect(relay.ctx.inbox.pending(user.id).map((s) => s.message.text)).toEqual(["twice"]);
     // Alice's plugin is offline: she is told once that the message waits for it.
