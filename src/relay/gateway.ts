@@ -89,6 +89,11 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       );
       return;
     }
+    // Learn the bot first: from here to the first pump nothing awaits, so no live message can
+    // overtake the hello frame and none committed meanwhile is missed (the pump reads the inbox).
+    const bot = legacy ? undefined : await deps.bot().catch(() => ({ openId: "", name: "" }));
+    // The socket may have closed while we waited.
+    if ((state.phase as Phase) === "closed") return;
     const u = verified.user;
     const user: ConnectionUser = { id: u.id, openId: u.openId, name: u.name };
     const sessionId = randomUUID();
@@ -103,14 +108,11 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       userAgent: meta.userAgent,
       protocol: legacy ? "legacy" : "v1",
     });
-    hub.register(conn);
     const pending = ctx.inbox.pendingCount(u.id);
     m.connections.inc({ outcome: "accepted" });
     m.replay.observe(pending);
     log.info("plugin_connected", { userId: u.id, sessionId, pending, legacy, ip: meta.ip });
-    if (legacy) conn.send({ type: "auth_success", userId: String(u.id), openId: u.openId });
-    else {
-      const bot = await deps.bot().catch(() => ({ openId: "", name: "" }));
+    if (bot) {
       conn.send({
         type: "hello",
         protocol: PROTOCOL_VERSION,
@@ -120,7 +122,8 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         pending,
         heartbeatSec: HEARTBEAT_SEC,
       });
-    }
+    } else conn.send({ type: "auth_success", userId: String(u.id), openId: u.openId });
+    hub.register(conn);
     conn.pump();
     for (const frame of state.early.splice(0)) handleFrame(conn, frame, log);
   }

@@ -181,7 +181,8 @@ export class Outbox {
       return;
     }
     try {
-      const ids = await port(target, req, row.uuid);
+      // Feishu dedupes uuids app-wide: scope them per user so two users' keys never collide.
+      const ids = await port(target, req, `u${row.userId}:${row.uuid}`);
       this.#q.sent.run(row.id, JSON.stringify(ids), this.#o.now());
       this.#m.sends.inc({ outcome: "sent" });
       this.#settle(row.id, { ok: true, messageIds: ids });

@@ -5,7 +5,7 @@
 import type { SendRequest } from "./protocol.ts";
 
 export type DeliveryTarget =
-  | { kind: "reply"; messageId: string; replyInThread: boolean }
+  | { kind: "reply"; messageId: string; replyInThread: boolean; chatId: string }
   | { kind: "create"; receiveIdType: "open_id" | "chat_id"; receiveId: string };
 
 export interface TargetFacts {
@@ -30,10 +30,14 @@ export function resolveTarget(
   if (req.replyTo) {
     const original = facts.deliveredMessage(owner.id, req.replyTo);
     if (!original) return forbidden("replyTo is not a message delivered to you");
-    return {
-      ok: true,
-      target: { kind: "reply", messageId: req.replyTo, replyInThread: Boolean(original.threadId) },
+    const target = {
+      kind: "reply" as const,
+      messageId: req.replyTo,
+      replyInThread: Boolean(original.threadId),
+      // Lets the per-chat rate limit cover replies too.
+      chatId: original.chatId,
     };
+    return { ok: true, target };
   }
   if (!req.to)
     return { ok: true, target: { kind: "create", receiveIdType: "open_id", receiveId: owner.openId } };

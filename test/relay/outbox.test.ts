@@ -38,7 +38,8 @@ describe("durable outbox", () => {
       return [`om_${uuid}`];
     });
     const first = await s.outbox.submit(1, target, { text: "hi", msgType: "text" }, "u-1");
-    expect(first).toEqual({ ok: true, messageIds: ["om_u-1"] });
+    // The uuid reaches Feishu scoped to the user: Feishu dedupes uuids app-wide.
+    expect(first).toEqual({ ok: true, messageIds: ["om_u1:u-1"] });
     const again = await s.outbox.submit(1, target, { text: "hi", msgType: "text" }, "u-1");
     expect(again).toEqual(first);
     expect(calls).toBe(1);
