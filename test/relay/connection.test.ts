@@ -45,7 +45,14 @@ async function setup() {
         createTime: 0,
       },
     });
-  return { inbox, store, close: () => (db.$client.close(), cleanup()) };
+  return {
+    inbox,
+    store,
+    close: () => {
+      db.$client.close();
+      cleanup();
+    },
+  };
 }
 
 describe("plugin connection delivery", () => {

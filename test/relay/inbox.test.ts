@@ -21,7 +21,10 @@ function setup(maxPending = 10_000) {
     lines,
     metrics,
     advance: (ms: number) => (now += ms),
-    close: () => (db.$client.close(), cleanup()),
+    close: () => {
+      db.$client.close();
+      cleanup();
+    },
   };
 }
 
