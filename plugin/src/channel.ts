@@ -1,0 +1,91 @@
+/**
+ * The `feishu-relay` ChannelPlugin: metadata, config, target grammar, the gateway connection and
+ * proactive sends. A factory so tests can build an instance with fast timings; the package exports
+ * one default instance.
+ */
+import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core";
+import {
+  CHANNEL_ID,
+  DEFAULT_ACCOUNT_ID,
+  type FeishuRelayAccount,
+  listAccountIds,
+  resolveAccount,
+} from "./config.ts";
+import { type ClientTuning, type GatewayContextLike, startAccount } from "./gateway.ts";
+import { displayUrl } from "./log.ts";
+import { type ClientRegistry, type OutboundContextLike, sendOutbound } from "./outbound.ts";
+import { normalizeTarget, targetChatType } from "./targets.ts";
+
+/** Texts longer than this are split by OpenClaw before `sendText`; Feishu posts stay readable. */
+export const TEXT_CHUNK_LIMIT = 4000;
+
+export interface FeishuRelayPluginOptions {
+  /** Test seams for the relay client (back-off, timeouts, WebSocket). */
+  client?: ClientTuning;
+}
+
+export function createFeishuRelayPlugin(
+  options: FeishuRelayPluginOptions = {},
+): ChannelPlugin<FeishuRelayAccount> & { readonly clients: ClientRegistry } {
+  const clients: ClientRegistry = new Map();
+  return {
+    id: CHANNEL_ID,
+    clients,
+    meta: {
+      id: CHANNEL_ID,
+      label: "Feishu (relay)",
+      selectionLabel: "Feishu/Lark via shared bot relay (飞书中转)",
+      docsPath: "/channels/feishu-relay",
+      docsLabel: "feishu-relay",
+      blurb: "Chat with your agent through a Feishu/Lark bot shared by many people, via an OpenClaw Relay.",
+      markdownCapable: true,
+    },
+    capabilities: { chatTypes: ["direct", "group"], reply: true },
+    reload: { configPrefixes: [`channels.${CHANNEL_ID}`] },
+    config: {
+      listAccountIds: (cfg) => listAccountIds(cfg),
+      resolveAccount: (cfg, accountId) => resolveAccount(cfg, accountId),
+      defaultAccountId: () => DEFAULT_ACCOUNT_ID,
+      inspectAccount: (cfg, accountId) => {
+        const a = resolveAccount(cfg, accountId);
+        return {
+          accountId: a.accountId,
+          enabled: a.enabled,
+          configured: a.configured,
+          relayUrl: a.relayUrl ? displayUrl(a.relayUrl) : undefined,
+          tokenStatus: a.token ? "configured" : "missing",
+        };
+      },
+      isEnabled: (account) => account.enabled,
+      disabledReason: () => `channels.${CHANNEL_ID}.enabled is false`,
+      isConfigured: (account) => account.configured,
+      unconfiguredReason: (account) => account.problem ?? "not configured",
+      describeAccount: (account) => ({
+        accountId: account.accountId,
+        enabled: account.enabled,
+        configured: account.configured,
+        baseUrl: account.relayUrl ? displayUrl(account.relayUrl) : undefined,
+        tokenStatus: account.token ? "configured" : "missing",
+      }),
+    },
+    messaging: {
+      targetPrefixes: [CHANNEL_ID],
+      normalizeTarget: (raw) => normalizeTarget(raw),
+      inferTargetChatType: ({ to }) => targetChatType(to),
+      targetResolver: {
+        looksLikeId: (raw, normalized) => Boolean(normalizeTarget(normalized ?? raw) ?? normalizeTarget(raw)),
+        hint: "user:ou_… (yourself) or chat:oc_… (a chat your messages came from)",
+      },
+    },
+    gateway: {
+      startAccount: (ctx) => startAccount(ctx as unknown as GatewayContextLike, clients, options.client),
+    },
+    outbound: {
+      deliveryMode: "gateway",
+      textChunkLimit: TEXT_CHUNK_LIMIT,
+      chunkerMode: "markdown",
+      sendText: (ctx) => sendOutbound(clients, ctx as OutboundContextLike),
+      sendMedia: (ctx) => sendOutbound(clients, ctx as OutboundContextLike),
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * One relay `message` frame → one agent turn, through OpenClaw's channel runtime
+ * (openclaw-plugin-reference.md §2.5).
+ *
+ * The classic pipeline (resolveAgentRoute → finalizeInboundContext → recordInboundSession →
+ * dispatchReplyWithBufferedBlockDispatcher) has worked unchanged from 2026.1 to 2026.9. Hosts that
+ * have `inbound.dispatchReply` (2026.9+) get the same context through it instead, which records
+ * the session and runs the turn lifecycle for us. Everything is feature-detected: the runtime is
+ * typed structurally here, not imported, so the plugin keeps working across host versions.
+ *
+ * Replies go back as `send` frames with `replyTo` = the Feishu message id; `deliver` resolves only
+ * when the relay confirms with `sent` and throws on `error`, so OpenClaw sees failed deliveries.
+ */
+import type { MessageFrame, SendRequest, SentFrame } from "../../src/relay/protocol.ts";
+import { CHANNEL_ID } from "./config.ts";
+import { type EventLog, errorText } from "./log.ts";
+import { payloadText, splitText, stableUuid } from "./reply-text.ts";
+import { qualifiedTarget, type RelayTarget } from "./targets.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: host functions are called with host-shaped objects.
+type Fn = (...args: any[]) => any;
+
+/** The parts of OpenClaw's `PluginRuntime["channel"]` this module uses. */
+export interface ChannelRuntimeLike {
+  routing?: { resolveAgentRoute?: Fn };
+  reply?: {
+    finalizeInboundContext?: Fn;
+    dispatchReplyWithBufferedBlockDispatcher?: Fn;
+    formatAgentEnvelope?: Fn;
+    resolveEnvelopeFormatOptions?: Fn;
+  };
+  session?: { resolveStorePath?: Fn; recordInboundSession?: Fn };
+  inbound?: { dispatchReply?: Fn };
+}
+
+export interface InboundDeps {
+  rt: ChannelRuntimeLike;
+  cfg: unknown;
+  accountId: string;
+  /** The owner's open_id from `hello`: only the owner may run OpenClaw commands. */
+  ownerOpenId: string | undefined;
+  send: (req: SendRequest) => Promise<SentFrame>;
+  log: EventLog;
+}
+
+interface Route {
+  agentId: string;
+  accountId?: string;
+  sessionKey: string;
+}
+
+export function conversationTarget(frame: MessageFrame): RelayTarget {
+  return frame.chatType === "group"
+    ? (`chat:${frame.chatId}` as RelayTarget)
+    : (`user:${frame.sender.openId}` as RelayTarget);
+}
+
+export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Promise<void> {
+  const { rt, cfg, log } = deps;
+  const resolveAgentRoute = rt.routing?.resolveAgentRoute;
+  const finalize = rt.reply?.finalizeInboundContext;
+  const dispatchClassic = rt.reply?.dispatchReplyWithBufferedBlockDispatcher;
+  if (!resolveAgentRoute || !finalize || (!dispatchClassic && !rt.inbound?.dispatchReply)) {
+    throw new Error("this OpenClaw version lacks the channel runtime the feishu-relay plugin needs");
+  }
+  const isGroup = frame.chatType === "group";
+  const target = qualifiedTarget(conversationTarget(frame));
+  const route = resolveAgentRoute({
+    cfg,
+    channel: CHANNEL_ID,
+    accountId: deps.accountId,
+    peer: isGroup ? { kind: "group", id: frame.chatId } : { kind: "direct", id: frame.sender.openId },
+  }) as Route;
+  const senderLabel = frame.sender.name || frame.sender.openId;
+  const ctx = finalize({
+    Body: envelope(rt, cfg, frame, senderLabel),
+    BodyForAgent: frame.text,
+    RawBody: frame.text,
+    CommandBody: frame.text,
+    From: target,
+    To: target,
+    OriginatingTo: target,
+    OriginatingChannel: CHANNEL_ID,
+    Provider: CHANNEL_ID,
+    Surface: CHANNEL_ID,
+    SessionKey: route.sessionKey,
+    AccountId: route.accountId ?? deps.accountId,
+    ChatType: isGroup ? "group" : "direct",
+    ConversationLabel: isGroup ? frame.chatId : senderLabel,
+    GroupSubject: isGroup ? frame.chatId : undefined,
+    NativeChannelId: frame.chatId,
+    SenderId: frame.sender.openId,
+    SenderName: frame.sender.name,
+    MessageSid: frame.messageId,
+    MessageSidFull: frame.messageId,
+    ReplyToId: frame.parentId,
+    MessageThreadId: frame.threadId,
+    Timestamp: frame.createTime,
+    WasMentioned: isGroup ? frame.mentionedBot : undefined,
+    CommandAuthorized: Boolean(deps.ownerOpenId) && frame.sender.openId === deps.ownerOpenId,
+  });
+
+  const deliver = replyDeliverer(frame, deps);
+  const onError = (err: unknown, info?: { kind?: string }) =>
+    log.warn("reply_failed", { messageId: frame.messageId, kind: info?.kind, error: errorText(err) });
+  const onRecordError = (err: unknown) =>
+    log.warn("session_record_failed", { messageId: frame.messageId, error: errorText(err) });
+  const storePath = rt.session?.resolveStorePath?.(
+    (cfg as { session?: { store?: string } } | undefined)?.session?.store,
+    { agentId: route.agentId },
+  );
+
+  if (rt.inbound?.dispatchReply && dispatchClassic && rt.session?.recordInboundSession && storePath) {
+    await rt.inbound.dispatchReply({
+      cfg,
+      channel: CHANNEL_ID,
+      accountId: route.accountId ?? deps.accountId,
+      agentId: route.agentId,
+      routeSessionKey: route.sessionKey,
+      storePath,
+      ctxPayload: ctx,
+      recordInboundSession: rt.session.recordInboundSession,
+      dispatchReplyWithBufferedBlockDispatcher: dispatchClassic,
+      delivery: { deliver, onError },
+      replyPipeline: {},
+      record: { onRecordError },
+      messageId: frame.messageId,
+    });
+    return;
+  }
+  if (rt.session?.recordInboundSession && storePath) {
+    await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
+  }
+  await dispatchClassic?.({ ctx, cfg, dispatcherOptions: { deliver, onError } });
+}
+
+/** The agent-visible body: OpenClaw's standard envelope when the host offers it. */
+function envelope(rt: ChannelRuntimeLike, cfg: unknown, frame: MessageFrame, from: string): string {
+  const format = rt.reply?.formatAgentEnvelope;
+  if (!format) return frame.text;
+  try {
+    return format({
+      channel: "Feishu",
+      from: frame.chatType === "group" ? `${from} (group ${frame.chatId})` : from,
+      timestamp: frame.createTime,
+      envelope: rt.reply?.resolveEnvelopeFormatOptions?.(cfg),
+      body: frame.text,
+    });
+  } catch {
+    return frame.text;
+  }
+}
+
+/**
+ * `deliver` for one inbound message. Each payload becomes one or more `send` frames replying to the
+ * message; the uuid is derived from the message id and the payload's position, so if the relay
+ * redelivers this message after a crash and the agent answers again, the relay recognises the
+ * repeats instead of posting them twice.
+ */
+function replyDeliverer(frame: MessageFrame, deps: InboundDeps) {
+  let index = 0;
+  const canReply = frame.messageId.startsWith("om_");
+  const to = conversationTarget(frame);
+  return async (payload: unknown, info?: { kind?: string }): Promise<void> => {
+    const { text, dropped } = payloadText(payload);
+    if (dropped > 0) deps.log.warn("reply_media_dropped", { messageId: frame.messageId, count: dropped });
+    if (!text.trim()) return;
+    const n = index++;
+    const pieces = splitText(text);
+    for (const [i, piece] of pieces.entries()) {
+      const sent = await deps.send({
+        ...(canReply ? { replyTo: frame.messageId } : { to }),
+        msgType: "markdown",
+        text: piece,
+        uuid: stableUuid(frame.messageId, n, i),
+      });
+      deps.log.debug("reply_sent", { messageId: frame.messageId, kind: info?.kind, sent: sent.messageId });
+    }
+  };
+}

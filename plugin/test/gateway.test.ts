@@ -1,0 +1,339 @@
+/**
+ * The plugin's gateway side against an in-test relay (tier a): connection, terminal closes,
+ * inbound → agent → reply → ack, reconnects, dedupe, shutdown. Real WebSockets on 127.0.0.1, the
+ * shared protocol schemas on both ends, a stub channel runtime for OpenClaw, millisecond back-off.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createFeishuRelayPlugin } from "../src/channel.ts";
+import { resolveAccount } from "../src/config.ts";
+import {
+  FakeRelay,
+  type FakeRelayOptions,
+  greetWith,
+  helloFrame,
+  messageFrame,
+  OWNER,
+} from "./helpers/fake-relay.ts";
+import { gatewayContext, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
+
+const TOKEN = "tok.secret-jwt-value";
+const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, helloTimeoutMs: 1000, sendTimeoutMs: 1500 };
+
+let relay: FakeRelay | undefined;
+const stops: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+  relay?.stop();
+  relay = undefined;
+});
+
+function start(opts: FakeRelayOptions = {}, flavor: "classic" | "modern" = "classic", tuning = {}) {
+  relay = new FakeRelay(opts);
+  const cfg = { channels: { "feishu-relay": { relayUrl: relay.url, token: TOKEN } } };
+  const plugin = createFeishuRelayPlugin({ client: { ...fast, ...tuning } });
+  const stub: StubRuntime = stubRuntime(flavor);
+  const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
+  const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
+  let settled = false;
+  void running.then(() => (settled = true));
+  const stop = async () => {
+    gw.abort.abort();
+    await running;
+  };
+  stops.push(stop);
+  return { relay, plugin, stub, gw, running, stop, isSettled: () => settled, cfg };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("connection", () => {
+  test("connects with the token in the query and a User-Agent, and reports connected", async () => {
+    const { relay, gw } = start();
+    await relay.waitFor(() => gw.status().connected === true, 2000, "connected status");
+    const conn = relay.conns[0]!;
+    expect(conn.token).toBe(TOKEN);
+    expect(conn.userAgent).toStartWith("openclaw-feishu-relay-channel/1.0.0");
+    expect(gw.status()).toMatchObject({
+      running: true,
+      connected: true,
+      lifecycle: "ready",
+      lastError: null,
+    });
+    expect(typeof gw.status().lastConnectedAt).toBe("number");
+  });
+
+  test("never logs the token", async () => {
+    const { relay, gw } = start({ onOpen: (c) => c.ws.close(1012, "relay restarting") });
+    await relay.waitFor(() => relay.conns.length >= 2, 2000, "a reconnect");
+    expect(gw.logs.length).toBeGreaterThan(0);
+    for (const line of gw.logs) expect(line).not.toContain(TOKEN);
+    expect(JSON.stringify(gw.statuses)).not.toContain(TOKEN);
+  });
+
+  test("4001 is terminal: reports it, does not reconnect, stays pending until aborted", async () => {
+    const t = start({ onOpen: (c) => c.ws.close(4001, "unauthorized") });
+    await t.relay.waitFor(() => t.gw.status().terminalDisconnect === true, 2000, "terminal status");
+    expect(t.gw.status()).toMatchObject({ connected: false, lifecycle: "blocked", running: false });
+    expect(String(t.gw.status().lastError)).toContain("4001");
+    await sleep(100); // 20× the back-off: a reconnect would have happened by now
+    expect(t.relay.conns.length).toBe(1);
+    expect(t.isSettled()).toBe(false);
+    await t.stop();
+    expect(t.isSettled()).toBe(true);
+  });
+
+  test("4002 (replaced) is terminal too", async () => {
+    const t = start({
+      onOpen: (c) => {
+        c.send(helloFrame());
+        setTimeout(() => c.ws.close(4002, "replaced"), 10);
+      },
+    });
+    await t.relay.waitFor(() => t.gw.status().terminalDisconnect === true, 2000, "terminal status");
+    expect(String(t.gw.status().lastError)).toContain("4002");
+    await sleep(100);
+    expect(t.relay.conns.length).toBe(1);
+    expect(t.isSettled()).toBe(false);
+  });
+
+  test("reconnects after 1012 and after an abrupt drop (1006)", async () => {
+    let opened = 0;
+    const t = start({
+      onOpen: (c) => {
+        opened += 1;
+        c.send(helloFrame());
+        if (opened === 1) setTimeout(() => c.ws.close(1012, "relay restarting"), 10);
+        if (opened === 2) setTimeout(() => c.ws.terminate(), 10);
+      },
+    });
+    await t.relay.waitFor(
+      () => t.relay.conns.length >= 3 && t.gw.status().connected === true,
+      2000,
+      "3rd connection",
+    );
+    const codes = t.gw.statuses.flatMap((s) => (s.lastDisconnect ? [s.lastDisconnect.status] : []));
+    expect(codes).toEqual([1012, 1006]);
+    expect(t.gw.statuses.some((s) => s.lifecycle === "recovering")).toBe(true);
+  });
+
+  test("abort closes the socket and startAccount resolves", async () => {
+    const t = start();
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    await t.stop();
+    await t.relay.waitFor(() => t.relay.conns[0]!.closed, 2000, "server-side close");
+    expect(t.gw.status()).toMatchObject({ running: false, connected: false });
+    expect(t.plugin.clients.size).toBe(0);
+  });
+
+  test("app-level ping every heartbeat; a silent relay is abandoned and we reconnect", async () => {
+    const t = start({ pong: false }, "classic", { heartbeatMs: 30 });
+    await t.relay.waitFor(() => t.relay.framesOf("ping").length >= 1, 2000, "a ping");
+    await t.relay.waitFor(() => t.relay.conns.length >= 2, 2000, "reconnect after watchdog");
+    expect(t.gw.logs.some((l) => l.includes("relay_heartbeat_timeout"))).toBe(true);
+  });
+});
+
+describe("inbound", () => {
+  for (const flavor of ["classic", "modern"] as const) {
+    test(`message → agent → send(replyTo) → sent → ack (${flavor} runtime)`, async () => {
+      const t = start({ onOpen: greetWith(messageFrame(1)) }, flavor);
+      const ack = await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+      expect(ack.seq).toBe(1);
+      const [send] = t.relay.framesOf("send");
+      expect(send).toMatchObject({ replyTo: "om_msg1", msgType: "markdown", text: "echo hello 1" });
+      expect(send!.to).toBeUndefined();
+      expect(send!.uuid!.length).toBeLessThanOrEqual(50);
+      const ctx = t.stub.dispatched[0]!.ctx;
+      expect(ctx).toMatchObject({
+        MessageSid: "om_msg1",
+        From: `feishu-relay:user:${OWNER.openId}`,
+        To: `feishu-relay:user:${OWNER.openId}`,
+        OriginatingTo: `feishu-relay:user:${OWNER.openId}`,
+        OriginatingChannel: "feishu-relay",
+        ChatType: "direct",
+        CommandAuthorized: true,
+        SessionKey: `agent:main:feishu-relay:direct:${OWNER.openId}`,
+      });
+      expect(t.stub.recorded.length).toBe(1);
+      // The ack comes only after the reply was confirmed.
+      const frames = t.relay.conns[0]!.frames.map((f) => f.type).filter((x) => x !== "ping");
+      expect(frames).toEqual(["send", "ack"]);
+    });
+  }
+
+  test("group message: chat target, group route, mention flag; others are not command-authorized", async () => {
+    const msg = messageFrame(1, {
+      chatType: "group",
+      chatId: "oc_group",
+      sender: { openId: "ou_someone", name: "Someone" },
+      mentionedBot: true,
+    });
+    const t = start({ onOpen: greetWith(msg) });
+    await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    expect(t.stub.dispatched[0]!.ctx).toMatchObject({
+      From: "feishu-relay:chat:oc_group",
+      OriginatingTo: "feishu-relay:chat:oc_group",
+      ChatType: "group",
+      WasMentioned: true,
+      CommandAuthorized: false,
+      SessionKey: "agent:main:feishu-relay:group:oc_group",
+    });
+  });
+
+  test("an error frame makes deliver throw (OpenClaw records it); the message is still acked", async () => {
+    const t = start({
+      onOpen: greetWith(messageFrame(1)),
+      answerSend: (f) => ({
+        type: "error",
+        id: f.id,
+        code: "forbidden_target",
+        message: "no",
+        retryable: false,
+      }),
+    });
+    await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    const errors = t.stub.dispatched[0]!.errors;
+    expect(errors.length).toBe(1);
+    expect(errors[0]).toMatchObject({ name: "RelaySendError", code: "forbidden_target" });
+  });
+
+  test("duplicates are dropped: a repeated seq and a known message id under a new seq", async () => {
+    const t = start({
+      onOpen: (c) => {
+        c.send(helloFrame());
+        c.send(messageFrame(1));
+        c.send(messageFrame(1));
+        setTimeout(() => c.send(messageFrame(2, { messageId: "om_msg1" })), 50);
+      },
+    });
+    await t.relay.waitFor(() => t.relay.framesOf("ack").some((a) => a.seq === 2), 2000, "ack 2");
+    expect(t.stub.dispatched.length).toBe(1);
+    expect(t.relay.framesOf("send").length).toBe(1);
+  });
+
+  test("acks only the contiguous run of finished seqs when handling finishes out of order", async () => {
+    const gates = new Map<string, () => void>();
+    const t = start({
+      onOpen: greetWith(messageFrame(1), messageFrame(2), messageFrame(3)),
+    });
+    t.stub.reply = (ctx) => new Promise((resolve) => gates.set(String(ctx.MessageSid), () => resolve([])));
+    await t.relay.waitFor(() => gates.size === 3, 2000, "three dispatches");
+    gates.get("om_msg2")!();
+    gates.get("om_msg3")!();
+    await sleep(30);
+    expect(t.relay.framesOf("ack")).toEqual([]);
+    gates.get("om_msg1")!();
+    const ack = await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    expect(ack.seq).toBe(3);
+    expect(t.relay.framesOf("ack").length).toBe(1);
+  });
+
+  test("a message replayed after a reconnect while still in flight runs once and is acked on the new socket", async () => {
+    let release: () => void = () => {};
+    let opened = 0;
+    const t = start({
+      onOpen: (c) => {
+        opened += 1;
+        c.send(helloFrame());
+        c.send(messageFrame(1));
+        if (opened === 1) setTimeout(() => c.ws.close(1012, "restart"), 30);
+      },
+    });
+    t.stub.reply = (ctx) =>
+      new Promise((resolve) => (release = () => resolve([{ text: `echo ${ctx.BodyForAgent}` }])));
+    await t.relay.waitFor(() => t.relay.conns.length === 2 && t.gw.status().connected, 2000, "reconnect");
+    release();
+    const ack = await t.relay.waitFor(
+      () => t.relay.conns[1]!.frames.find((f) => f.type === "ack"),
+      2000,
+      "ack",
+    );
+    expect(ack).toEqual({ type: "ack", seq: 1 });
+    expect(t.stub.dispatched.length).toBe(1);
+    // The reply waited for the new connection rather than failing.
+    expect(t.relay.conns[1]!.frames.filter((f) => f.type === "send").length).toBe(1);
+  });
+
+  test("a malformed message frame is skipped and acked past, so it cannot block the queue", async () => {
+    const t = start({
+      onOpen: (c) => {
+        c.send(helloFrame());
+        c.ws.send(JSON.stringify({ type: "message", seq: 1, messageId: 42 }));
+        c.send(messageFrame(2));
+      },
+    });
+    const ack = await t.relay.waitFor(() => t.relay.framesOf("ack").find((a) => a.seq === 2), 2000, "ack 2");
+    expect(ack.seq).toBe(2);
+    expect(t.stub.dispatched.length).toBe(1);
+  });
+});
+
+describe("outbound.sendText", () => {
+  test("sends `to` and returns the relay's message id", async () => {
+    const t = start();
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    const result = await t.plugin.outbound!.sendText!({
+      cfg: t.cfg,
+      to: "feishu-relay:user:ou_owner",
+      text: "hi",
+      accountId: "default",
+      deliveryQueueId: "dq-1",
+    } as never);
+    const [send] = t.relay.framesOf("send");
+    expect(send).toMatchObject({ to: "user:ou_owner", msgType: "markdown", text: "hi", uuid: "q:dq-1:0:0" });
+    expect(result).toMatchObject({ channel: "feishu-relay" });
+    expect(result.messageId).toStartWith("om_sent");
+  });
+
+  test("a send issued while disconnected goes out after the reconnect", async () => {
+    let opened = 0;
+    const t = start({
+      onOpen: (c) => {
+        opened += 1;
+        if (opened === 1) c.ws.close(1012, "restart");
+        else setTimeout(() => c.send(helloFrame()), 50);
+      },
+    });
+    await t.relay.waitFor(() => t.plugin.clients.size === 1 && t.relay.conns.length >= 1, 2000, "client");
+    const result = await t.plugin.outbound!.sendText!({
+      cfg: t.cfg,
+      to: "chat:oc_x",
+      text: "later",
+    } as never);
+    expect(result.messageId).toStartWith("om_sent");
+    expect(t.relay.framesOf("send")[0]).toMatchObject({ to: "chat:oc_x", text: "later" });
+  });
+
+  test("rejects unknown targets and fails clearly when the channel is not running", async () => {
+    const plugin = createFeishuRelayPlugin();
+    await expect(
+      plugin.outbound!.sendText!({ cfg: {}, to: "user:ou_x", text: "x" } as never),
+    ).rejects.toThrow(/not connected/);
+    const t = start({}, "classic");
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    await expect(t.plugin.outbound!.sendText!({ cfg: t.cfg, to: "bob", text: "x" } as never)).rejects.toThrow(
+      /unsupported target/,
+    );
+  });
+
+  test("an unanswered send times out", async () => {
+    const t = start({ answerSend: () => undefined }, "classic", { sendTimeoutMs: 60 });
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    await expect(
+      t.plugin.outbound!.sendText!({ cfg: t.cfg, to: "user:ou_owner", text: "x" } as never),
+    ).rejects.toThrow(/did not confirm/);
+  });
+});
+
+test("an unconfigured account reports why and waits for a config change instead of looping", async () => {
+  const plugin = createFeishuRelayPlugin({ client: fast });
+  const cfg = { channels: { "feishu-relay": { relayUrl: "ws://127.0.0.1:1/openclaw" } } };
+  const gw = gatewayContext(cfg, resolveAccount(cfg), stubRuntime().rt);
+  const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
+  await sleep(20);
+  expect(gw.status()).toMatchObject({ configured: false, terminalDisconnect: true });
+  expect(String(gw.status().lastError)).toContain("token");
+  gw.abort.abort();
+  await running;
+});

@@ -1,0 +1,191 @@
+/**
+ * A scriptable stand-in for the relay's `/openclaw` endpoint: a real Bun WebSocket server on
+ * 127.0.0.1 (port 0) that speaks protocol v1 with the shared frame schemas. By default it greets
+ * with `hello`, answers `ping` with `pong` and every `send` with `sent`; tests override per call.
+ */
+import type { ServerWebSocket } from "bun";
+import {
+  type ClientFrame,
+  HEARTBEAT_SEC,
+  type HelloFrame,
+  type MessageFrame,
+  PROTOCOL_VERSION,
+  parseClientFrame,
+  type SendFrame,
+  type ServerFrame,
+} from "../../../src/relay/protocol.ts";
+
+export interface RelayConn {
+  n: number;
+  token: string | null;
+  userAgent: string | null;
+  ws: ServerWebSocket<ConnData>;
+  frames: ClientFrame[];
+  closed?: { code: number; reason: string };
+  send(frame: ServerFrame): void;
+}
+
+interface ConnData {
+  conn?: RelayConn;
+  token: string | null;
+  userAgent: string | null;
+}
+
+export type SendAnswer = (frame: SendFrame, conn: RelayConn) => ServerFrame | undefined;
+
+export interface FakeRelayOptions {
+  /** What happens when a socket opens; default: send `hello`. */
+  onOpen?: (conn: RelayConn) => void;
+  /** How to answer a `send`; default: `sent` with a fresh om_ id. Return undefined to stay silent. */
+  answerSend?: SendAnswer;
+  /** Answer pings (default true). */
+  pong?: boolean;
+}
+
+export const OWNER = { id: "7", openId: "ou_owner", name: "Owner" };
+
+export function helloFrame(overrides: Partial<HelloFrame> = {}): HelloFrame {
+  return {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    sessionId: crypto.randomUUID(),
+    user: OWNER,
+    bot: { openId: "ou_bot", name: "Bot" },
+    pending: 0,
+    heartbeatSec: HEARTBEAT_SEC,
+    ...overrides,
+  };
+}
+
+export function messageFrame(seq: number, overrides: Partial<MessageFrame> = {}): MessageFrame {
+  return {
+    type: "message",
+    seq,
+    messageId: `om_msg${seq}`,
+    chatId: "oc_dm",
+    chatType: "p2p",
+    sender: { openId: OWNER.openId, name: OWNER.name },
+    mentionedBot: false,
+    msgType: "text",
+    text: `hello ${seq}`,
+    content: { text: `hello ${seq}` },
+    mentions: [],
+    createTime: 1_700_000_000_000 + seq,
+    ...overrides,
+  };
+}
+
+let sentCounter = 0;
+export const answerSent: SendAnswer = (f) => ({
+  type: "sent",
+  id: f.id,
+  messageId: `om_sent${++sentCounter}`,
+});
+
+export class FakeRelay {
+  readonly conns: RelayConn[] = [];
+  readonly opts: FakeRelayOptions;
+  readonly server: ReturnType<typeof Bun.serve>;
+  #waiters: Array<() => void> = [];
+
+  constructor(opts: FakeRelayOptions = {}) {
+    this.opts = opts;
+    this.server = Bun.serve<ConnData, never>({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, server) => {
+        const url = new URL(req.url);
+        const data: ConnData = {
+          token: url.searchParams.get("token"),
+          userAgent: req.headers.get("user-agent"),
+        };
+        return server.upgrade(req, { data }) ? undefined : new Response("upgrade required", { status: 426 });
+      },
+      websocket: {
+        open: (ws) => {
+          const conn: RelayConn = {
+            n: this.conns.length + 1,
+            token: ws.data.token,
+            userAgent: ws.data.userAgent,
+            ws,
+            frames: [],
+            send: (frame) => {
+              ws.send(JSON.stringify(frame));
+            },
+          };
+          ws.data.conn = conn;
+          this.conns.push(conn);
+          (this.opts.onOpen ?? ((c) => c.send(helloFrame())))(conn);
+          this.#notify();
+        },
+        message: (ws, raw) => {
+          const conn = ws.data.conn!;
+          const parsed = parseClientFrame(String(raw));
+          if (!parsed.ok) throw new Error(`plugin sent a bad frame: ${parsed.message}: ${raw}`);
+          const frame = parsed.frame;
+          conn.frames.push(frame);
+          if (frame.type === "ping" && this.opts.pong !== false) conn.send({ type: "pong" });
+          if (frame.type === "send") {
+            const answer = (this.opts.answerSend ?? answerSent)(frame, conn);
+            if (answer) conn.send(answer);
+          }
+          this.#notify();
+        },
+        close: (ws, code, reason) => {
+          const conn = ws.data.conn;
+          if (conn) conn.closed = { code, reason };
+          this.#notify();
+        },
+      },
+    });
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.server.port}/openclaw`;
+  }
+
+  /** Every frame of a type the plugin sent, over all connections, in order. */
+  framesOf<T extends ClientFrame["type"]>(type: T): Extract<ClientFrame, { type: T }>[] {
+    return this.conns.flatMap((c) =>
+      c.frames.filter((f): f is Extract<ClientFrame, { type: T }> => f.type === type),
+    );
+  }
+
+  /** Resolves once `check` returns a truthy value (re-checked on every socket event). */
+  async waitFor<T>(
+    check: () => T | undefined | null | false,
+    timeoutMs = 2000,
+    what = "condition",
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = check();
+      if (v) return v;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  stop(): void {
+    this.server.stop(true);
+  }
+
+  #notify(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
+/** An `onOpen` that sends `hello` and then the given frames. */
+export function greetWith(...frames: ServerFrame[]): (conn: RelayConn) => void {
+  return (conn) => {
+    conn.send(helloFrame());
+    for (const f of frames) conn.send(f);
+  };
+}

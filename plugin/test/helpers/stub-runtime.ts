@@ -1,0 +1,142 @@
+/**
+ * A stub of OpenClaw's channel runtime (the parts the plugin calls) and of the gateway context
+ * `startAccount` receives. The "agent" answers every message with `echo <text>`, like the mock
+ * model of the real end-to-end test; tests can replace `reply` to script other behaviour.
+ */
+import type { ChannelRuntimeLike } from "../../src/inbound.ts";
+import type { StatusPatch } from "../../src/relay-client.ts";
+
+export interface Dispatched {
+  ctx: Record<string, unknown>;
+  errors: unknown[];
+}
+
+type Deliver = (payload: unknown, info: { kind: string }) => Promise<unknown>;
+
+export interface StubRuntime {
+  rt: ChannelRuntimeLike;
+  dispatched: Dispatched[];
+  recorded: Array<Record<string, unknown>>;
+  /** The agent: given the finalized context, the payloads to deliver. */
+  reply: (
+    ctx: Record<string, unknown>,
+  ) => Array<{ text?: string; mediaUrl?: string }> | Promise<Array<{ text?: string }>>;
+}
+
+/** `flavor` "classic": reply.dispatchReplyWithBufferedBlockDispatcher only; "modern": plus inbound.dispatchReply. */
+export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRuntime {
+  const stub: StubRuntime = {
+    dispatched: [],
+    recorded: [],
+    reply: (ctx) => [{ text: `echo ${ctx.BodyForAgent}` }],
+    rt: {},
+  };
+  // Mirrors the host: deliver errors go to onError, and dispatch itself still resolves.
+  const dispatch = async (p: {
+    ctx: Record<string, unknown>;
+    dispatcherOptions: { deliver: Deliver; onError?: (err: unknown, info: { kind: string }) => void };
+  }) => {
+    const entry: Dispatched = { ctx: p.ctx, errors: [] };
+    stub.dispatched.push(entry);
+    for (const payload of await stub.reply(p.ctx)) {
+      try {
+        await p.dispatcherOptions.deliver(payload, { kind: "final" });
+      } catch (err) {
+        entry.errors.push(err);
+        p.dispatcherOptions.onError?.(err, { kind: "final" });
+      }
+    }
+    return { queuedFinal: true };
+  };
+  stub.rt = {
+    routing: {
+      resolveAgentRoute: (p: { accountId: string; peer: { kind: string; id: string } }) => ({
+        agentId: "main",
+        accountId: p.accountId,
+        sessionKey: `agent:main:feishu-relay:${p.peer.kind}:${p.peer.id}`,
+      }),
+    },
+    reply: {
+      finalizeInboundContext: (ctx: Record<string, unknown>) => ({ ...ctx, finalized: true }),
+      dispatchReplyWithBufferedBlockDispatcher: dispatch,
+    },
+    session: {
+      resolveStorePath: () => "/tmp/stub-store",
+      recordInboundSession: async (p: Record<string, unknown>) => {
+        stub.recorded.push(p);
+      },
+    },
+  };
+  if (flavor === "modern") {
+    stub.rt.inbound = {
+      dispatchReply: async (turn: {
+        ctxPayload: Record<string, unknown>;
+        cfg: unknown;
+        storePath: string;
+        routeSessionKey: string;
+        recordInboundSession: (p: unknown) => Promise<void>;
+        dispatchReplyWithBufferedBlockDispatcher: typeof dispatch;
+        delivery: { deliver: Deliver; onError?: (err: unknown, info: { kind: string }) => void };
+      }) => {
+        await turn.recordInboundSession({
+          storePath: turn.storePath,
+          sessionKey: turn.routeSessionKey,
+          ctx: turn.ctxPayload,
+          modern: true,
+        });
+        return turn.dispatchReplyWithBufferedBlockDispatcher({
+          ctx: turn.ctxPayload,
+          dispatcherOptions: { deliver: turn.delivery.deliver, onError: turn.delivery.onError },
+        });
+      },
+    };
+  }
+  return stub;
+}
+
+export interface StubGatewayContext {
+  ctx: {
+    cfg: unknown;
+    accountId: string;
+    account: unknown;
+    abortSignal: AbortSignal;
+    log: { info(m: string): void; warn(m: string): void; error(m: string): void; debug(m: string): void };
+    setStatus(next: { accountId: string } & StatusPatch): void;
+    getStatus(): { accountId: string } & StatusPatch;
+    channelRuntime?: unknown;
+    runtime: unknown;
+  };
+  abort: AbortController;
+  statuses: Array<StatusPatch>;
+  status: () => StatusPatch & Record<string, unknown>;
+  logs: string[];
+}
+
+export function gatewayContext(cfg: unknown, account: unknown, channelRuntime?: unknown): StubGatewayContext {
+  const abort = new AbortController();
+  const statuses: StatusPatch[] = [];
+  let merged: Record<string, unknown> = { accountId: "default" };
+  const logs: string[] = [];
+  const sink = (level: string) => (m: string) => logs.push(`${level} ${m}`);
+  return {
+    abort,
+    statuses,
+    logs,
+    status: () => merged as StatusPatch & Record<string, unknown>,
+    ctx: {
+      cfg,
+      accountId: "default",
+      account,
+      abortSignal: abort.signal,
+      log: { info: sink("info"), warn: sink("warn"), error: sink("error"), debug: sink("debug") },
+      // Like the host: a patch merged into the account's runtime snapshot.
+      setStatus: (next) => {
+        statuses.push(next);
+        merged = { ...merged, ...next };
+      },
+      getStatus: () => merged as { accountId: string },
+      channelRuntime,
+      runtime: {},
+    },
+  };
+}
