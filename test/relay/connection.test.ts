@@ -63,15 +63,7 @@ describe("plugin connection delivery", () => {
     const s = await setup();
     for (let i = 1; i <= 5; i++) await s.store(i);
     const sock = scriptedSocket();
-    const conn = new PluginConnection(
-      sock.socket,
-      { id: 1, openId: "ou_1", name: "" },
-      "s",
-      false,
-      s.inbox,
-      { delivered() {} },
-      0,
-    );
+    const conn = connectionFor(sock.socket, s.inbox);
     sock.answer(-1); // the first frame is queued behind backpressure
     conn.pump();
     expect(sock.written).toEqual([1]);
@@ -85,15 +77,7 @@ describe("plugin connection delivery", () => {
     const s = await setup();
     for (let i = 1; i <= 3; i++) await s.store(i);
     const sock = scriptedSocket();
-    const conn = new PluginConnection(
-      sock.socket,
-      { id: 1, openId: "ou_1", name: "" },
-      "s",
-      false,
-      s.inbox,
-      { delivered() {} },
-      0,
-    );
+    const conn = connectionFor(sock.socket, s.inbox);
     sock.answer(0);
     conn.pump();
     expect(conn.lastSentSeq).toBe(0);
@@ -107,15 +91,7 @@ describe("plugin connection delivery", () => {
     const s = await setup();
     await s.store(1);
     const sock = scriptedSocket();
-    const conn = new PluginConnection(
-      sock.socket,
-      { id: 1, openId: "ou_1", name: "" },
-      "s",
-      false,
-      s.inbox,
-      { delivered() {} },
-      0,
-    );
+    const conn = connectionFor(sock.socket, s.inbox);
     const r2 = await s.store(2);
     // Seq 2 arrives live before seq 1 was replayed: the gap sends the connection to the inbox.
     conn.deliverLive([
