@@ -1,18 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { FeishuDirectory } from "../../src/feishu/directory.ts";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { clientStack } from "./client-stack.ts";
 import { VirtualTime } from "./virtual-time.ts";
 
-let fake: FakeFeishu;
-
-beforeAll(async () => {
-  fake = await startFakeFeishu();
-});
-afterAll(async () => {
-  await fake.stop();
-});
-beforeEach(() => fake.reset());
+const fake = await useFakeFeishu();
 
 const userCalls = () => fake.calls.filter((c) => c.path.startsWith("/open-apis/contact/v3/users/"));
 const botCalls = () => fake.calls.filter((c) => c.path === "/open-apis/bot/v3/info");

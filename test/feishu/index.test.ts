@@ -1,16 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { describe, expect, test } from "bun:test";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { request, testRelay } from "../helpers.ts";
 
-let fake: FakeFeishu;
-
-beforeAll(async () => {
-  fake = await startFakeFeishu();
-});
-afterAll(async () => {
-  await fake.stop();
-});
-beforeEach(() => fake.reset());
+const fake = await useFakeFeishu();
 
 const health = async (relay: ReturnType<typeof testRelay>["relay"]) =>
   (await (await relay.app.handle(request("/health"))).json()) as { feishu: string; status: string };

@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
 import { FeishuRestClient, MAX_TOKEN_RETRIES } from "../../src/feishu/rest-client.ts";
 import { TenantTokenManager } from "../../src/feishu/tenant-token.ts";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { clientStack } from "./client-stack.ts";
 
-let fake: FakeFeishu;
-
-beforeAll(async () => {
-  fake = await startFakeFeishu();
-});
-afterAll(async () => {
-  await fake.stop();
-});
-beforeEach(() => fake.reset());
+const fake = await useFakeFeishu();
 
 const botInfo = { method: "GET" as const, path: "/open-apis/bot/v3/info", api: "bot.info" };
 /** A raw send through the client: the fake's "send" switches apply to it and not to the token call. */

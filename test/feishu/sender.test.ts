@@ -1,18 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { clientStack, type StackOptions } from "./client-stack.ts";
 import { VirtualTime } from "./virtual-time.ts";
 
-let fake: FakeFeishu;
-
-beforeAll(async () => {
-  fake = await startFakeFeishu();
-});
-afterAll(async () => {
-  await fake.stop();
-});
-beforeEach(() => fake.reset());
+const fake = await useFakeFeishu();
 
 /** A stack whose waits run in virtual time; `run` drives a send to completion. */
 function virtualStack(opts: StackOptions = {}) {
