@@ -4,7 +4,7 @@
  * store path as the webhook. The SDK acks an event when the handler resolves and reports 500 when it
  * throws, so a failed commit is re-pushed by Feishu rather than lost. The SDK itself never dedupes.
  */
-import * as lark from "@larksuiteoapi/node-sdk";
+import type * as Lark from "@larksuiteoapi/node-sdk";
 import type { Config } from "../config/definition.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
@@ -25,8 +25,14 @@ export const IGNORED_WS_EVENTS = [
   "im.message.reaction.deleted_v1",
 ];
 
+/**
+ * The SDK (30 MB unpacked) is loaded only when the long connection starts: importing it eagerly
+ * cost every start-up, webhook-only ones included, about 250 ms.
+ */
+const loadSdk = (): Promise<typeof Lark> => import("@larksuiteoapi/node-sdk");
+
 /** FEISHU_DOMAIN → the SDK's domain: its own constants for the two clouds, else the base URL as is. */
-export function larkDomain(domain: string): lark.Domain | string {
+export function larkDomain(lark: typeof Lark, domain: string): Lark.Domain | string {
   if (domain === "feishu") return lark.Domain.Feishu;
   if (domain === "lark") return lark.Domain.Lark;
   return domain;
@@ -55,6 +61,31 @@ export function startLongConnection(deps: LongConnectionDeps): LongConnection | 
     });
     return undefined;
   }
+  let client: Lark.WSClient | undefined;
+  let stopped = false;
+  loadSdk().then(
+    (lark) => {
+      if (stopped) return;
+      client = createClient(lark, deps, log, appId);
+      log.info("feishu_ws_starting", { domain: config.FEISHU_DOMAIN });
+    },
+    (err: Error) => log.error("feishu_ws_failed", { err }),
+  );
+  return {
+    stop() {
+      stopped = true;
+      client?.close({ force: true });
+    },
+  };
+}
+
+function createClient(
+  lark: typeof Lark,
+  deps: LongConnectionDeps,
+  log: Logger,
+  appId: string,
+): Lark.WSClient {
+  const { config } = deps;
   const sdkLog = sdkLogger(log);
   // Capped at info: the SDK logs whole event payloads (message text) at debug.
   const loggerLevel =
@@ -68,7 +99,7 @@ export function startLongConnection(deps: LongConnectionDeps): LongConnection | 
   const client = new lark.WSClient({
     appId,
     appSecret: config.FEISHU_APP_SECRET,
-    domain: larkDomain(config.FEISHU_DOMAIN),
+    domain: larkDomain(lark, config.FEISHU_DOMAIN),
     logger: sdkLog,
     loggerLevel,
     onReady: () => log.info("feishu_ws_ready"),
@@ -77,12 +108,7 @@ export function startLongConnection(deps: LongConnectionDeps): LongConnection | 
     onError: (err: Error) => log.error("feishu_ws_failed", { err }),
   });
   void client.start({ eventDispatcher: dispatcher });
-  log.info("feishu_ws_starting", { domain: config.FEISHU_DOMAIN });
-  return {
-    stop() {
-      client.close({ force: true });
-    },
-  };
+  return client;
 }
 
 /** One handler for every registered type; it resolves after the inbox commit (well within 3 s). */

@@ -146,9 +146,9 @@ describe("long connection", () => {
 
 describe("configuration", () => {
   test("FEISHU_DOMAIN maps to the SDK's domains or passes a base URL through", () => {
-    expect(larkDomain("feishu")).toBe(lark.Domain.Feishu);
-    expect(larkDomain("lark")).toBe(lark.Domain.Lark);
-    expect(larkDomain("http://127.0.0.1:9000")).toBe("http://127.0.0.1:9000");
+    expect(larkDomain(lark, "feishu")).toBe(lark.Domain.Feishu);
+    expect(larkDomain(lark, "lark")).toBe(lark.Domain.Lark);
+    expect(larkDomain(lark, "http://127.0.0.1:9000")).toBe("http://127.0.0.1:9000");
   });
 
   test("not started in webhook mode, without app credentials, or with an app id the SDK refuses", () => {
