@@ -16,6 +16,9 @@ const result = await Bun.build({
     ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
   },
   minify: true,
+  bytecode: true,
+  format: "esm",
+  target: "bun",
   sourcemap: "linked",
   define: { __RELAY_BUILD__: JSON.stringify(version) },
 });

@@ -1,0 +1,61 @@
+/**
+ * Compiled binary: time from spawn to the first `/health` 200, and idle RSS after start-up.
+ * Goals (M1-1): under 100 ms and under 50 MB (the original Express relay idles at ~65 MB).
+ *
+ *   bun run build && bun bench/startup.ts [--runs 10]
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({ options: { runs: { type: "string", default: "10" } } });
+const runs = Number(values.runs);
+const binary = join(import.meta.dir, "../dist/openclaw-relay");
+if (!existsSync(binary)) throw new Error("build first: bun run build");
+
+async function once(port: number) {
+  const dir = mkdtempSync(join(tmpdir(), "relay-startup-"));
+  const started = performance.now();
+  const proc = Bun.spawn([binary, "serve"], {
+    env: { HOST: "127.0.0.1", PORT: String(port), DATABASE_PATH: join(dir, "relay.db"), LOG_LEVEL: "error" },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  let ms = Number.NaN;
+  for (let i = 0; i < 5000; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) {
+        ms = performance.now() - started;
+        break;
+      }
+    } catch {}
+    await Bun.sleep(1);
+  }
+  await Bun.sleep(500); // let start-up garbage settle before reading idle RSS
+  const status = await Bun.file(`/proc/${proc.pid}/status`).text();
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  proc.kill("SIGTERM");
+  const code = await proc.exited;
+  rmSync(dir, { recursive: true, force: true });
+  return { ms, rssMb, code };
+}
+
+const results = [];
+for (let i = 0; i < runs; i++) results.push(await once(19_000 + (process.pid % 500) + i));
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
+const summary = {
+  command: `bun bench/startup.ts --runs ${runs}`,
+  runs,
+  startToHealthMs: {
+    median: Number(median(results.map((r) => r.ms)).toFixed(1)),
+    min: Number(sorted(results.map((r) => r.ms))[0]!.toFixed(1)),
+  },
+  idleRssMb: Number(median(results.map((r) => r.rssMb)).toFixed(1)),
+  cleanExits: results.filter((r) => r.code === 0).length,
+};
+console.log(JSON.stringify(summary, null, 2));
+console.log(
+  `binary start → /health 200: median ${summary.startToHealthMs.median} ms (min ${summary.startToHealthMs.min}); idle RSS ${summary.idleRssMb} MB; ${summary.cleanExits}/${runs} exited 0 on SIGTERM`,
+);

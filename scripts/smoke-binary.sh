@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Smoke test of the compiled binary (M1-1): copied alone into an empty temp dir it starts on a free
+# port, creates its DB, answers /health and /swagger/json, and exits 0 on SIGTERM within 10 s.
+set -euo pipefail
+bin="$(cd "$(dirname "$0")/.." && pwd)/dist/openclaw-relay"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cp "$bin" "$dir/"
+cd "$dir"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+HOST=127.0.0.1 PORT=$port LOG_LEVEL=warn ./openclaw-relay serve > relay.log 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  curl -sf "http://127.0.0.1:$port/health" > /dev/null && break
+  sleep 0.05
+done
+curl -sf "http://127.0.0.1:$port/health" | grep -q '"status":"ok"'
+curl -sf "http://127.0.0.1:$port/swagger/json" | grep -q '"/api/feishu/webhook"'
+[ -f data/relay.db ]
+start=$(date +%s)
+kill -TERM "$pid"
+code=0
+wait "$pid" || code=$?
+elapsed=$(( $(date +%s) - start ))
+[ "$code" -eq 0 ] || { echo "binary exited $code on SIGTERM"; cat relay.log; exit 1; }
+[ "$elapsed" -le 10 ] || { echo "binary took ${elapsed}s to stop"; exit 1; }
+echo "binary smoke test ok: /health, /swagger/json, data/relay.db, SIGTERM → exit 0 in ${elapsed}s"
