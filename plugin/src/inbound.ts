@@ -102,7 +102,12 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
 
   const deliver = replyDeliverer(frame, deps);
   const onError = (err: unknown, info?: { kind?: string }) =>
-    log.warn("reply_failed", { messageId: frame.messageId, kind: info?.kind, error: errorText(err) });
+    log.warn("reply_failed", {
+      messageId: frame.messageId,
+      kind: info?.kind,
+      code: (err as { code?: string } | undefined)?.code,
+      error: errorText(err),
+    });
   const onRecordError = (err: unknown) =>
     log.warn("session_record_failed", { messageId: frame.messageId, error: errorText(err) });
   const storePath = rt.session?.resolveStorePath?.(
@@ -111,6 +116,7 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
   );
 
   if (rt.inbound?.dispatchReply && dispatchClassic && rt.session?.recordInboundSession && storePath) {
+    log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "turn" });
     await rt.inbound.dispatchReply({
       cfg,
       channel: CHANNEL_ID,
@@ -128,6 +134,7 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     });
     return;
   }
+  log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "classic" });
   if (rt.session?.recordInboundSession && storePath) {
     await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
   }

@@ -76,11 +76,9 @@ export function messageFrame(seq: number, overrides: Partial<MessageFrame> = {})
 }
 
 let sentCounter = 0;
-export const answerSent: SendAnswer = (f) => ({
-  type: "sent",
-  id: f.id,
-  messageId: `om_sent${++sentCounter}`,
-});
+export function answerSent(f: SendFrame): ServerFrame {
+  return { type: "sent", id: f.id, messageId: `om_sent${++sentCounter}` };
+}
 
 export class FakeRelay {
   readonly conns: RelayConn[] = [];
