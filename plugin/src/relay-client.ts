@@ -1,24 +1,27 @@
 /**
- * The WebSocket client for the relay's plugin endpoint (DESIGN §4, protocol v1).
+ * The client for the relay's plugin endpoint (DESIGN §4, protocol v1): one connection at a time
+ * (relay-socket.ts) inside our own reconnect loop. OpenClaw treats a returning `startAccount` as a
+ * crash and restarts it on its own slow schedule, so `run` stays pending until aborted.
  *
- * One connection at a time, with our own reconnect loop: OpenClaw treats a returning `startAccount`
- * as a crash and restarts it on its own slow schedule, so `run` stays pending until aborted.
- *
- * - Auth: the token goes in `?token=` because Node's WebSocket is not guaranteed to send custom
- *   headers (a User-Agent is offered, best effort). Hence the URL is never logged.
+ * - The token goes in `?token=` because Node's WebSocket is not guaranteed to send custom headers
+ *   (a User-Agent is offered, best effort). Hence the URL is never logged.
  * - Close codes: 4001 (unauthorized) and 4002 (replaced by a newer connection) are terminal — the
  *   first cannot fix itself, and two gateways sharing a token would evict each other forever — so
- *   we report them and wait for an abort (a config reload restarts us). Anything else reconnects.
- * - Liveness: an app-level `ping` every heartbeat; a connection that has been silent for
- *   2.5 heartbeats is abandoned without waiting for a close handshake that may never come.
+ *   we report them and wait for an abort (a config reload restarts us). Anything else reconnects
+ *   with jittered, capped exponential back-off.
+ * - `message` frames are deduped and acked by DeliveryTracker; `send` frames are correlated with
+ *   their `sent` / `error` answers by PendingSends.
  */
 
 import type { SendFrame, SendRequest, SentFrame } from "../../src/relay/protocol.ts";
-import { CloseCode, type HelloFrame, type MessageFrame, parseServerFrame } from "../../src/relay/protocol.ts";
+import { CloseCode, type HelloFrame, type MessageFrame } from "../../src/relay/protocol.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF, sleep, untilAborted } from "./backoff.ts";
 import { DeliveryTracker } from "./delivery-tracker.ts";
 import { displayUrl, type EventLog, errorText } from "./log.ts";
 import { PendingSends, RelaySendError, type SendOptions } from "./pending-sends.ts";
+import { type RoutedFrame, runRelaySocket, type WebSocketCtor } from "./relay-socket.ts";
+
+export type { WebSocketCtor } from "./relay-socket.ts";
 
 /** What the client reports; a subset of OpenClaw's ChannelAccountSnapshot. */
 export interface StatusPatch {
@@ -35,8 +38,6 @@ export interface StatusPatch {
   lastOutboundAt?: number | null;
   lastTransportActivityAt?: number | null;
 }
-
-export type WebSocketCtor = new (url: string, init?: unknown) => WebSocket;
 
 export interface RelayClientOptions {
   /** The relay endpoint, e.g. wss://relay.example.com/openclaw (without the token). */
@@ -59,17 +60,7 @@ export interface RelayClientOptions {
   WebSocket?: WebSocketCtor;
 }
 
-interface Outcome {
-  code: number;
-  reason: string;
-  gotHello: boolean;
-  aborted?: boolean;
-}
-
-const OPEN = 1;
-const DEAD_AFTER_BEATS = 2.5;
-/** Client-chosen close code when we give up on a silent connection. */
-const CLOSE_HEARTBEAT_TIMEOUT = 4000;
+/** OpenClaw's health monitor reads transport activity; reporting it every frame would be noise. */
 const ACTIVITY_REPORT_EVERY_MS = 10_000;
 
 export class RelayClient {
@@ -77,11 +68,9 @@ export class RelayClient {
   readonly #backoff: BackoffPolicy;
   readonly #tracker: DeliveryTracker;
   readonly #sends: PendingSends;
-  /** Set once `hello` arrived on the current connection; frames are written only then. */
+  /** The current socket, set once its `hello` arrived; our frames are written only then. */
   #ready: WebSocket | undefined;
   #hello: HelloFrame | undefined;
-  /** Whether the WebSocket constructor accepts an init object with headers (Bun, Node ≥ 22.x). */
-  #headersSupported = true;
   #lastActivityReport = 0;
 
   constructor(opts: RelayClientOptions) {
@@ -107,6 +96,11 @@ export class RelayClient {
     return sent;
   }
 
+  /** Waits for every message handling in flight to settle. */
+  drain(): Promise<void> {
+    return this.#tracker.drain();
+  }
+
   /** Connects and reconnects until `signal` aborts. Never rejects. */
   async run(signal: AbortSignal): Promise<void> {
     this.#sends.reopen();
@@ -118,21 +112,7 @@ export class RelayClient {
       if (signal.aborted || outcome.aborted) break;
       const at = Date.now();
       if (outcome.code === CloseCode.unauthorized || outcome.code === CloseCode.replaced) {
-        const unauthorized = outcome.code === CloseCode.unauthorized;
-        const error = unauthorized
-          ? "relay rejected the token (4001): check channels.feishu-relay.token"
-          : "replaced by a newer connection with the same token (4002): another gateway uses this token";
-        this.#o.log.error(unauthorized ? "relay_unauthorized" : "relay_replaced", { code: outcome.code });
-        this.#sends.close(new RelaySendError(unauthorized ? "unauthorized" : "replaced", error, false));
-        this.#status({
-          running: false,
-          connected: false,
-          lifecycle: "blocked",
-          terminalDisconnect: true,
-          lastError: error,
-          lastDisconnect: { at, status: outcome.code, error },
-        });
-        await untilAborted(signal);
+        await this.#terminal(outcome.code, at, signal);
         break;
       }
       attempt = outcome.gotHello ? 1 : attempt + 1;
@@ -157,66 +137,39 @@ export class RelayClient {
     this.#o.log.info("relay_stopped");
   }
 
-  /** Waits for every message handling in flight to settle. */
-  drain(): Promise<void> {
-    return this.#tracker.drain();
+  /** 4001 / 4002: report, fail pending sends, and stay pending until aborted. */
+  async #terminal(code: number, at: number, signal: AbortSignal): Promise<void> {
+    const unauthorized = code === CloseCode.unauthorized;
+    const error = unauthorized
+      ? "relay rejected the token (4001): check channels.feishu-relay.token"
+      : "replaced by a newer connection with the same token (4002): another gateway uses this token";
+    this.#o.log.error(unauthorized ? "relay_unauthorized" : "relay_replaced", { code });
+    this.#sends.close(new RelaySendError(unauthorized ? "unauthorized" : "replaced", error, false));
+    this.#status({
+      running: false,
+      connected: false,
+      lifecycle: "blocked",
+      terminalDisconnect: true,
+      lastError: error,
+      lastDisconnect: { at, status: code, error },
+    });
+    await untilAborted(signal);
   }
 
-  #connectOnce(signal: AbortSignal): Promise<Outcome> {
-    return new Promise<Outcome>((resolve) => {
-      let ws: WebSocket;
-      try {
-        ws = this.#open();
-      } catch (err) {
-        resolve({ code: 1006, reason: errorText(err, [this.#o.token]), gotHello: false });
-        return;
-      }
-      const gen = this.#tracker.newConnection();
-      let gotHello = false;
-      let settled = false;
-      let lastFrameAt = Date.now();
-      let beat: ReturnType<typeof setInterval> | undefined;
-
-      const finish = (outcome: Outcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(helloTimer);
-        clearInterval(beat);
-        signal.removeEventListener("abort", onAbort);
-        ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
-        if (this.#ready === ws) this.#ready = undefined;
-        this.#sends.disconnected();
-        resolve(outcome);
-      };
-      // Closes without waiting for the close handshake: a dead peer may never answer it.
-      const abandon = (code: number, reason: string, aborted = false) => {
-        try {
-          ws.close(code, reason);
-        } catch {
-          // Already closing; nothing to do.
-        }
-        finish({ code, reason, gotHello, aborted });
-      };
-      const onAbort = () => abandon(1000, "shutting down", true);
-      signal.addEventListener("abort", onAbort, { once: true });
-      const helloTimer = setTimeout(
-        () => abandon(CLOSE_HEARTBEAT_TIMEOUT, "no hello"),
-        this.#o.helloTimeoutMs ?? 20_000,
-      );
-
-      const onHello = (hello: HelloFrame) => {
-        if (gotHello) return;
-        gotHello = true;
-        clearTimeout(helloTimer);
-        this.#hello = hello;
+  #connectOnce(signal: AbortSignal) {
+    const gen = this.#tracker.newConnection();
+    return runRelaySocket({
+      url: this.#o.url,
+      token: this.#o.token,
+      userAgent: this.#o.userAgent,
+      WebSocket: this.#o.WebSocket,
+      helloTimeoutMs: this.#o.helloTimeoutMs ?? 20_000,
+      heartbeatMs: this.#o.heartbeatMs,
+      log: this.#o.log,
+      signal,
+      onReady: (ws, hello) => {
         this.#ready = ws;
-        const beatMs = this.#o.heartbeatMs ?? hello.heartbeatSec * 1000;
-        beat = setInterval(() => {
-          if (Date.now() - lastFrameAt > beatMs * DEAD_AFTER_BEATS) {
-            this.#o.log.warn("relay_heartbeat_timeout", { silentMs: Date.now() - lastFrameAt });
-            abandon(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout");
-          } else this.#write({ type: "ping" });
-        }, beatMs);
+        this.#hello = hello;
         const now = Date.now();
         this.#o.log.info("relay_connected", { sessionId: hello.sessionId, pending: hello.pending, gen });
         this.#status({
@@ -230,50 +183,19 @@ export class RelayClient {
         });
         this.#o.onHello?.(hello);
         this.#sends.flush();
-      };
-
-      ws.onmessage = (ev: MessageEvent) => {
-        if (settled) return;
-        lastFrameAt = Date.now();
-        this.#reportActivity(lastFrameAt);
-        if (typeof ev.data !== "string") return;
-        this.#onFrame(ev.data, onHello);
-      };
-      ws.onerror = (ev: Event) => {
-        const message = (ev as Event & { message?: string }).message;
-        if (message) this.#o.log.debug("relay_socket_error", { error: errorText(message, [this.#o.token]) });
-      };
-      ws.onclose = (ev: CloseEvent) => finish({ code: ev.code, reason: ev.reason ?? "", gotHello });
+      },
+      onFrame: (frame) => this.#onFrame(frame),
+      onBadFrame: (raw, problem) => this.#onBadFrame(raw, problem),
+      onActivity: (now) => this.#reportActivity(now),
+      onClosed: (ws) => {
+        if (this.#ready === ws) this.#ready = undefined;
+        this.#sends.disconnected();
+      },
     });
   }
 
-  #open(): WebSocket {
-    const Ctor = this.#o.WebSocket ?? (globalThis.WebSocket as unknown as WebSocketCtor | undefined);
-    if (!Ctor) throw new Error("no global WebSocket (Node >= 22 or Bun is required)");
-    const url = new URL(this.#o.url);
-    url.searchParams.set("token", this.#o.token);
-    if (this.#headersSupported && this.#o.userAgent) {
-      try {
-        return new Ctor(url.href, { headers: { "user-agent": this.#o.userAgent } });
-      } catch {
-        // A spec-strict WebSocket reads the object as a protocol list and throws: drop the header.
-        this.#headersSupported = false;
-      }
-    }
-    return new Ctor(url.href);
-  }
-
-  #onFrame(raw: string, onHello: (h: HelloFrame) => void): void {
-    const parsed = parseServerFrame(raw);
-    if (!parsed.ok) {
-      this.#onBadFrame(raw, parsed.message);
-      return;
-    }
-    const frame = parsed.frame;
+  #onFrame(frame: RoutedFrame): void {
     switch (frame.type) {
-      case "hello":
-        onHello(frame);
-        return;
       case "message":
         this.#onMessage(frame);
         return;
@@ -324,9 +246,9 @@ export class RelayClient {
     }
   }
 
-  #write(frame: SendFrame | { type: "ack"; seq: number } | { type: "ping" }): boolean {
+  #write(frame: SendFrame | { type: "ack"; seq: number }): boolean {
     const ws = this.#ready;
-    if (!ws || ws.readyState !== OPEN) return false;
+    if (ws?.readyState !== 1) return false;
     try {
       ws.send(JSON.stringify(frame));
       return true;

@@ -117,6 +117,26 @@ describe("connection", () => {
     expect(t.gw.statuses.some((s) => s.lifecycle === "recovering")).toBe(true);
   });
 
+  test("a relay that never says hello is given up on and retried", async () => {
+    const t = start({ onOpen: () => {} }, "classic", { helloTimeoutMs: 40 });
+    await t.relay.waitFor(() => t.relay.conns.length >= 2, 2000, "a second attempt");
+    expect(t.gw.statuses.some((s) => s.lastDisconnect?.status === 4000)).toBe(true);
+    expect(t.gw.status().connected).toBe(false);
+  });
+
+  test("falls back to no User-Agent when the WebSocket constructor rejects an init object", async () => {
+    class StrictWebSocket extends WebSocket {
+      constructor(url: string, init?: unknown) {
+        if (init && typeof init === "object" && !Array.isArray(init)) throw new SyntaxError("bad protocol");
+        super(url);
+      }
+    }
+    const t = start({}, "classic", { WebSocket: StrictWebSocket });
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    expect(t.relay.conns[0]!.token).toBe(TOKEN);
+    expect(t.relay.conns[0]!.userAgent ?? "").not.toContain("openclaw-feishu-relay-channel");
+  });
+
   test("abort closes the socket and startAccount resolves", async () => {
     const t = start();
     await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
@@ -303,6 +323,28 @@ describe("outbound.sendText", () => {
     } as never);
     expect(result.messageId).toStartWith("om_sent");
     expect(t.relay.framesOf("send")[0]).toMatchObject({ to: "chat:oc_x", text: "later" });
+  });
+
+  test("a send whose answer was lost with the socket is written again, with the same uuid", async () => {
+    const t = start({
+      answerSend: (f, conn) => {
+        if (conn.n === 1) {
+          conn.ws.close(1012, "restart");
+          return undefined;
+        }
+        return { type: "sent", id: f.id, messageId: "om_second" };
+      },
+    });
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    const result = await t.plugin.outbound!.sendText!({
+      cfg: t.cfg,
+      to: "user:ou_owner",
+      text: "once",
+    } as never);
+    expect(result.messageId).toBe("om_second");
+    const sends = t.relay.framesOf("send");
+    expect(sends.length).toBe(2);
+    expect(sends[0]!.uuid).toBe(sends[1]!.uuid!);
   });
 
   test("rejects unknown targets and fails clearly when the channel is not running", async () => {

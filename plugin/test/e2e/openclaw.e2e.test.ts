@@ -174,6 +174,9 @@ describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugi
         "the proactive send",
       );
       expect(send.text).toBe("hi");
+      // "q:…" when OpenClaw passed its delivery-queue id (stable across its retries), else random.
+      console.log(`[openclaw e2e] proactive send uuid: ${send.uuid}`);
+      expect(send.uuid).toBeTruthy();
       expect(send.replyTo).toBeUndefined();
     },
     TIMEOUT_MS,
