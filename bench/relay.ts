@@ -1,177 +1,162 @@
 /**
  * The relay's hot path under load, reported as a ratio to this machine's bare limit measured in the
- * same run (../shared/bench-limit): wrk POSTs unique Feishu events to /api/feishu/webhook; each is
- * deduplicated, stored durably (WAL, synchronous=FULL, group commit) and pushed to a connected plugin
- * that acks. Everything on 127.0.0.1; bounded duration; stops by itself.
+ * same run (../shared/bench-limit, group commit, FULL): wrk POSTs unique Feishu events to
+ * /api/feishu/webhook; each is deduplicated, stored durably (WAL, synchronous=FULL, group commit),
+ * answered after its commit, and pushed to the sender's connected plugin, which acks.
  *
- *   bun bench/relay.ts [--duration 8] [--connections 64]
+ * Two runs, each against a fresh relay process and database:
+ *   - 1 user: every event from one sender, one plugin connection;
+ *   - spread: the sender round-robin over --spread users (default 1,000), each with its own
+ *     authenticated plugin connection, all held by this process.
+ * Reported: events/s (durable, = webhook answers/s), webhook-answer p50/p99 (wrk --latency), and
+ * webhook → plugin latency p50/p99 (the send time is embedded in the message text by
+ * webhook-users.lua; the plugin stand-in computes now − sent). Goals (2-core machine): ≥ 30,000/s
+ * with 1 user, ≥ 20,000/s spread over 1,000 users. Everything on 127.0.0.1; bounded; stops by itself.
+ *
+ *   bun bench/relay.ts [--duration 8] [--connections 64] [--spread 1000] [--ack-every 100] [--skip-limit]
+ *                      [--log-level warn] [--cpu-prof DIR]
+ *
+ * --ack-every N: the plugin stand-in acks cumulatively every N frames per connection (1 = like the real
+ * plugin, which acks each message once handled). --log-level info is the relay's default (one JSON
+ * line per event on stdout, here discarded). --cpu-prof DIR writes the relay's CPU profile there.
+ * BENCH_RELAY_ROOT=DIR benches another tree (e.g. a patched copy) with the same client.
  *
  * Needs `wrk` (apt-get install -y wrk).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import {
+  benchOpenId,
+  commandLine,
+  cpuMeter,
+  createUsers,
+  dist,
+  measureLimit,
+  Plugins,
+  report,
+  runWrk,
+  startRelay,
+} from "./lib.ts";
 
 const { values } = parseArgs({
-  options: { duration: { type: "string", default: "8" }, connections: { type: "string", default: "64" } },
+  options: {
+    duration: { type: "string", default: "8" },
+    connections: { type: "string", default: "64" },
+    spread: { type: "string", default: "1000" },
+    "ack-every": { type: "string", default: "100" },
+    "skip-limit": { type: "boolean", default: false },
+    "log-level": { type: "string", default: "warn" },
+    "cpu-prof": { type: "string" },
+  },
 });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
-const root = join(import.meta.dir, "..");
-const limitDir = join(root, "../shared/bench-limit");
-const admin = "bench-admin-token-0123456789";
+const spread = Number(values.spread);
+const ackEvery = Number(values["ack-every"]);
+const GOAL_ONE = 30_000;
+const GOAL_SPREAD = 20_000;
 
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const p = s.port ?? 0;
-  s.stop(true);
-  return p;
-}
-
-async function waitFor(url: string, timeoutMs = 10_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {}
-    await Bun.sleep(50);
-  }
-  throw new Error(`not up: ${url}`);
-}
-
-function wrk(url: string, script: string, env: Record<string, string> = {}) {
-  const p = Bun.spawnSync(
-    ["wrk", "-t1", `-c${connections}`, `-d${duration}s`, "--latency", "-s", script, url],
-    {
-      env: { ...process.env, ...env },
-    },
-  );
-  const out = p.stdout.toString();
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const latency = /Latency\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?";
-  const p99 = /99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?";
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, latency, p99, non2xx, raw: out };
-}
-
-/** A plugin stand-in: counts message frames and acks every 100. */
-function subscriber(url: string, token: string) {
-  let count = 0;
-  let lastSeq = 0;
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
-  ws.onmessage = (e) => {
-    const f = JSON.parse(String(e.data)) as { type: string; seq?: number };
-    if (f.type !== "message") return;
-    count++;
-    lastSeq = f.seq ?? lastSeq;
-    if (count % 100 === 0) ws.send(JSON.stringify({ type: "ack", seq: lastSeq }));
-  };
-  const open = new Promise((r) => (ws.onopen = r));
-  return { open, count: () => count, close: () => ws.close() };
-}
-
-async function measureRelay() {
-  const dir = mkdtempSync(join(tmpdir(), "relay-bench-"));
-  const port = await freePort();
-  const relay = Bun.spawn(["bun", join(root, "src/index.ts"), "serve"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      DATABASE_PATH: join(dir, "relay.db"),
-      ADMIN_TOKEN: admin,
-      LOG_LEVEL: "warn",
-    },
-    stdout: "ignore",
-    stderr: "inherit",
+async function measureRelay(users: number) {
+  const relay = await startRelay({
+    env: { LOG_LEVEL: values["log-level"] as string },
+    nofile: users + 1024,
+    bunFlags: values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [],
   });
   try {
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(`${base}/health`);
-    const created = (await (
-      await fetch(`${base}/api/admin/users`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-        body: JSON.stringify({ openId: "ou_bench_user", name: "Bench" }),
-      })
-    ).json()) as { token: string };
-    const sub = subscriber(`ws://127.0.0.1:${port}/openclaw`, created.token);
-    await sub.open;
-    const r = wrk(base, join(import.meta.dir, "webhook.lua"), { BENCH_RUN: String(Date.now()) });
-    // Let delivery finish: wait until the plugin's count stops growing (bounded).
-    const drainStart = performance.now();
-    for (let last = -1; sub.count() !== last && performance.now() - drainStart < 15_000; ) {
-      last = sub.count();
-      await Bun.sleep(300);
-    }
-    const rss = await memoryOf(relay.pid);
-    const metrics = await (
-      await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${admin}` } })
-    ).text();
-    const metric = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(metrics)?.[1] ?? 0);
-    const stored = metric("inbox_stored_total");
-    const deliveredByRelay = metric("messages_delivered_total");
-    sub.close();
-    return { ...r, delivered: sub.count(), stored, deliveredByRelay, rssMb: rss };
+    const openIds = Array.from({ length: users }, (_, i) => benchOpenId(i));
+    const tokens = await createUsers(relay.base, openIds, 64);
+    const plugins = new Plugins({ ackEvery, latency: true });
+    await plugins.connect(relay.ws, tokens);
+    const rssBeforeKb = relay.rssKb();
+    const cpu = cpuMeter(relay.pid);
+    const r = await runWrk({
+      url: relay.base,
+      script: join(import.meta.dir, "webhook-users.lua"),
+      connections,
+      durationSec: duration,
+      env: { BENCH_USERS: String(users), BENCH_RUN: String(Date.now()) },
+    });
+    const cpuDuringLoad = cpu.stop();
+    // Let delivery finish: until every stored message arrived or arrivals stop (bounded). Requests
+    // still in flight when wrk stopped may be committed meanwhile, so `stored` is read again.
+    await plugins.drain(await relay.metric("inbox_stored_total"));
+    const stored = await relay.metric("inbox_stored_total");
+    await plugins.drain(stored);
+    plugins.ackAll();
+    const e2e = dist(plugins.latencies());
+    const writtenToSocket = await relay.metric("messages_delivered_total");
+    const commits = await relay.metric("inbox_commit_batch_size_count");
+    const ackCommits = await relay.metric("inbox_acks_total");
+    const rssMb = Math.round(relay.rssKb() / 1024);
+    plugins.close();
+    return {
+      users,
+      eventsPerSec: Math.round(r.rps),
+      requests: r.requests,
+      webhookAnswerMs: { mean: r.meanMs, p50: r.p50Ms, p90: r.p90Ms, p99: r.p99Ms, max: r.maxMs },
+      webhookToPluginMs: { p50: e2e.p50, p90: e2e.p90, p99: e2e.p99, max: e2e.max },
+      non2xx: r.non2xx,
+      socketErrors: r.socketErrors,
+      stored,
+      writtenToSocket,
+      groupCommits: commits,
+      meanBatch: commits ? Math.round((10 * stored) / commits) / 10 : 0,
+      ackCommits,
+      receivedByPlugin: plugins.received,
+      outOfOrder: plugins.outOfOrder,
+      closedEarly: plugins.closed,
+      rssMbBefore: Math.round(rssBeforeKb / 1024),
+      rssMb,
+      cpuDuringLoad,
+    };
   } finally {
-    relay.kill("SIGTERM");
-    await relay.exited;
-    rmSync(dir, { recursive: true, force: true });
+    await relay.stop();
   }
 }
 
-async function measureLimit() {
-  const port = await freePort();
-  const server = Bun.spawn(["bun", join(limitDir, "group.ts"), String(port), "FULL"], {
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  await Bun.sleep(300);
-  const sub = Bun.spawn(["bun", join(limitDir, "sub.ts"), String(port)], {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  await Bun.sleep(300);
-  try {
-    return wrk(`http://127.0.0.1:${port}/`, join(limitDir, "post.lua"));
-  } finally {
-    sub.kill("SIGTERM");
-    server.kill("SIGTERM");
-    await Promise.all([sub.exited, server.exited]);
-    rmSync(`/tmp/limit-${port}.db`, { force: true });
-    rmSync(`/tmp/limit-${port}.db-wal`, { force: true });
-    rmSync(`/tmp/limit-${port}.db-shm`, { force: true });
-  }
-}
+const limit = values["skip-limit"] ? undefined : await measureLimit(connections, duration);
+const one = await measureRelay(1);
+const many = spread > 1 ? await measureRelay(spread) : undefined;
+const ratio = (x: number) => (limit?.rps ? Number((x / limit.rps).toFixed(3)) : null);
 
-async function memoryOf(pid: number): Promise<number> {
-  try {
-    const status = await Bun.file(`/proc/${pid}/status`).text();
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
-  } catch {
-    return 0;
-  }
-}
-
-const limit = await measureLimit();
-const relay = await measureRelay();
 const result = {
-  command: `bun bench/relay.ts --duration ${duration} --connections ${connections}`,
-  limit: { eventsPerSec: limit.rps, meanLatency: limit.latency, p99: limit.p99 },
-  relay: {
-    eventsPerSec: relay.rps,
-    meanLatency: relay.latency,
-    p99: relay.p99,
-    non2xx: relay.non2xx,
-    stored: relay.stored,
-    writtenToSocket: relay.deliveredByRelay,
-    receivedByPlugin: relay.delivered,
-    rssMb: relay.rssMb,
+  command: commandLine("bench/relay.ts", {
+    duration,
+    connections,
+    spread,
+    "ack-every": ackEvery,
+    ...(values["log-level"] !== "warn" ? { "log-level": values["log-level"] as string } : {}),
+    ...(values["skip-limit"] ? { "skip-limit": true } : {}),
+  }),
+  limit: limit && {
+    eventsPerSec: Math.round(limit.rps),
+    meanMs: limit.meanMs,
+    p50Ms: limit.p50Ms,
+    p99Ms: limit.p99Ms,
+    receivedBySubscriber: limit.received,
+    cpuDuringLoad: limit.cpuDuringLoad,
   },
-  ratioToLimit: limit.rps ? Number((relay.rps / limit.rps).toFixed(3)) : null,
+  relay: one,
+  ratioToLimit: ratio(one.eventsPerSec),
+  spread: many && { ...many, ratioToLimit: ratio(many.eventsPerSec) },
+  goals: {
+    oneUser: { goal: GOAL_ONE, met: one.eventsPerSec >= GOAL_ONE },
+    ...(many ? { spread: { goal: GOAL_SPREAD, met: many.eventsPerSec >= GOAL_SPREAD } } : {}),
+  },
 };
-console.log(JSON.stringify(result, null, 2));
-console.log(
-  `relay ${relay.rps.toFixed(0)} events/s (durable, FULL, delivered ${relay.delivered}) vs bare limit ${limit.rps.toFixed(0)}/s → ratio ${result.ratioToLimit}`,
+const line = (r: typeof one) =>
+  `${r.eventsPerSec} events/s over ${r.users} user(s) (durable, FULL; stored ${r.stored}, delivered ${r.receivedByPlugin}); ` +
+  `answer p50 ${r.webhookAnswerMs.p50} ms p99 ${r.webhookAnswerMs.p99} ms; webhook→plugin p50 ${r.webhookToPluginMs.p50} ms p99 ${r.webhookToPluginMs.p99} ms; ` +
+  `ratio to limit ${ratio(r.eventsPerSec)}`;
+report(
+  result,
+  [
+    `bare limit (group commit, FULL): ${limit ? Math.round(limit.rps) : "skipped"} events/s`,
+    `relay: ${line(one)} — goal ≥ ${GOAL_ONE}/s ${one.eventsPerSec >= GOAL_ONE ? "met" : "NOT met"}`,
+    ...(many
+      ? [
+          `relay: ${line(many)} — goal ≥ ${GOAL_SPREAD}/s ${many.eventsPerSec >= GOAL_SPREAD ? "met" : "NOT met"}`,
+        ]
+      : []),
+  ].join("\n"),
 );

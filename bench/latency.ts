@@ -1,0 +1,215 @@
+/**
+ * Latency at a steady rate: an open-loop client posts unique Feishu events to /api/feishu/webhook at
+ * --rate events/s for --duration s (send times scheduled in advance, up to --inflight keep-alive
+ * fetches outstanding, never waiting for one answer before the next send), after a short unmeasured
+ * warm-up. The plugin stand-in (same process, so the clocks agree) computes webhook-send →
+ * `message`-frame latency from the send time embedded in the text. Prints p50/p90/p99/max of that
+ * latency, of the webhook answer, and how late the client itself sent (client-side delay is shown,
+ * not hidden). The same load first runs against the bare hot path (../shared/bench-limit group.ts,
+ * FULL) in this run, as the floor this machine's disk and loopback allow.
+ * Goal (2-core machine): p99 < 5 ms at 1,000 events/s. Everything on 127.0.0.1; bounded; stops by itself.
+ *
+ *   bun bench/latency.ts [--rate 1000] [--duration 10] [--warmup 1] [--users 1] [--inflight 32] [--ack-every 1]
+ *
+ * --ack-every 1 acks every frame, as the real plugin does once a message is handled; --ack-every 100
+ * shows the relay without that ack load.
+ */
+import { parseArgs } from "node:util";
+import {
+  benchOpenId,
+  commandLine,
+  cpuMeter,
+  createUsers,
+  dist,
+  limitEvent,
+  Plugins,
+  report,
+  round3,
+  startLimit,
+  startRelay,
+  wallMs,
+  webhookEvent,
+} from "./lib.ts";
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: "string", default: "1000" },
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "1" },
+    users: { type: "string", default: "1" },
+    inflight: { type: "string", default: "32" },
+    "ack-every": { type: "string", default: "1" },
+  },
+});
+const rate = Number(values.rate);
+const duration = Number(values.duration);
+const warmup = Number(values.warmup);
+const users = Number(values.users);
+const maxInflight = Number(values.inflight);
+const ackEvery = Number(values["ack-every"]);
+const GOAL_P99_MS = 5;
+
+interface Phase {
+  answers: number[];
+  lags: number[];
+  errors: number;
+  sent: number;
+}
+
+/**
+ * Sends `count` events at `rate`/s from `t0` (scheduled times t0 + i/rate). A send that finds
+ * `maxInflight` requests outstanding waits for a free slot; its lateness shows in `lags`.
+ */
+async function openLoop(
+  url: string,
+  body: (i: number, sentAt: number) => string,
+  count: number,
+): Promise<Phase> {
+  const phase: Phase = { answers: [], lags: [], errors: 0, sent: 0 };
+  const interval = 1000 / rate;
+  const t0 = wallMs() + 5;
+  let inflight = 0;
+  let slotFreed: (() => void) | undefined;
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = t0 + i * interval;
+    let now = wallMs();
+    if (now < due - 0.5) {
+      await Bun.sleep(Math.max(0, due - now - 0.5));
+      now = wallMs();
+    }
+    while (inflight >= maxInflight) await new Promise<void>((r) => (slotFreed = r));
+    const sentAt = wallMs();
+    phase.lags.push(Math.max(0, sentAt - due));
+    inflight++;
+    phase.sent++;
+    const p = post(url, body(i, sentAt))
+      .then((status) => {
+        if (status === 200) phase.answers.push(wallMs() - sentAt);
+        else phase.errors++;
+      })
+      .catch(() => {
+        phase.errors++;
+      })
+      .finally(() => {
+        inflight--;
+        slotFreed?.();
+        slotFreed = undefined;
+      });
+    pending.push(p);
+  }
+  await Promise.race([Promise.all(pending), Bun.sleep(10_000)]);
+  return phase;
+}
+
+interface Target {
+  pid: number;
+  url: string;
+  ws: string;
+  tokens: string[];
+  readyOn: "hello" | "open";
+  body: (run: string, i: number, sentAt: number) => string;
+}
+
+/** Warm-up, then the measured open-loop phase against one server with its subscriber(s). */
+async function measure(t: Target) {
+  const plugins = new Plugins({
+    ackEvery: t.readyOn === "hello" ? ackEvery : 0,
+    latency: true,
+    readyOn: t.readyOn,
+  });
+  await plugins.connect(t.ws, t.tokens);
+  const run = String(Date.now());
+  if (warmup > 0) {
+    const n = Math.round(rate * warmup);
+    await openLoop(t.url, (i, at) => t.body(`${run}_w`, i, at), n);
+    await plugins.drain(n, 1000, 5000);
+  }
+  plugins.resetLatencies();
+  const receivedBefore = plugins.received;
+  const cpu = cpuMeter(t.pid);
+  const started = wallMs();
+  const phase = await openLoop(t.url, (i, at) => t.body(run, i, at), Math.round(rate * duration));
+  const elapsed = (wallMs() - started) / 1000;
+  await plugins.drain(receivedBefore + phase.sent, 1000, 5000);
+  const cpuDuringLoad = cpu.stop();
+  plugins.ackAll();
+  plugins.close();
+  const e2e = dist(plugins.latencies());
+  return {
+    achievedRate: Math.round(phase.sent / elapsed),
+    sent: phase.sent,
+    errors: phase.errors,
+    receivedBySubscriber: plugins.received - receivedBefore,
+    outOfOrder: plugins.outOfOrder,
+    webhookToPluginMs: e2e,
+    webhookAnswerMs: dist(phase.answers),
+    clientSendLagMs: dist(phase.lags),
+    cpuDuringLoad,
+  };
+}
+
+async function post(url: string, body: string): Promise<number> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+// The bare hot path (bench-limit group.ts, FULL) under the same open-loop load: the floor this
+// machine's disk and loopback allow.
+const limit = await startLimit();
+let bare: Awaited<ReturnType<typeof measure>>;
+try {
+  bare = await measure({
+    pid: limit.pid,
+    url: `${limit.base}/`,
+    ws: limit.ws,
+    tokens: [""],
+    readyOn: "open",
+    body: (run, i, at) => limitEvent(`${run}_${i}`, at),
+  });
+} finally {
+  await limit.stop();
+}
+
+const relay = await startRelay();
+try {
+  const tokens = await createUsers(
+    relay.base,
+    Array.from({ length: users }, (_, i) => benchOpenId(i)),
+  );
+  const r = await measure({
+    pid: relay.pid,
+    url: `${relay.base}/api/feishu/webhook`,
+    ws: relay.ws,
+    tokens,
+    readyOn: "hello",
+    body: (run, i, at) => webhookEvent(`${run}_${i}`, benchOpenId(i % users), at),
+  });
+  const e2e = r.webhookToPluginMs;
+  const met = e2e.n === r.sent && e2e.p99 < GOAL_P99_MS;
+  const result = {
+    command: commandLine("bench/latency.ts", {
+      rate,
+      duration,
+      warmup,
+      users,
+      inflight: maxInflight,
+      "ack-every": ackEvery,
+    }),
+    offeredRate: rate,
+    limit: bare,
+    relay: r,
+    p99RatioToLimit: bare.webhookToPluginMs.p99 ? round3(e2e.p99 / bare.webhookToPluginMs.p99) : null,
+    goal: { p99BelowMs: GOAL_P99_MS, met },
+  };
+  report(
+    result,
+    `relay at ${r.achievedRate}/s open-loop (${rate}/s scheduled), ${users} user(s), ${r.receivedBySubscriber}/${r.sent} delivered: ` +
+      `webhook→plugin p50 ${e2e.p50} p90 ${e2e.p90} p99 ${e2e.p99} max ${e2e.max} ms ` +
+      `(answer p99 ${r.webhookAnswerMs.p99} ms, client send lag p99 ${r.clientSendLagMs.p99} ms); ` +
+      `bare limit p50 ${bare.webhookToPluginMs.p50} p99 ${bare.webhookToPluginMs.p99} ms — goal p99 < ${GOAL_P99_MS} ms ${met ? "met" : "NOT met"}`,
+  );
+} finally {
+  await relay.stop();
+}
