@@ -18,7 +18,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { benchOpenId, commandLine, createUsers, Plugins, report, round3, startRelay, wallMs } from "./lib.ts";
+import {
+  benchOpenId,
+  commandLine,
+  cpuMeter,
+  createUsers,
+  Plugins,
+  report,
+  round3,
+  startRelay,
+  wallMs,
+} from "./lib.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -31,6 +41,8 @@ const { values, positionals } = parseArgs({
 });
 
 const NOFILE = 65_536;
+/** Each client process gives up opening connections after this long (the run stays bounded). */
+const CONNECT_TIMEOUT_MS = 40_000;
 
 if (values.client)
   await clientMain(values.client, Number(positionals[0]), Number(positionals[1]), positionals[2] as string);
@@ -44,7 +56,7 @@ async function clientMain(file: string, from: number, to: number, ws: string) {
   const tokens = ((await Bun.file(file).json()) as string[]).slice(from, to);
   const plugins = new Plugins({ ackEvery: 0, latency: false, concurrency: 100 });
   const started = wallMs();
-  await plugins.connect(ws, tokens, 80_000, false);
+  await plugins.connect(ws, tokens, CONNECT_TIMEOUT_MS, false);
   const ready = plugins.conns.filter((c) => c.helloAt > 0 && c.closeCode === undefined).length;
   console.log(
     JSON.stringify({
@@ -79,7 +91,7 @@ function spawnClient(file: string, from: number, to: number, ws: string) {
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   const ready = (async () => {
     let text = "";
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + CONNECT_TIMEOUT_MS + 15_000;
     while (!text.includes("\n") && Date.now() < deadline) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -95,6 +107,7 @@ function spawnClient(file: string, from: number, to: number, ws: string) {
     };
   })();
   return {
+    pid: proc.pid,
     ready,
     async stop() {
       proc.stdin.end();
@@ -134,6 +147,7 @@ async function main() {
     try {
       await Bun.sleep(500);
       const rss0 = relay.rssKb();
+      const cpu = cpuMeter(relay.pid);
       const c1 = spawnClient(tokenFile, 0, step, relay.ws);
       clients.push(c1);
       const r1 = await c1.ready;
@@ -144,6 +158,7 @@ async function main() {
       if (c2) clients.push(c2);
       const r2 = c2 ? await c2.ready : { ready: 0, wanted: 0, ms: 0, failed: 0, closeCodes: {} };
       const connectSec = (wallMs() - t1) / 1000;
+      const cpuWhileConnecting = cpu.stop(clients.map((c) => c.pid));
       await Bun.sleep(500);
       const rssN = relay.rssKb();
       await Bun.sleep(settle * 1000);
@@ -156,7 +171,7 @@ async function main() {
       const kbPerConnection = perConn(rssSettled);
       // Graceful stop with every plugin connected (DESIGN §8: SIGTERM drains within 10 s).
       const stopStarted = wallMs();
-      await relay.stop({ keepDb: true });
+      const stoppedByItself = await relay.stop({ keepDb: true });
       const stopSec = round3((wallMs() - stopStarted) / 1000);
       const result = {
         command: commandLine("bench/connections.ts", { connections: n, step, settle }),
@@ -174,13 +189,16 @@ async function main() {
         kbPerConnectionRightAfter: perConn(rssN),
         kbPerConnectionMarginal: marginal,
         relayStopSecWithAllConnected: stopSec,
+        relayStoppedByItself: stoppedByItself,
+        phasesSec: { createUsers: round3(createSec), connect: round3(connectSec), stop: stopSec },
+        cpuWhileConnecting,
         goal: { maxKb: 20, met: ready === n && kbPerConnection <= 20 },
       };
       report(
         result,
         `${ready}/${n} idle authenticated connections: relay RSS ${Math.round(rss0 / 1024)} → ${Math.round(rssSettled / 1024)} MB = ` +
           `${kbPerConnection} KB per connection (marginal ${step}→${n}: ${marginal} KB; original relay ~58 KB) — goal ≤ 20 KB ${result.goal.met ? "met" : "NOT met"}; ` +
-          `SIGTERM → exit with all connected: ${stopSec} s`,
+          `SIGTERM → exit with all connected: ${stopSec} s${stoppedByItself ? "" : " (did not exit by itself: SIGKILL)"}`,
       );
     } finally {
       for (const c of clients) await c.stop();

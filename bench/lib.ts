@@ -58,8 +58,11 @@ export interface RelayProcess {
   /** Sum of every sample of one metric (all label sets). */
   metric(name: string): Promise<number>;
   rssKb(): number;
-  /** SIGTERM, wait (bounded), and remove the temp DB unless `keepDb`. */
-  stop(opts?: { keepDb?: boolean }): Promise<void>;
+  /**
+   * SIGTERM, wait up to 12 s (then SIGKILL), and remove the temp DB unless `keepDb`. Resolves true
+   * when the relay exited by itself.
+   */
+  stop(opts?: { keepDb?: boolean }): Promise<boolean>;
 }
 
 export interface RelayOptions {
@@ -128,6 +131,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayProcess>
       if (!exited) proc.kill("SIGKILL");
       await proc.exited;
       if (dir && !keepDb) rmSync(dir, { recursive: true, force: true });
+      return exited;
     },
   };
 }
@@ -174,8 +178,9 @@ function systemTicks(): { busy: number; total: number } {
 }
 
 /**
- * Starts counting CPU; `stop()` returns cores used (average over the wall time) by the relay, by this
- * process with its reaped children (wrk, clients), and by everything else on the machine.
+ * Starts counting CPU; `stop()` returns cores used (average over the wall time) by the relay, by the
+ * bench (this process, its reaped children such as wrk, and `clientPids` started after the meter —
+ * client processes still running), and by everything else on the machine.
  */
 export function cpuMeter(relayPid: number) {
   const t0 = performance.now();
@@ -183,11 +188,11 @@ export function cpuMeter(relayPid: number) {
   const relay0 = procTicks(relayPid);
   const self0 = procTicks("self", true);
   return {
-    stop() {
+    stop(clientPids: number[] = []) {
       const sec = (performance.now() - t0) / 1000;
       const sys = systemTicks();
       const relay = procTicks(relayPid) - relay0;
-      const self = procTicks("self", true) - self0;
+      const self = procTicks("self", true) - self0 + clientPids.reduce((a, pid) => a + procTicks(pid), 0);
       const cores = (ticks: number) => round3(ticks / CLK_TCK / sec);
       return {
         relayCores: cores(relay),

@@ -7,11 +7,15 @@
  * Goal (2-core machine): 20,000 messages in < 0.5 s. Everything on 127.0.0.1; bounded; stops by itself.
  *
  *   bun bench/replay.ts [--messages 20000] [--rounds 3] [--senders 32] [--ack-every 100]
+ *
+ * --ack-every N: the plugin acks every N frames while the replay runs (0: never, pure replay).
+ * connectToOpenMs of a round shows how long the relay was still busy with the previous round's acks.
  */
 import { parseArgs } from "node:util";
 import {
   benchOpenId,
   commandLine,
+  cpuMeter,
   createUsers,
   dist,
   Plugins,
@@ -63,7 +67,8 @@ async function queue(
 }
 
 /** Connects one plugin and times the replay of its queue. */
-async function replay(ws: string, token: string) {
+async function replay(ws: string, token: string, relayPid: number) {
+  const cpu = cpuMeter(relayPid);
   let lastAt = 0;
   const plugins = new Plugins({
     ackEvery,
@@ -86,6 +91,7 @@ async function replay(ws: string, token: string) {
     connectToOpenMs: round3(openAt - connectAt),
     openToHelloMs: round3((conn?.helloAt ?? 0) - openAt),
     openToLastMs: lastAt ? round3(lastAt - openAt) : null,
+    cpu: cpu.stop(),
   };
 }
 
@@ -97,7 +103,7 @@ try {
   const pending = await relay.metric("inbox_stored_total");
   const rssBeforeKb = relay.rssKb();
   const results = [];
-  for (const token of tokens) results.push(await replay(relay.ws, token));
+  for (const token of tokens) results.push(await replay(relay.ws, token, relay.pid));
   const times = results.map((r) => r.openToLastMs ?? Number.POSITIVE_INFINITY);
   const complete = results.every(
     (r) => r.received === messages && r.lastSeq === messages && r.outOfOrder === 0,
