@@ -124,8 +124,8 @@ export class PluginConnection {
   }
 
   /** Cumulative ack; never past what this connection was actually sent. */
-  ack(seq: number): number {
-    return this.inbox.ack(this.user.id, Math.min(seq, this.#lastSent));
+  ack(seq: number): void {
+    this.inbox.ack(this.user.id, Math.min(seq, this.#lastSent));
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type SendFrame,
 } from "./protocol.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
-import { SessionLog } from "./sessions.ts";
+import type { SessionLog } from "./sessions.ts";
 
 /** The original plugin may authenticate with a first frame within this time. */
 export const LEGACY_AUTH_TIMEOUT_MS = 10_000;
@@ -39,6 +39,7 @@ interface SocketState {
 
 export interface GatewayDeps {
   hub: Hub;
+  sessions: SessionLog;
   outbox: Outbox;
   bot: () => Promise<{ openId: string; name: string }>;
 }
@@ -46,9 +47,7 @@ export interface GatewayDeps {
 export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
   const { hub, outbox } = deps;
   const log = ctx.log.child({ module: "gateway" });
-  const sessions = new SessionLog(ctx.db, ctx.now);
-  const stale = sessions.closeStale();
-  if (stale) log.info("sessions_closed_stale", { count: stale });
+  const { sessions } = deps;
   const states = new WeakMap<object, SocketState>();
   const m = {
     connections: ctx.metrics.counter("ws_connections_total", "Plugin connections by outcome."),
@@ -97,7 +96,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     const u = verified.user;
     const user: ConnectionUser = { id: u.id, openId: u.openId, name: u.name };
     const sessionId = randomUUID();
-    const acked = ackedSeqOf(ctx, u.id);
+    const acked = ctx.inbox.ackedSeq(u.id);
     const conn = new PluginConnection(socket, user, sessionId, legacy, ctx.inbox, deliveryHooks, acked);
     state.conn = conn;
     state.phase = "ready";
@@ -149,8 +148,8 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         conn.send({ type: "pong" });
         return;
       case "ack": {
-        const acked = conn.ack(frame.seq);
-        log.debug("plugin_ack", { userId: conn.user.id, seq: frame.seq, acked });
+        conn.ack(frame.seq);
+        log.debug("plugin_ack", { userId: conn.user.id, seq: frame.seq });
         return;
       }
       case "send":
@@ -271,13 +270,6 @@ function bearerFrom(header: string | undefined): string | undefined {
 function idOf(data: unknown): string | undefined {
   const id = (data as { id?: unknown } | null)?.id;
   return typeof id === "string" ? id : undefined;
-}
-
-function ackedSeqOf(ctx: RelayContext, userId: number): number {
-  const row = ctx.db.$client.query("SELECT acked_seq AS a FROM users WHERE id = ?").get(userId) as {
-    a: number;
-  } | null;
-  return row?.a ?? 0;
 }
 
 function delivery(ctx: RelayContext) {

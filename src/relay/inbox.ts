@@ -49,6 +49,8 @@ export class Inbox {
   readonly #maxPending: number;
   readonly #listeners: Array<(stored: StoredMessage[]) => void> = [];
   #queue: Pending[] = [];
+  readonly #pendingAcks = new Map<number, number>();
+  #ackFlushScheduled = false;
   #flushScheduled = false;
   readonly #stmt;
   readonly #m;
@@ -82,12 +84,14 @@ export class Inbox {
         `SELECT count(*) AS n FROM inbox i JOIN users u ON u.id = i.user_id
          WHERE i.user_id = ? AND i.seq > u.acked_seq AND i.acked_at IS NULL`,
       ),
+      ackedSeq: q.query<{ acked: number }, [number]>("SELECT acked_seq AS acked FROM users WHERE id = ?"),
       ackUser: q.query<{ acked: number }, [number, number]>(
         `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
          RETURNING acked_seq AS acked`,
       ),
+      // The lower bound keeps each ack to the rows it newly covers instead of the user's whole history.
       ackRows: q.query(
-        "UPDATE inbox SET acked_at = ?3 WHERE user_id = ?1 AND seq <= ?2 AND acked_at IS NULL",
+        "UPDATE inbox SET acked_at = ?4 WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 AND acked_at IS NULL",
       ),
       // Seqs above acked_seq are contiguous, so "keep the newest N" is one range on the (user_id, seq) index.
       trimOverCap: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq <= ?2 AND acked_at IS NULL"),
@@ -196,6 +200,7 @@ export class Inbox {
 
   /** Unacked messages after `afterSeq`, oldest first. */
   pending(userId: number, afterSeq = 0, limit = 500): StoredMessage[] {
+    this.flushAcks();
     return this.#stmt.pending.all(userId, afterSeq, limit).map((r) => ({
       userId,
       seq: r.seq,
@@ -205,18 +210,51 @@ export class Inbox {
   }
 
   pendingCount(userId: number): number {
+    this.flushAcks();
     return this.#stmt.pendingCount.get(userId)?.n ?? 0;
   }
 
-  /** Cumulative ack, persisted; returns the user's acked seq after it (never past what exists). */
-  ack(userId: number, seq: number): number {
+  /**
+   * Cumulative ack. Acks that arrive in the same event-loop turn share one transaction (an ack per
+   * frame, each with its own fsync, capped the relay at ~1k events/s); a crash before it commits only
+   * means a redelivery, which plugins dedupe.
+   */
+  ack(userId: number, seq: number): void {
+    const prev = this.#pendingAcks.get(userId);
+    if (prev === undefined || seq > prev) this.#pendingAcks.set(userId, seq);
+    if (!this.#ackFlushScheduled) {
+      this.#ackFlushScheduled = true;
+      setImmediate(() => {
+        try {
+          this.flushAcks();
+        } catch (err) {
+          this.#log.error("inbox_ack_flush_failed", { err: err as Error });
+        }
+      });
+    }
+  }
+
+  /** Writes the acks collected so far; reads call it first so they never see a stale ack. */
+  flushAcks(): void {
+    this.#ackFlushScheduled = false;
+    if (this.#pendingAcks.size === 0) return;
+    const acks = [...this.#pendingAcks];
+    this.#pendingAcks.clear();
     const now = this.#now();
-    let acked = 0;
     this.#sqlite.transaction(() => {
-      acked = this.#stmt.ackUser.get(userId, seq)?.acked ?? 0;
-      if (this.#stmt.ackRows.run(userId, acked, now).changes > 0) this.#m.acks.inc();
+      for (const [userId, seq] of acks) {
+        const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
+        const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
+        if (after > before && this.#stmt.ackRows.run(userId, before, after, now).changes > 0)
+          this.#m.acks.inc();
+      }
     })();
-    return acked;
+  }
+
+  /** The user's persisted cumulative ack. */
+  ackedSeq(userId: number): number {
+    this.flushAcks();
+    return this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
   }
 
   /** Whether the user's messages came from this chat (they may address it). */
@@ -237,6 +275,7 @@ export class Inbox {
 
   /** Drops acked messages older than the retention and dedupe marks past the window. */
   prune(retentionMs: number): { messages: number; marks: number } {
+    this.flushAcks();
     const now = this.#now();
     return {
       messages: this.#stmt.pruneAcked.run(now - retentionMs).changes,

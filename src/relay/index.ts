@@ -8,6 +8,7 @@ import { gatewayRoutes } from "./gateway.ts";
 import { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
 import { Outbox, type SendPort } from "./outbox.ts";
+import { SessionLog } from "./sessions.ts";
 
 export interface RelayCore {
   hub: Hub;
@@ -36,13 +37,25 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   };
   ctx.status.connections = () => hub.size;
   ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);
+  const sessions = new SessionLog(ctx.db, ctx.now);
+  const stale = sessions.closeStale();
+  if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
   outbox.start();
+  // Hooks run in reverse: sockets close first (server.ts), then the outbox drains, then this last
+  // write before the database closes.
+  ctx.onShutdown(() => {
+    sessions.stop();
+    ctx.inbox.flushAcks();
+  });
   ctx.onShutdown(async () => {
     await outbox.stop();
   });
   return {
     hub,
     outbox,
-    features: [(c) => gatewayRoutes(c, { hub, outbox, bot: deps.bot }), (c) => messagesRoutes(c, outbox)],
+    features: [
+      (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot }),
+      (c) => messagesRoutes(c, outbox),
+    ],
   };
 }

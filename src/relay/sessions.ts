@@ -1,6 +1,7 @@
 /**
  * Connection history in the `sessions` table: who was connected when, from where, with which plugin.
  */
+import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
 
 export interface SessionStart {
@@ -17,17 +18,27 @@ export function pluginVersionFrom(userAgent: string | undefined): string | undef
   return m?.[1];
 }
 
+/**
+ * Writes are queued and committed once per event-loop turn: a connect or disconnect used to cost two
+ * fsync'd statements on the main thread, which made opening (and, at shutdown, closing) thousands of
+ * plugin connections slow enough to break the 10 s stop.
+ */
 export class SessionLog {
+  readonly #sqlite: Database;
   readonly #open;
   readonly #close;
   readonly #closeStale;
   readonly #seen;
+  #queue: Array<() => void> = [];
+  #scheduled = false;
+  #stopped = false;
 
   constructor(
     db: Db,
     private readonly now: () => number,
   ) {
     const c = db.$client;
+    this.#sqlite = c;
     this.#open = c.query(
       `INSERT INTO sessions (id, user_id, connected_at, remote_address, user_agent, plugin_version, protocol)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -36,34 +47,61 @@ export class SessionLog {
       "UPDATE sessions SET disconnected_at = ?2, close_code = ?3 WHERE id = ?1 AND disconnected_at IS NULL",
     );
     this.#closeStale = c.query(
-      "UPDATE sessions SET disconnected_at = ?1, close_code = 1006 WHERE disconnected_at IS NULL",
+      "UPDATE sessions SET disconnected_at = ?1, close_code = ?2 WHERE disconnected_at IS NULL",
     );
     this.#seen = c.query("UPDATE users SET last_seen_at = ?2 WHERE id = ?1");
   }
 
   opened(s: SessionStart): void {
     const at = this.now();
-    const ua = s.userAgent?.slice(0, 256);
-    this.#open.run(
-      s.id,
-      s.userId,
-      at,
-      s.remoteAddress ?? null,
-      ua ?? null,
-      pluginVersionFrom(ua) ?? null,
-      s.protocol,
-    );
-    this.#seen.run(s.userId, at);
+    const ua = s.userAgent?.slice(0, 256) ?? null;
+    const version = pluginVersionFrom(ua ?? undefined) ?? null;
+    this.#enqueue(() => {
+      this.#open.run(s.id, s.userId, at, s.remoteAddress ?? null, ua, version, s.protocol);
+      this.#seen.run(s.userId, at);
+    });
   }
 
   closed(id: string, userId: number, code: number): void {
     const at = this.now();
-    this.#close.run(id, at, code);
-    this.#seen.run(userId, at);
+    this.#enqueue(() => {
+      this.#close.run(id, at, code);
+      this.#seen.run(userId, at);
+    });
   }
 
-  /** At start-up: rows a crash left open are closed, so "connected" never lies. */
-  closeStale(): number {
-    return this.#closeStale.run(this.now()).changes;
+  #enqueue(write: () => void): void {
+    if (this.#stopped) return;
+    this.#queue.push(write);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits queued writes in one transaction. */
+  flush(): void {
+    this.#scheduled = false;
+    const writes = this.#queue;
+    if (writes.length === 0 || this.#stopped) return;
+    this.#queue = [];
+    this.#sqlite.transaction(() => {
+      for (const w of writes) w();
+    })();
+  }
+
+  /**
+   * Rows still open are closed with `code`: at start-up (1006, what a crash left) and at shutdown
+   * (1012), so "connected" never lies.
+   */
+  closeStale(code = 1006): number {
+    this.flush();
+    return this.#closeStale.run(this.now(), code).changes;
+  }
+
+  /** Shutdown: every open row is closed with 1012; later socket close events are ignored. */
+  stop(): void {
+    this.closeStale(1012);
+    this.#stopped = true;
   }
 }

@@ -77,11 +77,14 @@ describe("inbox", () => {
     const s = setup();
     for (let i = 1; i <= 5; i++)
       await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
-    expect(s.inbox.ack(1, 3)).toBe(3);
+    s.inbox.ack(1, 3);
+    expect(s.inbox.ackedSeq(1)).toBe(3);
     expect(s.inbox.pendingCount(1)).toBe(2);
     expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([4, 5]);
-    expect(s.inbox.ack(1, 2)).toBe(3); // acks never go backwards
-    expect(s.inbox.ack(1, 99)).toBe(5);
+    s.inbox.ack(1, 2);
+    expect(s.inbox.ackedSeq(1)).toBe(3); // acks never go backwards
+    s.inbox.ack(1, 99);
+    expect(s.inbox.ackedSeq(1)).toBe(5);
     expect(s.inbox.pendingCount(1)).toBe(0);
     s.close();
   });
@@ -96,11 +99,25 @@ describe("inbox", () => {
     s.close();
   });
 
+  test("acks of one turn share one transaction and are durable after it", async () => {
+    const s = setup();
+    for (let i = 1; i <= 4; i++)
+      await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    s.inbox.ack(1, 1);
+    s.inbox.ack(1, 3);
+    s.inbox.ack(1, 2);
+    await new Promise((r) => setImmediate(r));
+    expect(s.inbox.ackedSeq(1)).toBe(3);
+    expect(s.metrics.render()).toContain("inbox_acks_total 1");
+    s.close();
+  });
+
   test("prune drops acked messages past retention and dedupe marks past the window", async () => {
     const s = setup();
     await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") });
     await s.inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
     s.inbox.ack(1, 1);
+    s.inbox.flushAcks(); // acked_at is when the ack was written
     s.advance(1000);
     expect(s.inbox.prune(500)).toEqual({ messages: 1, marks: 0 });
     s.advance(DEDUPE_WINDOW_MS);
