@@ -72,13 +72,13 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     ctx.feishu = feishu;
     ctx.status.feishu = () => feishu.health();
   }
-  startInboxMaintenance(ctx);
   const core = createRelayCore(ctx, {
     // The outbox owns retrying, so the sender tries once (rate limits still respected).
     sendPort: () =>
       feishu && ((target, req, uuid) => feishu.sender.deliver(target, req, { uuid, retry: "once" })),
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
   });
+  startInboxMaintenance(ctx, undefined, core.outbox);
   const app = buildApp(ctx, [...FEATURES, ...core.features]);
   // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
   if (feishu) ctx.onShutdown(() => feishu.close());

@@ -93,6 +93,22 @@ describe("durable outbox", () => {
     s.close();
   });
 
+  test("prune forgets finished rows past the given age and keeps pending ones", async () => {
+    let fail = false;
+    const s = setup(async () => {
+      if (fail) throw transient();
+      return ["om_done"];
+    });
+    await s.outbox.submit(1, target, { text: "x", msgType: "text" }, "done");
+    fail = true;
+    void s.outbox.submit(1, target, { text: "y", msgType: "text" }, "waiting");
+    await Bun.sleep(0);
+    s.advance(2 * 3600 * 1000);
+    expect(s.outbox.prune(3600 * 1000)).toBe(1);
+    expect(s.outbox.depth()).toBe(1);
+    s.close();
+  });
+
   test("pending sends survive a restart and go out from the new process", async () => {
     const a = setup(async () => {
       throw transient();
