@@ -7,9 +7,13 @@ export function secureEqual(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** The token from an `Authorization: Bearer <token>` value, or undefined. */
+export function bearerFromHeader(value: string | null | undefined): string | undefined {
+  const m = value ? /^Bearer\s+(\S+)\s*$/i.exec(value) : null;
+  return m?.[1];
+}
+
 /** The token from `Authorization: Bearer <token>`, or undefined. */
 export function bearerToken(headers: Headers): string | undefined {
-  const h = headers.get("authorization");
-  const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
-  return m?.[1];
+  return bearerFromHeader(headers.get("authorization"));
 }

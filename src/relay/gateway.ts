@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import type { Logger } from "../ops/logger.ts";
+import { bearerFromHeader } from "../ops/secure-compare.ts";
 import { authFailuresOf, tokensOf } from "../users/tokens.ts";
 import { type ConnectionUser, PluginConnection, type SocketLike } from "./connection.ts";
 import type { Hub } from "./hub.ts";
@@ -203,7 +204,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         query: Record<string, string | undefined>;
         headers: Record<string, string | undefined>;
       };
-      const token = bearerFrom(data.headers.authorization) ?? data.query.token;
+      const token = bearerFromHeader(data.headers.authorization) ?? data.query.token;
       const meta: SocketMeta = { ip: ws.remoteAddress || "unknown", userAgent: data.headers["user-agent"] };
       const state: SocketState = { phase: token ? "authenticating" : "awaiting_auth", early: [] };
       states.set(socket, state);
@@ -260,11 +261,6 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
 interface SocketMeta {
   ip: string;
   userAgent?: string;
-}
-
-function bearerFrom(header: string | undefined): string | undefined {
-  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  return m?.[1];
 }
 
 function idOf(data: unknown): string | undefined {
