@@ -32,6 +32,7 @@ type Phase = "authenticating" | "awaiting_auth" | "ready" | "closed";
 
 interface SocketState {
   phase: Phase;
+  meta: SocketMeta;
   conn?: PluginConnection;
   /** Frames that arrived while the token was being checked; handled in order afterwards. */
   early: unknown[];
@@ -206,7 +207,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       };
       const token = bearerFromHeader(data.headers.authorization) ?? data.query.token;
       const meta: SocketMeta = { ip: ws.remoteAddress || "unknown", userAgent: data.headers["user-agent"] };
-      const state: SocketState = { phase: token ? "authenticating" : "awaiting_auth", early: [] };
+      const state: SocketState = { phase: token ? "authenticating" : "awaiting_auth", meta, early: [] };
       states.set(socket, state);
       if (token) {
         void start(socket, state, token, meta, false);
@@ -218,7 +219,6 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         state.phase = "closed";
         socket.close(CloseCode.unauthorized, "no auth frame within 10 s");
       }, LEGACY_AUTH_TIMEOUT_MS);
-      (state as SocketState & { meta: SocketMeta }).meta = meta;
     },
     message(ws, message) {
       const socket = ws.raw as unknown as SocketLike & object;
@@ -238,7 +238,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       }
       clearTimeout(state.timer);
       state.phase = "authenticating";
-      void start(socket, state, auth.frame.token, (state as SocketState & { meta: SocketMeta }).meta, true);
+      void start(socket, state, auth.frame.token, state.meta, true);
     },
     drain(ws) {
       states.get(ws.raw as unknown as object)?.conn?.drained();
