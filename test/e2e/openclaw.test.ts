@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startMockModel } from "../../plugin/test/e2e/harness/mock-model.ts";
+import { newMarker, startMockModel } from "../../plugin/test/e2e/harness/mock-model.ts";
 import { ensureHost, type OpenClawHost, startOpenClaw } from "../../plugin/test/e2e/harness/openclaw-host.ts";
 import { Logger } from "../../src/ops/logger.ts";
 import { createRelay, type Relay } from "../../src/server.ts";
@@ -24,7 +24,7 @@ const TIMEOUT_MS = 180_000;
 const skipReason = ENABLED ? await ensureHost() : "set OPENCLAW_E2E=1 to run";
 
 describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw → relay → fake Feishu", () => {
-  const marker = `e2e-${Math.random().toString(36).slice(2, 10)}`;
+  const marker = newMarker();
   const dir = mkdtempSync(join(tmpdir(), "relay-e2e-"));
   let fake: FakeFeishu;
   let relay: Relay;

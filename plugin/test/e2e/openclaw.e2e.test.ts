@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { answerSent, FakeRelay, helloFrame, messageFrame } from "../helpers/fake-relay.ts";
-import { startMockModel } from "./harness/mock-model.ts";
+import { newMarker, startMockModel } from "./harness/mock-model.ts";
 import { ensureHost, type OpenClawHost, startOpenClaw } from "./harness/openclaw-host.ts";
 
 const ENABLED = process.env.OPENCLAW_E2E === "1";
@@ -22,7 +22,7 @@ const skipReason = ENABLED ? await ensureHost() : "set OPENCLAW_E2E=1 to run";
 if (skipReason) console.log(`[openclaw e2e] skipped: ${skipReason}`);
 
 describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugin", () => {
-  const marker = `e2e-${Math.random().toString(36).slice(2, 10)}`;
+  const marker = newMarker();
   let relay: FakeRelay;
   let model: ReturnType<typeof startMockModel>;
   let host: OpenClawHost | undefined;

@@ -1,12 +1,18 @@
 /**
  * A tiny OpenAI-compatible model for the real-OpenClaw end-to-end test
  * (openclaw-plugin-reference.md §4.3 step 4): `POST /v1/chat/completions` answers `echo <marker>`,
- * where the marker is the last `e2e-…` token found anywhere in the request body. (OpenClaw wraps
+ * where the marker is the last `newMarker()` token found anywhere in the request body. (OpenClaw wraps
  * the user's text in context blocks, so the last `user` message is not where it is.) Streams SSE
  * when asked to, plain JSON otherwise.
  */
 
-export const MARKER = /e2e-[a-z0-9]{6,}/g;
+// The prefix must not occur in anything else OpenClaw puts in the prompt: temp dirs named
+// `openclaw-e2e-XXXXXX` once matched a looser `e2e-…` pattern and the model echoed a path.
+const MARKER = /\bechomark[0-9a-f]{12}\b/g;
+
+export function newMarker(): string {
+  return `echomark${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
 
 export interface MockModel {
   url: string;
