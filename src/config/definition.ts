@@ -168,7 +168,7 @@ const spec = {
   },
   INBOX_RETENTION: {
     name: "INBOX_RETENTION",
-    help: "how long acked inbox messages are kept (e.g. 7d)",
+    help: "how long acked inbox messages are kept after they arrived (e.g. 7d; at least the 8 h dedupe window)",
     defaultText: "7d",
     parse: (v: string | undefined) => parseDuration("INBOX_RETENTION", v || "7d"),
   },

@@ -65,19 +65,21 @@ export const inbox = sqliteTable(
     /** JSON of the InboundMessage (protocol.ts) exactly as it will be pushed. */
     payload: text("payload").notNull(),
     receivedAt: integer("received_at").notNull(),
-    deliveredAt: integer("delivered_at"),
-    ackedAt: integer("acked_at"),
   },
+  // Whether a row is acked is `seq <= users.acked_seq` (the ack is cumulative): an ack writes one
+  // users row, not every inbox row it covers. Prune walks received_at, which only grows.
   (t) => [
     uniqueIndex("inbox_user_seq").on(t.userId, t.seq),
     uniqueIndex("inbox_message_id").on(t.messageId),
-    index("inbox_acked_at").on(t.ackedAt),
+    index("inbox_received_at").on(t.receivedAt),
   ],
 );
 
 /**
- * Dedupe memory for Feishu events, independent of inbox retention: `e:<event_id>` and
- * `m:<message_id>` keys, kept for at least the 7.1 h re-push window (pruned after 8 h).
+ * Dedupe marks for Feishu events that store no inbox row (other event types, unknown senders, group
+ * messages without an @-mention: `e:<event_id>`) and for messages dropped over the cap
+ * (`m:<message_id>`), kept for the 7.1 h re-push window (pruned after 8 h). A stored message is its
+ * own mark: inbox rows are kept at least as long, and `inbox(message_id)` is unique.
  */
 export const seenEvents = sqliteTable(
   "seen_events",

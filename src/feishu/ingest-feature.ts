@@ -22,7 +22,7 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
   const log = ctx.log.child({ module: "feishu_ingest" });
   return new EventIngest({
     inbox: ctx.inbox,
-    userByOpenId: (openId) => users.byOpenId(openId),
+    userByOpenId: (openId) => users.identity(openId),
     bot: ports.bot,
     notices: ingestNotices({ ...ctx, publicUrl: ctx.config.PUBLIC_URL, log, reply: ports.reply }),
     log,

@@ -7,11 +7,23 @@
 type Labels = Record<string, string | number>;
 
 const escapeLabel = (v: string) => v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
-const labelKey = (labels: Labels) =>
-  Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${escapeLabel(String(labels[k]))}"`)
-    .join(",");
+/** Rendered label sets by their raw form: the hot path increments the same few series over and over. */
+const renderedKeys = new Map<string, string>();
+const labelKey = (labels: Labels): string => {
+  let raw = "";
+  for (const k in labels) raw += `${k}\u0000${labels[k]}\u0001`;
+  if (raw === "") return "";
+  let key = renderedKeys.get(raw);
+  if (key === undefined) {
+    key = Object.keys(labels)
+      .sort()
+      .map((k) => `${k}="${escapeLabel(String(labels[k]))}"`)
+      .join(",");
+    if (renderedKeys.size >= 10_000) renderedKeys.clear();
+    renderedKeys.set(raw, key);
+  }
+  return key;
+};
 const fmt = (name: string, key: string, value: number) => `${name}${key ? `{${key}}` : ""} ${value}`;
 
 interface Metric {

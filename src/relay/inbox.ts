@@ -10,7 +10,7 @@ import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { InboundMessage } from "./protocol.ts";
 
-/** Feishu re-pushes for about 7.1 h; dedupe marks are kept a little longer. */
+/** Feishu re-pushes for about 7.1 h; dedupe marks and stored messages are kept a little longer. */
 export const DEDUPE_WINDOW_MS = 8 * 3600 * 1000;
 
 export interface IncomingMessage {
@@ -61,9 +61,17 @@ export class Inbox {
     this.#log = opts.log;
     this.#maxPending = opts.maxPending ?? 10_000;
     const q = this.#sqlite;
+    // The connection's own level (FULL in production), restored after each ack commit.
+    const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
     this.#stmt = {
+      syncNormal: q.query("PRAGMA synchronous = NORMAL"),
+      syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
       markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
       isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
+      // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
+      storedEvent: q.query<{ eventId: string }, [string]>(
+        "SELECT event_id AS eventId FROM inbox WHERE message_id = ?",
+      ),
       nextSeq: q.query<{ seq: number; acked: number }, [number]>(
         "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq AS seq, acked_seq AS acked",
       ),
@@ -77,25 +85,29 @@ export class Inbox {
       ),
       pending: q.query<{ seq: number; payload: string; receivedAt: number }, [number, number, number]>(
         `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
-         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.acked_at IS NULL
+         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq)
          ORDER BY i.seq LIMIT ?3`,
       ),
       pendingCount: q.query<{ n: number }, [number]>(
         `SELECT count(*) AS n FROM inbox i JOIN users u ON u.id = i.user_id
-         WHERE i.user_id = ? AND i.seq > u.acked_seq AND i.acked_at IS NULL`,
+         WHERE i.user_id = ? AND i.seq > u.acked_seq`,
       ),
       ackedSeq: q.query<{ acked: number }, [number]>("SELECT acked_seq AS acked FROM users WHERE id = ?"),
       ackUser: q.query<{ acked: number }, [number, number]>(
         `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
          RETURNING acked_seq AS acked`,
       ),
-      // The lower bound keeps each ack to the rows it newly covers instead of the user's whole history.
-      ackRows: q.query(
-        "UPDATE inbox SET acked_at = ?4 WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 AND acked_at IS NULL",
+      // Seqs above acked_seq are contiguous, so "keep the newest N" is one range on the (user_id, seq)
+      // index. The dropped messages keep a dedupe mark so that a re-push does not bring them back.
+      markTrimmed: q.query(
+        `INSERT OR IGNORE INTO seen_events (key, seen_at)
+         SELECT 'm:' || message_id, ?4 FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3`,
       ),
-      // Seqs above acked_seq are contiguous, so "keep the newest N" is one range on the (user_id, seq) index.
-      trimOverCap: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq <= ?2 AND acked_at IS NULL"),
-      pruneAcked: q.query("DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at <= ?"),
+      trimOverCap: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3"),
+      pruneAcked: q.query(
+        `DELETE FROM inbox WHERE received_at <= ?
+         AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id)`,
+      ),
       pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
@@ -176,10 +188,12 @@ export class Inbox {
   #insertOne(item: IncomingMessage, now: number, stored: StoredMessage[]): AcceptResult {
     const { userId, eventId, message } = item;
     const s = this.#stmt;
-    const newEvent = s.markSeen.run(`e:${eventId}`, now).changes > 0;
-    const newMessage = s.markSeen.run(`m:${message.messageId}`, now).changes > 0;
-    if (!newEvent || !newMessage) {
-      this.#m.duplicates.inc({ by: newEvent ? "message_id" : "event_id" });
+    // Feishu re-pushes an event with its event_id and message_id; the message_id alone also catches a
+    // re-push under a new event_id. An event_id marked by a non-stored outcome (e.g. the sender had not
+    // signed in yet) stays handled.
+    const by = this.#duplicateBy(eventId, message.messageId);
+    if (by) {
+      this.#m.duplicates.inc({ by });
       return { status: "duplicate" };
     }
     const next = s.nextSeq.get(userId);
@@ -187,8 +201,11 @@ export class Inbox {
     const { seq, acked } = next;
     s.insert.run(userId, seq, eventId, message.messageId, message.chatId, JSON.stringify(message), now);
     s.upsertChat.run(userId, message.chatId, message.chatType, now);
-    const dropped =
-      seq - acked > this.#maxPending ? s.trimOverCap.run(userId, seq - this.#maxPending).changes : 0;
+    let dropped = 0;
+    if (seq - acked > this.#maxPending) {
+      s.markTrimmed.run(userId, acked, seq - this.#maxPending, now);
+      dropped = s.trimOverCap.run(userId, acked, seq - this.#maxPending).changes;
+    }
     if (dropped > 0) {
       this.#m.dropped.inc({}, dropped);
       this.#log.warn("inbox_cap_reached", { userId, dropped, maxPending: this.#maxPending });
@@ -196,6 +213,15 @@ export class Inbox {
     this.#m.stored.inc();
     stored.push({ userId, seq, message, receivedAt: now });
     return { status: "stored", seq };
+  }
+
+  /** Why an incoming message is a duplicate (the label of the dedupe metric), or undefined if new. */
+  #duplicateBy(eventId: string, messageId: string): "event_id" | "message_id" | undefined {
+    const stored = this.#stmt.storedEvent.get(messageId);
+    if (stored) return stored.eventId === eventId ? "event_id" : "message_id";
+    if (this.#stmt.isSeen.get(`e:${eventId}`) !== null) return "event_id";
+    if (this.#stmt.isSeen.get(`m:${messageId}`) !== null) return "message_id";
+    return undefined;
   }
 
   /** Unacked messages after `afterSeq`, oldest first. */
@@ -216,8 +242,9 @@ export class Inbox {
 
   /**
    * Cumulative ack. Acks that arrive in the same event-loop turn share one transaction (an ack per
-   * frame, each with its own fsync, capped the relay at ~1k events/s); a crash before it commits only
-   * means a redelivery, which plugins dedupe.
+   * frame, each with its own fsync, capped the relay at ~1k events/s), committed without an fsync of
+   * its own: it becomes durable with the next inbox commit, and losing it to a power cut only means a
+   * redelivery, which plugins dedupe.
    */
   ack(userId: number, seq: number): void {
     const prev = this.#pendingAcks.get(userId);
@@ -240,15 +267,22 @@ export class Inbox {
     if (this.#pendingAcks.size === 0) return;
     const acks = [...this.#pendingAcks];
     this.#pendingAcks.clear();
-    const now = this.#now();
-    this.#sqlite.transaction(() => {
+    const write = this.#sqlite.transaction(() => {
       for (const [userId, seq] of acks) {
         const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
         const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
-        if (after > before && this.#stmt.ackRows.run(userId, before, after, now).changes > 0)
-          this.#m.acks.inc();
+        if (after > before) this.#m.acks.inc();
       }
-    })();
+    });
+    // Inside another transaction the acks simply join its commit.
+    if (this.#sqlite.inTransaction) return write();
+    // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred.
+    this.#stmt.syncNormal.run();
+    try {
+      write();
+    } finally {
+      this.#stmt.syncRestore.run();
+    }
   }
 
   /** The user's persisted cumulative ack. */
@@ -273,12 +307,15 @@ export class Inbox {
     return this.#stmt.latest.get(userId)?.messageId;
   }
 
-  /** Drops acked messages older than the retention and dedupe marks past the window. */
+  /**
+   * Drops acked messages received longer ago than the retention, and dedupe marks past the window.
+   * A message is kept at least for the dedupe window whatever the retention: it is its own mark.
+   */
   prune(retentionMs: number): { messages: number; marks: number } {
     this.flushAcks();
     const now = this.#now();
     return {
-      messages: this.#stmt.pruneAcked.run(now - retentionMs).changes,
+      messages: this.#stmt.pruneAcked.run(now - Math.max(retentionMs, DEDUPE_WINDOW_MS)).changes,
       marks: this.#stmt.pruneSeen.run(now - DEDUPE_WINDOW_MS).changes,
     };
   }

@@ -45,17 +45,18 @@ export interface UserProfile {
   avatarUrl?: string;
 }
 
+const IDENTITY_TTL_MS = 60_000;
+const IDENTITY_CACHE_MAX = 100_000;
+
 const COLUMNS = `id, open_id AS openId, union_id AS unionId, user_id AS userId, name,
   avatar_url AS avatarUrl, token_version AS tokenVersion, llm_provider AS llmProvider,
   created_at AS createdAt, updated_at AS updatedAt, last_seen_at AS lastSeenAt`;
 
 /**
- * Pending = inbox rows not yet done. The ack is cumulative (users.acked_seq) and rows may also carry
- * acked_at; a row counts only when neither says it is done, and `user_id = ? AND seq > ?` walks the
- * unique (user_id, seq) index.
+ * Pending = inbox rows not yet acked. The ack is cumulative (users.acked_seq), and
+ * `user_id = ? AND seq > ?` walks the unique (user_id, seq) index.
  */
-const PENDING = `(SELECT count(*) FROM inbox i
-  WHERE i.user_id = u.id AND i.seq > u.acked_seq AND i.acked_at IS NULL)`;
+const PENDING = `(SELECT count(*) FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq)`;
 
 export function publicUser(u: UserRecord): PublicUser {
   return {
@@ -73,6 +74,9 @@ export const isoOrNull = (ms: number | null): string | null =>
 export class UserStore {
   readonly #byId;
   readonly #byOpenId;
+  readonly #identity;
+  /** open_id → id and name for the ingest path, which needs them for every event. */
+  readonly #identities = new Map<string, { id: number; name: string; at: number }>();
   readonly #update;
   readonly #insert;
   readonly #list;
@@ -90,6 +94,9 @@ export class UserStore {
     const c = db.$client;
     this.#byId = c.query<UserRecord, [number]>(`SELECT ${COLUMNS} FROM users WHERE id = ?`);
     this.#byOpenId = c.query<UserRecord, [string]>(`SELECT ${COLUMNS} FROM users WHERE open_id = ?`);
+    this.#identity = c.query<{ id: number; name: string }, [string]>(
+      "SELECT id, name FROM users WHERE open_id = ?",
+    );
     // Updates go through UPDATE: an upsert that hits the conflict still burns an AUTOINCREMENT id.
     const merge = `name = CASE WHEN ?2 <> '' THEN ?2 ELSE name END,
          union_id = COALESCE(?3, union_id), user_id = COALESCE(?4, user_id),
@@ -133,6 +140,22 @@ export class UserStore {
     return this.#byOpenId.get(openId) ?? undefined;
   }
 
+  /**
+   * The user's id and name by open_id, cached: ids never change, and a name changed by this process
+   * (sign-in) drops the entry; one changed by another process (the CLI) shows within IDENTITY_TTL_MS.
+   */
+  identity(openId: string): { id: number; name: string } | undefined {
+    const now = this.now();
+    const hit = this.#identities.get(openId);
+    if (hit && now - hit.at < IDENTITY_TTL_MS) return hit;
+    const row = this.#identity.get(openId);
+    if (!row) return undefined;
+    if (this.#identities.size >= IDENTITY_CACHE_MAX) this.#identities.clear();
+    const entry = { id: row.id, name: row.name, at: now };
+    this.#identities.set(openId, entry);
+    return entry;
+  }
+
   /** `42` → by id, anything else (`ou_…`) → by open_id: how the CLI and admins name a user. */
   find(ref: string): UserRecord | undefined {
     return /^\d+$/.test(ref) ? this.byId(Number(ref)) : this.byOpenId(ref);
@@ -148,6 +171,7 @@ export class UserStore {
       p.avatarUrl || null,
       this.now(),
     ] as const;
+    this.#identities.delete(p.openId);
     const updated = this.#update.get(...args);
     if (updated) return { user: updated, created: false };
     return { user: this.#insert.get(...args)!, created: true };

@@ -112,17 +112,61 @@ describe("inbox", () => {
     s.close();
   });
 
-  test("prune drops acked messages past retention and dedupe marks past the window", async () => {
+  test("prune drops acked messages past retention (never inside the dedupe window) and stale marks", async () => {
     const s = setup();
     await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") });
     await s.inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
+    expect(s.inbox.markEventSeen("e_other")).toBe(true);
     s.inbox.ack(1, 1);
-    s.inbox.flushAcks(); // acked_at is when the ack was written
     s.advance(1000);
-    expect(s.inbox.prune(500)).toEqual({ messages: 1, marks: 0 });
+    // Past a short retention but inside the dedupe window: the acked message still dedupes a re-push.
+    expect(s.inbox.prune(500)).toEqual({ messages: 0, marks: 0 });
+    expect(await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") })).toEqual({
+      status: "duplicate",
+    });
     s.advance(DEDUPE_WINDOW_MS);
-    expect(s.inbox.prune(500).marks).toBe(4);
+    expect(s.inbox.prune(500)).toEqual({ messages: 1, marks: 1 });
+    expect(s.inbox.isEventSeen("e_other")).toBe(false);
     expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([2]);
+    // A longer retention keeps acked messages longer.
+    s.inbox.ack(1, 2);
+    expect(s.inbox.prune(30 * DEDUPE_WINDOW_MS)).toEqual({ messages: 0, marks: 0 });
+    s.close();
+  });
+
+  test("an ack writes only the user's cumulative seq, and is still applied across a reopen", async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, "a.db");
+    const open = () => {
+      const db = openDatabase(path);
+      migrate(db);
+      const { log } = memoryLogger();
+      return { db, inbox: new Inbox(db, { log, metrics: new Registry() }) };
+    };
+    const a = open();
+    a.db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    for (let i = 1; i <= 3; i++)
+      await a.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    a.inbox.ack(1, 2);
+    a.inbox.flushAcks();
+    // The ack commit runs at NORMAL, then the connection is back at its own level.
+    expect(a.db.$client.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous).toBe(2);
+    a.db.$client.close();
+    const b = open();
+    expect(b.inbox.ackedSeq(1)).toBe(2);
+    expect(b.inbox.pending(1).map((m) => m.seq)).toEqual([3]);
+    b.db.$client.close();
+    cleanup();
+  });
+
+  test("a message dropped over the cap is not stored again by a re-push", async () => {
+    const s = setup(10);
+    for (let i = 1; i <= 11; i++)
+      await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    expect(s.inbox.pending(1)[0]!.seq).toBe(2);
+    expect(await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") })).toEqual({
+      status: "duplicate",
+    });
     s.close();
   });
 

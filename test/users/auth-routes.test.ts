@@ -85,11 +85,11 @@ describe("GET /api/me", () => {
     const { user, token } = await userWithToken(relay);
     const sql = relay.ctx.db.$client;
     const insert = sql.query(
-      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at, acked_at) VALUES (?, ?, ?, ?, 'oc_1', '{}', 0, ?)",
+      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (?, ?, ?, ?, 'oc_1', '{}', 0)",
     );
-    insert.run(user.id, 1, "e1", "om_1", 5);
-    insert.run(user.id, 2, "e2", "om_2", null);
-    insert.run(user.id, 3, "e3", "om_3", null);
+    insert.run(user.id, 1, "e1", "om_1");
+    insert.run(user.id, 2, "e2", "om_2");
+    insert.run(user.id, 3, "e3", "om_3");
     sql.query("UPDATE users SET last_seq = 3, acked_seq = 1 WHERE id = ?").run(user.id);
     usersOf(relay.ctx).touch(user.id, Date.UTC(2026, 0, 1));
     relay.connected.add(user.id);
