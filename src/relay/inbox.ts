@@ -275,7 +275,10 @@ export class Inbox {
       }
     });
     // Inside another transaction the acks simply join its commit.
-    if (this.#sqlite.inTransaction) return write();
+    if (this.#sqlite.inTransaction) {
+      write();
+      return;
+    }
     // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred.
     this.#stmt.syncNormal.run();
     try {
