@@ -118,6 +118,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
           const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_MS).unref());
           if (!(await Promise.race([drained, timedOut]))) await server.stop(true);
         }
+        await ctx.inbox.close();
         db.$client.close();
         log.info("relay_stopped");
       })();

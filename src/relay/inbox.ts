@@ -6,6 +6,7 @@
  */
 import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
+import { WalSync } from "../db/wal-sync.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { InboundMessage } from "./protocol.ts";
@@ -40,6 +41,8 @@ export interface InboxOptions {
   metrics: Registry;
   /** Unacked messages kept per user; beyond it the oldest are dropped with a log line and a metric. */
   maxPending?: number;
+  /** Makes the hot commits durable (default: fdatasync of the database's WAL file). */
+  walSync?: WalSync;
 }
 
 export class Inbox {
@@ -52,6 +55,13 @@ export class Inbox {
   readonly #pendingAcks = new Map<number, number>();
   #ackFlushScheduled = false;
   #flushScheduled = false;
+  readonly #walSync: WalSync;
+  /**
+   * Per user, the lowest seq of each committed batch whose fsync has not finished, oldest first. Reads
+   * for delivery stop below it: a message must not reach a plugin before it is durable, or a power cut
+   * could hand its seq to another message that the plugin would then drop as already seen.
+   */
+  readonly #notDurable = new Map<number, number[]>();
   readonly #stmt;
   readonly #m;
 
@@ -61,6 +71,12 @@ export class Inbox {
     this.#log = opts.log;
     this.#maxPending = opts.maxPending ?? 10_000;
     const q = this.#sqlite;
+    this.#walSync =
+      opts.walSync ??
+      WalSync.forDatabase(
+        q.filename,
+        q.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode ?? "",
+      );
     // The connection's own level (FULL in production), restored after each ack commit.
     const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
     this.#stmt = {
@@ -83,9 +99,12 @@ export class Inbox {
         `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
       ),
-      pending: q.query<{ seq: number; payload: string; receivedAt: number }, [number, number, number]>(
+      pending: q.query<
+        { seq: number; payload: string; receivedAt: number },
+        [number, number, number, number]
+      >(
         `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
-         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq)
+         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.seq < ?4
          ORDER BY i.seq LIMIT ?3`,
       ),
       pendingCount: q.query<{ n: number }, [number]>(
@@ -155,7 +174,8 @@ export class Inbox {
    * of it are recognised. True when it was new.
    */
   markEventSeen(eventId: string): boolean {
-    return this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0;
+    // A lost mark only means a re-push is looked at again (it stores nothing either way): no fsync.
+    return this.#relaxed(() => this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0);
   }
 
   isEventSeen(eventId: string): boolean {
@@ -170,19 +190,75 @@ export class Inbox {
     const stored: StoredMessage[] = [];
     const now = this.#now();
     try {
-      this.#sqlite.transaction(() => {
-        for (const { item } of batch) results.push(this.#insertOne(item, now, stored));
-      })();
+      // Committed without an fsync; the WAL sync below makes it durable before anyone is answered.
+      this.#relaxed(() =>
+        this.#sqlite.transaction(() => {
+          for (const { item } of batch) results.push(this.#insertOne(item, now, stored));
+        })(),
+      );
     } catch (err) {
       this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length });
       for (const p of batch) p.reject(err);
       return;
     }
     this.#m.commits.observe(batch.length);
-    batch.forEach((p, i) => {
-      p.resolve(results[i]!);
-    });
-    if (stored.length) for (const l of this.#listeners) l(stored);
+    const users = this.#holdBack(stored);
+    // Duplicates wait too: their original may be in this very batch.
+    this.#walSync.sync().then(
+      () => {
+        this.#release(users);
+        batch.forEach((p, i) => {
+          p.resolve(results[i]!);
+        });
+        if (stored.length) for (const l of this.#listeners) l(stored);
+      },
+      (err) => {
+        // The rows are committed but their durability is unknown: Feishu is not acknowledged (it will
+        // re-push, and dedupe answers 200 then); delivery goes on, at least once.
+        this.#log.error("inbox_sync_failed", { err: err as Error, batch: batch.length });
+        this.#release(users);
+        for (const p of batch) p.reject(err);
+        if (stored.length) for (const l of this.#listeners) l(stored);
+      },
+    );
+  }
+
+  /** Marks a committed batch as not yet durable; returns its users for `#release`. */
+  #holdBack(stored: StoredMessage[]): number[] {
+    const firstSeq = new Map<number, number>();
+    for (const m of stored) if (!firstSeq.has(m.userId)) firstSeq.set(m.userId, m.seq);
+    for (const [userId, seq] of firstSeq) {
+      const list = this.#notDurable.get(userId);
+      if (list) list.push(seq);
+      else this.#notDurable.set(userId, [seq]);
+    }
+    return [...firstSeq.keys()];
+  }
+
+  /** Syncs finish in commit order, so the batch being released is the oldest entry of each user. */
+  #release(users: number[]): void {
+    for (const userId of users) {
+      const list = this.#notDurable.get(userId);
+      list?.shift();
+      if (list?.length === 0) this.#notDurable.delete(userId);
+    }
+  }
+
+  /** Runs `fn` with this connection at synchronous=NORMAL (no fsync at COMMIT), then restores it. */
+  #relaxed<T>(fn: () => T): T {
+    // Inside another transaction the work joins that one's commit.
+    if (this.#sqlite.inTransaction) return fn();
+    this.#stmt.syncNormal.run();
+    try {
+      return fn();
+    } finally {
+      this.#stmt.syncRestore.run();
+    }
+  }
+
+  /** Waits for the WAL syncs under way (shutdown, before the database closes). */
+  close(): Promise<void> {
+    return this.#walSync.close();
   }
 
   #insertOne(item: IncomingMessage, now: number, stored: StoredMessage[]): AcceptResult {
@@ -227,7 +303,8 @@ export class Inbox {
   /** Unacked messages after `afterSeq`, oldest first. */
   pending(userId: number, afterSeq = 0, limit = 500): StoredMessage[] {
     this.flushAcks();
-    return this.#stmt.pending.all(userId, afterSeq, limit).map((r) => ({
+    const below = this.#notDurable.get(userId)?.[0] ?? Number.MAX_SAFE_INTEGER;
+    return this.#stmt.pending.all(userId, afterSeq, limit, below).map((r) => ({
       userId,
       seq: r.seq,
       message: JSON.parse(r.payload) as InboundMessage,
@@ -267,25 +344,16 @@ export class Inbox {
     if (this.#pendingAcks.size === 0) return;
     const acks = [...this.#pendingAcks];
     this.#pendingAcks.clear();
-    const write = this.#sqlite.transaction(() => {
-      for (const [userId, seq] of acks) {
-        const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
-        const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
-        if (after > before) this.#m.acks.inc();
-      }
-    });
-    // Inside another transaction the acks simply join its commit.
-    if (this.#sqlite.inTransaction) {
-      write();
-      return;
-    }
     // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred.
-    this.#stmt.syncNormal.run();
-    try {
-      write();
-    } finally {
-      this.#stmt.syncRestore.run();
-    }
+    this.#relaxed(() =>
+      this.#sqlite.transaction(() => {
+        for (const [userId, seq] of acks) {
+          const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
+          const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
+          if (after > before) this.#m.acks.inc();
+        }
+      })(),
+    );
   }
 
   /** The user's persisted cumulative ack. */

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
+import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import { DEDUPE_WINDOW_MS, Inbox } from "../../src/relay/inbox.ts";
@@ -168,6 +169,54 @@ describe("inbox", () => {
       status: "duplicate",
     });
     s.close();
+  });
+
+  test("a commit is answered, delivered and readable for delivery only after its WAL sync", async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, "w.db");
+    const db = openDatabase(path);
+    migrate(db);
+    db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    const syncs: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const fdatasync: FdataSync = (_fd, done) => {
+      syncs.push(done);
+    };
+    const { log, lines } = memoryLogger();
+    const inbox = new Inbox(db, {
+      log,
+      metrics: new Registry(),
+      walSync: new WalSync({ walPath: `${path}-wal`, fdatasync }),
+    });
+    const delivered: number[] = [];
+    inbox.onStored((stored) => delivered.push(...stored.map((m) => m.seq)));
+    let answered = false;
+    const first = inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") }).then((r) => {
+      answered = true;
+      return r;
+    });
+    await Bun.sleep(1);
+    expect(syncs).toHaveLength(1); // committed, fsync under way
+    expect(db.$client.query("SELECT seq FROM inbox").all()).toEqual([{ seq: 1 }]);
+    expect([answered, delivered, inbox.pending(1)]).toEqual([false, [], []]);
+    syncs[0]!(null);
+    expect(await first).toEqual({ status: "stored", seq: 1 });
+    expect(delivered).toEqual([1]);
+    expect(inbox.pending(1).map((m) => m.seq)).toEqual([1]);
+
+    // A failed sync: the caller is refused (Feishu re-pushes, dedupe answers 200), delivery goes on.
+    const second = inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
+    await Bun.sleep(1);
+    syncs[1]!(Object.assign(new Error("EIO"), { code: "EIO" }));
+    await expect(second).rejects.toThrow("EIO");
+    expect(delivered).toEqual([1, 2]);
+    expect(lines.some((l) => l.includes('"inbox_sync_failed"'))).toBe(true);
+    const again = inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
+    await Bun.sleep(1);
+    syncs[2]!(null);
+    expect(await again).toEqual({ status: "duplicate" });
+    await inbox.close();
+    db.$client.close();
+    cleanup();
   });
 
   test("chat and message facts used for target authorization", async () => {
