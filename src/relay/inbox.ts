@@ -85,11 +85,16 @@ export class Inbox {
       markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
       isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
       // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
-      storedEvent: q.query<{ eventId: string }, [string]>(
-        "SELECT event_id AS eventId FROM inbox WHERE message_id = ?",
+      // One lookup per incoming message: the stored row's event_id (a stored message is its own
+      // mark), else which kind of mark exists ('stored' sorts first, then 'm', then 'e').
+      duplicate: q.query<{ kind: string; eventId: string | null }, [string, string]>(
+        `SELECT 'stored' AS kind, event_id AS eventId FROM inbox WHERE message_id = ?1
+         UNION ALL SELECT substr(key, 1, 1), NULL FROM seen_events WHERE key IN ('e:' || ?2, 'm:' || ?1)
+         ORDER BY 1 DESC LIMIT 1`,
       ),
-      nextSeq: q.query<{ seq: number; acked: number }, [number]>(
-        "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq AS seq, acked_seq AS acked",
+      // Seqs for all of a user's messages in a batch at once.
+      takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(
+        "UPDATE users SET last_seq = last_seq + ?2 WHERE id = ?1 RETURNING last_seq AS last, acked_seq AS acked",
       ),
       insert: q.query(
         `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
@@ -193,7 +198,7 @@ export class Inbox {
       // Committed without an fsync; the WAL sync below makes it durable before anyone is answered.
       this.#relaxed(() =>
         this.#sqlite.transaction(() => {
-          for (const { item } of batch) results.push(this.#insertOne(item, now, stored));
+          results.push(...this.#insertBatch(batch, now, stored));
         })(),
       );
     } catch (err) {
@@ -261,43 +266,76 @@ export class Inbox {
     return this.#walSync.close();
   }
 
-  #insertOne(item: IncomingMessage, now: number, stored: StoredMessage[]): AcceptResult {
-    const { userId, eventId, message } = item;
+  /**
+   * Dedupes and stores one group commit's messages: one lookup and one insert per message, one seq
+   * allocation per user and one chat upsert per (user, chat) per batch.
+   */
+  #insertBatch(batch: Pending[], now: number, stored: StoredMessage[]): AcceptResult[] {
     const s = this.#stmt;
-    // Feishu re-pushes an event with its event_id and message_id; the message_id alone also catches a
-    // re-push under a new event_id. An event_id marked by a non-stored outcome (e.g. the sender had not
-    // signed in yet) stays handled.
-    const by = this.#duplicateBy(eventId, message.messageId);
-    if (by) {
-      this.#m.duplicates.inc({ by });
-      return { status: "duplicate" };
+    const results: AcceptResult[] = new Array(batch.length);
+    // Messages of this batch by id → event id, so that copies inside one batch are caught too.
+    const inBatch = new Map<string, string>();
+    const eventsInBatch = new Set<string>();
+    const fresh = new Map<number, number[]>();
+    batch.forEach(({ item }, i) => {
+      const { eventId, message } = item;
+      const earlier = inBatch.get(message.messageId);
+      const by =
+        earlier !== undefined
+          ? earlier === eventId
+            ? "event_id"
+            : "message_id"
+          : eventsInBatch.has(eventId)
+            ? "event_id"
+            : this.#duplicateBy(eventId, message.messageId);
+      if (by) {
+        this.#m.duplicates.inc({ by });
+        results[i] = { status: "duplicate" };
+        return;
+      }
+      inBatch.set(message.messageId, eventId);
+      eventsInBatch.add(eventId);
+      const list = fresh.get(item.userId);
+      if (list) list.push(i);
+      else fresh.set(item.userId, [i]);
+    });
+    for (const [userId, indexes] of fresh) {
+      const taken = s.takeSeqs.get(userId, indexes.length);
+      if (!taken) throw new Error(`user ${userId} does not exist`);
+      let seq = taken.last - indexes.length;
+      const chats = new Map<string, string>();
+      for (const i of indexes) {
+        const { eventId, message } = batch[i]!.item;
+        seq += 1;
+        s.insert.run(userId, seq, eventId, message.messageId, message.chatId, JSON.stringify(message), now);
+        chats.set(message.chatId, message.chatType);
+        stored.push({ userId, seq, message, receivedAt: now });
+        results[i] = { status: "stored", seq };
+      }
+      for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
+      this.#m.stored.inc({}, indexes.length);
+      this.#trimOverCap(userId, taken.acked, taken.last, now);
     }
-    const next = s.nextSeq.get(userId);
-    if (!next) throw new Error(`user ${userId} does not exist`);
-    const { seq, acked } = next;
-    s.insert.run(userId, seq, eventId, message.messageId, message.chatId, JSON.stringify(message), now);
-    s.upsertChat.run(userId, message.chatId, message.chatType, now);
-    let dropped = 0;
-    if (seq - acked > this.#maxPending) {
-      s.markTrimmed.run(userId, acked, seq - this.#maxPending, now);
-      dropped = s.trimOverCap.run(userId, acked, seq - this.#maxPending).changes;
-    }
-    if (dropped > 0) {
-      this.#m.dropped.inc({}, dropped);
-      this.#log.warn("inbox_cap_reached", { userId, dropped, maxPending: this.#maxPending });
-    }
-    this.#m.stored.inc();
-    stored.push({ userId, seq, message, receivedAt: now });
-    return { status: "stored", seq };
+    return results;
+  }
+
+  /** Over INBOX_MAX_PENDING unacked: the oldest are dropped, with a log line and a metric. */
+  #trimOverCap(userId: number, acked: number, last: number, now: number): void {
+    if (last - acked <= this.#maxPending) return;
+    const upTo = last - this.#maxPending;
+    this.#stmt.markTrimmed.run(userId, acked, upTo, now);
+    const dropped = this.#stmt.trimOverCap.run(userId, acked, upTo).changes;
+    if (dropped === 0) return;
+    this.#m.dropped.inc({}, dropped);
+    this.#log.warn("inbox_cap_reached", { userId, dropped, maxPending: this.#maxPending });
   }
 
   /** Why an incoming message is a duplicate (the label of the dedupe metric), or undefined if new. */
   #duplicateBy(eventId: string, messageId: string): "event_id" | "message_id" | undefined {
-    const stored = this.#stmt.storedEvent.get(messageId);
-    if (stored) return stored.eventId === eventId ? "event_id" : "message_id";
-    if (this.#stmt.isSeen.get(`e:${eventId}`) !== null) return "event_id";
-    if (this.#stmt.isSeen.get(`m:${messageId}`) !== null) return "message_id";
-    return undefined;
+    const hit = this.#stmt.duplicate.get(messageId, eventId);
+    if (!hit) return undefined;
+    if (hit.kind === "stored") return hit.eventId === eventId ? "event_id" : "message_id";
+    return hit.kind === "e" ? "event_id" : "message_id";
   }
 
   /** Unacked messages after `afterSeq`, oldest first. */
