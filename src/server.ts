@@ -14,7 +14,7 @@ import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
-import { createRelayCore } from "./relay/index.ts";
+import { createRelayCore, type RelayCore } from "./relay/index.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -27,6 +27,8 @@ export interface RelayDeps {
 export interface Relay {
   ctx: RelayContext;
   app: App;
+  /** The plugin side (hub, outbox, revocation sweep), for tests and the composition root. */
+  core: RelayCore;
   /** Listens on HOST:PORT; resolves with the bound port (PORT=0 picks a free one). */
   listen(): Promise<number>;
   /** Stops accepting, runs shutdown hooks (sockets closed with 1012, work drained), closes the DB. */
@@ -89,6 +91,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   return {
     ctx,
     app,
+    core,
     async listen() {
       app.listen({ hostname: config.HOST, port: config.PORT, maxRequestBodySize: 8 * 1024 * 1024 });
       const port = app.server?.port ?? config.PORT;

@@ -1,7 +1,7 @@
 /**
  * `users add|list|revoke|set-llm` and `token issue`: the admin API's operations on the database
  * directly, for operators on the host. A revoke here refuses old tokens at once; a plugin socket already
- * open on a running relay is closed by the admin API (`POST /api/admin/users/:id/revoke`) instead.
+ * open on a running relay is closed by that relay's revocation sweep (src/relay/revocation-sweep.ts).
  */
 import type { Raw } from "../config/definition.ts";
 import { finishConfig } from "../config/load.ts";

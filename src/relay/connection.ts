@@ -20,6 +20,8 @@ export interface ConnectionUser {
   id: number;
   openId: string;
   name: string;
+  /** The `ver` of the token this socket authenticated with; a revocation bumps the user's version. */
+  tokenVersion: number;
 }
 
 const BATCH = 200;

@@ -96,7 +96,12 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     // The socket may have closed while we waited.
     if ((state.phase as Phase) === "closed") return;
     const u = verified.user;
-    const user: ConnectionUser = { id: u.id, openId: u.openId, name: u.name };
+    const user: ConnectionUser = {
+      id: u.id,
+      openId: u.openId,
+      name: u.name,
+      tokenVersion: verified.claims.ver,
+    };
     const sessionId = randomUUID();
     const acked = ctx.inbox.ackedSeq(u.id);
     const conn = new PluginConnection(socket, user, sessionId, legacy, ctx.inbox, deliveryHooks, acked);

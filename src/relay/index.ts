@@ -8,11 +8,13 @@ import { gatewayRoutes } from "./gateway.ts";
 import { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
 import { Outbox, type SendPort } from "./outbox.ts";
+import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
 
 export interface RelayCore {
   hub: Hub;
   outbox: Outbox;
+  revocations: RevocationSweep;
   features: FeatureModule[];
 }
 
@@ -41,6 +43,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   const stale = sessions.closeStale();
   if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
   outbox.start();
+  const revocations = startRevocationSweep(ctx, hub);
   // Hooks run in reverse: sockets close first (server.ts), then the outbox drains, then this last
   // write before the database closes.
   ctx.onShutdown(() => {
@@ -53,6 +56,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   return {
     hub,
     outbox,
+    revocations,
     features: [
       (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot }),
       (c) => messagesRoutes(c, outbox),

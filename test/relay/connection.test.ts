@@ -56,7 +56,15 @@ async function setup() {
 }
 
 const connectionFor = (socket: SocketLike, inbox: Inbox) =>
-  new PluginConnection(socket, { id: 1, openId: "ou_1", name: "" }, "s", false, inbox, { delivered() {} }, 0);
+  new PluginConnection(
+    socket,
+    { id: 1, openId: "ou_1", name: "", tokenVersion: 1 },
+    "s",
+    false,
+    inbox,
+    { delivered() {} },
+    0,
+  );
 
 describe("plugin connection delivery", () => {
   test("backpressure pauses the pump; drain resumes it in order, nothing skipped", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { CloseCode } from "../../src/relay/protocol.ts";
 import { tokensOf } from "../../src/users/tokens.ts";
+import { usersOf } from "../../src/users/user-store.ts";
 import { gatewayRelay } from "./gateway-fixtures.ts";
 import { connect, isType } from "./ws-client.ts";
 
@@ -132,6 +133,22 @@ describe("plugin gateway /openclaw", () => {
     expect((await c.closed).code).toBe(CloseCode.unauthorized);
     const again = connect(r.url, { token });
     expect((await again.closed).code).toBe(CloseCode.unauthorized);
+  });
+
+  test("a revocation made by another process (the CLI) closes the live socket at the next sweep", async () => {
+    const { user, token } = await r.user("ou_revoke_cli");
+    const other = await r.user("ou_revoke_cli_other");
+    const c = connect(r.url, { token });
+    const kept = connect(r.url, { token: other.token });
+    await c.next(isType("hello"));
+    await kept.next(isType("hello"));
+    expect(r.relay.core.revocations.runOnce()).toBe(0);
+    // What `openclaw-relay users revoke` does: a database write, no access to this process's sockets.
+    usersOf(r.ctx).bumpTokenVersion(user.id);
+    expect(r.relay.core.revocations.runOnce()).toBe(1);
+    expect((await c.closed).code).toBe(CloseCode.unauthorized);
+    expect(r.relay.core.hub.isConnected(other.user.id)).toBe(true);
+    kept.close();
   });
 
   test("user A never receives B's messages", async () => {
