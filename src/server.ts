@@ -6,6 +6,7 @@ import { type App, buildApp, type FeatureModule } from "./app.ts";
 import type { Config, Raw } from "./config/definition.ts";
 import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
+import { Checkpointer } from "./db/checkpointer.ts";
 import { KvStore } from "./db/kv.ts";
 import { type Db, migrate, openDatabase } from "./db/open.ts";
 import { createFeishu } from "./feishu/index.ts";
@@ -53,6 +54,11 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const metrics = new Registry();
   registerProcessMetrics(metrics, startedAt, now);
   const closers: Array<() => void | Promise<void>> = [];
+  const checkpointer = new Checkpointer(
+    db.$client,
+    db.$client.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode ?? "",
+    { log, metrics },
+  );
 
   const ctx: RelayContext = {
     config,
@@ -64,7 +70,13 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     fetch: deps.fetch ?? fetch,
     version: VERSION,
     startedAt,
-    inbox: new Inbox(db, { now, log, metrics, maxPending: config.INBOX_MAX_PENDING }),
+    inbox: new Inbox(db, {
+      now,
+      log,
+      metrics,
+      maxPending: config.INBOX_MAX_PENDING,
+      onCommit: () => checkpointer.ensureStarted(),
+    }),
     status: { feishu: () => "unconfigured", connections: () => 0 },
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
@@ -122,6 +134,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
           if (!(await Promise.race([drained, timedOut]))) await server.stop(true);
         }
         await ctx.inbox.close();
+        await checkpointer.stop();
         db.$client.close();
         log.info("relay_stopped");
       })();

@@ -19,6 +19,8 @@ export function openDatabase(path: string): Db {
   sqlite.exec("PRAGMA synchronous = FULL");
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA foreign_keys = ON");
+  // After a busy spell the WAL is cut back to this size once it is reset, instead of staying large.
+  sqlite.exec("PRAGMA journal_size_limit = 67108864");
   return drizzle(sqlite, { schema }) as Db;
 }
 

@@ -43,6 +43,8 @@ export interface InboxOptions {
   maxPending?: number;
   /** Makes the hot commits durable (default: fdatasync of the database's WAL file). */
   walSync?: WalSync;
+  /** Called after each group commit (the server starts the checkpoint worker on first use). */
+  onCommit?: () => void;
 }
 
 export class Inbox {
@@ -56,6 +58,7 @@ export class Inbox {
   #ackFlushScheduled = false;
   #flushScheduled = false;
   readonly #walSync: WalSync;
+  readonly #onCommit: (() => void) | undefined;
   /**
    * Per user, the lowest seq of each committed batch whose fsync has not finished, oldest first. Reads
    * for delivery stop below it: a message must not reach a plugin before it is durable, or a power cut
@@ -70,6 +73,7 @@ export class Inbox {
     this.#now = opts.now ?? Date.now;
     this.#log = opts.log;
     this.#maxPending = opts.maxPending ?? 10_000;
+    this.#onCommit = opts.onCommit;
     const q = this.#sqlite;
     this.#walSync =
       opts.walSync ??
@@ -207,6 +211,7 @@ export class Inbox {
       return;
     }
     this.#m.commits.observe(batch.length);
+    this.#onCommit?.();
     const users = this.#holdBack(stored);
     // Duplicates wait too: their original may be in this very batch.
     this.#walSync.sync().then(

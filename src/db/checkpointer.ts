@@ -1,0 +1,170 @@
+/**
+ * WAL checkpoints on a worker thread. SQLite's automatic checkpoint runs inside whichever COMMIT
+ * crosses 1,000 WAL pages — on the relay's event loop — and copies those pages into the database file
+ * and fsyncs it. With Feishu's random message ids every group commit dirties pages all over the
+ * `inbox(message_id)` index, and those checkpoints cost more event-loop time than the inserts
+ * themselves. A worker with its own connection checkpoints instead (PASSIVE: it never blocks the
+ * writer); the main connection's automatic checkpoint is off while the worker runs and comes back if
+ * the worker fails or stops.
+ *
+ * The worker starts on first use (`ensureStarted`, called after a commit), so an idle relay does not
+ * pay for its thread. Its source is inline (a Blob URL) so that the compiled binary needs no file.
+ */
+import type { Database } from "bun:sqlite";
+import type { Logger } from "../ops/logger.ts";
+import type { Registry } from "../ops/metrics.ts";
+
+/** SQLite's default `wal_autocheckpoint`, restored when the worker is not running. */
+const AUTOCHECKPOINT_PAGES = 1000;
+/** A WAL this many frames long that PASSIVE cannot finish (steady writes) is restarted once. */
+const RESTART_FRAMES = 50_000;
+
+const WORKER_SOURCE = `
+import { Database } from "bun:sqlite";
+let db;
+let timer;
+let last = "";
+const RESTART_FRAMES = ${RESTART_FRAMES};
+function step() {
+  try {
+    const t0 = performance.now();
+    let r = db.query("PRAGMA wal_checkpoint(PASSIVE)").get();
+    if (r.log >= RESTART_FRAMES && r.checkpointed < r.log) r = db.query("PRAGMA wal_checkpoint(RESTART)").get();
+    // Idle passes find the same WAL again; only passes that had something to copy are reported.
+    const now = r.log + "/" + r.checkpointed;
+    if (r.checkpointed > 0 && now !== last) postMessage({ type: "checkpoint", frames: r.log, copied: r.checkpointed, ms: performance.now() - t0 });
+    last = now;
+  } catch (err) {
+    postMessage({ type: "error", message: String(err && err.message || err) });
+  }
+}
+self.onmessage = (e) => {
+  const m = e.data;
+  if (m.type === "start") {
+    try {
+      db = new Database(m.path);
+      db.exec("PRAGMA busy_timeout = 1000");
+      timer = setInterval(step, m.intervalMs);
+      postMessage({ type: "started" });
+    } catch (err) {
+      postMessage({ type: "error", message: String(err && err.message || err), fatal: true });
+    }
+  } else if (m.type === "stop") {
+    clearInterval(timer);
+    try { db && db.close(); } catch {}
+    postMessage({ type: "stopped" });
+  }
+};
+`;
+
+type WorkerMessage =
+  | { type: "started" | "stopped" }
+  | { type: "checkpoint"; frames: number; copied: number; ms: number }
+  | { type: "error"; message: string; fatal?: boolean };
+
+export interface CheckpointerOptions {
+  log: Logger;
+  metrics: Registry;
+  intervalMs?: number;
+}
+
+export class Checkpointer {
+  readonly #sqlite: Database;
+  readonly #path: string | undefined;
+  readonly #log: Logger;
+  readonly #intervalMs: number;
+  readonly #m;
+  #worker: Worker | undefined;
+  #sourceUrl: string | undefined;
+  #stopped = false;
+
+  constructor(sqlite: Database, journalMode: string, opts: CheckpointerOptions) {
+    this.#sqlite = sqlite;
+    const file = sqlite.filename;
+    this.#path = journalMode.toLowerCase() === "wal" && file && file !== ":memory:" ? file : undefined;
+    this.#log = opts.log.child({ module: "checkpointer" });
+    this.#intervalMs = opts.intervalMs ?? 100;
+    this.#m = {
+      runs: opts.metrics.counter("sqlite_checkpoints_total", "WAL checkpoints by the checkpoint worker."),
+      frames: opts.metrics.gauge("sqlite_wal_frames", "WAL frames at the last checkpoint."),
+      seconds: opts.metrics.histogram(
+        "sqlite_checkpoint_seconds",
+        "Time the checkpoint worker spent per checkpoint.",
+        [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      ),
+    };
+  }
+
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /** Starts the worker unless it runs, was stopped, or the database has no WAL file. Cheap to repeat. */
+  ensureStarted(): void {
+    if (this.#worker || this.#stopped || !this.#path) return;
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
+    // The thread must not keep the process alive (shutdown stops it explicitly); a small heap is enough.
+    const worker = new Worker(url, { ref: false, smol: true });
+    // The URL must live until the worker has loaded its source.
+    this.#sourceUrl = url;
+    worker.onmessage = (e: MessageEvent<WorkerMessage>) => this.#onMessage(e.data);
+    worker.onerror = (e) => this.#fail(e.message);
+    this.#worker = worker;
+    this.#sqlite.run("PRAGMA wal_autocheckpoint = 0");
+    worker.postMessage({ type: "start", path: this.#path, intervalMs: this.#intervalMs });
+  }
+
+  /** Stops the worker and hands checkpoints back to the main connection (which checkpoints at close). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const worker = this.#worker;
+    if (!worker) return;
+    const stopped = new Promise<void>((resolve) => {
+      worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => {
+        if (e.data.type === "stopped") resolve();
+      });
+      setTimeout(resolve, 2000).unref();
+    });
+    worker.postMessage({ type: "stop" });
+    await stopped;
+    this.#release();
+  }
+
+  #onMessage(m: WorkerMessage): void {
+    if (m.type === "checkpoint") {
+      this.#m.runs.inc();
+      this.#m.frames.set(m.frames);
+      this.#m.seconds.observe(m.ms / 1000);
+    } else if (m.type === "started") {
+      this.#revokeSource();
+      this.#log.debug("checkpointer_started", {});
+    } else if (m.type === "error") {
+      if (m.fatal) this.#fail(m.message);
+      else this.#log.warn("checkpoint_failed", { message: m.message });
+    }
+  }
+
+  /** The worker cannot run: the main connection checkpoints by itself again. */
+  #fail(message: string): void {
+    this.#log.error("checkpointer_failed", { message });
+    this.#stopped = true;
+    this.#release();
+  }
+
+  #revokeSource(): void {
+    if (this.#sourceUrl) URL.revokeObjectURL(this.#sourceUrl);
+    this.#sourceUrl = undefined;
+  }
+
+  #release(): void {
+    this.#revokeSource();
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    try {
+      this.#sqlite.run(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    } catch (err) {
+      // Already closed (a late worker error during shutdown): nothing left to hand back.
+      this.#log.debug("checkpointer_release_skipped", { err: err as Error });
+    }
+  }
+}
