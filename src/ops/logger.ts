@@ -2,6 +2,7 @@
  * JSON logs: one line per event on stdout with a stable `event` name. Plain writes, no transports
  * (pino transports spawn workers that break inside a compiled binary).
  */
+import { writeSync } from "node:fs";
 import type { LogLevel } from "../config/definition.ts";
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -11,10 +12,50 @@ const REDACTED = /token|secret|password|authorization|apikey|api_key|encrypt|coo
 export type LogFields = Record<string, unknown>;
 export type LogSink = (line: string) => void;
 
+let stdoutSink: LogSink | undefined;
+
+/**
+ * The process's stdout sink: lines of one event-loop turn leave in one write (one syscall per burst
+ * instead of one per line, ~10% of the relay's hot path at LOG_LEVEL=info). Flushed when the process
+ * exits; a kill -9 can lose at most the current turn's lines.
+ */
+export function bufferedStdout(): LogSink {
+  if (stdoutSink) return stdoutSink;
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const out = `${pending.join("\n")}\n`;
+    pending = [];
+    process.stdout.write(out);
+  };
+  // At exit nothing asynchronous runs any more: what is left goes out with blocking writes.
+  process.on("exit", () => {
+    const out = Buffer.from(pending.length ? `${pending.join("\n")}\n` : "");
+    pending = [];
+    for (let off = 0; off < out.length; ) {
+      try {
+        off += writeSync(1, out, off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      }
+    }
+  });
+  stdoutSink = (line) => {
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  return stdoutSink;
+}
+
 export class Logger {
   constructor(
     readonly level: LogLevel = "info",
-    private readonly sink: LogSink = (line) => process.stdout.write(`${line}\n`),
+    private readonly sink: LogSink = bufferedStdout(),
     private readonly base: LogFields = {},
     private readonly now: () => number = Date.now,
   ) {}

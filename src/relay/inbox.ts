@@ -26,6 +26,8 @@ export interface StoredMessage {
   userId: number;
   seq: number;
   message: InboundMessage;
+  /** `message` as stored (JSON): the delivery frame is built from it without serialising again. */
+  payload: string;
   receivedAt: number;
 }
 
@@ -312,9 +314,10 @@ export class Inbox {
       for (const i of indexes) {
         const { eventId, message } = batch[i]!.item;
         seq += 1;
-        s.insert.run(userId, seq, eventId, message.messageId, message.chatId, JSON.stringify(message), now);
+        const payload = JSON.stringify(message);
+        s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
         chats.set(message.chatId, message.chatType);
-        stored.push({ userId, seq, message, receivedAt: now });
+        stored.push({ userId, seq, message, payload, receivedAt: now });
         results[i] = { status: "stored", seq };
       }
       for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
@@ -351,6 +354,7 @@ export class Inbox {
       userId,
       seq: r.seq,
       message: JSON.parse(r.payload) as InboundMessage,
+      payload: r.payload,
       receivedAt: r.receivedAt,
     }));
   }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { PluginConnection, type SocketLike } from "../../src/relay/connection.ts";
+import { messageFrameJson, PluginConnection, type SocketLike } from "../../src/relay/connection.ts";
 import { Inbox } from "../../src/relay/inbox.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -66,6 +66,26 @@ const connectionFor = (socket: SocketLike, inbox: Inbox) =>
     0,
   );
 
+describe("message frames", () => {
+  test("built from the stored JSON, they equal serialising the frame object", () => {
+    const message = {
+      messageId: "om_1",
+      chatId: "oc_1",
+      chatType: "p2p",
+      sender: { openId: "ou_1", name: '名字 "quoted"' },
+      mentionedBot: false,
+      msgType: "text",
+      text: "hello\nworld",
+      content: { text: "hello\nworld" },
+      mentions: [],
+      createTime: 1,
+    };
+    const fromPayload = messageFrameJson(7, JSON.stringify(message));
+    expect(fromPayload).toBe(JSON.stringify({ type: "message", seq: 7, ...message }));
+    expect(JSON.parse(messageFrameJson(8, "{}"))).toEqual({ type: "message", seq: 8 });
+  });
+});
+
 describe("plugin connection delivery", () => {
   test("backpressure pauses the pump; drain resumes it in order, nothing skipped", async () => {
     const s = await setup();
@@ -103,7 +123,13 @@ describe("plugin connection delivery", () => {
     const r2 = await s.store(2);
     // Seq 2 arrives live before seq 1 was replayed: the gap sends the connection to the inbox.
     conn.deliverLive([
-      { userId: 1, seq: r2.status === "stored" ? r2.seq : 0, message: {} as never, receivedAt: 0 },
+      {
+        userId: 1,
+        seq: r2.status === "stored" ? r2.seq : 0,
+        message: {} as never,
+        payload: "{}",
+        receivedAt: 0,
+      },
     ]);
     expect(sock.written).toEqual([1, 2]);
     s.close();
