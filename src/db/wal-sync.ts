@@ -26,7 +26,6 @@ export class WalSync {
   #fd: number | undefined;
   #running: Promise<void> | undefined;
   #next: PromiseWithResolvers<void> | undefined;
-  #closed = false;
 
   constructor(opts: WalSyncOptions) {
     this.#walPath = opts.walPath;
@@ -41,7 +40,7 @@ export class WalSync {
 
   /** Resolves once everything written to the WAL before this call is durable. */
   sync(): Promise<void> {
-    if (!this.#walPath || this.#closed) return Promise.resolve();
+    if (!this.#walPath) return Promise.resolve();
     if (!this.#running) {
       this.#running = this.#start();
       return this.#running;
@@ -50,9 +49,11 @@ export class WalSync {
     return this.#next.promise;
   }
 
-  /** Waits for the fsyncs under way, then releases the file descriptor. */
+  /**
+   * Waits for the fsyncs under way, then releases the file descriptor. A later `sync()` (a request that
+   * outlived the shutdown drain) opens it again rather than answering without an fsync.
+   */
   async close(): Promise<void> {
-    this.#closed = true;
     while (this.#running) await this.#running.catch(() => undefined);
     if (this.#fd !== undefined) close(this.#fd, () => undefined);
     this.#fd = undefined;

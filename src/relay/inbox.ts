@@ -222,7 +222,7 @@ export class Inbox {
         batch.forEach((p, i) => {
           p.resolve(results[i]!);
         });
-        if (stored.length) for (const l of this.#listeners) l(stored);
+        this.#notify(stored);
       },
       (err) => {
         // The rows are committed but their durability is unknown: Feishu is not acknowledged (it will
@@ -230,9 +230,21 @@ export class Inbox {
         this.#log.error("inbox_sync_failed", { err: err as Error, batch: batch.length });
         this.#release(users);
         for (const p of batch) p.reject(err);
-        if (stored.length) for (const l of this.#listeners) l(stored);
+        this.#notify(stored);
       },
     );
+  }
+
+  /** A failing listener (a delivery bug) is logged; it must not stop the others or the relay. */
+  #notify(stored: StoredMessage[]): void {
+    if (stored.length === 0) return;
+    for (const listener of this.#listeners) {
+      try {
+        listener(stored);
+      } catch (err) {
+        this.#log.error("inbox_listener_failed", { err: err as Error, messages: stored.length });
+      }
+    }
   }
 
   /** Marks a committed batch as not yet durable; returns its users for `#release`. */
