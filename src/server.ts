@@ -54,11 +54,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const metrics = new Registry();
   registerProcessMetrics(metrics, startedAt, now);
   const closers: Array<() => void | Promise<void>> = [];
-  const checkpointer = new Checkpointer(
-    db.$client,
-    db.$client.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode ?? "",
-    { log, metrics },
-  );
+  const checkpointer = new Checkpointer(db.$client, { log, metrics });
 
   const ctx: RelayContext = {
     config,

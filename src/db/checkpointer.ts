@@ -13,6 +13,7 @@
 import type { Database } from "bun:sqlite";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
+import { walDatabaseFile } from "./open.ts";
 
 /** SQLite's default `wal_autocheckpoint`, restored when the worker is not running. */
 const AUTOCHECKPOINT_PAGES = 1000;
@@ -78,10 +79,9 @@ export class Checkpointer {
   #sourceUrl: string | undefined;
   #stopped = false;
 
-  constructor(sqlite: Database, journalMode: string, opts: CheckpointerOptions) {
+  constructor(sqlite: Database, opts: CheckpointerOptions) {
     this.#sqlite = sqlite;
-    const file = sqlite.filename;
-    this.#path = journalMode.toLowerCase() === "wal" && file && file !== ":memory:" ? file : undefined;
+    this.#path = walDatabaseFile(sqlite);
     this.#log = opts.log.child({ module: "checkpointer" });
     this.#intervalMs = opts.intervalMs ?? 100;
     this.#m = {

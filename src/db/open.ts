@@ -24,6 +24,16 @@ export function openDatabase(path: string): Db {
   return drizzle(sqlite, { schema }) as Db;
 }
 
+/**
+ * The database's file when it runs in WAL mode (its `-wal` file sits beside it); undefined for
+ * `:memory:` or any other journal mode. What the WAL sync and the checkpoint worker work on.
+ */
+export function walDatabaseFile(sqlite: Database): string | undefined {
+  const mode = sqlite.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode;
+  const file = sqlite.filename;
+  return mode?.toLowerCase() === "wal" && file && file !== ":memory:" ? file : undefined;
+}
+
 /** Drizzle's migration records, built from the migrations embedded in the binary. */
 export function embeddedMigrations() {
   return MIGRATIONS.map((m) => ({

@@ -9,7 +9,9 @@
  * Calls that arrive while an fsync is running wait for the next one (the running one may have
  * started before their frames were written); one fsync then covers all of them.
  */
+import type { Database } from "bun:sqlite";
 import { close, fdatasync, openSync } from "node:fs";
+import { walDatabaseFile } from "./open.ts";
 
 export type FdataSync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 
@@ -33,9 +35,9 @@ export class WalSync {
   }
 
   /** For a database opened by `openDatabase`: its WAL file, or none for `:memory:`. */
-  static forDatabase(filename: string, journalMode: string): WalSync {
-    const wal = journalMode.toLowerCase() === "wal" && filename && filename !== ":memory:";
-    return new WalSync({ walPath: wal ? `${filename}-wal` : undefined });
+  static forDatabase(sqlite: Database): WalSync {
+    const file = walDatabaseFile(sqlite);
+    return new WalSync({ walPath: file && `${file}-wal` });
   }
 
   /** Resolves once everything written to the WAL before this call is durable. */

@@ -77,12 +77,7 @@ export class Inbox {
     this.#maxPending = opts.maxPending ?? 10_000;
     this.#onCommit = opts.onCommit;
     const q = this.#sqlite;
-    this.#walSync =
-      opts.walSync ??
-      WalSync.forDatabase(
-        q.filename,
-        q.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode ?? "",
-      );
+    this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
     // The connection's own level (FULL in production), restored after each ack commit.
     const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
     this.#stmt = {

@@ -26,7 +26,7 @@ describe("checkpoint worker", () => {
     db.$client.run("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
     const metrics = new Registry();
     const { log } = memoryLogger();
-    const cp = new Checkpointer(db.$client, "wal", { log, metrics, intervalMs: 5 });
+    const cp = new Checkpointer(db.$client, { log, metrics, intervalMs: 5 });
     expect(cp.running).toBe(false); // started on first use, not at construction
     cp.ensureStarted();
     cp.ensureStarted();
@@ -49,7 +49,7 @@ describe("checkpoint worker", () => {
   test("an in-memory database has no WAL: nothing is started", async () => {
     const db = openDatabase(":memory:");
     const { log } = memoryLogger();
-    const cp = new Checkpointer(db.$client, "memory", { log, metrics: new Registry() });
+    const cp = new Checkpointer(db.$client, { log, metrics: new Registry() });
     cp.ensureStarted();
     expect(cp.running).toBe(false);
     await cp.stop();

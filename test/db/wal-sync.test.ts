@@ -73,12 +73,12 @@ describe("WAL group sync", () => {
 
   test("an in-memory database has nothing to sync; a WAL file database syncs its -wal file", async () => {
     const memory = openDatabase(":memory:").$client;
-    const none = WalSync.forDatabase(memory.filename, "memory");
+    const none = WalSync.forDatabase(memory);
     await none.sync();
     const { dir, cleanup } = tempDir();
     const file = openDatabase(join(dir, "real.db")).$client;
     file.run("CREATE TABLE t (x)");
-    const real = WalSync.forDatabase(file.filename, "wal");
+    const real = WalSync.forDatabase(file);
     await real.sync(); // a real fdatasync of real.db-wal
     await real.close();
     file.close();
