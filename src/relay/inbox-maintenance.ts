@@ -4,6 +4,7 @@
  * have passed (Outbox.prune). The timer never keeps the process alive and stops on shutdown.
  */
 import type { RelayContext } from "../context.ts";
+import { type Periodic, startPeriodic } from "../ops/periodic.ts";
 import type { Outbox } from "./outbox.ts";
 
 /** Retried sends with the same uuid must find their outcome for at least this long (DESIGN §4). */
@@ -11,11 +12,7 @@ export const UUID_MEMORY_MS = 3600 * 1000;
 
 export const PRUNE_INTERVAL_MS = 5 * 60 * 1000;
 
-export interface InboxMaintenance {
-  /** One pass now; also what the timer runs. */
-  runOnce(): void;
-  stop(): void;
-}
+export type InboxMaintenance = Periodic<void>;
 
 export function startInboxMaintenance(
   ctx: Pick<RelayContext, "inbox" | "config" | "log" | "onShutdown">,
@@ -24,7 +21,7 @@ export function startInboxMaintenance(
 ): InboxMaintenance {
   const log = ctx.log.child({ module: "inbox_maintenance" });
   const retentionMs = ctx.config.INBOX_RETENTION * 1000;
-  const runOnce = () => {
+  return startPeriodic(ctx, intervalMs, () => {
     try {
       const { messages, marks } = ctx.inbox.prune(retentionMs);
       const sends = outbox?.prune(Math.max(retentionMs, UUID_MEMORY_MS)) ?? 0;
@@ -33,10 +30,5 @@ export function startInboxMaintenance(
       // A busy or failing database must not kill the timer: the next pass tries again.
       log.error("inbox_prune_failed", { err: err as Error });
     }
-  };
-  const timer = setInterval(runOnce, intervalMs);
-  timer.unref();
-  const stop = () => clearInterval(timer);
-  ctx.onShutdown(stop);
-  return { runOnce, stop };
+  });
 }

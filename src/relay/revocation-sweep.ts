@@ -5,16 +5,14 @@
  * with the database's and closes the stale ones with 4001 (terminal for the plugin).
  */
 import type { RelayContext } from "../context.ts";
+import { type Periodic, startPeriodic } from "../ops/periodic.ts";
 import type { Hub } from "./hub.ts";
 import { CloseCode } from "./protocol.ts";
 
 export const REVOCATION_SWEEP_MS = 10_000;
 
-export interface RevocationSweep {
-  /** One pass now (also what the timer runs); returns how many sockets it closed. */
-  runOnce(): number;
-  stop(): void;
-}
+/** `runOnce()` answers how many sockets the pass closed. */
+export type RevocationSweep = Periodic<number>;
 
 export function startRevocationSweep(
   ctx: Pick<RelayContext, "db" | "log" | "onShutdown">,
@@ -26,7 +24,7 @@ export function startRevocationSweep(
   const versions = ctx.db.$client.query<{ id: number; ver: number }, []>(
     "SELECT id, token_version AS ver FROM users",
   );
-  const runOnce = () => {
+  return startPeriodic(ctx, intervalMs, () => {
     if (hub.size === 0) return 0;
     let closed = 0;
     try {
@@ -42,10 +40,5 @@ export function startRevocationSweep(
       log.error("revocation_sweep_failed", { err: err as Error });
     }
     return closed;
-  };
-  const timer = setInterval(runOnce, intervalMs);
-  timer.unref();
-  const stop = () => clearInterval(timer);
-  ctx.onShutdown(stop);
-  return { runOnce, stop };
+  });
 }
