@@ -65,17 +65,19 @@ interface Deduped {
   at: number;
 }
 
-interface SendRequest {
-  kind: "create" | "reply";
-  receiveIdType?: string;
-  receiveId?: string;
-  replyTo?: string;
-  replyInThread?: boolean;
-  msgType: string;
-  rawContent: string;
-  content: JsonObject;
-  uuid?: string;
-}
+/** What a send or reply call asked for, before the fake accepts it as a SentMessage. */
+type SendRequest = Pick<
+  SentMessage,
+  | "kind"
+  | "receiveIdType"
+  | "receiveId"
+  | "replyTo"
+  | "replyInThread"
+  | "msgType"
+  | "rawContent"
+  | "content"
+  | "uuid"
+>;
 
 export class ImApi {
   readonly sent = new WaitableList<SentMessage>();

@@ -1,19 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { TokenCipher } from "../../src/users/token-crypto.ts";
 import { tokensOf } from "../../src/users/tokens.ts";
 import { usersOf } from "../../src/users/user-store.ts";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { type TestRelay, testRelay } from "./helpers.ts";
 
 const PUBLIC_URL = "https://relay.example";
-let fake: FakeFeishu;
+const fake = await useFakeFeishu({ port: 0 });
 let relay: TestRelay;
 
-beforeAll(async () => {
-  fake = await startFakeFeishu({ port: 0 });
-});
-afterAll(() => fake.stop());
 afterEach(() => relay?.cleanup());
 
 function start(raw: Record<string, string> = {}) {
