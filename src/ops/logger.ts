@@ -23,17 +23,20 @@ export function bufferedStdout(): LogSink {
   if (stdoutSink) return stdoutSink;
   let pending: string[] = [];
   let scheduled = false;
+  /** The buffered lines as one chunk (empty when there are none). */
+  const take = () => {
+    const out = pending.length ? `${pending.join("\n")}\n` : "";
+    pending = [];
+    return out;
+  };
   const flush = () => {
     scheduled = false;
-    if (pending.length === 0) return;
-    const out = `${pending.join("\n")}\n`;
-    pending = [];
-    process.stdout.write(out);
+    const out = take();
+    if (out) process.stdout.write(out);
   };
   // At exit nothing asynchronous runs any more: what is left goes out with blocking writes.
   process.on("exit", () => {
-    const out = Buffer.from(pending.length ? `${pending.join("\n")}\n` : "");
-    pending = [];
+    const out = Buffer.from(take());
     for (let off = 0; off < out.length; ) {
       try {
         off += writeSync(1, out, off);
