@@ -86,17 +86,20 @@ export interface PeerSource {
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 /**
- * The client's address for rate limits: the TCP peer from Bun's server. `X-Forwarded-For` is used only
- * when that peer is loopback, i.e. a reverse proxy on the same host (the documented deployment), and
- * then its rightmost entry, the one that proxy appended; remote clients cannot spoof it. Requests
- * without a socket (`app.handle` in tests) share the key "unknown".
+ * The client's address for rate limits, the one rule for HTTP and the plugin WebSocket: the TCP peer.
+ * `X-Forwarded-For` is used only when that peer is loopback, i.e. a reverse proxy on the same host (the
+ * documented deployment), and then its rightmost entry, the one that proxy appended; remote clients
+ * cannot spoof it. Without a peer (`app.handle` in tests) every request shares the key "unknown".
  */
-export function clientIp(request: Request, server?: PeerSource | null): string {
-  const peer = server?.requestIP(request)?.address;
+export function clientIpOf(peer: string | undefined, xForwardedFor: string | null | undefined): string {
   if (peer && LOOPBACK.test(peer)) {
-    const forwarded = request.headers.get("x-forwarded-for");
-    const last = forwarded?.split(",").at(-1)?.trim();
+    const last = xForwardedFor?.split(",").at(-1)?.trim();
     if (last) return last;
   }
-  return peer ?? "unknown";
+  return peer || "unknown";
+}
+
+/** `clientIpOf` for a request served by Bun (or Elysia's `server`). */
+export function clientIp(request: Request, server?: PeerSource | null): string {
+  return clientIpOf(server?.requestIP(request)?.address, request.headers.get("x-forwarded-for"));
 }

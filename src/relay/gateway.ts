@@ -1,17 +1,23 @@
 /**
  * `GET /openclaw`: the plugin WebSocket, protocol v1 (DESIGN §4) plus the original plugin's legacy
- * flow. Authentication happens right after the upgrade (a bad token closes with 4001); frames are
- * validated against the shared TypeBox schemas; a bad frame gets an `error` and the socket stays.
+ * flow. A token in the upgrade is checked before upgrading (plugin-auth.ts): a client over the
+ * failed-auth limit with a bad token gets 429, a bad token otherwise closes with 4001 right after the
+ * upgrade. Frames are validated against the shared TypeBox schemas; a bad frame gets an `error` and
+ * the socket stays. Nothing here may reject unobserved: a failure becomes an `error` frame or a close
+ * the plugin retries, and a log line.
  */
 import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
+import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
+import { clientIp, rateLimited } from "../ops/rate-limit.ts";
 import { bearerFromHeader } from "../ops/secure-compare.ts";
-import { authFailuresOf, tokensOf } from "../users/tokens.ts";
+import { authFailuresOf, tokensOf, type VerifiedToken } from "../users/tokens.ts";
 import { type ConnectionUser, PluginConnection, type SocketLike } from "./connection.ts";
 import type { Hub } from "./hub.ts";
 import type { Outbox } from "./outbox.ts";
+import { type AuthVerdict, judgeToken } from "./plugin-auth.ts";
 import {
   ClientFrame,
   CloseCode,
@@ -22,6 +28,7 @@ import {
   PROTOCOL_VERSION,
   type SendFrame,
 } from "./protocol.ts";
+import { isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
 
@@ -44,6 +51,14 @@ export interface GatewayDeps {
   sessions: SessionLog;
   outbox: Outbox;
   bot: () => Promise<{ openId: string; name: string }>;
+  /** How long a connection without a token may take to send the legacy auth frame (tests shorten it). */
+  legacyAuthTimeoutMs?: number;
+}
+
+/** What the upgrade learned about a request, handed to `open` (Elysia gives it the same Request). */
+interface Admission {
+  ip: string;
+  verdict?: AuthVerdict;
 }
 
 export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
@@ -64,37 +79,90 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
 
   const deliveryHooks = delivery(ctx);
 
-  async function authenticate(token: string, ip: string) {
-    const failures = authFailuresOf(ctx);
-    if (failures.retryAfter(ip) > 0) return null;
-    const verified = await tokensOf(ctx).verify(token);
-    if (!verified) failures.hit(ip);
-    return verified;
+  const legacyAuthMs = deps.legacyAuthTimeoutMs ?? LEGACY_AUTH_TIMEOUT_MS;
+  const admissions = new WeakMap<Request, Admission>();
+  /** Sockets upgraded but not yet handed to the hub: shutdown closes them too. */
+  const unready = new Set<SocketLike>();
+  ctx.onShutdown(() => {
+    for (const socket of unready) {
+      const state = states.get(socket as object);
+      if (state) {
+        clearTimeout(state.timer);
+        state.phase = "closed";
+      }
+      socket.close(CloseCode.restarting, "relay restarting");
+    }
+    unready.clear();
+  });
+
+  const checkToken = (token: string, ip: string) =>
+    judgeToken(token, ip, (t) => tokensOf(ctx).verify(t), authFailuresOf(ctx));
+
+  /** Logs a failure of work nobody awaits, so it can never become an unhandled rejection. */
+  function detach(work: Promise<unknown>, event: string, fields: Record<string, unknown> = {}): void {
+    work.catch((err) => log.error(event, { ...fields, err: err as Error }));
   }
 
-  async function start(
-    socket: SocketLike,
-    state: SocketState,
-    token: string,
-    meta: SocketMeta,
-    legacy: boolean,
-  ) {
-    const verified = await authenticate(token, meta.ip);
+  /** Acts on a token verdict: connect, 4001 (bad token), or 1013 (over the failure limit). */
+  function admit(socket: SocketLike, state: SocketState, verdict: AuthVerdict, legacy: boolean): void {
     if (state.phase === "closed") return;
-    if (!verified || hub.closing) {
+    if (verdict.kind === "accept") {
+      setUp(socket, state, start(socket, state, verdict.verified, legacy));
+      return;
+    }
+    refuse(socket, state, verdict.kind === "throttle" ? "throttled" : "unauthorized");
+  }
+
+  /**
+   * Connection set-up that fails (typically a write-locked database) closes the socket with 1011,
+   * which the plugin retries; replay catches up once it is back.
+   */
+  function setUp(socket: SocketLike, state: SocketState, work: Promise<void>): void {
+    detach(
+      work.catch((err) => {
+        if (state.phase !== "closed") {
+          state.phase = "closed";
+          unready.delete(socket);
+          state.conn?.markClosed();
+          socket.close(CloseCode.internalError, "connection setup failed; try again later");
+        }
+        throw err;
+      }),
+      "plugin_connect_failed",
+      { ip: state.meta.ip },
+    );
+  }
+
+  function refuse(socket: SocketLike, state: SocketState, outcome: "throttled" | "unauthorized") {
+    state.phase = "closed";
+    clearTimeout(state.timer);
+    unready.delete(socket);
+    m.connections.inc({ outcome });
+    if (outcome === "throttled")
+      socket.close(CloseCode.tryAgain, "too many failed attempts; try again later");
+    else socket.close(CloseCode.unauthorized, "unauthorized");
+  }
+
+  async function start(socket: SocketLike, state: SocketState, verified: VerifiedToken, legacy: boolean) {
+    const meta = state.meta;
+    if (hub.closing) {
       state.phase = "closed";
-      m.connections.inc({ outcome: verified ? "restarting" : "unauthorized" });
-      socket.close(
-        verified ? CloseCode.restarting : CloseCode.unauthorized,
-        verified ? "relay restarting" : "unauthorized",
-      );
+      unready.delete(socket);
+      m.connections.inc({ outcome: "restarting" });
+      socket.close(CloseCode.restarting, "relay restarting");
       return;
     }
     // Learn the bot first: from here to the first pump nothing awaits, so no live message can
     // overtake the hello frame and none committed meanwhile is missed (the pump reads the inbox).
     const bot = legacy ? undefined : await deps.bot().catch(() => ({ openId: "", name: "" }));
-    // The socket may have closed while we waited.
+    // The socket may have closed, or shutdown begun, while we waited.
     if ((state.phase as Phase) === "closed") return;
+    if (hub.closing) {
+      state.phase = "closed";
+      unready.delete(socket);
+      socket.close(CloseCode.restarting, "relay restarting");
+      return;
+    }
     const u = verified.user;
     const user: ConnectionUser = {
       id: u.id,
@@ -104,9 +172,11 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     };
     const sessionId = randomUUID();
     const acked = ctx.inbox.ackedSeq(u.id);
+    const pending = ctx.inbox.pendingCount(u.id);
     const conn = new PluginConnection(socket, user, sessionId, legacy, ctx.inbox, deliveryHooks, acked);
     state.conn = conn;
     state.phase = "ready";
+    unready.delete(socket);
     sessions.opened({
       id: sessionId,
       userId: u.id,
@@ -114,7 +184,6 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       userAgent: meta.userAgent,
       protocol: legacy ? "legacy" : "v1",
     });
-    const pending = ctx.inbox.pendingCount(u.id);
     m.connections.inc({ outcome: "accepted" });
     m.replay.observe(pending);
     log.info("plugin_connected", { userId: u.id, sessionId, pending, legacy, ip: meta.ip });
@@ -131,7 +200,28 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     } else conn.send({ type: "auth_success", userId: String(u.id), openId: u.openId });
     hub.register(conn);
     conn.pump();
-    for (const frame of state.early.splice(0)) handleFrame(conn, frame, log);
+    for (const frame of state.early.splice(0)) handleFrameSafely(socket, state, frame);
+  }
+
+  /** A frame whose handling threw still gets an answer; the connection stays. */
+  function handleFrameSafely(socket: SocketLike, state: SocketState, data: unknown): void {
+    try {
+      if (state.conn) handleFrame(state.conn, data, log);
+    } catch (err) {
+      const busy = isDatabaseBusy(err);
+      log.error("plugin_frame_failed", { userId: state.conn?.user.id, busy, err: err as Error });
+      if (!busy) m.badFrames.inc();
+      if (state.phase === "closed") return;
+      socket.send(
+        JSON.stringify({
+          type: "error",
+          id: idOf(data),
+          code: busy ? "unavailable" : "bad_frame",
+          message: busy ? "the relay's database is busy; try again shortly" : "frame could not be handled",
+          retryable: busy,
+        }),
+      );
+    }
   }
 
   function handleFrame(conn: PluginConnection, data: unknown, log: Logger) {
@@ -160,7 +250,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         return;
       }
       case "send":
-        void answerSend(conn, frame);
+        detach(answerSend(conn, frame), "plugin_send_failed", { userId: conn.user.id });
         return;
     }
   }
@@ -172,7 +262,9 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       conn.send({ type: "error", id, code: "bad_frame", message: problem, retryable: false });
       return;
     }
-    const outcome = await submitSend(ctx, outbox, conn.user, req);
+    const outcome = await submitSend(ctx, outbox, conn.user, req).catch((err) =>
+      sendFailure(err, log, { userId: conn.user.id }),
+    );
     if (outcome.ok)
       conn.send({ type: "sent", id, messageId: outcome.messageIds[0] ?? "", messageIds: outcome.messageIds });
     else
@@ -195,61 +287,94 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     }
     const text = typeof parsed.frame.content === "string" ? parsed.frame.content : parsed.frame.content.text;
     const replyTo = parsed.frame.messageId ?? ctx.inbox.latestMessageId(conn.user.id);
-    void submitSend(ctx, outbox, conn.user, { msgType: "text", text, ...(replyTo ? { replyTo } : {}) }).then(
-      (o) => {
+    const outcome = submitSend(ctx, outbox, conn.user, {
+      msgType: "text",
+      text,
+      ...(replyTo ? { replyTo } : {}),
+    }).catch((err) => sendFailure(err, log, { userId: conn.user.id, legacy: true }));
+    detach(
+      outcome.then((o) => {
         if (!o.ok) conn.send({ type: "error", code: o.code, message: o.message, retryable: o.retryable });
-      },
+      }),
+      "plugin_send_failed",
+      { userId: conn.user.id },
     );
   }
 
   return new Elysia({ name: "gateway" }).ws("/openclaw", {
     detail: { summary: "Plugin WebSocket (protocol v1)", description: "See DESIGN §4." },
+    // Runs before the upgrade; a throw answers the HTTP request instead (429 here).
+    async upgrade({ request, server, headers, query }) {
+      const ip = clientIp(request, server);
+      const token = bearerFromHeader(headers.authorization) ?? query.token;
+      const verdict = token
+        ? await checkToken(token, ip).catch((err) => {
+            log.error("plugin_auth_failed", { ip, busy: isDatabaseBusy(err), err: err as Error });
+            throw isDatabaseBusy(err)
+              ? new HttpError(503, "unavailable", "the relay's database is busy; try again shortly", {
+                  "retry-after": "5",
+                })
+              : err;
+          })
+        : undefined;
+      if (verdict?.kind === "throttle") {
+        m.connections.inc({ outcome: "throttled" });
+        throw rateLimited(verdict.retryAfterSec);
+      }
+      admissions.set(request, { ip, verdict });
+    },
     open(ws) {
       const socket = ws.raw as unknown as SocketLike & object;
-      const data = ws.data as unknown as {
-        query: Record<string, string | undefined>;
-        headers: Record<string, string | undefined>;
+      const data = ws.data as unknown as { request: Request; headers: Record<string, string | undefined> };
+      const admission = admissions.get(data.request) ?? { ip: ws.remoteAddress || "unknown" };
+      const meta: SocketMeta = { ip: admission.ip, userAgent: data.headers["user-agent"] };
+      const state: SocketState = {
+        phase: admission.verdict ? "authenticating" : "awaiting_auth",
+        meta,
+        early: [],
       };
-      const token = bearerFromHeader(data.headers.authorization) ?? data.query.token;
-      const meta: SocketMeta = { ip: ws.remoteAddress || "unknown", userAgent: data.headers["user-agent"] };
-      const state: SocketState = { phase: token ? "authenticating" : "awaiting_auth", meta, early: [] };
       states.set(socket, state);
-      if (token) {
-        void start(socket, state, token, meta, false);
-        return;
-      }
+      unready.add(socket);
+      if (admission.verdict) return admit(socket, state, admission.verdict, false);
       // No token in the upgrade: the original plugin authenticates with its first frame.
       state.timer = setTimeout(() => {
         if (state.phase !== "awaiting_auth") return;
         state.phase = "closed";
-        socket.close(CloseCode.unauthorized, "no auth frame within 10 s");
-      }, LEGACY_AUTH_TIMEOUT_MS);
+        unready.delete(socket);
+        socket.close(CloseCode.unauthorized, `no auth frame within ${Math.round(legacyAuthMs / 1000)} s`);
+      }, legacyAuthMs);
     },
     message(ws, message) {
       const socket = ws.raw as unknown as SocketLike & object;
       const state = states.get(socket);
       if (!state || state.phase === "closed") return;
-      if (state.phase === "ready" && state.conn) return handleFrame(state.conn, message, log);
+      if (state.phase === "ready") return handleFrameSafely(socket, state, message);
       if (state.phase === "authenticating") {
         if (state.early.length < 100) state.early.push(message);
         return;
       }
       const auth = checkFrame(LegacyAuthFrame, message);
+      clearTimeout(state.timer);
       if (!auth.ok) {
         state.phase = "closed";
-        clearTimeout(state.timer);
+        unready.delete(socket);
         socket.close(CloseCode.unauthorized, "authenticate first");
         return;
       }
-      clearTimeout(state.timer);
       state.phase = "authenticating";
-      void start(socket, state, auth.frame.token, state.meta, true);
+      setUp(
+        socket,
+        state,
+        checkToken(auth.frame.token, state.meta.ip).then((verdict) => admit(socket, state, verdict, true)),
+      );
     },
     drain(ws) {
       states.get(ws.raw as unknown as object)?.conn?.drained();
     },
     close(ws, code) {
-      const state = states.get(ws.raw as unknown as object);
+      const socket = ws.raw as unknown as SocketLike & object;
+      const state = states.get(socket);
+      unready.delete(socket);
       if (!state) return;
       clearTimeout(state.timer);
       state.phase = "closed";

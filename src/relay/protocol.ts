@@ -19,6 +19,8 @@ export const CloseCode = {
   restarting: 1012,
   /** Backpressure or protocol trouble on the relay side: reconnect and let replay catch up. */
   tryAgain: 1013,
+  /** The relay failed to set the connection up (e.g. its database was locked): reconnect later. */
+  internalError: 1011,
 } as const;
 
 // ---------------------------------------------------------------- server → plugin
@@ -152,7 +154,9 @@ export type ParseResult<F> = { ok: true; frame: F } | { ok: false; code: "bad_fr
 export function checkFrame<S extends TSchema>(schema: S, data: unknown): ParseResult<Static<S>> {
   if (Value.Check(schema, data)) return { ok: true, frame: data as Static<S> };
   const first = Value.Errors(schema, data).First();
-  const type = String((data as { type?: unknown } | null)?.type ?? "?");
+  // Only a string type is echoed: String() of an arbitrary object can throw ({"toString":1}).
+  const raw = (data as { type?: unknown } | null)?.type;
+  const type = typeof raw === "string" ? raw.slice(0, 64) : "?";
   return {
     ok: false,
     code: "bad_frame",

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { clientIp, RateLimiter } from "../../src/ops/rate-limit.ts";
+import { clientIp, clientIpOf, RateLimiter } from "../../src/ops/rate-limit.ts";
 
 describe("RateLimiter", () => {
   test("allows `limit` events per sliding window, then tells how long to wait", () => {
@@ -60,5 +60,16 @@ describe("clientIp", () => {
     expect(clientIp(request("6.6.6.6, 198.51.100.7"), server("127.0.0.1"))).toBe("198.51.100.7");
     expect(clientIp(request(), server("::1"))).toBe("::1");
     expect(clientIp(request("6.6.6.6"), null)).toBe("unknown");
+  });
+});
+
+describe("clientIpOf (the rule shared by HTTP and the plugin WebSocket)", () => {
+  test("a loopback peer's X-Forwarded-For counts (rightmost entry); anyone else's is ignored", () => {
+    expect(clientIpOf("127.0.0.1", "6.6.6.6, 198.51.100.7")).toBe("198.51.100.7");
+    expect(clientIpOf("::ffff:127.0.0.1", " 198.51.100.8 ")).toBe("198.51.100.8");
+    expect(clientIpOf("::1", "")).toBe("::1");
+    expect(clientIpOf("203.0.113.9", "6.6.6.6")).toBe("203.0.113.9");
+    expect(clientIpOf(undefined, "6.6.6.6")).toBe("unknown");
+    expect(clientIpOf("", null)).toBe("unknown");
   });
 });

@@ -1,0 +1,32 @@
+/**
+ * What a send answers when submitting it threw instead of producing an outcome: the database being
+ * write-locked (another process holding a transaction past busy_timeout) is temporary, so the caller
+ * is told to retry; anything else is our bug and is reported as such. Either way it is logged here.
+ */
+import type { Logger } from "../ops/logger.ts";
+
+export interface SendFailure {
+  ok: false;
+  code: "unavailable" | "internal_error";
+  message: string;
+  retryable: boolean;
+}
+
+/** SQLite refused because another connection holds the lock (bun:sqlite sets `code`). */
+export function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+export function sendFailure(err: unknown, log: Logger, fields: Record<string, unknown> = {}): SendFailure {
+  const busy = isDatabaseBusy(err);
+  log.error("send_submit_failed", { ...fields, busy, err: err as Error });
+  return busy
+    ? {
+        ok: false,
+        code: "unavailable",
+        message: "the relay's database is busy; try again shortly",
+        retryable: true,
+      }
+    : { ok: false, code: "internal_error", message: "internal error", retryable: false };
+}
