@@ -9,6 +9,7 @@ import { HttpError } from "../ops/errors.ts";
 import { authenticate } from "../users/tokens.ts";
 import type { Outbox } from "./outbox.ts";
 import { SendRequest } from "./protocol.ts";
+import { sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 
 /** How long the HTTP call waits for a send that had to be retried before answering 202. */
@@ -18,6 +19,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   forbidden_target: 403,
   bad_request: 400,
   feishu_unconfigured: 503,
+  unavailable: 503,
+  internal_error: 500,
 };
 
 export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_WAIT_MS) {
@@ -30,7 +33,10 @@ export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_
       const key = request.headers.get("idempotency-key")?.trim() || undefined;
       if (key && key.length > 50)
         throw new HttpError(400, "invalid_request", "Idempotency-Key is at most 50 characters");
-      const outcome = submitSend(ctx, outbox, user, body, key ?? body.uuid);
+      // Caught here, not after the race: a rejection arriving after the 202 would go unobserved.
+      const outcome = submitSend(ctx, outbox, user, body, key ?? body.uuid).catch((err) =>
+        sendFailure(err, ctx.log, { userId: user.id }),
+      );
       const timer = new Promise<"pending">((r) => setTimeout(() => r("pending"), waitMs).unref());
       const result = await Promise.race([outcome, timer]);
       if (result === "pending") {
@@ -42,7 +48,9 @@ export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_
         };
       }
       if (!result.ok) {
-        throw new HttpError(STATUS_BY_CODE[result.code] ?? 502, result.code, result.message);
+        const status = STATUS_BY_CODE[result.code] ?? 502;
+        const retry: Record<string, string> = result.code === "unavailable" ? { "retry-after": "5" } : {};
+        throw new HttpError(status, result.code, result.message, retry);
       }
       return { messageId: result.messageIds[0] ?? "", messageIds: result.messageIds };
     },

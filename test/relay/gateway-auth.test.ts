@@ -3,8 +3,8 @@
  * loopback peer, i.e. what a same-host reverse proxy looks like, so `X-Forwarded-For` names the client.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { AUTH_FAILURE_LIMIT } from "../../src/users/tokens.ts";
 import { CloseCode } from "../../src/relay/protocol.ts";
+import { AUTH_FAILURE_LIMIT } from "../../src/users/tokens.ts";
 import { gatewayRelay } from "./gateway-fixtures.ts";
 import { connect, isType } from "./ws-client.ts";
 
