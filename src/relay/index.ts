@@ -39,7 +39,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   };
   ctx.status.connections = () => hub.size;
   ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);
-  const sessions = new SessionLog(ctx.db, ctx.now);
+  const sessions = new SessionLog(ctx.db, ctx.now, ctx.log.child({ module: "sessions" }));
   const stale = sessions.closeStale();
   if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
   outbox.start();

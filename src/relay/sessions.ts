@@ -3,6 +3,10 @@
  */
 import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
+import type { Logger } from "../ops/logger.ts";
+
+/** After a failed commit (the database write-locked by another process), the next try. */
+export const SESSION_RETRY_MS = 1000;
 
 export interface SessionStart {
   id: string;
@@ -32,10 +36,13 @@ export class SessionLog {
   #queue: Array<() => void> = [];
   #scheduled = false;
   #stopped = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     db: Db,
     private readonly now: () => number,
+    private readonly log?: Logger,
+    private readonly retryMs = SESSION_RETRY_MS,
   ) {
     const c = db.$client;
     this.#sqlite = c;
@@ -79,15 +86,28 @@ export class SessionLog {
     }
   }
 
-  /** Commits queued writes in one transaction. */
+  /**
+   * Commits queued writes in one transaction. It runs from setImmediate, where a throw would kill the
+   * process: a failed commit keeps its writes queued and is retried later instead.
+   */
   flush(): void {
     this.#scheduled = false;
     const writes = this.#queue;
     if (writes.length === 0 || this.#stopped) return;
     this.#queue = [];
-    this.#sqlite.transaction(() => {
-      for (const w of writes) w();
-    })();
+    try {
+      this.#sqlite.transaction(() => {
+        for (const w of writes) w();
+      })();
+    } catch (err) {
+      this.#queue = writes.concat(this.#queue);
+      this.log?.warn("sessions_write_failed", { queued: this.#queue.length, err: err as Error });
+      this.#retry ??= setTimeout(() => {
+        this.#retry = undefined;
+        this.flush();
+      }, this.retryMs);
+      this.#retry.unref?.();
+    }
   }
 
   /**
@@ -101,6 +121,7 @@ export class SessionLog {
 
   /** Shutdown: every open row is closed with 1012; later socket close events are ignored. */
   stop(): void {
+    clearTimeout(this.#retry);
     this.closeStale(1012);
     this.#stopped = true;
   }
