@@ -135,3 +135,19 @@ describe("plugin connection delivery", () => {
     s.close();
   });
 });
+
+describe("acks", () => {
+  test("an ack past what this connection was sent only covers what it was sent", async () => {
+    const s = await setup();
+    for (let i = 1; i <= 3; i++) await s.store(i);
+    const sock = scriptedSocket();
+    const conn = connectionFor(sock.socket, s.inbox);
+    sock.answer(-1); // backpressure after seq 1: seqs 2 and 3 are stored but not yet sent
+    conn.pump();
+    expect(sock.written).toEqual([1]);
+    conn.ack(3);
+    expect(s.inbox.ackedSeq(1)).toBe(1);
+    expect(s.inbox.pendingCount(1)).toBe(2);
+    s.close();
+  });
+});

@@ -48,6 +48,16 @@ describe("TokenService", () => {
     expect(await tokens.verify("")).toBeNull();
   });
 
+  test("rejects a correctly signed token whose open_id is not the user's", async () => {
+    relay = testRelay();
+    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_erin" });
+    const tokens = tokensOf(relay.ctx);
+    // Same sub and ver, signed with our secret, but for another Feishu identity.
+    const { token } = await tokens.issue({ ...user, openId: "ou_mallory" });
+    expect(await tokens.verify(token)).toBeNull();
+    expect((await tokens.verify((await tokens.issue(user)).token))?.user.id).toBe(user.id);
+  });
+
   test("rejects a token signed with another secret and an alg=none token", async () => {
     relay = testRelay({ JWT_SECRET: "a".repeat(40) });
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_carol" });
