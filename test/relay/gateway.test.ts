@@ -177,6 +177,8 @@ describe("plugin gateway /openclaw", () => {
       { type: "nope" },
       { type: "ack", seq: -1 },
       { type: "send", id: "x1", msgType: "telegram" },
+      // String() of this type throws: it once escaped the parser and got no answer at all.
+      { type: { toString: 1 } },
     ]) {
       c.send(bad);
       const err = await c.next(isType("error"));
@@ -271,8 +273,34 @@ describe("shutdown", () => {
     const { token } = await own.user("ou_shutdown");
     const c = connect(own.url, { token });
     await c.next(isType("hello"));
-    const stopping = own.relay.stop();
+    const stopping = own.close();
     expect((await c.closed).code).toBe(CloseCode.restarting);
+    // It may reach the relay before its listener closes (then 1012) or not (then no connection):
+    // either way it is never served.
+    const late = connect(own.url, { token });
+    expect([CloseCode.restarting, 1006]).toContain((await late.closed).code);
+    expect(late.frames).toEqual([]);
+    await stopping;
+  });
+
+  test("once shutdown began, a connection with a valid token is turned away with 1012", async () => {
+    const own = await gatewayRelay();
+    const { user, token } = await own.user("ou_shutdown_late");
+    // What stop() does first, before the listener closes: from here on, nobody is admitted.
+    own.relay.core.hub.closeAll();
+    const late = connect(own.url, { token });
+    expect((await late.closed).code).toBe(CloseCode.restarting);
+    expect(late.frames).toEqual([]);
+    expect(own.relay.core.hub.isConnected(user.id)).toBe(false);
+    await own.close();
+  });
+
+  test("sockets still waiting for the legacy auth frame are closed with 1012 as well", async () => {
+    const own = await gatewayRelay();
+    const waiting = connect(own.url);
+    await new Promise((resolve) => waiting.ws.addEventListener("open", resolve, { once: true }));
+    const stopping = own.close();
+    expect((await waiting.closed).code).toBe(CloseCode.restarting);
     await stopping;
   });
 });
