@@ -341,7 +341,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         if (state.phase !== "awaiting_auth") return;
         state.phase = "closed";
         unready.delete(socket);
-        socket.close(CloseCode.unauthorized, `no auth frame within ${Math.round(legacyAuthMs / 1000)} s`);
+        socket.close(CloseCode.unauthorized, "no auth frame in time");
       }, legacyAuthMs);
     },
     message(ws, message) {
