@@ -1,14 +1,15 @@
 /** A listening relay with users and tokens, and a helper to store inbound messages for them. */
 import type { Raw } from "../../src/config/definition.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
+import type { RelayDeps } from "../../src/server.ts";
 import { tokensOf } from "../../src/users/tokens.ts";
 import { usersOf } from "../../src/users/user-store.ts";
 import { testRelay } from "../helpers.ts";
 
 let counter = 0;
 
-export async function gatewayRelay(raw: Raw = {}) {
-  const t = testRelay(raw);
+export async function gatewayRelay(raw: Raw = {}, deps: RelayDeps = {}) {
+  const t = testRelay(raw, deps);
   const port = await t.relay.listen();
   const ctx = t.relay.ctx;
   return {
