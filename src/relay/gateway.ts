@@ -143,26 +143,24 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     else socket.close(CloseCode.unauthorized, "unauthorized");
   }
 
+  /** Once shutdown began nobody is admitted: 1012 sends the plugin to the next process. */
+  function turnedAway(socket: SocketLike, state: SocketState): boolean {
+    if (!hub.closing) return false;
+    state.phase = "closed";
+    unready.delete(socket);
+    m.connections.inc({ outcome: "restarting" });
+    socket.close(CloseCode.restarting, "relay restarting");
+    return true;
+  }
+
   async function start(socket: SocketLike, state: SocketState, verified: VerifiedToken, legacy: boolean) {
     const meta = state.meta;
-    if (hub.closing) {
-      state.phase = "closed";
-      unready.delete(socket);
-      m.connections.inc({ outcome: "restarting" });
-      socket.close(CloseCode.restarting, "relay restarting");
-      return;
-    }
+    if (turnedAway(socket, state)) return;
     // Learn the bot first: from here to the first pump nothing awaits, so no live message can
     // overtake the hello frame and none committed meanwhile is missed (the pump reads the inbox).
     const bot = legacy ? undefined : await deps.bot().catch(() => ({ openId: "", name: "" }));
     // The socket may have closed, or shutdown begun, while we waited.
-    if ((state.phase as Phase) === "closed") return;
-    if (hub.closing) {
-      state.phase = "closed";
-      unready.delete(socket);
-      socket.close(CloseCode.restarting, "relay restarting");
-      return;
-    }
+    if ((state.phase as Phase) === "closed" || turnedAway(socket, state)) return;
     const u = verified.user;
     const user: ConnectionUser = {
       id: u.id,
