@@ -46,7 +46,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const dbPath = raw.DATABASE_PATH || "./data/relay.db";
-  const db: Db = openDatabase(dbPath);
+  const db: Db = openDatabase(dbPath, { log: deps.log ?? new Logger() });
   migrate(db);
   const kv = new KvStore(db, now);
   const config: Config = finishConfig(raw, kv);
