@@ -195,7 +195,7 @@ describe("Feishu sign-in", () => {
     const victim = await login();
     const callback = await authorize(victim);
     const attacker = await login();
-    for (const headers of [{}, { cookie: attacker.cookie }]) {
+    for (const headers of [{}, { cookie: attacker.cookie }] as Array<Record<string, string>>) {
       const res = await get(callback, { ...headers, accept: "application/json" });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("state_mismatch");
