@@ -28,7 +28,7 @@ export const COMMANDS: Record<string, CommandHandler> = {};
 COMMANDS.users = (args, options, raw) => usersCommand(args, options, raw);
 COMMANDS.token = (args, options, raw) => tokenCommand(args, options, raw);
 
-/** Per command: its usage line(s), the flags it takes besides config flags, and whether it reads the config. */
+/** Per command: its usage line(s) and the flags it takes besides config flags, --help and --version. */
 interface CommandSpec {
   usage: string[];
   options?: string[];
