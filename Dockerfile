@@ -9,7 +9,8 @@ COPY scripts ./scripts
 RUN bun scripts/build.ts
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --home /data relay && mkdir -p /data && chown relay /data
+# /data holds relay.db (JWT_SECRET, user data): private to the relay user.
+RUN useradd --system --uid 10001 --home /data relay && mkdir -p -m 0700 /data && chown relay /data
 COPY --from=build /src/dist/openclaw-relay /usr/local/bin/openclaw-relay
 USER relay
 WORKDIR /data

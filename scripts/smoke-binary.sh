@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the compiled binary (M1-1): copied alone into an empty temp dir it starts on a free
-# port, creates its DB, answers /health and /swagger/json, and exits 0 on SIGTERM within 10 s.
+# port, creates its DB (0700 dir, 0600 file), answers /health and /swagger/json, and exits 0 on SIGTERM within 10 s.
 set -euo pipefail
 bin="$(cd "$(dirname "$0")/.." && pwd)/dist/openclaw-relay"
 dir=$(mktemp -d)
@@ -17,6 +17,9 @@ done
 curl -sf "http://127.0.0.1:$port/health" | grep -q '"status":"ok"'
 curl -sf "http://127.0.0.1:$port/swagger/json" | grep -q '"/api/feishu/webhook"'
 [ -f data/relay.db ]
+# relay.db holds JWT_SECRET: a private directory and file, whatever the umask.
+[ "$(stat -c %a data)" = 700 ] || { echo "data/ is $(stat -c %a data), want 700"; exit 1; }
+[ "$(stat -c %a data/relay.db)" = 600 ] || { echo "data/relay.db is $(stat -c %a data/relay.db), want 600"; exit 1; }
 start=$(date +%s)
 kill -TERM "$pid"
 code=0

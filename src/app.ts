@@ -15,6 +15,13 @@ export type FeatureModule = (ctx: RelayContext) => AnyElysia;
 
 export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
   const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
+  /**
+   * Statuses of answers the error handler built: a returned Response does not change `set.status`,
+   * so without this every refusal would be counted as the status Elysia last set (often 200).
+   */
+  const errorStatus = new WeakMap<Request, number>();
+  const count = (request: Request, route: string | undefined, status: number) =>
+    requests.inc({ method: request.method, route: route || "unmatched", status });
   const app = new Elysia({
     name: "openclaw-relay",
     // Bun's WebSocket settings are per server: plugin frames over 64 KiB are refused (close 1009),
@@ -36,42 +43,50 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
     )
     .onRequest(({ request }) => {
       const tooBig = checkDeclaredLength(request);
-      if (tooBig) return errorResponse(tooBig.status, tooBig.code, tooBig.message);
+      if (tooBig) {
+        // Elysia runs no after-response hook for an answer given this early: counted here.
+        count(request, undefined, tooBig.status);
+        return errorResponse(tooBig.status, tooBig.code, tooBig.message);
+      }
     })
     .onParse(({ request }) => parseJsonBody(request))
-    .onAfterResponse(({ request, route, set }) => {
-      requests.inc({
-        method: request.method,
-        route: route || "unmatched",
-        status: Number(set.status ?? 200),
-      });
+    .onAfterResponse((c) => {
+      const returned = (c as { responseValue?: unknown }).responseValue;
+      const status =
+        errorStatus.get(c.request) ??
+        (returned instanceof Response ? returned.status : Number(c.set.status ?? 200));
+      count(c.request, c.route, status);
     })
     .onError(({ code, error, request }) => {
-      if (error instanceof HttpError)
-        return errorResponse(error.status, error.code, error.message, error.headers);
-      if (code === "PARSE") {
-        const e =
-          parseFailure(request) ?? new HttpError(400, "invalid_body", "request body could not be parsed");
-        return errorResponse(e.status, e.code, e.message);
-      }
-      if (code === "VALIDATION") return errorResponse(400, "invalid_request", validationMessage(error));
-      if (code === "NOT_FOUND") return errorResponse(404, "not_found", "no such route");
-      const status =
-        typeof (error as { status?: unknown }).status === "number"
-          ? (error as { status: number }).status
-          : 500;
-      if (status >= 500)
-        ctx.log.error("http_error", { path: new URL(request.url).pathname, err: error as Error });
-      return errorResponse(
-        status,
-        status >= 500 ? "internal_error" : "bad_request",
-        status >= 500 ? "internal error" : String((error as Error).message),
-      );
+      const res = errorAnswer(code, error, request);
+      errorStatus.set(request, res.status);
+      return res;
     })
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx));
   for (const feature of features) app.use(feature(ctx));
   return app;
+
+  function errorAnswer(code: unknown, error: unknown, request: Request): Response {
+    if (error instanceof HttpError)
+      return errorResponse(error.status, error.code, error.message, error.headers);
+    if (code === "PARSE") {
+      const e =
+        parseFailure(request) ?? new HttpError(400, "invalid_body", "request body could not be parsed");
+      return errorResponse(e.status, e.code, e.message);
+    }
+    if (code === "VALIDATION") return errorResponse(400, "invalid_request", validationMessage(error));
+    if (code === "NOT_FOUND") return errorResponse(404, "not_found", "no such route");
+    const status =
+      typeof (error as { status?: unknown }).status === "number" ? (error as { status: number }).status : 500;
+    if (status >= 500)
+      ctx.log.error("http_error", { path: new URL(request.url).pathname, err: error as Error });
+    return errorResponse(
+      status,
+      status >= 500 ? "internal_error" : "bad_request",
+      status >= 500 ? "internal error" : String((error as Error).message),
+    );
+  }
 }
 
 export type App = ReturnType<typeof buildApp>;

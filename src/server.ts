@@ -46,7 +46,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const dbPath = raw.DATABASE_PATH || "./data/relay.db";
-  const db: Db = openDatabase(dbPath);
+  const db: Db = openDatabase(dbPath, { log: deps.log ?? new Logger() });
   migrate(db);
   const kv = new KvStore(db, now);
   const config: Config = finishConfig(raw, kv);
@@ -101,7 +101,13 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     app,
     core,
     async listen() {
-      app.listen({ hostname: config.HOST, port: config.PORT, maxRequestBodySize: 8 * 1024 * 1024 });
+      // reusePort off (Elysia turns it on): a second relay on the same port must fail, not share it.
+      app.listen({
+        hostname: config.HOST,
+        port: config.PORT,
+        maxRequestBodySize: 8 * 1024 * 1024,
+        reusePort: false,
+      });
       const port = app.server?.port ?? config.PORT;
       log.info("relay_listening", {
         host: config.HOST,

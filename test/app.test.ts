@@ -107,3 +107,32 @@ describe("metrics guard", () => {
     await r.close();
   });
 });
+
+describe("http_requests_total over real HTTP", () => {
+  test("counts the status actually sent: refusals, returned Responses, 404s and early 413s", async () => {
+    const admin = "admin-token-0123456789";
+    const r = testRelay({ ADMIN_TOKEN: admin });
+    try {
+      const base = `http://127.0.0.1:${await r.relay.listen()}`;
+      const auth = { authorization: `Bearer ${admin}` };
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      expect((await fetch(`${base}/metrics`, { headers: auth })).status).toBe(200);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+      const big = await fetch(`${base}/api/feishu/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "x".repeat(1024 * 1024 + 1),
+      });
+      expect(big.status).toBe(413);
+      const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+      const line = (labels: string) =>
+        text.split("\n").find((l) => l.startsWith(`http_requests_total{${labels}}`));
+      expect(line('method="GET",route="/metrics",status="401"')).toEndWith(" 1");
+      expect(line('method="GET",route="/metrics",status="200"')).toEndWith(" 1");
+      expect(line('method="GET",route="unmatched",status="404"')).toEndWith(" 1");
+      expect(line('method="POST",route="unmatched",status="413"')).toEndWith(" 1");
+    } finally {
+      await r.close();
+    }
+  });
+});

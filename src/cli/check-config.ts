@@ -1,13 +1,19 @@
 import { existsSync } from "node:fs";
 import { type Raw, resolveConfig } from "../config/definition.ts";
-import { readDbConfig } from "../config/load.ts";
+import {
+  checkDatabasePath,
+  DEFAULT_DATABASE_PATH,
+  readDbConfig,
+  refusePlaceholders,
+} from "../config/load.ts";
 import { KvStore } from "../db/kv.ts";
 import { migrate, openDatabase } from "../db/open.ts";
 import { LlmConfig } from "../users/llm-config.ts";
 
 /** Validates without starting anything; reads database-stored values only if the file exists. */
 export function checkConfig(raw: Raw): string {
-  const path = raw.DATABASE_PATH || "./data/relay.db";
+  const path = raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
+  checkDatabasePath(path);
   let dbValues: Raw = {};
   if (path !== ":memory:" && existsSync(path)) {
     const db = openDatabase(path);
@@ -18,7 +24,9 @@ export function checkConfig(raw: Raw): string {
       db.$client.close();
     }
   }
-  const config = resolveConfig({ ...dbValues, ...raw });
+  const merged = { ...dbValues, ...raw };
+  refusePlaceholders(merged);
+  const config = resolveConfig(merged);
   // Same validation `serve` does at start-up (throws ConfigError naming the variable).
   LlmConfig.fromConfig(config);
   const feishu = config.FEISHU_APP_ID ? `feishu app ${config.FEISHU_APP_ID}` : "feishu unconfigured";

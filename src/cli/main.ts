@@ -3,12 +3,17 @@
  * Returns the exit code; configuration errors are one line naming the variable, exit 2.
  */
 import { ConfigError, helpText, resolveConfig } from "../config/definition.ts";
-import { readRawConfig } from "../config/load.ts";
+import {
+  checkDatabasePath,
+  DEFAULT_DATABASE_PATH,
+  readRawConfig,
+  refusePlaceholders,
+} from "../config/load.ts";
 import { parseArgs } from "../config/sources.ts";
 import { VERSION } from "../version.ts";
 import { checkConfig } from "./check-config.ts";
 import { runMigrate } from "./migrate.ts";
-import { serve } from "./serve.ts";
+import { StartupError, serve } from "./serve.ts";
 import { tokenCommand, usersCommand } from "./users.ts";
 
 export type CommandHandler = (
@@ -23,6 +28,58 @@ export const COMMANDS: Record<string, CommandHandler> = {};
 COMMANDS.users = (args, options, raw) => usersCommand(args, options, raw);
 COMMANDS.token = (args, options, raw) => tokenCommand(args, options, raw);
 
+/** Per command: its usage line(s) and the flags it takes besides config flags, --help and --version. */
+interface CommandSpec {
+  usage: string[];
+  options?: string[];
+  /** Lists the configuration flags under its --help. */
+  config?: boolean;
+}
+
+const SPECS: Record<string, CommandSpec> = {
+  serve: {
+    usage: ["serve [flags]", "start the relay (the default command); SIGTERM drains and exits 0"],
+    config: true,
+  },
+  migrate: { usage: ["migrate [--database-path P]", "apply database migrations and exit"] },
+  "check-config": {
+    usage: [
+      "check-config [flags]",
+      "validate the configuration, the database path (writable) and placeholders; exit 0, or 2 with the reason",
+    ],
+    config: true,
+  },
+  healthcheck: {
+    usage: ["healthcheck [--port N]", "exit 0 when the local relay answers /health (for containers)"],
+  },
+  version: { usage: ["version", "print the version"] },
+  users: {
+    usage: [
+      "users add --open-id ou_… [--name N]   create a user and print a token",
+      "users list                            list users",
+      "users revoke <id|open_id>             invalidate every token of a user",
+      "users set-llm <id|open_id> <provider|default>   assign an LLM provider to a user",
+    ],
+    options: ["open-id", "name"],
+  },
+  token: { usage: ["token issue <id|open_id>", "print a fresh token for a user"] },
+};
+
+/** Options every command accepts. */
+const GLOBAL_OPTIONS = new Set(["help", "version"]);
+
+function commandHelp(command: string, spec: CommandSpec): string {
+  const [first, ...rest] = spec.usage;
+  const lines = [
+    `Usage: openclaw-relay ${first}`,
+    ...rest.map((l) => (command === "users" ? `       openclaw-relay ${l}` : `  ${l}`)),
+  ];
+  if (spec.config) lines.push("", helpText().slice(helpText().indexOf("Configuration")));
+  else
+    lines.push("", "Configuration flags (e.g. --database-path) are accepted too; see openclaw-relay --help.");
+  return lines.join("\n");
+}
+
 export async function main(
   argv: string[],
   out = console.log,
@@ -30,35 +87,53 @@ export async function main(
 ): Promise<number | "running"> {
   const args = parseArgs(argv);
   const [command = "serve", ...rest] = args.positionals;
-  if (args.options.help || command === "help") {
-    out(helpText());
+  const explicit = args.positionals.length > 0;
+  if (command === "help" || (args.options.help && !explicit)) {
+    const about = command === "help" ? rest[0] : undefined;
+    const spec = about ? SPECS[about] : undefined;
+    out(spec && about ? commandHelp(about, spec) : helpText());
+    return 0;
+  }
+  const spec = SPECS[command];
+  if (args.options.help && (spec || COMMANDS[command])) {
+    out(spec ? commandHelp(command, spec) : helpText());
     return 0;
   }
   if (command === "version" || args.options.version) {
     out(VERSION);
     return 0;
   }
+  if (!spec && !COMMANDS[command]) {
+    err(`unknown command "${command}"; see --help`);
+    return 2;
+  }
+  const allowed = new Set([...GLOBAL_OPTIONS, ...(spec?.options ?? [])]);
+  const unknown = Object.keys(args.options).filter((o) => !allowed.has(o));
+  if (unknown.length) {
+    const flags = unknown.map((o) => (o.startsWith("-") ? o : `--${o}`)).join(", ");
+    err(`unknown flag ${flags} for "${command}"; see openclaw-relay ${command} --help`);
+    return 2;
+  }
   try {
     const raw = readRawConfig({ flags: args.config, env: process.env, cwd: process.cwd() });
     switch (command) {
       case "serve":
         resolveConfig(raw);
+        refusePlaceholders(raw);
+        checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);
         await serve(raw);
         return "running";
       case "check-config":
         out(checkConfig(raw));
         return 0;
       case "migrate":
+        checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);
         out(runMigrate(raw));
         return 0;
       case "healthcheck":
         return await healthcheck(raw, out);
       default: {
-        const handler = COMMANDS[command];
-        if (!handler) {
-          err(`unknown command "${command}"; see --help`);
-          return 2;
-        }
+        const handler = COMMANDS[command]!;
         out(await handler(rest, args.options, raw));
         return 0;
       }
@@ -71,6 +146,16 @@ export async function main(
     if (e instanceof UsageError) {
       err(e.message);
       return 2;
+    }
+    if (e instanceof StartupError) {
+      err(e.message);
+      return 1;
+    }
+    // A system or SQLite error (EACCES, SQLITE_CANTOPEN…) is the host's problem, not a bug: one line.
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") {
+      err(`${command} failed: ${(e as Error).message} (${code})`);
+      return 1;
     }
     throw e;
   }

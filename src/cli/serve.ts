@@ -2,11 +2,25 @@ import type { Raw } from "../config/definition.ts";
 import { installProcessGuard } from "../ops/process-guard.ts";
 import { createRelay } from "../server.ts";
 
+/** The relay could not start for a reason outside the configuration's values (exit 1, one line). */
+export class StartupError extends Error {}
+
 /** Runs until SIGTERM/SIGINT, then drains and exits 0 (DESIGN §8: within 10 s). */
 export async function serve(raw: Raw): Promise<void> {
   const relay = createRelay(raw);
   installProcessGuard({ process, log: relay.ctx.log, metrics: relay.ctx.metrics });
-  await relay.listen();
+  try {
+    await relay.listen();
+  } catch (err) {
+    await relay.stop();
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      const { HOST, PORT } = relay.ctx.config;
+      throw new StartupError(
+        `cannot listen on ${HOST}:${PORT}: address already in use (is another relay running? set PORT)`,
+      );
+    }
+    throw err;
+  }
   const onSignal = (signal: string) => {
     relay.ctx.log.info("signal_received", { signal });
     const hardStop = setTimeout(() => process.exit(1), 9500);

@@ -15,11 +15,22 @@ export interface ParsedArgs {
   options: Record<string, string | true>;
 }
 
-/** `--port 5178`, `--port=5178`; unknown `--x` flags land in `options` for the command to judge. */
+/**
+ * `--port 5178`, `--port=5178`; `-h` is `--help`. Other flags (`--x`, and short ones kept as `-x`)
+ * land in `options` for the command to judge: main refuses the ones a command does not know.
+ */
 export function parseArgs(argv: string[]): ParsedArgs {
   const out: ParsedArgs = { positionals: [], config: {}, options: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (arg === "-h") {
+      out.options.help = true;
+      continue;
+    }
+    if (/^-[^-]/.test(arg)) {
+      out.options[arg] = true;
+      continue;
+    }
     if (!arg.startsWith("--")) {
       out.positionals.push(arg);
       continue;

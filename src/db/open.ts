@@ -3,16 +3,28 @@
  */
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { Logger } from "../ops/logger.ts";
+import { securePaths } from "./file-modes.ts";
 import { MIGRATIONS } from "./migrations.generated.ts";
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
-export function openDatabase(path: string): Db {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+/** Problems go to stderr by default: CLI commands keep stdout for their answer. */
+const stderrLog = () => new Logger("info", (line) => process.stderr.write(`${line}\n`));
+
+export function openDatabase(path: string, opts: { log?: Logger } = {}): Db {
+  if (path !== ":memory:") {
+    const tightened = securePaths(path);
+    if (tightened.length) {
+      const log = opts.log ?? stderrLog();
+      for (const t of tightened) {
+        const event = t.to === "unchanged" ? "db_permissions_too_open" : "db_permissions_tightened";
+        log.warn(event, { path: t.path, from: t.from, to: t.to });
+      }
+    }
+  }
   const sqlite = new Database(path, { create: true, strict: true });
   // WAL + FULL: power-loss safe; throughput comes from group commit on the hot path (bench-limit).
   sqlite.exec("PRAGMA journal_mode = WAL");

@@ -81,7 +81,7 @@ export class EventIngest {
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
     source: EventSource,
   ): Promise<IngestOutcome> {
-    this.#received.inc({ source, type: event.meta.eventType });
+    this.#received.inc({ source, type: event.meta.typeLabel });
     const line = {
       source,
       eventId: event.meta.eventId,

@@ -7,10 +7,49 @@ import { renderContent } from "./message-content.ts";
 
 export const MESSAGE_EVENT = "im.message.receive_v1";
 
+/**
+ * Longest id we accept (event_id, message_id, chat and open ids, event and message types). Feishu's
+ * are 20–40 characters; these become dedupe keys, columns and log fields, so an attacker's megabyte
+ * id must stop here.
+ */
+export const MAX_ID_LENGTH = 128;
+
+/**
+ * Event types a bot commonly subscribes to: the `type` label of `events_received_total` takes one of
+ * these or `other`, so a sender cannot grow the metric without bound.
+ */
+const KNOWN_EVENT_TYPES = new Set([
+  MESSAGE_EVENT,
+  "url_verification",
+  "im.message.message_read_v1",
+  "im.message.recalled_v1",
+  "im.message.reaction.created_v1",
+  "im.message.reaction.deleted_v1",
+  "im.chat.member.bot.added_v1",
+  "im.chat.member.bot.deleted_v1",
+  "im.chat.member.user.added_v1",
+  "im.chat.member.user.deleted_v1",
+  "im.chat.disbanded_v1",
+  "im.chat.updated_v1",
+  "im.chat.access_event.bot_p2p_chat_entered_v1",
+  "application.bot.menu_v6",
+  "card.action.trigger",
+  "p2p_chat_create",
+  "add_bot",
+  "remove_bot",
+  "message",
+]);
+
+function eventTypeLabel(eventType: string): string {
+  return KNOWN_EVENT_TYPES.has(eventType) ? eventType : "other";
+}
+
 export interface EventMeta {
   /** `header.event_id` (v2) or `uuid` (v1): the dedupe key of the push. */
   eventId: string;
   eventType: string;
+  /** `eventType` when it is a known type, else `other`: the bounded metric label. */
+  typeLabel: string;
   /** The Verification Token the envelope carries (`header.token` or `token`). */
   token: string | undefined;
   schema: "v1" | "v2";
@@ -48,8 +87,9 @@ export function parseEvent(body: unknown): FeishuEvent {
   if ("header" in env || env.schema === "2.0") {
     const header = object(env.header, "header");
     meta = {
-      eventId: string(header, "event_id", "header"),
-      eventType: string(header, "event_type", "header"),
+      eventId: id(header, "event_id", "header"),
+      eventType: id(header, "event_type", "header"),
+      typeLabel: "",
       token: optString(header.token),
       schema: "v2",
     };
@@ -57,36 +97,38 @@ export function parseEvent(body: unknown): FeishuEvent {
   } else if ("uuid" in env || env.type === "event_callback") {
     event = object(env.event, "event");
     meta = {
-      eventId: string(env, "uuid", "body"),
-      eventType: string(event, "type", "event"),
+      eventId: id(env, "uuid", "body"),
+      eventType: id(event, "type", "event"),
+      typeLabel: "",
       token: optString(env.token),
       schema: "v1",
     };
   } else {
     throw new EventParseError("body is neither a v2 nor a v1 Feishu event envelope");
   }
+  meta.typeLabel = eventTypeLabel(meta.eventType);
   if (meta.eventType !== MESSAGE_EVENT) return { kind: "other", meta };
   return { kind: "message", meta, ...parseMessageEvent(event) };
 }
 
 function parseMessageEvent(event: Json): { senderType: string; message: ParsedMessage } {
   const sender = object(event.sender, "event.sender");
-  const senderType = string(sender, "sender_type", "event.sender");
+  const senderType = id(sender, "sender_type", "event.sender");
   const ids = sender.sender_id === undefined ? {} : object(sender.sender_id, "event.sender.sender_id");
   // Bots may come without an open_id; they are dropped by type, so only users need one.
-  const openId = senderType === "user" ? string(ids, "open_id", "event.sender.sender_id") : "";
+  const openId = senderType === "user" ? id(ids, "open_id", "event.sender.sender_id") : "";
   const m = object(event.message, "event.message");
-  const msgType = string(m, "message_type", "event.message");
+  const msgType = id(m, "message_type", "event.message");
   const mentions = parseMentions(m.mentions);
   const rendered = renderContent(msgType, string(m, "content", "event.message", true), mentions);
-  const threadId = optString(m.thread_id);
-  const rootId = optString(m.root_id);
-  const parentId = optString(m.parent_id);
+  const threadId = optId(m, "thread_id", "event.message");
+  const rootId = optId(m, "root_id", "event.message");
+  const parentId = optId(m, "parent_id", "event.message");
   return {
     senderType,
     message: {
-      messageId: string(m, "message_id", "event.message"),
-      chatId: string(m, "chat_id", "event.message"),
+      messageId: id(m, "message_id", "event.message"),
+      chatId: id(m, "chat_id", "event.message"),
       chatType: string(m, "chat_type", "event.message") === "p2p" ? "p2p" : "group",
       ...(threadId ? { threadId } : {}),
       ...(rootId ? { rootId } : {}),
@@ -154,6 +196,21 @@ function string(obj: Json, key: string, path: string, allowEmpty = false): strin
     throw new EventParseError(`${path}.${key} is missing or not a string`);
   }
   return v;
+}
+
+/** A required id: a non-empty string of at most MAX_ID_LENGTH characters. */
+function id(obj: Json, key: string, path: string): string {
+  const v = string(obj, key, path);
+  if (v.length > MAX_ID_LENGTH) {
+    throw new EventParseError(`${path}.${key} is longer than ${MAX_ID_LENGTH} characters`);
+  }
+  return v;
+}
+
+/** An optional id: absent or empty is undefined; present must be within MAX_ID_LENGTH. */
+function optId(obj: Json, key: string, path: string): string | undefined {
+  const v = optString(obj[key]);
+  return v ? id(obj, key, path) : undefined;
 }
 
 function optString(value: unknown): string | undefined {

@@ -1,6 +1,7 @@
 /**
  * Feishu webhook security (feishu-reference.md §1.3–1.5): AES-256-CBC decryption of `{"encrypt"}`
- * bodies, the `X-Lark-Signature` check and the Verification Token check. Pure: no I/O, no clock.
+ * bodies, the `X-Lark-Signature` check with its timestamp window, and the Verification Token check.
+ * Pure: no I/O; the caller passes the current time.
  *
  * Hand-written rather than the SDK's EventDispatcher because the SDK hashes a re-serialised body
  * (not the raw bytes) and never checks the verification token.
@@ -15,7 +16,14 @@ export const SIGNATURE_HEADERS = {
   signature: "x-lark-signature",
 } as const;
 
-export type WebhookErrorCode = "bad_signature" | "undecryptable" | "bad_token";
+export type WebhookErrorCode = "bad_signature" | "stale_timestamp" | "undecryptable" | "bad_token";
+
+/**
+ * How far `X-Lark-Request-Timestamp` may be from our clock, either way. Feishu documents no window;
+ * one hour is what the brief's reference SDK uses, and it bounds replays: dedupe rows are pruned after
+ * INBOX_RETENTION, so without a window the same signed bytes could be delivered again later.
+ */
+export const TIMESTAMP_WINDOW_SEC = 60 * 60;
 
 /** Why a push was refused; `status` is what the webhook answers. */
 export class FeishuWebhookError extends Error {
@@ -41,8 +49,8 @@ export interface FeishuVerifierOptions {
 }
 
 /**
- * One verifier per app configuration. No timestamp window is enforced: Feishu documents none and
- * neither SDK checks one, while replays are harmless because every event is deduplicated.
+ * One verifier per app configuration. Signed pushes must carry a timestamp within
+ * TIMESTAMP_WINDOW_SEC of now: dedupe stops replays only while its rows are kept.
  */
 export class FeishuWebhookVerifier {
   readonly #encryptKey: string | undefined;
@@ -70,9 +78,10 @@ export class FeishuWebhookVerifier {
 
   /**
    * Checks `X-Lark-Signature` = hex sha256(timestamp + nonce + encryptKey + raw body). `rawBody` must be
-   * the body exactly as received. Throws `bad_signature` when a header is missing or the hash differs.
+   * the body exactly as received. Throws `bad_signature` when a header is missing or the hash differs,
+   * then `stale_timestamp` when the signed timestamp (unix seconds) is outside the window around `nowMs`.
    */
-  verifySignature(rawBody: string, headers: HeaderSource): void {
+  verifySignature(rawBody: string, headers: HeaderSource, nowMs: number): void {
     if (!this.#encryptKey) return;
     const get = headerReader(headers);
     const timestamp = get(SIGNATURE_HEADERS.timestamp);
@@ -88,6 +97,13 @@ export class FeishuWebhookVerifier {
     if (!SHA256_HEX.test(given) || !timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
       throw new FeishuWebhookError("bad_signature", "X-Lark-Signature does not match the body");
     }
+    // Checked after the signature, so only a genuine (signed) timestamp is ever judged stale.
+    if (!isFresh(timestamp, nowMs)) {
+      throw new FeishuWebhookError(
+        "stale_timestamp",
+        `X-Lark-Request-Timestamp is more than ${TIMESTAMP_WINDOW_SEC} s away from the relay's clock`,
+      );
+    }
   }
 
   /** `header.token` (v2) or `token` (v1, challenge) against the Verification Token, when one is set. */
@@ -97,6 +113,12 @@ export class FeishuWebhookVerifier {
       throw new FeishuWebhookError("bad_token", "verification token does not match");
     }
   }
+}
+
+/** True when `timestamp` is unix seconds (digits only) within TIMESTAMP_WINDOW_SEC of `nowMs`. */
+export function isFresh(timestamp: string, nowMs: number): boolean {
+  if (!/^\d{1,12}$/.test(timestamp)) return false;
+  return Math.abs(Number(timestamp) - nowMs / 1000) <= TIMESTAMP_WINDOW_SEC;
 }
 
 /** Lowercase hex SHA-256 over utf8(timestamp + nonce + encryptKey) followed by the raw body. */

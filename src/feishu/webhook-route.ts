@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { parseFailure, rawBody } from "../ops/body.ts";
 import { HttpError } from "../ops/errors.ts";
+import { jsonDepthError } from "../ops/json-depth.ts";
 import type { EventIngest } from "./event-ingest.ts";
 import { EventParseError, type FeishuEvent, parseEvent } from "./event-parser.ts";
 import { FeishuWebhookError, FeishuWebhookVerifier } from "./webhook-crypto.ts";
@@ -44,7 +45,7 @@ export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
         async ({ request, body }) => {
           let event: FeishuEvent;
           try {
-            event = readEvent(verifier, body, request);
+            event = readEvent(verifier, body, request, ctx.now());
           } catch (err) {
             if (!(err instanceof FeishuWebhookError || err instanceof EventParseError)) throw err;
             const status = err instanceof FeishuWebhookError ? err.status : 400;
@@ -74,7 +75,12 @@ export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
  * Authenticates and parses one push. A challenge needs no signature (Feishu does not sign it) but
  * does carry the token; every other encrypted push must be signed over the raw body.
  */
-function readEvent(verifier: FeishuWebhookVerifier, body: unknown, request: Request): FeishuEvent {
+function readEvent(
+  verifier: FeishuWebhookVerifier,
+  body: unknown,
+  request: Request,
+  nowMs: number,
+): FeishuEvent {
   const encrypt = (body as { encrypt?: unknown } | null)?.encrypt;
   let decoded = body;
   if (verifier.encrypted) {
@@ -83,7 +89,7 @@ function readEvent(verifier: FeishuWebhookVerifier, body: unknown, request: Requ
     }
     decoded = decryptJson(verifier, encrypt);
     const challenge = (decoded as { type?: unknown } | null)?.type === "url_verification";
-    if (!challenge) verifier.verifySignature(rawBody(request), request.headers);
+    if (!challenge) verifier.verifySignature(rawBody(request), request.headers, nowMs);
   } else if (encrypt !== undefined) {
     throw new FeishuWebhookError("undecryptable", "body is encrypted but FEISHU_ENCRYPT_KEY is not set");
   }
@@ -94,6 +100,8 @@ function readEvent(verifier: FeishuWebhookVerifier, body: unknown, request: Requ
 
 function decryptJson(verifier: FeishuWebhookVerifier, encrypt: string): unknown {
   const plaintext = verifier.decrypt(encrypt);
+  const tooDeep = jsonDepthError(plaintext);
+  if (tooDeep) throw new FeishuWebhookError("undecryptable", `decrypted body: ${tooDeep}`);
   try {
     return JSON.parse(plaintext);
   } catch {

@@ -1,8 +1,10 @@
 /**
- * Request body handling for every route: a 1 MiB cap, JSON parsing with our own error codes, and the
- * raw text kept for routes that must verify a signature over the exact bytes (the Feishu webhook).
+ * Request body handling for every route: a 1 MiB cap counted while the body streams in, a nesting
+ * cap checked before JSON.parse, JSON parsing with our own error codes, and the raw text kept for
+ * routes that must verify a signature over the exact bytes (the Feishu webhook).
  */
 import { HttpError } from "./errors.ts";
+import { jsonDepthError } from "./json-depth.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -25,16 +27,49 @@ export function checkDeclaredLength(request: Request): HttpError | undefined {
   return declared > MAX_BODY_BYTES ? tooLarge() : undefined;
 }
 
+/**
+ * Reads the body chunk by chunk and stops at the cap: a chunked body has no Content-Length, and
+ * `arrayBuffer()` would buffer up to the server's own limit (8 MiB) before we could say no.
+ * Returns undefined when the body is over the cap (the stream is cancelled, nothing more is read).
+ */
+export async function readCapped(request: Request, cap = MAX_BODY_BYTES): Promise<Uint8Array | undefined> {
+  const stream = request.body;
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return bytes;
+}
+
 export async function parseJsonBody(request: Request): Promise<unknown> {
   const fail = (err: HttpError) => {
     parseFailures.set(request, err);
     throw err;
   };
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > MAX_BODY_BYTES) return fail(tooLarge());
+  const bytes = await readCapped(request);
+  if (!bytes) return fail(tooLarge());
   const text = new TextDecoder().decode(bytes);
   rawBodies.set(request, text);
   if (text.trim() === "") return undefined;
+  const tooDeep = jsonDepthError(text);
+  if (tooDeep) return fail(new HttpError(400, "invalid_json", tooDeep));
   try {
     return JSON.parse(text);
   } catch {

@@ -9,6 +9,14 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 /** Field names that never reach a log line, whatever a caller passes. */
 const REDACTED = /token|secret|password|authorization|apikey|api_key|encrypt|cookie/i;
 
+/**
+ * Bounds on what one field may put in a line: fields often carry what a client sent (a header, an
+ * error message quoting input), and a log line must never grow with attacker input.
+ */
+export const MAX_LOG_STRING = 1024;
+const MAX_LOG_ITEMS = 20;
+const MAX_LOG_DEPTH = 4;
+
 export type LogFields = Record<string, unknown>;
 export type LogSink = (line: string) => void;
 
@@ -84,7 +92,7 @@ export class Logger {
     if (LEVELS[level] < LEVELS[this.level]) return;
     const entry: LogFields = { time: new Date(this.now()).toISOString(), level, event };
     for (const [k, v] of Object.entries({ ...this.base, ...fields })) {
-      entry[k] = REDACTED.test(k) ? "[redacted]" : v instanceof Error ? errorFields(v) : v;
+      entry[bounded(k, 0) as string] = REDACTED.test(k) ? "[redacted]" : bounded(v, 0);
     }
     this.sink(JSON.stringify(entry));
   }
@@ -92,6 +100,33 @@ export class Logger {
 
 function errorFields(err: Error) {
   return { name: err.name, message: err.message };
+}
+
+/** Strings cut at MAX_LOG_STRING with a marker; arrays, objects and nesting cut likewise. */
+export function bounded(value: unknown, depth: number): unknown {
+  if (typeof value === "string") {
+    return value.length > MAX_LOG_STRING
+      ? `${value.slice(0, MAX_LOG_STRING)}…[truncated ${value.length - MAX_LOG_STRING} chars]`
+      : value;
+  }
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Error) return bounded(errorFields(value), depth);
+  if (depth >= MAX_LOG_DEPTH) return "[nested]";
+  if (Array.isArray(value)) {
+    const items = value.slice(0, MAX_LOG_ITEMS).map((v) => bounded(v, depth + 1));
+    if (value.length > MAX_LOG_ITEMS) items.push(`…[${value.length - MAX_LOG_ITEMS} more]`);
+    return items;
+  }
+  const out: Record<string, unknown> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(value)) {
+    if (n++ === MAX_LOG_ITEMS) {
+      out["…"] = "[more keys]";
+      break;
+    }
+    out[bounded(k, MAX_LOG_DEPTH) as string] = bounded(v, depth + 1);
+  }
+  return out;
 }
 
 /** A logger that keeps lines in memory: tests assert on events and on what never appears. */

@@ -114,8 +114,14 @@ export class FeishuOAuth {
   }
 
   async finish(p: CallbackParams): Promise<SignInResult> {
-    // Consume the state first, whatever happens next: it is single-use.
-    const raw = p.state ? this.ctx.kv.take(STATE_PREFIX + p.state) : undefined;
+    // The state is single-use, but only the browser that started the sign-in may use it up: a
+    // callback carrying someone else's state (without their cookie) must leave it intact.
+    const key = p.state ? STATE_PREFIX + p.state : undefined;
+    const peeked = key ? this.ctx.kv.get(key) : undefined;
+    const stored = peeked ? (JSON.parse(peeked) as StoredState) : undefined;
+    const owned = Boolean(stored && p.binding && secureEqual(sha256(p.binding), stored.bindingHash));
+    // Taken (atomically) only by its owner; two racing callbacks cannot both get it.
+    const taken = owned && key ? this.ctx.kv.take(key) !== undefined : false;
     if (p.error) {
       this.ctx.log.info("oauth_failed", {
         reason: p.error === "access_denied" ? "denied" : "provider_error",
@@ -125,10 +131,9 @@ export class FeishuOAuth {
       throw new HttpError(400, "oauth_error", `Feishu reported an error: ${p.error.slice(0, 100)}`);
     }
     if (!p.state) throw this.#fail(400, "missing_state", "the sign-in response has no state");
-    if (!raw) throw this.#fail(400, "invalid_state", "this sign-in link has expired or was already used");
-    const stored = JSON.parse(raw) as StoredState;
-    if (!p.binding || !secureEqual(sha256(p.binding), stored.bindingHash))
-      throw this.#fail(400, "state_mismatch", "this sign-in was started in another browser");
+    if (!stored) throw this.#fail(400, "invalid_state", "this sign-in link has expired or was already used");
+    if (!owned) throw this.#fail(400, "state_mismatch", "this sign-in was started in another browser");
+    if (!taken) throw this.#fail(400, "invalid_state", "this sign-in link has expired or was already used");
     if (!p.code) throw this.#fail(400, "missing_code", "the sign-in response has no code");
 
     const feishuTokens = await this.#exchange(p.code, stored.verifier);

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { finishConfig, readRawConfig } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/config/definition.ts";
+import { checkDatabasePath, finishConfig, readRawConfig } from "../../src/config/load.ts";
 import { mergeSources, parseArgs, parseDotenv } from "../../src/config/sources.ts";
 import { KvStore } from "../../src/db/kv.ts";
 import { migrate, openDatabase } from "../../src/db/open.ts";
@@ -21,6 +23,29 @@ describe("configuration sources", () => {
     expect(a.positionals).toEqual(["users", "add"]);
     expect(a.config).toEqual({ PORT: "9000", DATABASE_PATH: "/tmp/x.db" });
     expect(a.options).toEqual({ "open-id": "ou_1", help: true });
+  });
+
+  test("-h is --help; other short flags are kept as options for main to refuse", () => {
+    const a = parseArgs(["serve", "-h", "-x", "--port", "-1"]);
+    expect(a.positionals).toEqual(["serve"]);
+    expect(a.options).toEqual({ help: true, "-x": true });
+    expect(a.config).toEqual({ PORT: "-1" });
+  });
+
+  test("DATABASE_PATH must be writable: a file for a directory, or a directory for a file, is refused", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, "f");
+      writeFileSync(file, "");
+      expect(() => checkDatabasePath(join(file, "a", "relay.db"))).toThrow(ConfigError);
+      expect(() => checkDatabasePath(dir)).toThrow(/is a directory/);
+      expect(() => checkDatabasePath(join(dir, "new", "deeper", "relay.db"))).not.toThrow();
+      expect(() => checkDatabasePath(":memory:")).not.toThrow();
+      // The probe leaves nothing behind.
+      expect(readdirSync(dir)).toEqual(["f"]);
+    } finally {
+      cleanup();
+    }
   });
 
   test("dotenv parsing handles quotes, export and comments", () => {

@@ -5,6 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import {
   EventParseError,
   type FeishuEvent,
+  MAX_ID_LENGTH,
   parseEvent,
   toInbound,
   unflattenSdkEvent,
@@ -60,7 +61,13 @@ describe("envelopes", () => {
     });
     expect(event).toEqual({
       kind: "other",
-      meta: { eventId: "e1", eventType: "im.chat.member.bot.added_v1", token: "t", schema: "v2" },
+      meta: {
+        eventId: "e1",
+        eventType: "im.chat.member.bot.added_v1",
+        typeLabel: "im.chat.member.bot.added_v1",
+        token: "t",
+        schema: "v2",
+      },
     });
     const v1 = parseEvent({
       uuid: "u1",
@@ -72,6 +79,25 @@ describe("envelopes", () => {
       kind: "other",
       meta: { eventId: "u1", eventType: "p2p_chat_create", schema: "v1" },
     });
+  });
+
+  test("ids of exactly 128 characters are accepted", () => {
+    const env = structuredClone(v2);
+    env.header.event_id = "e".repeat(MAX_ID_LENGTH);
+    env.event.message.message_id = `om_${"x".repeat(MAX_ID_LENGTH - 3)}`;
+    expect(message(parseEvent(env)).meta.eventId).toHaveLength(MAX_ID_LENGTH);
+  });
+
+  test("the metric label of an unknown event type is `other`", () => {
+    const label = (eventType: string) =>
+      (
+        parseEvent({ schema: "2.0", header: { event_id: "e1", event_type: eventType }, event: {} }) as {
+          meta: { typeLabel: string };
+        }
+      ).meta.typeLabel;
+    expect(message(parseEvent(v2)).meta.typeLabel).toBe("im.message.receive_v1");
+    expect(label("im.chat.member.bot.added_v1")).toBe("im.chat.member.bot.added_v1");
+    expect(label("made.up.type_42")).toBe("other");
   });
 
   test("a bot sender is parsed (and dropped later by type) even without an open_id", () => {
@@ -106,6 +132,16 @@ describe("envelopes", () => {
     ["message without chat_id", edited("event.message.chat_id")],
     ["message with numeric content", edited("event.message.content", 5)],
     ["challenge without challenge", { type: "url_verification", token: "t" }],
+    ["event_id over 128 characters", edited("header.event_id", "e".repeat(MAX_ID_LENGTH + 1))],
+    ["event_type over 128 characters", edited("header.event_type", "t".repeat(MAX_ID_LENGTH + 1))],
+    ["message_id over 128 characters", edited("event.message.message_id", `om_${"x".repeat(MAX_ID_LENGTH)}`)],
+    ["chat_id over 128 characters", edited("event.message.chat_id", `oc_${"x".repeat(MAX_ID_LENGTH)}`)],
+    [
+      "open_id over 128 characters",
+      edited("event.sender.sender_id.open_id", `ou_${"x".repeat(MAX_ID_LENGTH)}`),
+    ],
+    ["root_id over 128 characters", edited("event.message.root_id", `om_${"x".repeat(MAX_ID_LENGTH)}`)],
+    ["v1 uuid over 128 characters", { uuid: "u".repeat(MAX_ID_LENGTH + 1), event: { type: "message" } }],
   ];
   for (const [name, body] of broken) {
     test(`invalid_event: ${name}`, () => {

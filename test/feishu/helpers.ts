@@ -5,6 +5,7 @@
 import { buildApp } from "../../src/app.ts";
 import type { Raw } from "../../src/config/definition.ts";
 import { feishuIngestFeature, type IngestPorts } from "../../src/feishu/ingest-feature.ts";
+import type { RelayDeps } from "../../src/server.ts";
 import { usersOf } from "../../src/users/user-store.ts";
 import type { FakeFeishu } from "../fakes/feishu.ts";
 import { testRelay } from "../helpers.ts";
@@ -16,14 +17,22 @@ export interface Reply {
   text: string;
 }
 
-export function ingestRelay(fake: FakeFeishu, raw: Raw = {}, ports: Partial<IngestPorts> = {}) {
-  const t = testRelay({
-    FEISHU_APP_ID: fake.appId,
-    FEISHU_APP_SECRET: fake.appSecret,
-    FEISHU_DOMAIN: fake.url,
-    PUBLIC_URL: "https://relay.example",
-    ...raw,
-  });
+export function ingestRelay(
+  fake: FakeFeishu,
+  raw: Raw = {},
+  ports: Partial<IngestPorts> = {},
+  deps: RelayDeps = {},
+) {
+  const t = testRelay(
+    {
+      FEISHU_APP_ID: fake.appId,
+      FEISHU_APP_SECRET: fake.appSecret,
+      FEISHU_DOMAIN: fake.url,
+      PUBLIC_URL: "https://relay.example",
+      ...raw,
+    },
+    deps,
+  );
   const { ctx } = t.relay;
   const replies: Reply[] = [];
   const replyWaiters: Array<() => void> = [];

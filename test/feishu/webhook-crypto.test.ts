@@ -3,7 +3,9 @@ import {
   decryptFeishu,
   FeishuWebhookError,
   FeishuWebhookVerifier,
+  isFresh,
   signature,
+  TIMESTAMP_WINDOW_SEC,
 } from "../../src/feishu/webhook-crypto.ts";
 import { encryptFeishu, signFeishu } from "../fakes/feishu.ts";
 
@@ -43,6 +45,8 @@ describe("decryption", () => {
 
 describe("signature", () => {
   const raw = '{"encrypt":"abc"}';
+  /** The signed time, in ms: the relay's clock agrees with the platform's. */
+  const NOW = 1752346850_000;
   const headers = (sig: string) => ({
     "X-Lark-Request-Timestamp": "1752346850",
     "X-Lark-Request-Nonce": "950646929",
@@ -53,27 +57,55 @@ describe("signature", () => {
     expect(signature("1", "2", KEY, raw)).toBe(signFeishu("1", "2", KEY, raw));
     const verifier = new FeishuWebhookVerifier({ encryptKey: KEY });
     const sig = signFeishu("1752346850", "950646929", KEY, raw);
-    expect(codeOf(() => verifier.verifySignature(raw, headers(sig)))).toBeUndefined();
+    expect(codeOf(() => verifier.verifySignature(raw, headers(sig), NOW))).toBeUndefined();
     expect(
-      codeOf(() => verifier.verifySignature(raw, new Headers(headers(sig.toUpperCase())))),
+      codeOf(() => verifier.verifySignature(raw, new Headers(headers(sig.toUpperCase())), NOW)),
     ).toBeUndefined();
   });
 
   test("a re-serialised body, a changed byte or a missing header is a bad signature", () => {
     const verifier = new FeishuWebhookVerifier({ encryptKey: KEY });
     const sig = signFeishu("1752346850", "950646929", KEY, raw);
-    expect(codeOf(() => verifier.verifySignature('{ "encrypt": "abc" }', headers(sig)))).toBe(
+    expect(codeOf(() => verifier.verifySignature('{ "encrypt": "abc" }', headers(sig), NOW))).toBe(
       "bad_signature",
     );
     const flipped = sig.slice(0, -1) + (sig.endsWith("0") ? "1" : "0");
-    expect(codeOf(() => verifier.verifySignature(raw, headers(flipped)))).toBe("bad_signature");
-    expect(codeOf(() => verifier.verifySignature(raw, headers("short")))).toBe("bad_signature");
+    expect(codeOf(() => verifier.verifySignature(raw, headers(flipped), NOW))).toBe("bad_signature");
+    expect(codeOf(() => verifier.verifySignature(raw, headers("short"), NOW))).toBe("bad_signature");
     const { "X-Lark-Request-Nonce": _, ...noNonce } = headers(sig);
-    expect(codeOf(() => verifier.verifySignature(raw, noNonce))).toBe("bad_signature");
+    expect(codeOf(() => verifier.verifySignature(raw, noNonce, NOW))).toBe("bad_signature");
+  });
+
+  test("a signed timestamp more than an hour away from now, either way, is stale", () => {
+    const verifier = new FeishuWebhookVerifier({ encryptKey: KEY });
+    const at = (seconds: number) => {
+      const ts = String(seconds);
+      const sig = signFeishu(ts, "950646929", KEY, raw);
+      return { ...headers(sig), "X-Lark-Request-Timestamp": ts };
+    };
+    const nowSec = NOW / 1000;
+    expect(
+      codeOf(() => verifier.verifySignature(raw, at(nowSec - TIMESTAMP_WINDOW_SEC), NOW)),
+    ).toBeUndefined();
+    expect(
+      codeOf(() => verifier.verifySignature(raw, at(nowSec + TIMESTAMP_WINDOW_SEC), NOW)),
+    ).toBeUndefined();
+    expect(codeOf(() => verifier.verifySignature(raw, at(nowSec - TIMESTAMP_WINDOW_SEC - 1), NOW))).toBe(
+      "stale_timestamp",
+    );
+    expect(codeOf(() => verifier.verifySignature(raw, at(nowSec + TIMESTAMP_WINDOW_SEC + 1), NOW))).toBe(
+      "stale_timestamp",
+    );
+    // Milliseconds instead of seconds, or not a number at all: never fresh.
+    expect(isFresh(String(NOW), NOW)).toBe(false);
+    expect(isFresh("1752346850.5", NOW)).toBe(false);
+    expect(isFresh("", NOW)).toBe(false);
+    const err = new FeishuWebhookError("stale_timestamp", "x");
+    expect(err.status).toBe(401);
   });
 
   test("nothing to verify without an Encrypt Key", () => {
-    expect(codeOf(() => new FeishuWebhookVerifier({}).verifySignature(raw, {}))).toBeUndefined();
+    expect(codeOf(() => new FeishuWebhookVerifier({}).verifySignature(raw, {}, NOW))).toBeUndefined();
   });
 });
 

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { TIMESTAMP_WINDOW_SEC } from "../../src/feishu/webhook-crypto.ts";
 import { encryptFeishu, type FakeFeishu, signFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { type IngestRelay, ingestRelay } from "./helpers.ts";
 
@@ -325,6 +326,39 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       expect(errorCode(plain)).toBe("invalid_event");
       expect(relay.storedCount()).toBe(0);
       expect((await fake.pushEvent(url, { senderOpenId: ALICE }, { encryptKey: KEY })).status).toBe(200);
+    });
+    test("a replay of signed bytes after the timestamp window, or a push from the future → 401 stale_timestamp", async () => {
+      // The relay's clock is driven, starting at the whole second the push is signed with.
+      const signedAt = Math.floor(fake.now() / 1000);
+      let now = signedAt * 1000;
+      relay = ingestRelay(fake, raw, {}, { now: () => now });
+      relay.addUser(ALICE);
+      const url = relay.listen();
+      const first = await fake.pushEvent(
+        url,
+        { senderOpenId: ALICE, text: "once" },
+        { encryptKey: KEY, timestamp: signedAt },
+      );
+      expect(first.status).toBe(200);
+      // Within the window a byte-exact replay is only a duplicate.
+      now += TIMESTAMP_WINDOW_SEC * 1000;
+      expect((await fake.repush(first, { sameBytes: true })).status).toBe(200);
+      // Past it (the dedupe rows may be pruned by then) the same bytes are refused.
+      now += 1000;
+      const replay = await fake.repush(first, { sameBytes: true });
+      expect(replay.status).toBe(401);
+      expect(errorCode(replay)).toBe("stale_timestamp");
+      const future = await fake.pushEvent(
+        url,
+        { senderOpenId: ALICE },
+        { encryptKey: KEY, timestamp: Math.floor(now / 1000) + TIMESTAMP_WINDOW_SEC + 60 },
+      );
+      expect(future.status).toBe(401);
+      expect(errorCode(future)).toBe("stale_timestamp");
+      expect(relay.storedCount()).toBe(1);
+      expect(relay.ctx.metrics.counter("events_rejected_total", "").get({ reason: "stale_timestamp" })).toBe(
+        2,
+      );
     });
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { memoryLogger } from "../../src/ops/logger.ts";
+import { MAX_LOG_STRING, memoryLogger } from "../../src/ops/logger.ts";
 
 describe("logger", () => {
   test("one JSON line per event; below the level nothing; secrets redacted by field name", () => {
@@ -19,13 +19,39 @@ describe("logger", () => {
     const script = `
       import { Logger } from ${JSON.stringify(join(import.meta.dir, "../../src/ops/logger.ts"))};
       const log = new Logger("info");
-      for (let i = 0; i < 4; i++) log.info("line", { i, text: "飞书".repeat(40000) });
+      // Many lines of the longest field a line may carry: far more than one pipe buffer at exit.
+      for (let i = 0; i < 400; i++) log.info("line", { i, text: "飞书".repeat(500) });
       process.exit(0);
     `;
     const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "inherit" });
     const out = await new Response(proc.stdout).text();
     expect(await proc.exited).toBe(0);
     const lines = out.trimEnd().split("\n");
-    expect(lines.map((l) => JSON.parse(l).i)).toEqual([0, 1, 2, 3]);
+    expect(lines.map((l) => JSON.parse(l).i)).toEqual([...Array(400).keys()]);
+  });
+
+  test("no field carries unbounded input: strings, error messages, arrays and nesting are cut with a marker", () => {
+    const { log, lines } = memoryLogger("info");
+    const huge = "A".repeat(5 * 1024 * 1024);
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 10_000; i++) deep = { d: deep };
+    log.child({ requestId: huge }).warn("attack", {
+      message: huge,
+      err: new Error(huge),
+      list: Array(100_000).fill(huge),
+      deep,
+      [huge]: 1,
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.length).toBeLessThan(64 * 1024);
+    const entry = JSON.parse(lines[0]!);
+    expect(entry.requestId).toStartWith("A".repeat(MAX_LOG_STRING));
+    expect(entry.requestId).toEndWith(`…[truncated ${huge.length - MAX_LOG_STRING} chars]`);
+    expect(entry.err.message).toContain("[truncated");
+    expect(entry.list.at(-1)).toBe(`…[${100_000 - 20} more]`);
+    expect(lines[0]).toContain("[nested]");
+    // Short fields are untouched.
+    log.info("fine", { userId: 7, outcome: "stored", nested: { a: [1, 2] } });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ userId: 7, outcome: "stored", nested: { a: [1, 2] } });
   });
 });

@@ -190,6 +190,25 @@ describe("Feishu sign-in", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("state_mismatch");
   });
 
+  test("a callback with someone else's state, without their cookie, leaves that state usable", async () => {
+    start();
+    const victim = await login();
+    const callback = await authorize(victim);
+    const attacker = await login();
+    for (const headers of [{}, { cookie: attacker.cookie }] as Array<Record<string, string>>) {
+      const res = await get(callback, { ...headers, accept: "application/json" });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("state_mismatch");
+    }
+    const denied = await get(`${callback}&error=access_denied`, { cookie: attacker.cookie });
+    expect(denied.status).toBe(403);
+    const res = await get(callback, { cookie: victim.cookie, accept: "application/json" });
+    expect(res.status).toBe(200);
+    // Used up by its owner: a second use is refused.
+    const again = await get(callback, { cookie: victim.cookie, accept: "application/json" });
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe("invalid_state");
+  });
+
   test("an expired or missing state is refused", async () => {
     start();
     const s = await login();
