@@ -19,11 +19,18 @@ export const SIGNATURE_HEADERS = {
 export type WebhookErrorCode = "bad_signature" | "stale_timestamp" | "undecryptable" | "bad_token";
 
 /**
- * How far `X-Lark-Request-Timestamp` may be from our clock, either way. Feishu documents no window;
- * one hour is what the brief's reference SDK uses, and it bounds replays: dedupe rows are pruned after
- * INBOX_RETENTION, so without a window the same signed bytes could be delivered again later.
+ * How old `X-Lark-Request-Timestamp` may be. Feishu documents no window (feishu-reference.md §1.3) and
+ * re-pushes an unanswered event for about 7.1 h (§1.6), possibly with its first timestamp, so a window
+ * shorter than that could refuse a genuine late re-push. 7.5 h covers it and ends before the 8 h
+ * dedupe window (DEDUPE_WINDOW_MS): every push inside the window is still caught by dedupe, every one
+ * older is refused, so signed bytes can never be replayed after their dedupe rows are pruned.
  */
-export const TIMESTAMP_WINDOW_SEC = 60 * 60;
+export const TIMESTAMP_WINDOW_SEC = 7.5 * 3600;
+/**
+ * How far ahead of our clock a timestamp may be (clock skew only: nobody without the Encrypt Key can
+ * sign one). Age window + this stay within the 8 h dedupe window, which the replay argument needs.
+ */
+export const TIMESTAMP_AHEAD_SEC = 15 * 60;
 
 /** Why a push was refused; `status` is what the webhook answers. */
 export class FeishuWebhookError extends Error {
@@ -101,7 +108,7 @@ export class FeishuWebhookVerifier {
     if (!isFresh(timestamp, nowMs)) {
       throw new FeishuWebhookError(
         "stale_timestamp",
-        `X-Lark-Request-Timestamp is more than ${TIMESTAMP_WINDOW_SEC} s away from the relay's clock`,
+        `X-Lark-Request-Timestamp is older than ${TIMESTAMP_WINDOW_SEC} s or more than ${TIMESTAMP_AHEAD_SEC} s ahead of the relay's clock`,
       );
     }
   }
@@ -115,10 +122,14 @@ export class FeishuWebhookVerifier {
   }
 }
 
-/** True when `timestamp` is unix seconds (digits only) within TIMESTAMP_WINDOW_SEC of `nowMs`. */
+/**
+ * True when `timestamp` is unix seconds (digits only), at most TIMESTAMP_WINDOW_SEC old and at most
+ * TIMESTAMP_AHEAD_SEC in the future of `nowMs`.
+ */
 export function isFresh(timestamp: string, nowMs: number): boolean {
   if (!/^\d{1,12}$/.test(timestamp)) return false;
-  return Math.abs(Number(timestamp) - nowMs / 1000) <= TIMESTAMP_WINDOW_SEC;
+  const age = nowMs / 1000 - Number(timestamp);
+  return age <= TIMESTAMP_WINDOW_SEC && age >= -TIMESTAMP_AHEAD_SEC;
 }
 
 /** Lowercase hex SHA-256 over utf8(timestamp + nonce + encryptKey) followed by the raw body. */

@@ -5,8 +5,10 @@ import {
   FeishuWebhookVerifier,
   isFresh,
   signature,
+  TIMESTAMP_AHEAD_SEC,
   TIMESTAMP_WINDOW_SEC,
 } from "../../src/feishu/webhook-crypto.ts";
+import { DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
 import { encryptFeishu, signFeishu } from "../fakes/feishu.ts";
 
 const KEY = "test key";
@@ -76,7 +78,13 @@ describe("signature", () => {
     expect(codeOf(() => verifier.verifySignature(raw, noNonce, NOW))).toBe("bad_signature");
   });
 
-  test("a signed timestamp more than an hour away from now, either way, is stale", () => {
+  test("the window covers Feishu's 7.1 h of re-pushes and ends inside the dedupe window", () => {
+    // Older than the window: refused; inside it: a replay still meets its dedupe row (kept 8 h).
+    expect(TIMESTAMP_WINDOW_SEC).toBeGreaterThan(7.1 * 3600);
+    expect((TIMESTAMP_WINDOW_SEC + TIMESTAMP_AHEAD_SEC) * 1000).toBeLessThan(DEDUPE_WINDOW_MS);
+  });
+
+  test("a signed timestamp older than the window, or ahead of the clock by more than the skew, is stale", () => {
     const verifier = new FeishuWebhookVerifier({ encryptKey: KEY });
     const at = (seconds: number) => {
       const ts = String(seconds);
@@ -88,12 +96,12 @@ describe("signature", () => {
       codeOf(() => verifier.verifySignature(raw, at(nowSec - TIMESTAMP_WINDOW_SEC), NOW)),
     ).toBeUndefined();
     expect(
-      codeOf(() => verifier.verifySignature(raw, at(nowSec + TIMESTAMP_WINDOW_SEC), NOW)),
+      codeOf(() => verifier.verifySignature(raw, at(nowSec + TIMESTAMP_AHEAD_SEC), NOW)),
     ).toBeUndefined();
     expect(codeOf(() => verifier.verifySignature(raw, at(nowSec - TIMESTAMP_WINDOW_SEC - 1), NOW))).toBe(
       "stale_timestamp",
     );
-    expect(codeOf(() => verifier.verifySignature(raw, at(nowSec + TIMESTAMP_WINDOW_SEC + 1), NOW))).toBe(
+    expect(codeOf(() => verifier.verifySignature(raw, at(nowSec + TIMESTAMP_AHEAD_SEC + 1), NOW))).toBe(
       "stale_timestamp",
     );
     // Milliseconds instead of seconds, or not a number at all: never fresh.

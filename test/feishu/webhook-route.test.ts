@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { TIMESTAMP_WINDOW_SEC } from "../../src/feishu/webhook-crypto.ts";
+import { TIMESTAMP_AHEAD_SEC, TIMESTAMP_WINDOW_SEC } from "../../src/feishu/webhook-crypto.ts";
 import { encryptFeishu, type FakeFeishu, signFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { type IngestRelay, ingestRelay } from "./helpers.ts";
 
@@ -351,7 +351,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       const future = await fake.pushEvent(
         url,
         { senderOpenId: ALICE },
-        { encryptKey: KEY, timestamp: Math.floor(now / 1000) + TIMESTAMP_WINDOW_SEC + 60 },
+        { encryptKey: KEY, timestamp: Math.floor(now / 1000) + TIMESTAMP_AHEAD_SEC + 60 },
       );
       expect(future.status).toBe(401);
       expect(errorCode(future)).toBe("stale_timestamp");
