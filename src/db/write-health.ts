@@ -11,7 +11,7 @@ export type WriteStatus = "ok" | "failing";
 
 export class WriteHealth {
   readonly #now: () => number;
-  #lastSuccessAt = Number.NEGATIVE_INFINITY;
+  #latestFailed = false;
   #lastFailureAt = Number.NEGATIVE_INFINITY;
 
   constructor(now: () => number = Date.now) {
@@ -19,16 +19,18 @@ export class WriteHealth {
   }
 
   succeeded(): void {
-    this.#lastSuccessAt = this.#now();
+    this.#latestFailed = false;
   }
 
   failed(): void {
+    this.#latestFailed = true;
     this.#lastFailureAt = this.#now();
   }
 
   /** Failing while the latest write attempt failed, and did so within the window. */
   status(): WriteStatus {
-    const latestFailed = this.#lastFailureAt >= this.#lastSuccessAt;
-    return latestFailed && this.#now() - this.#lastFailureAt < WRITE_FAILURE_WINDOW_MS ? "failing" : "ok";
+    return this.#latestFailed && this.#now() - this.#lastFailureAt < WRITE_FAILURE_WINDOW_MS
+      ? "failing"
+      : "ok";
   }
 }

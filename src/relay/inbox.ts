@@ -431,9 +431,12 @@ export class Inbox {
       s.releaseSavepoint.run();
       return out;
     } catch (err) {
+      this.#cap.forget(userId);
+      // SQLite may already have rolled back the whole transaction (SQLITE_FULL, IOERR, BUSY, NOMEM):
+      // then there is no savepoint left, and the error fails the whole commit anyway.
+      if (isDatabaseWide(err) || !this.#sqlite.inTransaction) throw err;
       s.rollbackSavepoint.run();
       s.releaseSavepoint.run();
-      this.#cap.forget(userId);
       throw err;
     }
   }
