@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import * as fs from "node:fs";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
@@ -217,6 +218,44 @@ describe("inbox", () => {
     await inbox.close();
     db.$client.close();
     cleanup();
+  });
+
+  test("with the default WAL sync, an answer waits for the real fdatasync of the WAL file", async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, "d.db");
+    const db = openDatabase(path);
+    migrate(db);
+    db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    // node's fdatasync is held by the test (then really run): nothing may answer before it completes.
+    const real = fs.fdatasync;
+    const held: Array<() => void> = [];
+    const called = Promise.withResolvers<void>();
+    const spy = spyOn(fs, "fdatasync").mockImplementation(((fd: number, done: (e: Error | null) => void) => {
+      held.push(() => real(fd, done));
+      called.resolve();
+    }) as typeof fs.fdatasync);
+    try {
+      const { log } = memoryLogger();
+      const inbox = new Inbox(db, { log, metrics: new Registry() });
+      let answered = false;
+      const result = inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") }).then((r) => {
+        answered = true;
+        return r;
+      });
+      const answeredFirst = result.then(() => Promise.reject(new Error("answered before any fdatasync")));
+      await Promise.race([called.promise, answeredFirst]);
+      answeredFirst.catch(() => undefined);
+      expect(fs.fstatSync(spy.mock.calls[0]![0] as number).ino).toBe(fs.statSync(`${path}-wal`).ino);
+      await new Promise((r) => setImmediate(r));
+      expect(answered).toBe(false);
+      held[0]!();
+      expect(await result).toEqual({ status: "stored", seq: 1 });
+      await inbox.close();
+    } finally {
+      spy.mockRestore();
+      db.$client.close();
+      cleanup();
+    }
   });
 
   test("chat and message facts used for target authorization", async () => {
