@@ -74,7 +74,10 @@ export function ingestNotices(deps: NoticeDeps): IngestNotices {
         return;
       }
       const now = deps.now();
-      if (!deps.kv.setIfAbsent(`notice:dropped:${userId}`, "1", now + DROP_NOTICE_INTERVAL_MS)) return;
+      if (!deps.kv.setIfAbsent(`notice:dropped:${userId}`, "1", now + DROP_NOTICE_INTERVAL_MS)) {
+        deps.log.debug("feishu_notice_skipped", { kind: "dropped", reason: "rate_limited", userId });
+        return;
+      }
       tallies.delete(userId);
       dm(
         openId,

@@ -101,6 +101,42 @@ describe("inbox", () => {
     s.close();
   });
 
+  test("over the per-user byte cap the oldest unacked go; acked ones no longer count; the commit says how many and since when", async () => {
+    const { dir, cleanup } = tempDir();
+    const db = openDatabase(join(dir, "b.db"));
+    migrate(db);
+    db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    let now = 5_000;
+    const { log } = memoryLogger();
+    const metrics = new Registry();
+    const inbox = new Inbox(db, { now: () => now, log, metrics, maxPendingBytes: 10_000 });
+    const big = (id: string): InboundMessage => ({ ...msg(id), text: "b".repeat(2_000), content: {} });
+    const accept = (i: number) => {
+      now += 1;
+      return inbox.accept({ userId: 1, eventId: `e${i}`, message: big(`om_${i}`) });
+    };
+    // ~2.2 kB each: four fit, the fifth pushes the first out.
+    for (let i = 1; i <= 4; i++) expect(await accept(i)).toEqual({ status: "stored", seq: i });
+    expect(await accept(5)).toEqual({
+      status: "stored",
+      seq: 5,
+      trimmed: { dropped: 1, oldestReceivedAt: 5_001 },
+    });
+    expect(inbox.pending(1).map((m) => m.seq)).toEqual([2, 3, 4, 5]);
+    // Acked messages are done: they leave room for new ones.
+    inbox.ack(1, 4);
+    inbox.flushAcks();
+    for (let i = 6; i <= 8; i++) expect(await accept(i)).toEqual({ status: "stored", seq: i });
+    expect(metrics.render()).toContain("inbox_dropped_over_cap_total 1");
+    // A batch far over the cap drops several at once, never the newest message.
+    const batch = await Promise.all([9, 10, 11, 12, 13].map(accept));
+    expect(batch.at(-1)).toMatchObject({ status: "stored", seq: 13, trimmed: { dropped: 5 } });
+    expect(inbox.pending(1).map((m) => m.seq)).toEqual([10, 11, 12, 13]);
+    await inbox.close();
+    db.$client.close();
+    cleanup();
+  });
+
   test("acks of one turn share one transaction and are durable after it", async () => {
     const s = setup();
     for (let i = 1; i <= 4; i++)
