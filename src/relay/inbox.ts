@@ -11,6 +11,7 @@ import { WriteHealth, type WriteStatus } from "../db/write-health.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
+import { type BatchItem, BatchWriter } from "./inbox-batch.ts";
 import { PendingCap, type Trimmed } from "./inbox-cap.ts";
 import type { InboundMessage } from "./protocol.ts";
 
@@ -40,18 +41,6 @@ export class UnstorableMessage extends HttpError {
   }
 }
 
-/**
- * SQLite errors that concern the whole database (full disk, I/O, locks), not one row: they fail the
- * whole commit and mark the database failing. Any other error fails only the message that caused it.
- */
-const DATABASE_WIDE =
-  /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CORRUPT|NOMEM|CANTOPEN|NOTADB|PROTOCOL|INTERRUPT)/;
-
-function isDatabaseWide(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && DATABASE_WIDE.test(code);
-}
-
 export interface StoredMessage {
   userId: number;
   seq: number;
@@ -61,10 +50,7 @@ export interface StoredMessage {
   receivedAt: number;
 }
 
-interface Pending {
-  item: IncomingMessage;
-  /** `item.message` serialised before it joins a batch: a message that cannot be fails alone. */
-  payload: string;
+interface Pending extends BatchItem {
   resolve: (r: AcceptResult) => void;
   reject: (e: unknown) => void;
 }
@@ -103,6 +89,7 @@ export class Inbox {
    * could hand its seq to another message that the plugin would then drop as already seen.
    */
   readonly #notDurable = new Map<number, number[]>();
+  readonly #batch: BatchWriter;
   readonly #stmt;
   readonly #m;
 
@@ -125,26 +112,6 @@ export class Inbox {
       syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
       markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
       isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
-      // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
-      // One lookup per incoming message: the stored row's event_id (a stored message is its own
-      // mark), else which kind of mark exists ('stored' sorts first, then 'm', then 'e').
-      duplicate: q.query<{ kind: string; eventId: string | null }, [string, string]>(
-        `SELECT 'stored' AS kind, event_id AS eventId FROM inbox WHERE message_id = ?1
-         UNION ALL SELECT substr(key, 1, 1), NULL FROM seen_events WHERE key IN ('e:' || ?2, 'm:' || ?1)
-         ORDER BY 1 DESC LIMIT 1`,
-      ),
-      // Seqs for all of a user's messages in a batch at once.
-      takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(
-        "UPDATE users SET last_seq = last_seq + ?2 WHERE id = ?1 RETURNING last_seq AS last, acked_seq AS acked",
-      ),
-      insert: q.query(
-        `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      upsertChat: q.query(
-        `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
-      ),
       pending: q.query<
         { seq: number; payload: string; receivedAt: number },
         [number, number, number, number]
@@ -162,10 +129,6 @@ export class Inbox {
         `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
          RETURNING acked_seq AS acked`,
       ),
-      // One savepoint per user of a batch: a failing insert rolls back that user's part only.
-      savepoint: q.query("SAVEPOINT inbox_user"),
-      releaseSavepoint: q.query("RELEASE inbox_user"),
-      rollbackSavepoint: q.query("ROLLBACK TO inbox_user"),
       pruneAcked: q.query(
         `DELETE FROM inbox WHERE received_at <= ?
          AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id)`,
@@ -193,6 +156,7 @@ export class Inbox {
       dropped: opts.metrics.counter("inbox_dropped_over_cap_total", "Unacked messages dropped at the cap."),
       acks: opts.metrics.counter("inbox_acks_total", "Ack frames that advanced a user's acked seq."),
     };
+    this.#batch = new BatchWriter(q, this.#cap, this.#log, this.#m.duplicates);
   }
 
   /** Called after each commit with what it stored, in seq order per user. */
@@ -231,16 +195,30 @@ export class Inbox {
    */
   markEventSeen(eventId: string): boolean {
     // A lost mark only means a re-push is looked at again (it stores nothing either way): no fsync.
-    return this.#relaxed(() => this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0);
+    return this.#reported(() =>
+      this.#relaxed(() => this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0),
+    );
   }
 
   isEventSeen(eventId: string): boolean {
     return this.#stmt.isSeen.get(`e:${eventId}`) !== null;
   }
 
-  /** `failing` while the latest write (commit, WAL sync, ack) failed recently: `/health` says so. */
+  /** `failing` while the latest write (commit, WAL sync, ack, mark) failed recently: `/health` says so. */
   writeStatus(): WriteStatus {
     return this.#writes.status();
+  }
+
+  /** Runs a write outside the batch paths and reports its outcome to the write health. */
+  #reported<T>(write: () => T): T {
+    try {
+      const out = write();
+      this.#writes.succeeded();
+      return out;
+    } catch (err) {
+      this.#writes.failed();
+      throw err;
+    }
   }
 
   #flush(): void {
@@ -256,7 +234,7 @@ export class Inbox {
       // deferred transaction upgrading from read to write gets SQLITE_BUSY at once, without waiting,
       // whenever the checkpoint worker holds the lock (RESTART): that was `inbox_commit_failed` → 500.
       results = this.#relaxed(() =>
-        this.#sqlite.transaction(() => this.#insertBatch(batch, now, stored)).immediate(),
+        this.#sqlite.transaction(() => this.#batch.write(batch, now, stored)).immediate(),
       );
     } catch (err) {
       this.#writes.failed();
@@ -349,138 +327,6 @@ export class Inbox {
   /** Waits for the WAL syncs under way (shutdown, before the database closes). */
   close(): Promise<void> {
     return this.#walSync.close();
-  }
-
-  /**
-   * Dedupes and stores one group commit's messages: one lookup and one insert per message, one seq
-   * allocation per user and one chat upsert per (user, chat) per batch. A message whose insert fails
-   * gets its Error as result and nothing stored; the others are stored all the same.
-   */
-  #insertBatch(batch: Pending[], now: number, stored: StoredMessage[]): Array<AcceptResult | Error> {
-    const results: Array<AcceptResult | Error> = new Array(batch.length);
-    // Messages of this batch by id → event id and index, so that copies inside one batch are caught too.
-    const inBatch = new Map<string, { eventId: string; index: number }>();
-    const eventsInBatch = new Map<string, number>();
-    /** A copy's index → its original's index: a copy of a message that failed fails with it. */
-    const copyOf = new Map<number, number>();
-    const fresh = new Map<number, number[]>();
-    batch.forEach(({ item }, i) => {
-      const { eventId, message } = item;
-      const earlier = inBatch.get(message.messageId);
-      const sameEvent = eventsInBatch.get(eventId);
-      const by =
-        earlier !== undefined
-          ? earlier.eventId === eventId
-            ? "event_id"
-            : "message_id"
-          : sameEvent !== undefined
-            ? "event_id"
-            : this.#duplicateBy(eventId, message.messageId);
-      if (by) {
-        this.#m.duplicates.inc({ by });
-        results[i] = { status: "duplicate" };
-        const original = earlier?.index ?? sameEvent;
-        if (original !== undefined) copyOf.set(i, original);
-        return;
-      }
-      inBatch.set(message.messageId, { eventId, index: i });
-      eventsInBatch.set(eventId, i);
-      const list = fresh.get(item.userId);
-      if (list) list.push(i);
-      else fresh.set(item.userId, [i]);
-    });
-    for (const [userId, indexes] of fresh) {
-      try {
-        stored.push(
-          ...this.#inSavepoint(userId, () => this.#insertUser(batch, userId, indexes, now, results)),
-        );
-      } catch (err) {
-        if (isDatabaseWide(err)) throw err;
-        // Something in this user's part is bad: each of their messages is tried alone.
-        for (const i of indexes) {
-          try {
-            stored.push(
-              ...this.#inSavepoint(userId, () => this.#insertUser(batch, userId, [i], now, results)),
-            );
-          } catch (itemErr) {
-            if (isDatabaseWide(itemErr)) throw itemErr;
-            const { eventId, message } = batch[i]!.item;
-            this.#log.error("inbox_message_failed", {
-              userId,
-              eventId,
-              messageId: message.messageId,
-              err: itemErr as Error,
-            });
-            results[i] = itemErr instanceof Error ? itemErr : new Error(String(itemErr));
-          }
-        }
-      }
-    }
-    for (const [copy, original] of copyOf) {
-      if (results[original] instanceof Error) results[copy] = results[original]!;
-    }
-    return results;
-  }
-
-  /** Runs `fn` inside a savepoint; on a throw the savepoint is rolled back and the error rethrown. */
-  #inSavepoint<T>(userId: number, fn: () => T): T {
-    const s = this.#stmt;
-    s.savepoint.run();
-    try {
-      const out = fn();
-      s.releaseSavepoint.run();
-      return out;
-    } catch (err) {
-      this.#cap.forget(userId);
-      // SQLite may already have rolled back the whole transaction (SQLITE_FULL, IOERR, BUSY, NOMEM):
-      // then there is no savepoint left, and the error fails the whole commit anyway.
-      if (isDatabaseWide(err) || !this.#sqlite.inTransaction) throw err;
-      s.rollbackSavepoint.run();
-      s.releaseSavepoint.run();
-      throw err;
-    }
-  }
-
-  /** Stores one user's new messages of a batch (`indexes` into it); fills in their results. */
-  #insertUser(
-    batch: Pending[],
-    userId: number,
-    indexes: number[],
-    now: number,
-    results: Array<AcceptResult | Error>,
-  ): StoredMessage[] {
-    const s = this.#stmt;
-    const taken = s.takeSeqs.get(userId, indexes.length);
-    if (!taken) throw new Error(`user ${userId} does not exist`);
-    let seq = taken.last - indexes.length;
-    let bytes = 0;
-    const chats = new Map<string, string>();
-    const stored: StoredMessage[] = [];
-    for (const i of indexes) {
-      const { item, payload } = batch[i]!;
-      const { eventId, message } = item;
-      seq += 1;
-      s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
-      bytes += Buffer.byteLength(payload);
-      chats.set(message.chatId, message.chatType);
-      stored.push({ userId, seq, message, payload, receivedAt: now });
-    }
-    for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
-    const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now);
-    // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
-    stored.forEach((m, k) => {
-      const last = k === stored.length - 1;
-      results[indexes[k]!] = { status: "stored", seq: m.seq, ...(last && trimmed ? { trimmed } : {}) };
-    });
-    return stored;
-  }
-
-  /** Why an incoming message is a duplicate (the label of the dedupe metric), or undefined if new. */
-  #duplicateBy(eventId: string, messageId: string): "event_id" | "message_id" | undefined {
-    const hit = this.#stmt.duplicate.get(messageId, eventId);
-    if (!hit) return undefined;
-    if (hit.kind === "stored") return hit.eventId === eventId ? "event_id" : "message_id";
-    return hit.kind === "e" ? "event_id" : "message_id";
   }
 
   /** Unacked messages after `afterSeq`, oldest first. */
@@ -587,9 +433,9 @@ export class Inbox {
   prune(retentionMs: number): { messages: number; marks: number } {
     this.flushAcks();
     const now = this.#now();
-    return {
+    return this.#reported(() => ({
       messages: this.#stmt.pruneAcked.run(now - Math.max(retentionMs, DEDUPE_WINDOW_MS)).changes,
       marks: this.#stmt.pruneSeen.run(now - DEDUPE_WINDOW_MS).changes,
-    };
+    }));
   }
 }
