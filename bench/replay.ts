@@ -3,7 +3,8 @@
  * keep-alive clients) for a user whose plugin is not connected; then the plugin connects and we time
  * from WebSocket open to the last `message` frame received, checking that every seq arrived once and
  * in order. Repeated for --rounds users (each with its own queue, so each round replays a cold queue).
- * The relay runs with INBOX_MAX_PENDING above --messages (its default, 10,000, would drop the oldest).
+ * The relay runs with INBOX_MAX_PENDING = max(10,000, 2 × --messages) (40,000 for the default run) and
+ * the default INBOX_MAX_PENDING_BYTES (64 MiB), so that nothing is dropped and the figure states them.
  * Goal (2-core machine): 20,000 messages in < 0.5 s. Everything on 127.0.0.1; bounded; stops by itself.
  *
  *   bun bench/replay.ts [--messages 20000] [--rounds 3] [--senders 32] [--ack-every 100]

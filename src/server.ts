@@ -71,6 +71,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
       log,
       metrics,
       maxPending: config.INBOX_MAX_PENDING,
+      maxPendingBytes: config.INBOX_MAX_PENDING_BYTES,
       onCommit: () => checkpointer.ensureStarted(),
     }),
     status: { feishu: () => "unconfigured", connections: () => 0 },

@@ -72,6 +72,18 @@ export function parseDuration(name: string, v: string): number {
   return seconds;
 }
 
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Parses `64MiB`, `64M`, `512KiB`, `1GiB` or plain bytes (binary units, case-insensitive) into bytes. */
+export function parseSize(name: string, v: string, min = 1): number {
+  const m = /^(\d+)\s*(?:([kmg])(?:i?b)?|b)?$/i.exec(v.trim());
+  if (!m) return fail(name, `must be a size like 64MiB, 512KiB or a number of bytes, got "${v}"`);
+  const bytes = Number(m[1]) * (SIZE_UNITS[(m[2] ?? "").toLowerCase()] ?? 1);
+  if (!Number.isSafeInteger(bytes) || bytes < min)
+    return fail(name, `must be at least ${min} bytes, got "${v}"`);
+  return bytes;
+}
+
 function url(name: string, v: string): string {
   try {
     const u = new URL(v);
@@ -174,8 +186,14 @@ const spec = {
   },
   INBOX_MAX_PENDING: {
     name: "INBOX_MAX_PENDING",
-    help: "unacked messages kept per user; older ones are dropped with a log line and a metric",
-    parse: int("INBOX_MAX_PENDING", 10000, 10, 10_000_000),
+    help: "unacked messages kept per user while their agent is offline; beyond it (or beyond INBOX_MAX_PENDING_BYTES) the oldest are dropped and the owner gets one Feishu DM saying how many",
+    parse: int("INBOX_MAX_PENDING", 100_000, 10, 10_000_000),
+  },
+  INBOX_MAX_PENDING_BYTES: {
+    name: "INBOX_MAX_PENDING_BYTES",
+    help: "stored payload of unacked messages kept per user (e.g. 64MiB, 512KiB, 1GiB or plain bytes; at least 1MiB)",
+    defaultText: "64MiB",
+    parse: (v: string | undefined) => parseSize("INBOX_MAX_PENDING_BYTES", v || "64MiB", 1024 * 1024),
   },
   OUTBOX_DEADLINE: {
     name: "OUTBOX_DEADLINE",

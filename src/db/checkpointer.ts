@@ -63,10 +63,17 @@ type WorkerMessage =
   | { type: "checkpoint"; frames: number; copied: number; ms: number }
   | { type: "error"; message: string; fatal?: boolean };
 
+/** What the worker did, for observers (tests wait on these instead of polling the file system). */
+export type CheckpointerEvent =
+  | { type: "started" }
+  | { type: "checkpoint"; frames: number; copied: number }
+  | { type: "failed"; message: string };
+
 export interface CheckpointerOptions {
   log: Logger;
   metrics: Registry;
   intervalMs?: number;
+  onEvent?: (event: CheckpointerEvent) => void;
 }
 
 export class Checkpointer {
@@ -74,6 +81,7 @@ export class Checkpointer {
   readonly #path: string | undefined;
   readonly #log: Logger;
   readonly #intervalMs: number;
+  readonly #onEvent: ((event: CheckpointerEvent) => void) | undefined;
   readonly #m;
   #worker: Worker | undefined;
   #sourceUrl: string | undefined;
@@ -84,6 +92,7 @@ export class Checkpointer {
     this.#path = walDatabaseFile(sqlite);
     this.#log = opts.log.child({ module: "checkpointer" });
     this.#intervalMs = opts.intervalMs ?? 100;
+    this.#onEvent = opts.onEvent;
     this.#m = {
       runs: opts.metrics.counter("sqlite_checkpoints_total", "WAL checkpoints by the checkpoint worker."),
       frames: opts.metrics.gauge("sqlite_wal_frames", "WAL frames at the last checkpoint."),
@@ -135,9 +144,11 @@ export class Checkpointer {
       this.#m.runs.inc();
       this.#m.frames.set(m.frames);
       this.#m.seconds.observe(m.ms / 1000);
+      this.#onEvent?.({ type: "checkpoint", frames: m.frames, copied: m.copied });
     } else if (m.type === "started") {
       this.#revokeSource();
       this.#log.debug("checkpointer_started", {});
+      this.#onEvent?.({ type: "started" });
     } else if (m.type === "error") {
       if (m.fatal) this.#fail(m.message);
       else this.#log.warn("checkpoint_failed", { message: m.message });
@@ -149,6 +160,7 @@ export class Checkpointer {
     this.#log.error("checkpointer_failed", { message });
     this.#stopped = true;
     this.#release();
+    this.#onEvent?.({ type: "failed", message });
   }
 
   #revokeSource(): void {

@@ -22,6 +22,8 @@ export interface BotIdentity {
 export interface IngestNotices {
   unknownSender(sender: { openId: string; chatId: string; messageId: string }): void;
   storedForUser(user: { userId: number; messageId: string }): void;
+  /** Storing a message pushed its owner over the offline cap: the oldest `dropped` are gone. */
+  droppedOverCap(drop: { userId: number; openId: string; dropped: number; oldestReceivedAt: number }): void;
 }
 
 export interface IngestDeps {
@@ -126,6 +128,11 @@ export class EventIngest {
     });
     if (result.status === "duplicate") return { outcome: "duplicate", userId: user.id };
     this.#later(() => this.#deps.notices.storedForUser({ userId: user.id, messageId: message.messageId }));
+    const trimmed = result.trimmed;
+    if (trimmed) {
+      const drop = { userId: user.id, openId: message.sender.openId, ...trimmed };
+      this.#later(() => this.#deps.notices.droppedOverCap(drop));
+    }
     return { outcome: "stored", userId: user.id, seq: result.seq };
   }
 

@@ -6,7 +6,7 @@ import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { usersOf } from "../users/user-store.ts";
 import { type BotIdentity, EventIngest } from "./event-ingest.ts";
-import { ingestNotices, type TextReply } from "./ingest-notices.ts";
+import { type DirectMessage, ingestNotices, type TextReply } from "./ingest-notices.ts";
 import { type LongConnection, startLongConnection } from "./long-connection.ts";
 import { feishuWebhookRoutes } from "./webhook-route.ts";
 
@@ -15,6 +15,8 @@ export interface IngestPorts {
   bot: BotIdentity;
   /** Read per notice, so a sender that appears later is picked up; undefined sends nothing. */
   reply: () => TextReply | undefined;
+  /** As `reply`, for direct messages to a user (the "queued messages were dropped" notice). */
+  dm?: () => DirectMessage | undefined;
 }
 
 export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventIngest {
@@ -24,7 +26,13 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
     inbox: ctx.inbox,
     userByOpenId: (openId) => users.identity(openId),
     bot: ports.bot,
-    notices: ingestNotices({ ...ctx, publicUrl: ctx.config.PUBLIC_URL, log, reply: ports.reply }),
+    notices: ingestNotices({
+      ...ctx,
+      publicUrl: ctx.config.PUBLIC_URL,
+      log,
+      reply: ports.reply,
+      ...(ports.dm ? { dm: ports.dm } : {}),
+    }),
     log,
     metrics: ctx.metrics,
   });
@@ -57,6 +65,14 @@ function contextPorts(ctx: RelayContext): IngestPorts {
       // One notice per message at most, even if the send is retried: Feishu dedupes on the uuid for 1 h.
       return (
         feishu && ((messageId, text) => feishu.sender.reply({ messageId, text, uuid: `notice-${messageId}` }))
+      );
+    },
+    dm: () => {
+      const feishu = ctx.feishu;
+      return (
+        feishu &&
+        ((openId, text, uuid) =>
+          feishu.sender.send({ receiveIdType: "open_id", receiveId: openId, text, uuid }))
       );
     },
   };

@@ -22,7 +22,18 @@ const PLACEHOLDER = /@_user_\d+|@_all/g;
 /** Locales tried first when a post is wrapped by locale; any other wrapper key is taken after them. */
 const LOCALES = ["zh_cn", "en_us", "ja_jp"];
 
+/**
+ * Deepest JSON nesting of a `content` we parse. Real posts and cards stay far below it (a post is 4
+ * levels, cards about 10); anything deeper is an attack: JSON.stringify of a structure 60,000 levels
+ * deep throws RangeError, which used to fail the inbox commit of everyone in the same batch.
+ */
+export const MAX_CONTENT_DEPTH = 64;
+
 export function renderContent(msgType: string, raw: string, mentions: Mention[]): RenderedContent {
+  // Too deep to be real: the owner still learns that something arrived, without the structure.
+  if (jsonDepthExceeds(raw, MAX_CONTENT_DEPTH)) {
+    return { text: unreadableText(msgType), content: {}, atOpenIds: [] };
+  }
   const parsed = parseJson(raw);
   if (msgType === "text") return renderText(parsed, raw, mentions);
   if (msgType === "post") return renderPost(parsed, mentions);
@@ -116,6 +127,32 @@ function placeholder(msgType: string, content: Json): string {
     default:
       return `[${msgType || "unknown"}]`;
   }
+}
+
+/** `[unreadable text message: content nested too deeply]` */
+export function unreadableText(msgType: string): string {
+  return `[unreadable ${msgType || "unknown"} message: content nested too deeply]`;
+}
+
+/**
+ * Whether JSON text nests arrays/objects deeper than `limit`, in one pass without parsing (brackets
+ * inside strings do not count). Cheap enough to run on every message before JSON.parse.
+ */
+export function jsonDepthExceeds(raw: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 function parseJson(raw: string): unknown {

@@ -13,7 +13,12 @@ export const HealthResponse = t.Object({
   connections: t.Integer(),
 });
 
-export function checkDb(ctx: RelayContext): "ok" | "failing" {
+/**
+ * `failing` when the database cannot be read, or when its latest write failed (recently): a full disk
+ * still answers `SELECT 1` while every message is refused.
+ */
+export function checkDb(ctx: Pick<RelayContext, "db" | "inbox">): "ok" | "failing" {
+  if (ctx.inbox.writeStatus() === "failing") return "failing";
   try {
     const row = ctx.db.$client.query("SELECT 1 AS one").get() as { one: number } | null;
     return row?.one === 1 ? "ok" : "failing";

@@ -7,12 +7,22 @@
 import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
 import { WalSync } from "../db/wal-sync.ts";
+import { WriteHealth, type WriteStatus } from "../db/write-health.ts";
+import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
+import { type BatchItem, BatchWriter } from "./inbox-batch.ts";
+import { PendingCap, type Trimmed } from "./inbox-cap.ts";
 import type { InboundMessage } from "./protocol.ts";
+
+export type { Trimmed } from "./inbox-cap.ts";
 
 /** Feishu re-pushes for about 7.1 h; dedupe marks and stored messages are kept a little longer. */
 export const DEDUPE_WINDOW_MS = 8 * 3600 * 1000;
+
+/** INBOX_MAX_PENDING and INBOX_MAX_PENDING_BYTES defaults (config/definition.ts shows the same). */
+export const DEFAULT_MAX_PENDING = 100_000;
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export interface IncomingMessage {
   userId: number;
@@ -20,7 +30,16 @@ export interface IncomingMessage {
   message: InboundMessage;
 }
 
-export type AcceptResult = { status: "stored"; seq: number } | { status: "duplicate" };
+/** `trimmed`: storing this message pushed its owner over the offline cap, and older ones were dropped. */
+export type AcceptResult = { status: "stored"; seq: number; trimmed?: Trimmed } | { status: "duplicate" };
+
+/** A message that cannot be stored however often it is re-pushed (it is refused alone, never its batch). */
+export class UnstorableMessage extends HttpError {
+  constructor(why: string) {
+    super(422, "unstorable_message", `the message cannot be stored: ${why}`);
+    this.name = "UnstorableMessage";
+  }
+}
 
 export interface StoredMessage {
   userId: number;
@@ -31,8 +50,7 @@ export interface StoredMessage {
   receivedAt: number;
 }
 
-interface Pending {
-  item: IncomingMessage;
+interface Pending extends BatchItem {
   resolve: (r: AcceptResult) => void;
   reject: (e: unknown) => void;
 }
@@ -41,8 +59,10 @@ export interface InboxOptions {
   now?: () => number;
   log: Logger;
   metrics: Registry;
-  /** Unacked messages kept per user; beyond it the oldest are dropped with a log line and a metric. */
+  /** Unacked messages kept per user (default 100,000); beyond it the oldest are dropped. */
   maxPending?: number;
+  /** Unacked stored payload bytes kept per user (default 64 MiB); beyond it the oldest are dropped. */
+  maxPendingBytes?: number;
   /** Makes the hot commits durable (default: fdatasync of the database's WAL file). */
   walSync?: WalSync;
   /** Called after each group commit (the server starts the checkpoint worker on first use). */
@@ -53,7 +73,9 @@ export class Inbox {
   readonly #sqlite: Database;
   readonly #now: () => number;
   readonly #log: Logger;
-  readonly #maxPending: number;
+  readonly #cap: PendingCap;
+  /** Every write attempt of the inbox reports here; `/health` reads it. */
+  readonly #writes: WriteHealth;
   readonly #listeners: Array<(stored: StoredMessage[]) => void> = [];
   #queue: Pending[] = [];
   readonly #pendingAcks = new Map<number, number>();
@@ -67,6 +89,7 @@ export class Inbox {
    * could hand its seq to another message that the plugin would then drop as already seen.
    */
   readonly #notDurable = new Map<number, number[]>();
+  readonly #batch: BatchWriter;
   readonly #stmt;
   readonly #m;
 
@@ -74,9 +97,13 @@ export class Inbox {
     this.#sqlite = db.$client;
     this.#now = opts.now ?? Date.now;
     this.#log = opts.log;
-    this.#maxPending = opts.maxPending ?? 10_000;
     this.#onCommit = opts.onCommit;
+    this.#writes = new WriteHealth(this.#now);
     const q = this.#sqlite;
+    this.#cap = new PendingCap(q, {
+      maxPending: opts.maxPending ?? DEFAULT_MAX_PENDING,
+      maxPendingBytes: opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
+    });
     this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
     // The connection's own level (FULL in production), restored after each ack commit.
     const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
@@ -85,26 +112,6 @@ export class Inbox {
       syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
       markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
       isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
-      // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
-      // One lookup per incoming message: the stored row's event_id (a stored message is its own
-      // mark), else which kind of mark exists ('stored' sorts first, then 'm', then 'e').
-      duplicate: q.query<{ kind: string; eventId: string | null }, [string, string]>(
-        `SELECT 'stored' AS kind, event_id AS eventId FROM inbox WHERE message_id = ?1
-         UNION ALL SELECT substr(key, 1, 1), NULL FROM seen_events WHERE key IN ('e:' || ?2, 'm:' || ?1)
-         ORDER BY 1 DESC LIMIT 1`,
-      ),
-      // Seqs for all of a user's messages in a batch at once.
-      takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(
-        "UPDATE users SET last_seq = last_seq + ?2 WHERE id = ?1 RETURNING last_seq AS last, acked_seq AS acked",
-      ),
-      insert: q.query(
-        `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      upsertChat: q.query(
-        `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
-      ),
       pending: q.query<
         { seq: number; payload: string; receivedAt: number },
         [number, number, number, number]
@@ -122,13 +129,6 @@ export class Inbox {
         `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
          RETURNING acked_seq AS acked`,
       ),
-      // Seqs above acked_seq are contiguous, so "keep the newest N" is one range on the (user_id, seq)
-      // index. The dropped messages keep a dedupe mark so that a re-push does not bring them back.
-      markTrimmed: q.query(
-        `INSERT OR IGNORE INTO seen_events (key, seen_at)
-         SELECT 'm:' || message_id, ?4 FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3`,
-      ),
-      trimOverCap: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3"),
       pruneAcked: q.query(
         `DELETE FROM inbox WHERE received_at <= ?
          AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id)`,
@@ -156,6 +156,7 @@ export class Inbox {
       dropped: opts.metrics.counter("inbox_dropped_over_cap_total", "Unacked messages dropped at the cap."),
       acks: opts.metrics.counter("inbox_acks_total", "Ack frames that advanced a user's acked seq."),
     };
+    this.#batch = new BatchWriter(q, this.#cap, this.#log, this.#m.duplicates);
   }
 
   /** Called after each commit with what it stored, in seq order per user. */
@@ -165,8 +166,21 @@ export class Inbox {
 
   /** Stores a message unless it was seen before; resolves once it is durable. */
   accept(item: IncomingMessage): Promise<AcceptResult> {
+    let payload: string;
+    try {
+      payload = JSON.stringify(item.message);
+    } catch (err) {
+      // E.g. RangeError on a structure nested too deep: inside the commit it failed everyone's batch.
+      this.#log.warn("inbox_message_unstorable", {
+        userId: item.userId,
+        eventId: item.eventId,
+        messageId: item.message.messageId,
+        err: err as Error,
+      });
+      return Promise.reject(new UnstorableMessage((err as Error).message));
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
+      this.#queue.push({ item, payload, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // setImmediate lets every request that is already being handled join this commit.
@@ -181,50 +195,85 @@ export class Inbox {
    */
   markEventSeen(eventId: string): boolean {
     // A lost mark only means a re-push is looked at again (it stores nothing either way): no fsync.
-    return this.#relaxed(() => this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0);
+    return this.#reported(() =>
+      this.#relaxed(() => this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0),
+    );
   }
 
   isEventSeen(eventId: string): boolean {
     return this.#stmt.isSeen.get(`e:${eventId}`) !== null;
   }
 
+  /** `failing` while the latest write (commit, WAL sync, ack, mark) failed recently: `/health` says so. */
+  writeStatus(): WriteStatus {
+    return this.#writes.status();
+  }
+
+  /** Runs a write outside the batch paths and reports its outcome to the write health. */
+  #reported<T>(write: () => T): T {
+    try {
+      const out = write();
+      this.#writes.succeeded();
+      return out;
+    } catch (err) {
+      this.#writes.failed();
+      throw err;
+    }
+  }
+
   #flush(): void {
     const batch = this.#queue;
     this.#queue = [];
     this.#flushScheduled = false;
-    const results: AcceptResult[] = [];
+    let results: Array<AcceptResult | Error>;
     const stored: StoredMessage[] = [];
     const now = this.#now();
     try {
       // Committed without an fsync; the WAL sync below makes it durable before anyone is answered.
-      this.#relaxed(() =>
-        this.#sqlite.transaction(() => {
-          results.push(...this.#insertBatch(batch, now, stored));
-        })(),
+      // IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the first read. A
+      // deferred transaction upgrading from read to write gets SQLITE_BUSY at once, without waiting,
+      // whenever the checkpoint worker holds the lock (RESTART): that was `inbox_commit_failed` → 500.
+      results = this.#relaxed(() =>
+        this.#sqlite.transaction(() => this.#batch.write(batch, now, stored)).immediate(),
       );
     } catch (err) {
+      this.#writes.failed();
+      this.#cap.forget();
       this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length });
       for (const p of batch) p.reject(err);
       return;
     }
+    this.#writes.succeeded();
     this.#m.commits.observe(batch.length);
+    this.#m.stored.inc({}, stored.length);
+    // A message that failed alone stored nothing: its caller is refused now, the others wait for the sync.
+    const answered: Array<{ p: Pending; result: AcceptResult }> = [];
+    batch.forEach((p, i) => {
+      const result = results[i]!;
+      if (result instanceof Error) p.reject(result);
+      else answered.push({ p, result });
+      if (!(result instanceof Error) && result.status === "stored" && result.trimmed) {
+        const { dropped, oldestReceivedAt } = result.trimmed;
+        this.#m.dropped.inc({}, dropped);
+        this.#log.warn("inbox_cap_reached", { userId: p.item.userId, dropped, since: oldestReceivedAt });
+      }
+    });
     this.#onCommit?.();
     const users = this.#holdBack(stored);
     // Duplicates wait too: their original may be in this very batch.
     this.#walSync.sync().then(
       () => {
         this.#release(users);
-        batch.forEach((p, i) => {
-          p.resolve(results[i]!);
-        });
+        for (const { p, result } of answered) p.resolve(result);
         this.#notify(stored);
       },
       (err) => {
         // The rows are committed but their durability is unknown: Feishu is not acknowledged (it will
         // re-push, and dedupe answers 200 then); delivery goes on, at least once.
+        this.#writes.failed();
         this.#log.error("inbox_sync_failed", { err: err as Error, batch: batch.length });
         this.#release(users);
-        for (const p of batch) p.reject(err);
+        for (const { p } of answered) p.reject(err);
         this.#notify(stored);
       },
     );
@@ -280,79 +329,6 @@ export class Inbox {
     return this.#walSync.close();
   }
 
-  /**
-   * Dedupes and stores one group commit's messages: one lookup and one insert per message, one seq
-   * allocation per user and one chat upsert per (user, chat) per batch.
-   */
-  #insertBatch(batch: Pending[], now: number, stored: StoredMessage[]): AcceptResult[] {
-    const s = this.#stmt;
-    const results: AcceptResult[] = new Array(batch.length);
-    // Messages of this batch by id → event id, so that copies inside one batch are caught too.
-    const inBatch = new Map<string, string>();
-    const eventsInBatch = new Set<string>();
-    const fresh = new Map<number, number[]>();
-    batch.forEach(({ item }, i) => {
-      const { eventId, message } = item;
-      const earlier = inBatch.get(message.messageId);
-      const by =
-        earlier !== undefined
-          ? earlier === eventId
-            ? "event_id"
-            : "message_id"
-          : eventsInBatch.has(eventId)
-            ? "event_id"
-            : this.#duplicateBy(eventId, message.messageId);
-      if (by) {
-        this.#m.duplicates.inc({ by });
-        results[i] = { status: "duplicate" };
-        return;
-      }
-      inBatch.set(message.messageId, eventId);
-      eventsInBatch.add(eventId);
-      const list = fresh.get(item.userId);
-      if (list) list.push(i);
-      else fresh.set(item.userId, [i]);
-    });
-    for (const [userId, indexes] of fresh) {
-      const taken = s.takeSeqs.get(userId, indexes.length);
-      if (!taken) throw new Error(`user ${userId} does not exist`);
-      let seq = taken.last - indexes.length;
-      const chats = new Map<string, string>();
-      for (const i of indexes) {
-        const { eventId, message } = batch[i]!.item;
-        seq += 1;
-        const payload = JSON.stringify(message);
-        s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
-        chats.set(message.chatId, message.chatType);
-        stored.push({ userId, seq, message, payload, receivedAt: now });
-        results[i] = { status: "stored", seq };
-      }
-      for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
-      this.#m.stored.inc({}, indexes.length);
-      this.#trimOverCap(userId, taken.acked, taken.last, now);
-    }
-    return results;
-  }
-
-  /** Over INBOX_MAX_PENDING unacked: the oldest are dropped, with a log line and a metric. */
-  #trimOverCap(userId: number, acked: number, last: number, now: number): void {
-    if (last - acked <= this.#maxPending) return;
-    const upTo = last - this.#maxPending;
-    this.#stmt.markTrimmed.run(userId, acked, upTo, now);
-    const dropped = this.#stmt.trimOverCap.run(userId, acked, upTo).changes;
-    if (dropped === 0) return;
-    this.#m.dropped.inc({}, dropped);
-    this.#log.warn("inbox_cap_reached", { userId, dropped, maxPending: this.#maxPending });
-  }
-
-  /** Why an incoming message is a duplicate (the label of the dedupe metric), or undefined if new. */
-  #duplicateBy(eventId: string, messageId: string): "event_id" | "message_id" | undefined {
-    const hit = this.#stmt.duplicate.get(messageId, eventId);
-    if (!hit) return undefined;
-    if (hit.kind === "stored") return hit.eventId === eventId ? "event_id" : "message_id";
-    return hit.kind === "e" ? "event_id" : "message_id";
-  }
-
   /** Unacked messages after `afterSeq`, oldest first. */
   pending(userId: number, afterSeq = 0, limit = 500): StoredMessage[] {
     this.flushAcks();
@@ -398,16 +374,34 @@ export class Inbox {
     if (this.#pendingAcks.size === 0) return;
     const acks = [...this.#pendingAcks];
     this.#pendingAcks.clear();
-    // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred.
-    this.#relaxed(() =>
-      this.#sqlite.transaction(() => {
-        for (const [userId, seq] of acks) {
-          const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
-          const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
-          if (after > before) this.#m.acks.inc();
-        }
-      })(),
-    );
+    let advanced = 0;
+    try {
+      // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred.
+      // IMMEDIATE for the same reason as the inbox commit: it reads before it writes.
+      this.#relaxed(() =>
+        this.#sqlite
+          .transaction(() => {
+            for (const [userId, seq] of acks) {
+              const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
+              const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
+              if (after > before) advanced += 1;
+              this.#cap.acked(userId, before, after);
+            }
+          })
+          .immediate(),
+      );
+    } catch (err) {
+      this.#writes.failed();
+      this.#cap.forget();
+      // Kept for the next flush rather than lost: an ack that never lands means a redelivery storm.
+      for (const [userId, seq] of acks) {
+        const newer = this.#pendingAcks.get(userId);
+        if (newer === undefined || seq > newer) this.#pendingAcks.set(userId, seq);
+      }
+      throw err;
+    }
+    this.#writes.succeeded();
+    if (advanced > 0) this.#m.acks.inc({}, advanced);
   }
 
   /** The user's persisted cumulative ack. */
@@ -439,9 +433,9 @@ export class Inbox {
   prune(retentionMs: number): { messages: number; marks: number } {
     this.flushAcks();
     const now = this.#now();
-    return {
+    return this.#reported(() => ({
       messages: this.#stmt.pruneAcked.run(now - Math.max(retentionMs, DEDUPE_WINDOW_MS)).changes,
       marks: this.#stmt.pruneSeen.run(now - DEDUPE_WINDOW_MS).changes,
-    };
+    }));
   }
 }

@@ -3,6 +3,7 @@ import {
   ConfigError,
   helpText,
   parseDuration,
+  parseSize,
   resolveConfig,
   VARIABLES,
 } from "../../src/config/definition.ts";
@@ -59,6 +60,20 @@ describe("configuration definition", () => {
     expect(parseDuration("X", "15m")).toBe(900);
     expect(parseDuration("X", "12h")).toBe(43200);
     expect(parseDuration("X", "7d")).toBe(604800);
+  });
+
+  test("the offline cap defaults to 100,000 messages and 64 MiB per user; sizes accept binary units", () => {
+    const c = resolveConfig({});
+    expect(c.INBOX_MAX_PENDING).toBe(100_000);
+    expect(c.INBOX_MAX_PENDING_BYTES).toBe(64 * 1024 * 1024);
+    expect(resolveConfig({ INBOX_MAX_PENDING_BYTES: "256MiB" }).INBOX_MAX_PENDING_BYTES).toBe(
+      256 * 1024 ** 2,
+    );
+    expect(parseSize("X", "512KiB")).toBe(512 * 1024);
+    expect(parseSize("X", "1g")).toBe(1024 ** 3);
+    expect(parseSize("X", "2048")).toBe(2048);
+    expect(() => resolveConfig({ INBOX_MAX_PENDING_BYTES: "512KiB" })).toThrow("at least 1048576 bytes");
+    expect(() => resolveConfig({ INBOX_MAX_PENDING_BYTES: "lots" })).toThrow("must be a size like 64MiB");
   });
 
   test("--help lists every variable with its flag", () => {

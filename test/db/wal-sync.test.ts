@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import * as fs from "node:fs";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/open.ts";
@@ -71,17 +72,29 @@ describe("WAL group sync", () => {
     cleanup();
   });
 
-  test("an in-memory database has nothing to sync; a WAL file database syncs its -wal file", async () => {
-    const memory = openDatabase(":memory:").$client;
-    const none = WalSync.forDatabase(memory);
-    await none.sync();
-    const { dir, cleanup } = tempDir();
-    const file = openDatabase(join(dir, "real.db")).$client;
-    file.run("CREATE TABLE t (x)");
-    const real = WalSync.forDatabase(file);
-    await real.sync(); // a real fdatasync of real.db-wal
-    await real.close();
-    file.close();
-    cleanup();
+  test("an in-memory database has nothing to sync; a WAL file database fdatasyncs its own -wal file", async () => {
+    // node's fdatasync itself is watched (and still called): the default must really reach the disk.
+    const spy = spyOn(fs, "fdatasync");
+    try {
+      const memory = openDatabase(":memory:").$client;
+      await WalSync.forDatabase(memory).sync();
+      expect(spy).not.toHaveBeenCalled();
+      memory.close();
+
+      const { dir, cleanup } = tempDir();
+      const path = join(dir, "real.db");
+      const file = openDatabase(path).$client;
+      file.run("CREATE TABLE t (x)");
+      const real = WalSync.forDatabase(file);
+      await real.sync();
+      expect(spy).toHaveBeenCalledTimes(1);
+      const fd = spy.mock.calls[0]![0] as number;
+      expect(fs.fstatSync(fd).ino).toBe(fs.statSync(`${path}-wal`).ino);
+      await real.close();
+      file.close();
+      cleanup();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

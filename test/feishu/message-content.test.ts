@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { renderContent, resolvePlaceholders } from "../../src/feishu/message-content.ts";
+import {
+  jsonDepthExceeds,
+  MAX_CONTENT_DEPTH,
+  renderContent,
+  resolvePlaceholders,
+} from "../../src/feishu/message-content.ts";
 
 const tom = { key: "@_user_1", openId: "ou_tom", name: "Tom" };
 const ten = { key: "@_user_10", openId: "ou_ten", name: "Ten" };
@@ -80,5 +85,26 @@ describe("media and others", () => {
     expect(renderContent("audio", '{"file_key":"f","duration":1}', []).text).toBe("[audio]");
     expect(renderContent("sticker", '{"file_key":"s"}', []).text).toBe("[sticker]");
     expect(renderContent("vote", "garbage", [])).toEqual({ text: "[vote]", content: {}, atOpenIds: [] });
+  });
+});
+
+describe("content nested too deeply", () => {
+  const deep = (n: number) => `{"text":"hi","x":${"[".repeat(n)}${"]".repeat(n)}}`;
+
+  test("is kept as a message with a placeholder text and no parsed structure", () => {
+    // 60,000 deep parses fine but cannot be serialised again (RangeError): it never reaches the inbox.
+    expect(renderContent("text", deep(60_000), [])).toEqual({
+      text: "[unreadable text message: content nested too deeply]",
+      content: {},
+      atOpenIds: [],
+    });
+    expect(renderContent("post", deep(MAX_CONTENT_DEPTH), []).content).toEqual({});
+  });
+
+  test("real content up to the limit is rendered as usual; brackets inside strings do not count", () => {
+    expect(renderContent("text", deep(MAX_CONTENT_DEPTH - 1), []).text).toBe("hi");
+    const bracketsInText = JSON.stringify({ text: `${"[".repeat(500)}\\"{` });
+    expect(jsonDepthExceeds(bracketsInText, 2)).toBe(false);
+    expect(renderContent("text", bracketsInText, []).text).toBe(`${"[".repeat(500)}\\"{`);
   });
 });

@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import * as fs from "node:fs";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
@@ -98,6 +99,42 @@ describe("inbox", () => {
     expect(s.lines.some((l) => l.includes('"event":"inbox_cap_reached"'))).toBe(true);
     expect(s.metrics.render()).toContain("inbox_dropped_over_cap_total 3");
     s.close();
+  });
+
+  test("over the per-user byte cap the oldest unacked go; acked ones no longer count; the commit says how many and since when", async () => {
+    const { dir, cleanup } = tempDir();
+    const db = openDatabase(join(dir, "b.db"));
+    migrate(db);
+    db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    let now = 5_000;
+    const { log } = memoryLogger();
+    const metrics = new Registry();
+    const inbox = new Inbox(db, { now: () => now, log, metrics, maxPendingBytes: 10_000 });
+    const big = (id: string): InboundMessage => ({ ...msg(id), text: "b".repeat(2_000), content: {} });
+    const accept = (i: number) => {
+      now += 1;
+      return inbox.accept({ userId: 1, eventId: `e${i}`, message: big(`om_${i}`) });
+    };
+    // ~2.2 kB each: four fit, the fifth pushes the first out.
+    for (let i = 1; i <= 4; i++) expect(await accept(i)).toEqual({ status: "stored", seq: i });
+    expect(await accept(5)).toEqual({
+      status: "stored",
+      seq: 5,
+      trimmed: { dropped: 1, oldestReceivedAt: 5_001 },
+    });
+    expect(inbox.pending(1).map((m) => m.seq)).toEqual([2, 3, 4, 5]);
+    // Acked messages are done: they leave room for new ones.
+    inbox.ack(1, 4);
+    inbox.flushAcks();
+    for (let i = 6; i <= 8; i++) expect(await accept(i)).toEqual({ status: "stored", seq: i });
+    expect(metrics.render()).toContain("inbox_dropped_over_cap_total 1");
+    // A batch far over the cap drops several at once, never the newest message.
+    const batch = await Promise.all([9, 10, 11, 12, 13].map(accept));
+    expect(batch.at(-1)).toMatchObject({ status: "stored", seq: 13, trimmed: { dropped: 5 } });
+    expect(inbox.pending(1).map((m) => m.seq)).toEqual([10, 11, 12, 13]);
+    await inbox.close();
+    db.$client.close();
+    cleanup();
   });
 
   test("acks of one turn share one transaction and are durable after it", async () => {
@@ -217,6 +254,44 @@ describe("inbox", () => {
     await inbox.close();
     db.$client.close();
     cleanup();
+  });
+
+  test("with the default WAL sync, an answer waits for the real fdatasync of the WAL file", async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, "d.db");
+    const db = openDatabase(path);
+    migrate(db);
+    db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    // node's fdatasync is held by the test (then really run): nothing may answer before it completes.
+    const real = fs.fdatasync;
+    const held: Array<() => void> = [];
+    const called = Promise.withResolvers<void>();
+    const spy = spyOn(fs, "fdatasync").mockImplementation(((fd: number, done: (e: Error | null) => void) => {
+      held.push(() => real(fd, done));
+      called.resolve();
+    }) as typeof fs.fdatasync);
+    try {
+      const { log } = memoryLogger();
+      const inbox = new Inbox(db, { log, metrics: new Registry() });
+      let answered = false;
+      const result = inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") }).then((r) => {
+        answered = true;
+        return r;
+      });
+      const answeredFirst = result.then(() => Promise.reject(new Error("answered before any fdatasync")));
+      await Promise.race([called.promise, answeredFirst]);
+      answeredFirst.catch(() => undefined);
+      expect(fs.fstatSync(spy.mock.calls[0]![0] as number).ino).toBe(fs.statSync(`${path}-wal`).ino);
+      await new Promise((r) => setImmediate(r));
+      expect(answered).toBe(false);
+      held[0]!();
+      expect(await result).toEqual({ status: "stored", seq: 1 });
+      await inbox.close();
+    } finally {
+      spy.mockRestore();
+      db.$client.close();
+      cleanup();
+    }
   });
 
   test("chat and message facts used for target authorization", async () => {

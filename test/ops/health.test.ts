@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import type { InboundMessage } from "../../src/relay/protocol.ts";
+import { usersOf } from "../../src/users/user-store.ts";
+import { request, testRelay } from "../helpers.ts";
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+const message = (id: string): InboundMessage => ({
+  messageId: id,
+  chatId: "oc_1",
+  chatType: "p2p",
+  sender: { openId: "ou_h" },
+  mentionedBot: false,
+  msgType: "text",
+  text: "x".repeat(2000),
+  content: { text: "x".repeat(2000) },
+  mentions: [],
+  createTime: 0,
+});
+
+describe("/health and database writes", () => {
+  test("says db failing with 503 while writes fail with 'database or disk is full', ok again after a successful write", async () => {
+    const t = testRelay();
+    closers.push(t.close);
+    const { ctx, app } = t.relay;
+    const health = async () => {
+      const res = await app.handle(request("/health"));
+      return { status: res.status, db: ((await res.json()) as { db: string }).db };
+    };
+    const userId = usersOf(ctx).upsert({ openId: "ou_h", name: "H" }).user.id;
+    await ctx.inbox.accept({ userId, eventId: "e0", message: message("om_0") });
+    expect(await health()).toEqual({ status: 200, db: "ok" });
+
+    // The database may not grow by a single page: reads work, every insert fails.
+    const sqlite = ctx.db.$client;
+    const pages = sqlite.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
+    sqlite.run(`PRAGMA max_page_count = ${pages}`);
+    const refused = ctx.inbox.accept({ userId, eventId: "e1", message: message("om_1") });
+    await expect(refused).rejects.toThrow("database or disk is full");
+    expect(sqlite.query("SELECT 1 AS one").get()).toEqual({ one: 1 });
+    expect(await health()).toEqual({ status: 503, db: "failing" });
+
+    sqlite.run(`PRAGMA max_page_count = ${pages * 1000}`);
+    await ctx.inbox.accept({ userId, eventId: "e2", message: message("om_2") });
+    expect(await health()).toEqual({ status: 200, db: "ok" });
+  });
+});
