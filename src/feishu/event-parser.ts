@@ -40,7 +40,7 @@ const KNOWN_EVENT_TYPES = new Set([
   "message",
 ]);
 
-function eventTypeLabel(eventType: string): string {
+export function eventTypeLabel(eventType: string): string {
   return KNOWN_EVENT_TYPES.has(eventType) ? eventType : "other";
 }
 
