@@ -18,6 +18,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   forbidden_target: 403,
   bad_request: 400,
   feishu_unconfigured: 503,
+  rate_limited: 429,
 };
 
 export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_WAIT_MS) {
@@ -42,7 +43,12 @@ export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_
         };
       }
       if (!result.ok) {
-        throw new HttpError(STATUS_BY_CODE[result.code] ?? 502, result.code, result.message);
+        // Retry-After is in whole seconds, rounded up so a client never comes back too early.
+        const headers =
+          result.retryAfterMs !== undefined
+            ? { "retry-after": String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))) }
+            : undefined;
+        throw new HttpError(STATUS_BY_CODE[result.code] ?? 502, result.code, result.message, headers);
       }
       return { messageId: result.messageIds[0] ?? "", messageIds: result.messageIds };
     },
