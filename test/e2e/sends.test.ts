@@ -136,6 +136,27 @@ describe("sends during a Feishu outage and under a flood (M2-1)", () => {
     c.close();
   });
 
+  test("Feishu's x-ogw-ratelimit-reset reaches the outbox: queued says the retry waits that long", async () => {
+    const own = await startFakeFeishu();
+    const relay = await gatewayRelay({
+      FEISHU_APP_ID: own.appId,
+      FEISHU_APP_SECRET: own.appSecret,
+      FEISHU_DOMAIN: own.url,
+    });
+    const { token } = await relay.user("ou_throttled");
+    const c = connect(relay.url, { token });
+    await c.next(isType("hello"));
+    own.failNext(1, { kind: "rate_limit", resetSec: 30 });
+    const before = Date.now();
+    c.send({ type: "send", id: "t1", text: "throttled", uuid: "throttled-1" });
+    const queued = await c.next((f) => f.id === "t1");
+    expect(queued.type).toBe("queued");
+    expect((queued.retryAt as number) - before).toBeGreaterThanOrEqual(30_000);
+    c.close();
+    await relay.close();
+    await own.stop();
+  });
+
   test("past the per-user cap: error rate_limited with retryAfterMs on the socket, 429 + Retry-After over HTTP; other users unaffected", async () => {
     const own = await startFakeFeishu();
     const capped = await gatewayRelay({
