@@ -11,11 +11,12 @@
  * and start in order as earlier ones finish. The limiter then shares Feishu's app-wide budget
  * round-robin between users (feishu/rate-limiter.ts).
  */
-import type { Database } from "bun:sqlite";
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/open.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
+import { asFailure, rateLimitedRetryMs, retryDelayMs } from "./outbox-policy.ts";
+import { outboxStatements, type Row, type Stored } from "./outbox-store.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
 
@@ -28,14 +29,6 @@ export interface SubmitHooks {
   onQueued?(info: { uuid: string; retryAt: number }): void;
 }
 
-/** What a Feishu send failure tells us; the Feishu client's error type satisfies it. */
-export interface SendFailure {
-  code: string | number;
-  message: string;
-  retryable: boolean;
-  retryAfterMs?: number;
-}
-
 /**
  * The port to Feishu: one attempt, no in-process retries (the outbox owns retrying). `owner` names
  * the user, so the rate limiter can share the app-wide budget fairly.
@@ -46,25 +39,6 @@ export type SendPort = (
   uuid: string,
   owner: string,
 ) => Promise<string[]>;
-
-interface Row {
-  id: number;
-  userId: number;
-  uuid: string;
-  request: string;
-  status: "pending" | "sending" | "sent" | "failed";
-  attempts: number;
-  deadlineAt: number;
-  nextAttemptAt: number;
-  messageIds: string | null;
-  lastErrorCode: string | null;
-  lastError: string | null;
-}
-
-interface Stored {
-  target: DeliveryTarget;
-  req: SendRequest;
-}
 
 export interface OutboxOptions {
   now?: () => number;
@@ -82,12 +56,8 @@ export interface OutboxOptions {
   random?: () => number;
 }
 
-export const BASE_BACKOFF_MS = 1000;
-export const MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_MAX_QUEUED_PER_USER = 100;
 export const DEFAULT_CONCURRENCY_PER_USER = 4;
-/** What `rate_limited` suggests when the user's sends are moving (a slot frees as one goes out). */
-const RATE_LIMITED_RETRY_MS = 1000;
 
 interface Waiter {
   resolve(o: SendOutcome): void;
@@ -96,7 +66,6 @@ interface Waiter {
 }
 
 export class Outbox {
-  readonly #sqlite: Database;
   readonly #o: Required<Omit<OutboxOptions, "metrics">>;
   readonly #waiters = new Map<number, Waiter[]>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -110,7 +79,6 @@ export class Outbox {
   readonly #m;
 
   constructor(db: Db, opts: OutboxOptions) {
-    this.#sqlite = db.$client;
     this.#o = {
       now: Date.now,
       tickMs: 1000,
@@ -119,49 +87,7 @@ export class Outbox {
       concurrencyPerUser: DEFAULT_CONCURRENCY_PER_USER,
       ...opts,
     };
-    const c = this.#sqlite;
-    const cols = `id, user_id AS userId, uuid, request, status, attempts, deadline_at AS deadlineAt,
-      message_ids AS messageIds, last_error_code AS lastErrorCode, last_error AS lastError,
-      next_attempt_at AS nextAttemptAt`;
-    this.#q = {
-      byUuid: c.query<Row, [number, string]>(`SELECT ${cols} FROM outbox WHERE user_id = ? AND uuid = ?`),
-      insert: c.query<Row, [number, string, string, string, number, number, number]>(
-        `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING ${cols}`,
-      ),
-      claim: c.query<Row, [number, number]>(
-        `UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1 AND status = 'pending'
-         RETURNING ${cols}`,
-      ),
-      dueUsers: c.query<{ userId: number }, [number]>(
-        "SELECT DISTINCT user_id AS userId FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?",
-      ),
-      // Oldest first: a user's sends go out in the order they were made.
-      dueOf: c.query<{ id: number }, [number, number, number]>(
-        `SELECT id FROM outbox WHERE user_id = ? AND status = 'pending' AND next_attempt_at <= ?
-         ORDER BY id LIMIT ?`,
-      ),
-      queuedOf: c.query<{ n: number; next: number | null }, [number]>(
-        `SELECT count(*) AS n, min(CASE WHEN status = 'pending' THEN next_attempt_at END) AS next
-         FROM outbox WHERE user_id = ? AND status IN ('pending', 'sending')`,
-      ),
-      sent: c.query(
-        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, message_ids = ?2, updated_at = ?3 WHERE id = ?1",
-      ),
-      retry: c.query(
-        `UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?2,
-         last_error_code = ?3, last_error = ?4, updated_at = ?5 WHERE id = ?1`,
-      ),
-      failed: c.query(
-        `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error_code = ?2, last_error = ?3,
-         updated_at = ?4 WHERE id = ?1`,
-      ),
-      recover: c.query("UPDATE outbox SET status = 'pending' WHERE status = 'sending'"),
-      depth: c.query<{ n: number }, []>(
-        "SELECT count(*) AS n FROM outbox WHERE status IN ('pending', 'sending')",
-      ),
-      prune: c.query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND updated_at <= ?"),
-    };
+    this.#q = outboxStatements(db.$client);
     this.#m = {
       sends: opts.metrics.counter("outbox_sends_total", "Outbox sends by outcome."),
       retries: opts.metrics.counter("outbox_retries_total", "Outbox attempts scheduled for a retry."),
@@ -220,9 +146,7 @@ export class Outbox {
 
   /** Refused: the user has too many sends queued. Come back when one could have gone. */
   #rateLimited(userId: number): SendOutcome {
-    const next = this.#q.queuedOf.get(userId)?.next;
-    const untilRetry = next == null ? 0 : next - this.#o.now();
-    const retryAfterMs = Math.min(MAX_BACKOFF_MS, Math.max(RATE_LIMITED_RETRY_MS, untilRetry));
+    const retryAfterMs = rateLimitedRetryMs(this.#q.queuedOf.get(userId)?.next ?? undefined, this.#o.now());
     this.#m.sends.inc({ outcome: "rate_limited" });
     this.#o.log.warn("outbox_rate_limited", { userId, limit: this.#o.maxQueuedPerUser, retryAfterMs });
     return {
@@ -393,32 +317,4 @@ export class Outbox {
   prune(olderThanMs: number): number {
     return this.#q.prune.run(this.#o.now() - olderThanMs).changes;
   }
-}
-
-/**
- * When to try again after `attempts` earlier failed attempts: 1 s doubling to 60 s, jittered down
- * by up to half, and never before the time Feishu asked us to wait (`retryAfterMs`).
- */
-export function retryDelayMs(
-  attempts: number,
-  retryAfterMs: number | undefined,
-  random: () => number,
-): number {
-  const backoff = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempts) * (0.5 + random() / 2);
-  return Math.max(backoff, retryAfterMs ?? 0);
-}
-
-function asFailure(err: unknown): SendFailure {
-  const e = err as Partial<SendFailure> & { status?: number; name?: string };
-  if (e && typeof e === "object" && "retryable" in e && typeof e.retryable === "boolean") {
-    return {
-      // Feishu's numeric codes become snake_case-safe strings: 230002 → feishu_230002.
-      code: typeof e.code === "number" ? `feishu_${e.code}` : (e.code ?? "send_failed"),
-      message: String(e.message ?? "send failed"),
-      retryable: e.retryable,
-      retryAfterMs: e.retryAfterMs,
-    };
-  }
-  // Anything else (network errors, bugs) is treated as transient: the deadline bounds it.
-  return { code: "send_failed", message: String((err as Error)?.message ?? err), retryable: true };
 }
