@@ -212,20 +212,36 @@ export class Outbox {
   /** Runs one attempt of a claimed row; when it ends, the user's next waiting send starts. */
   #start(row: Row): Promise<void> {
     this.#running.set(row.userId, (this.#running.get(row.userId) ?? 0) + 1);
-    const run = this.#attempt(row).finally(() => {
-      const n = (this.#running.get(row.userId) ?? 1) - 1;
-      if (n > 0) this.#running.set(row.userId, n);
-      else this.#running.delete(row.userId);
-      if (this.#stopping) return;
-      try {
-        void this.#startDue(row.userId);
-      } catch (err) {
-        // The scan timer picks the rows up later; a database error here must not go unhandled.
-        this.#o.log.error("outbox_start_failed", { userId: row.userId, err: err as Error });
-      }
-    });
+    const run = this.#attempt(row).then(
+      (final) => this.#finished(row.userId, final),
+      (err) => {
+        // A database error while recording the outcome: the row stays 'sending' until the recovery
+        // at the next start takes it up again; the uuid keeps that resend from double-posting.
+        this.#o.log.error("outbox_attempt_failed", {
+          outboxId: row.id,
+          userId: row.userId,
+          err: err as Error,
+        });
+        this.#finished(row.userId, false);
+      },
+    );
     this.#track(run);
     return run;
+  }
+
+  #finished(userId: number, final: boolean): void {
+    const n = (this.#running.get(userId) ?? 1) - 1;
+    if (n > 0) this.#running.set(userId, n);
+    else this.#running.delete(userId);
+    // After a transient failure (an outage, or shutdown cancelling the waits) the scan timer starts
+    // the user's next sends, a few per tick, instead of running the whole queue into the failure.
+    if (this.#stopping || !final) return;
+    try {
+      void this.#startDue(userId);
+    } catch (err) {
+      // The scan timer picks the rows up later; a database error here must not go unhandled.
+      this.#o.log.error("outbox_start_failed", { userId, err: err as Error });
+    }
   }
 
   /** Starts the user's due sends, oldest first, as far as its concurrency allows. */
@@ -240,13 +256,21 @@ export class Outbox {
     return started;
   }
 
-  async #attempt(row: Row): Promise<void> {
+  /** One attempt; true when the send is final (sent or failed), false when it waits for a retry. */
+  async #attempt(row: Row): Promise<boolean> {
     const port = this.#o.port();
     if (!port) {
       this.#fail(row, "feishu_unconfigured", "the relay has no Feishu app configured");
-      return;
+      return true;
     }
-    const { target, req } = JSON.parse(row.request) as Stored;
+    let stored: Stored;
+    try {
+      stored = JSON.parse(row.request) as Stored;
+    } catch {
+      this.#fail(row, "bad_request", "the stored send could not be read");
+      return true;
+    }
+    const { target, req } = stored;
     // The request lives in `req` now; the row need not hold a second copy while the send waits.
     row.request = "";
     try {
@@ -255,6 +279,7 @@ export class Outbox {
       this.#q.sent.run(row.id, JSON.stringify(ids), this.#o.now());
       this.#m.sends.inc({ outcome: "sent" });
       this.#settle(row, { ok: true, messageIds: ids });
+      return true;
     } catch (err) {
       const f = asFailure(err);
       const now = this.#o.now();
@@ -270,9 +295,10 @@ export class Outbox {
           retryAt: next,
         });
         this.#tellQueued(row.id, row.uuid, next);
-      } else {
-        this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
+        return false;
       }
+      this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
+      return true;
     }
   }
 

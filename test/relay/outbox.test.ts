@@ -299,6 +299,26 @@ describe("per-user fairness and memory", () => {
     s.close();
   });
 
+  test("during an outage a user's backlog is tried a few per scan, not run into the failure all at once", async () => {
+    let calls = 0;
+    const s = setup(
+      async () => {
+        calls++;
+        throw transient();
+      },
+      undefined,
+      { concurrencyPerUser: 2 },
+    );
+    for (let i = 0; i < 5; i++) void s.outbox.submit(1, target, { text: `m${i}`, msgType: "text" });
+    await Bun.sleep(0);
+    expect(calls).toBe(2);
+    expect(await s.outbox.runDue()).toBe(2);
+    expect(calls).toBe(4);
+    expect(await s.outbox.runDue()).toBe(1);
+    expect(calls).toBe(5);
+    s.close();
+  });
+
   test("the port is told whose send it is, so the rate limiter can be fair", async () => {
     const owners: string[] = [];
     const s = setup(async (_t, _r, _u, owner) => {
