@@ -160,40 +160,33 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         return;
       }
       case "send":
-        answerSend(conn, frame);
+        void answerSend(conn, frame);
         return;
     }
   }
 
-  function answerSend(conn: PluginConnection, frame: SendFrame) {
+  async function answerSend(conn: PluginConnection, frame: SendFrame) {
     const { type: _t, id, ...req } = frame;
     const problem = sendProblem(req);
     if (problem) {
       conn.send({ type: "error", id, code: "bad_frame", message: problem, retryable: false });
       return;
     }
-    // Kept by the outbox through an outage: say so now, the final answer follows with the same id.
+    // Kept by the outbox through an outage: say so now; the final answer follows with the same id.
     const onQueued = ({ uuid, retryAt }: { uuid: string; retryAt: number }) =>
       conn.send({ type: "queued", id, uuid, retryAt });
-    // Only `conn` and `id` stay referenced while the send waits, not the request's text.
-    void submitSend(ctx, outbox, conn.user, req, undefined, { onQueued }).then((outcome) => {
-      if (outcome.ok)
-        conn.send({
-          type: "sent",
-          id,
-          messageId: outcome.messageIds[0] ?? "",
-          messageIds: outcome.messageIds,
-        });
-      else
-        conn.send({
-          type: "error",
-          id,
-          code: outcome.code,
-          message: outcome.message,
-          retryable: outcome.retryable,
-          ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
-        });
-    });
+    const outcome = await submitSend(ctx, outbox, conn.user, req, undefined, { onQueued });
+    if (outcome.ok)
+      conn.send({ type: "sent", id, messageId: outcome.messageIds[0] ?? "", messageIds: outcome.messageIds });
+    else
+      conn.send({
+        type: "error",
+        id,
+        code: outcome.code,
+        message: outcome.message,
+        retryable: outcome.retryable,
+        ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+      });
   }
 
   function handleLegacyFrame(conn: PluginConnection, data: unknown) {
