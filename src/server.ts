@@ -86,7 +86,8 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const core = createRelayCore(ctx, {
     // The outbox owns retrying, so the sender tries once (rate limits still respected).
     sendPort: () =>
-      feishu && ((target, req, uuid) => feishu.sender.deliver(target, req, { uuid, retry: "once" })),
+      feishu &&
+      ((target, req, uuid, owner) => feishu.sender.deliver(target, req, { uuid, owner, retry: "once" })),
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
   });
   startInboxMaintenance(ctx, undefined, core.outbox);

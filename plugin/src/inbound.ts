@@ -11,9 +11,10 @@
  * Replies go back as `send` frames with `replyTo` = the Feishu message id; `deliver` resolves only
  * when the relay confirms with `sent` and throws on `error`, so OpenClaw sees failed deliveries.
  */
-import type { MessageFrame, SendRequest, SentFrame } from "../../src/relay/protocol.ts";
+import type { MessageFrame, SendRequest } from "../../src/relay/protocol.ts";
 import { CHANNEL_ID } from "./config.ts";
 import { type EventLog, errorText } from "./log.ts";
+import type { SendAnswer } from "./pending-sends.ts";
 import { payloadText, splitText, stableUuid } from "./reply-text.ts";
 import { qualifiedTarget, type RelayTarget } from "./targets.ts";
 
@@ -39,7 +40,7 @@ export interface InboundDeps {
   accountId: string;
   /** The owner's open_id from `hello`: only the owner may run OpenClaw commands. */
   ownerOpenId: string | undefined;
-  send: (req: SendRequest) => Promise<SentFrame>;
+  send: (req: SendRequest) => Promise<SendAnswer>;
   log: EventLog;
 }
 
@@ -181,7 +182,11 @@ function replyDeliverer(frame: MessageFrame, deps: InboundDeps) {
         text: piece,
         uuid: stableUuid(frame.messageId, n, i),
       });
-      deps.log.debug("reply_sent", { messageId: frame.messageId, kind: info?.kind, sent: sent.messageId });
+      deps.log.debug(sent.type === "queued" ? "reply_queued" : "reply_sent", {
+        messageId: frame.messageId,
+        kind: info?.kind,
+        sent: sent.type === "sent" ? sent.messageId : undefined,
+      });
     }
   };
 }

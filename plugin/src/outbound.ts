@@ -5,14 +5,14 @@
  * only process holding the relay connection; a CLI process would have no socket to send on.
  */
 import { randomUUID } from "node:crypto";
-import type { SendRequest, SentFrame } from "../../src/relay/protocol.ts";
+import type { SendRequest } from "../../src/relay/protocol.ts";
 import { CHANNEL_ID, DEFAULT_ACCOUNT_ID } from "./config.ts";
-import type { SendOptions } from "./pending-sends.ts";
+import type { SendAnswer, SendOptions } from "./pending-sends.ts";
 import { payloadText, splitText, stableUuid } from "./reply-text.ts";
 import { normalizeTarget } from "./targets.ts";
 
 export interface RelaySender {
-  send(req: SendRequest, opts?: SendOptions): Promise<SentFrame>;
+  send(req: SendRequest, opts?: SendOptions): Promise<SendAnswer>;
 }
 
 /** The live clients of this plugin instance, by account id (one in practice). */
@@ -34,7 +34,8 @@ export interface OutboundResult {
   channel: string;
   messageId: string;
   timestamp: number;
-  meta: { messageIds: string[] };
+  /** `queued`: uuids of pieces the relay accepted during a Feishu outage and delivers later. */
+  meta: { messageIds: string[]; queued?: string[] };
 }
 
 function clientFor(registry: ClientRegistry, accountId: string | null | undefined): RelaySender {
@@ -66,6 +67,7 @@ export async function sendOutbound(
   // OpenClaw's delivery queue id is stable across its retries, so it makes a good idempotency key.
   const base = ctx.deliveryQueueId ? ["q", ctx.deliveryQueueId, ctx.deliveryPartIndex ?? 0] : [randomUUID()];
   const ids: string[] = [];
+  const queued: string[] = [];
   for (const [i, piece] of splitText(text).entries()) {
     const sent = await client.send(
       {
@@ -76,12 +78,14 @@ export async function sendOutbound(
       },
       { signal: ctx.signal },
     );
-    ids.push(...(sent.messageIds?.length ? sent.messageIds : [sent.messageId]));
+    // Queued: the relay owns the piece durably now; it has no Feishu id yet.
+    if (sent.type === "queued") queued.push(sent.uuid);
+    else ids.push(...(sent.messageIds?.length ? sent.messageIds : [sent.messageId]));
   }
   return {
     channel: CHANNEL_ID,
     messageId: ids[ids.length - 1] ?? "",
     timestamp: Date.now(),
-    meta: { messageIds: ids },
+    meta: { messageIds: ids, ...(queued.length ? { queued } : {}) },
   };
 }

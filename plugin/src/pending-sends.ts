@@ -6,8 +6,15 @@
  * that then dropped before its answer is written again on the next connection; that is safe because
  * every send carries a `uuid`, which the relay uses to make the retry idempotent. Each send has one
  * overall deadline, whatever happens in between.
+ *
+ * A `queued` answer (M2-1: Feishu failed transiently and the relay keeps the send durably for a
+ * retry) settles the send as accepted: the relay owns it now, and resending it — above all under a
+ * new uuid — could post it twice. Its final outcome arrives later and is only logged.
  */
-import type { SendFrame, SendRequest, SentFrame } from "../../src/relay/protocol.ts";
+import type { QueuedFrame, SendFrame, SendRequest, SentFrame } from "../../src/relay/protocol.ts";
+
+/** How the relay accepted a send: delivered (`sent`) or kept for a retry (`queued`). */
+export type SendAnswer = SentFrame | QueuedFrame;
 
 /** The relay refused a send, or it could not be confirmed in time. */
 export class RelaySendError extends Error {
@@ -15,6 +22,8 @@ export class RelaySendError extends Error {
     readonly code: string,
     message: string,
     readonly retryable: boolean,
+    /** With `rate_limited`: how long the relay asks us to wait before trying again. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "RelaySendError";
@@ -24,7 +33,7 @@ export class RelaySendError extends Error {
 interface Pending {
   frame: SendFrame;
   written: boolean;
-  resolve: (frame: SentFrame) => void;
+  resolve: (frame: SendAnswer) => void;
   reject: (err: Error) => void;
   cleanup: () => void;
 }
@@ -53,12 +62,12 @@ export class PendingSends {
     return this.#pending.size;
   }
 
-  send(req: SendRequest, opts: SendOptions = {}): Promise<SentFrame> {
+  send(req: SendRequest, opts: SendOptions = {}): Promise<SendAnswer> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     if (opts.signal?.aborted) return Promise.reject(new RelaySendError("aborted", "send aborted", true));
     const id = `${this.#prefix}-${++this.#counter}`;
     const frame: SendFrame = { type: "send", id, ...req };
-    return new Promise<SentFrame>((resolve, reject) => {
+    return new Promise<SendAnswer>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
       const timer = setTimeout(() => {
         this.#settle(id)?.reject(
@@ -103,10 +112,17 @@ export class PendingSends {
     return Boolean(entry);
   }
 
+  /** Handles a `queued` frame: the send is accepted; false when its id is unknown. */
+  queued(frame: QueuedFrame): boolean {
+    const entry = this.#settle(frame.id);
+    entry?.resolve(frame);
+    return Boolean(entry);
+  }
+
   /** Handles an `error` frame that carries an id; false when the id is unknown. */
-  failed(id: string, code: string, message: string, retryable: boolean): boolean {
+  failed(id: string, code: string, message: string, retryable: boolean, retryAfterMs?: number): boolean {
     const entry = this.#settle(id);
-    entry?.reject(new RelaySendError(code, message, retryable));
+    entry?.reject(new RelaySendError(code, message, retryable, retryAfterMs));
     return Boolean(entry);
   }
 

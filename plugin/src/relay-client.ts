@@ -13,12 +13,13 @@
  *   their `sent` / `error` answers by PendingSends.
  */
 
-import type { SendFrame, SendRequest, SentFrame } from "../../src/relay/protocol.ts";
+import type { SendFrame, SendRequest } from "../../src/relay/protocol.ts";
 import { CloseCode, type HelloFrame, type MessageFrame } from "../../src/relay/protocol.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF, sleep, untilAborted } from "./backoff.ts";
 import { DeliveryTracker } from "./delivery-tracker.ts";
 import { displayUrl, type EventLog, errorText } from "./log.ts";
-import { PendingSends, RelaySendError, type SendOptions } from "./pending-sends.ts";
+import { PendingSends, RelaySendError, type SendAnswer, type SendOptions } from "./pending-sends.ts";
+import { RecentIds } from "./recent-ids.ts";
 import { type RoutedFrame, runRelaySocket, type WebSocketCtor } from "./relay-socket.ts";
 
 export type { WebSocketCtor } from "./relay-socket.ts";
@@ -60,6 +61,11 @@ export interface RelayClientOptions {
   WebSocket?: WebSocketCtor;
 }
 
+const KNOWN_FRAME_TYPES = new Set(["hello", "message", "sent", "queued", "error", "pong"]);
+
+/** Queued sends whose late outcome we still recognise; older ones are logged as unknown. */
+const QUEUED_REMEMBERED = 1000;
+
 /** OpenClaw's health monitor reads transport activity; reporting it every frame would be noise. */
 const ACTIVITY_REPORT_EVERY_MS = 10_000;
 
@@ -68,6 +74,8 @@ export class RelayClient {
   readonly #backoff: BackoffPolicy;
   readonly #tracker: DeliveryTracker;
   readonly #sends: PendingSends;
+  /** Ids answered `queued`, so their late `sent` / `error` is logged as such. */
+  readonly #queued = new RecentIds(QUEUED_REMEMBERED);
   /** The current socket, set once its `hello` arrived; our frames are written only then. */
   #ready: WebSocket | undefined;
   #hello: HelloFrame | undefined;
@@ -89,8 +97,11 @@ export class RelayClient {
     return this.#ready !== undefined;
   }
 
-  /** Sends a message through the relay and resolves with its `sent` answer; rejects on `error`. */
-  async send(req: SendRequest, opts?: SendOptions): Promise<SentFrame> {
+  /**
+   * Sends a message through the relay and resolves with its `sent` answer, or `queued` when the
+   * relay keeps it through a Feishu outage (delivered later; do not resend); rejects on `error`.
+   */
+  async send(req: SendRequest, opts?: SendOptions): Promise<SendAnswer> {
     const sent = await this.#sends.send(req, opts);
     this.#status({ lastOutboundAt: Date.now() });
     return sent;
@@ -200,10 +211,26 @@ export class RelayClient {
         this.#onMessage(frame);
         return;
       case "sent":
-        if (!this.#sends.sent(frame)) this.#o.log.debug("relay_sent_unknown_id", { id: frame.id });
+        if (this.#sends.sent(frame)) return;
+        if (this.#queued.settle(frame.id)) {
+          this.#o.log.info("relay_send_delivered_late", { id: frame.id, messageId: frame.messageId });
+        } else this.#o.log.debug("relay_sent_unknown_id", { id: frame.id });
+        return;
+      case "queued":
+        if (!this.#sends.queued(frame)) return;
+        this.#queued.add(frame.id);
+        this.#o.log.warn("relay_send_queued", { id: frame.id, uuid: frame.uuid, retryAt: frame.retryAt });
         return;
       case "error":
-        if (frame.id && this.#sends.failed(frame.id, frame.code, frame.message, frame.retryable)) return;
+        if (
+          frame.id &&
+          this.#sends.failed(frame.id, frame.code, frame.message, frame.retryable, frame.retryAfterMs)
+        )
+          return;
+        if (frame.id && this.#queued.settle(frame.id)) {
+          this.#o.log.error("relay_send_failed_late", { id: frame.id, code: frame.code });
+          return;
+        }
         this.#o.log.warn("relay_error_frame", { code: frame.code, id: frame.id, retryable: frame.retryable });
         return;
       case "pong":
@@ -240,7 +267,13 @@ export class RelayClient {
     } catch {
       data = undefined;
     }
-    this.#o.log.warn("relay_bad_frame", { type: String(data?.type ?? "?"), problem });
+    const type = String(data?.type ?? "?");
+    // A frame type from a newer relay: ignore it quietly (protocol.md, Compatibility).
+    if (!KNOWN_FRAME_TYPES.has(type)) {
+      this.#o.log.debug("relay_frame_ignored", { type });
+      return;
+    }
+    this.#o.log.warn("relay_bad_frame", { type, problem });
     if (data?.type === "message" && Number.isInteger(data.seq) && (data.seq as number) > 0) {
       this.#tracker.skip(data.seq as number);
     }

@@ -9,6 +9,7 @@ import {
   type MessageFrame,
   type PongFrame,
   parseServerFrame,
+  type QueuedFrame,
   type SentFrame,
 } from "../../src/relay/protocol.ts";
 import { type EventLog, errorText } from "./log.ts";
@@ -16,7 +17,7 @@ import { type EventLog, errorText } from "./log.ts";
 export type WebSocketCtor = new (url: string, init?: unknown) => WebSocket;
 
 /** Every server frame except `hello`, which this module consumes. */
-export type RoutedFrame = MessageFrame | SentFrame | ErrorFrame | PongFrame;
+export type RoutedFrame = MessageFrame | SentFrame | QueuedFrame | ErrorFrame | PongFrame;
 
 export interface Outcome {
   code: number;

@@ -379,3 +379,89 @@ test("an unconfigured account reports why and waits for a config change instead 
   gw.abort.abort();
   await running;
 });
+
+describe("queued sends and forward compatibility (M2-1)", () => {
+  test("reply uuids are derived from the message id and the reply's position, so a redelivery repeats them", async () => {
+    const t = start({ onOpen: greetWith(messageFrame(1)) });
+    t.stub.reply = () => [{ text: "first" }, { text: "second" }];
+    await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    expect(t.relay.framesOf("send").map((f) => f.uuid)).toEqual(["om_msg1:0:0", "om_msg1:1:0"]);
+  });
+
+  test("queued settles sendText as accepted: no timeout, no resend after a reconnect; the late sent is logged", async () => {
+    let late: (() => void) | undefined;
+    const t = start(
+      {
+        answerSend: (f, conn) => {
+          late = () => conn.send({ type: "sent", id: f.id, messageId: "om_late" });
+          return { type: "queued", id: f.id, uuid: f.uuid!, retryAt: Date.now() + 60_000 };
+        },
+      },
+      "classic",
+      { sendTimeoutMs: 200 },
+    );
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    const result = await t.plugin.outbound!.sendText!({
+      cfg: t.cfg,
+      to: "user:ou_owner",
+      text: "during an outage",
+      accountId: "default",
+      deliveryQueueId: "dq-9",
+    } as never);
+    expect(result).toMatchObject({ messageId: "", meta: { messageIds: [], queued: ["q:dq-9:0:0"] } });
+    expect(t.gw.logs.some((l) => l.includes("relay_send_queued"))).toBe(true);
+    late!();
+    await t.relay.waitFor(
+      () => t.gw.logs.some((l) => l.includes("relay_send_delivered_late")),
+      2000,
+      "late log",
+    );
+    // Past the send timeout and across a reconnect, the accepted send is not written again.
+    await sleep(250);
+    t.relay.conns[0]!.ws.close(1012, "restart");
+    await t.relay.waitFor(() => t.relay.conns.length === 2 && t.gw.status().connected, 2000, "reconnected");
+    expect(t.relay.framesOf("send")).toHaveLength(1);
+  });
+
+  test("queued settles an inbound reply too: the message is acked without waiting for Feishu", async () => {
+    const t = start({
+      onOpen: greetWith(messageFrame(1)),
+      answerSend: (f) => ({ type: "queued", id: f.id, uuid: f.uuid! }),
+    });
+    const ack = await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    expect(ack.seq).toBe(1);
+    expect(t.stub.dispatched[0]!.errors).toEqual([]);
+  });
+
+  test("rate_limited comes back as a retryable error with the relay's code", async () => {
+    const t = start({
+      answerSend: (f) => ({
+        type: "error",
+        id: f.id,
+        code: "rate_limited",
+        message: "too many sends queued",
+        retryable: true,
+        retryAfterMs: 1500,
+      }),
+    });
+    await t.relay.waitFor(() => t.gw.status().connected === true, 2000, "connected");
+    await expect(
+      t.plugin.outbound!.sendText!({ cfg: t.cfg, to: "user:ou_owner", text: "x" } as never),
+    ).rejects.toMatchObject({ code: "rate_limited", retryable: true, retryAfterMs: 1500 });
+  });
+
+  test("a frame type from a newer relay, and unknown fields, are ignored quietly", async () => {
+    const t = start({
+      onOpen: (c) => {
+        c.send(helloFrame());
+        c.ws.send(JSON.stringify({ type: "from_the_future", payload: 1 }));
+        c.send({ ...messageFrame(1), futureField: true } as never);
+      },
+      answerSend: (f) => ({ type: "sent", id: f.id, messageId: "om_ok", somethingNew: 1 }) as never,
+    });
+    const ack = await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    expect(ack.seq).toBe(1);
+    expect(t.stub.dispatched[0]!.errors).toEqual([]);
+    expect(t.gw.logs.some((l) => l.startsWith("warn") && l.includes("relay_bad_frame"))).toBe(false);
+  });
+});

@@ -201,6 +201,11 @@ const spec = {
     defaultText: "1h",
     parse: (v: string | undefined) => parseDuration("OUTBOX_DEADLINE", v || "1h"),
   },
+  OUTBOX_MAX_QUEUED_PER_USER: {
+    name: "OUTBOX_MAX_QUEUED_PER_USER",
+    help: "sends one user may have queued or in flight; more are refused with rate_limited (HTTP 429)",
+    parse: int("OUTBOX_MAX_QUEUED_PER_USER", 100, 1, 100_000),
+  },
   LLM_CONFIG_ENABLED: {
     name: "LLM_CONFIG_ENABLED",
     help: "serve LLM settings (including keys) to users at /api/config",

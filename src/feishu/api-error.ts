@@ -1,7 +1,7 @@
 /**
  * The one error type of the Feishu client, and the pure rules that decide what a failure means:
  * retry it, refresh the token, wait for a rate limit, or give up (feishu-reference.md §4.4, §5.1, §5.4).
- * The outbox reads `code`, `message`, `retryable` and `retryAfterMs` (relay/outbox.ts `SendFailure`).
+ * The outbox reads `code`, `message`, `retryable` and `retryAfterMs` (relay/outbox-policy.ts `SendFailure`).
  */
 
 /** Where the failure came from: Feishu answered (`api`), or something before an answer went wrong. */

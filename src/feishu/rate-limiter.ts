@@ -7,10 +7,15 @@
  * burst B lets B + rate·1s through in one second and draws 429s. The window is a little longer than
  * a second (`marginMs`) so network jitter between our clock and Feishu's never tips a window over.
  *
- * Waiters are served first come, first served: per chat (the parts of a long reply, or a plugin's
- * consecutive sends, keep their order) and then app-wide. Pure logic: the clock and `sleep` are
- * injected, so tests run in virtual time. Idle chats are forgotten, so memory stays bounded.
+ * Waiters are served fairly: each acquire names its owner (the relay passes the user), and both
+ * the chat's queue and the app-wide queue serve owners round-robin (fair-gate.ts), so one user's
+ * backlog delays another user's send by a turn, not by the whole backlog. One owner's sends keep
+ * their order (the parts of a long reply, a plugin's consecutive sends). Pure logic: the clock and
+ * `sleep` are injected, so tests run in virtual time. Idle chats are forgotten, so memory stays
+ * bounded.
  */
+
+import { FairGate, type Release } from "./fair-gate.ts";
 
 export interface RateLimiterOptions {
   appPerSecond: number;
@@ -32,8 +37,6 @@ export interface RateLimiterOptions {
 export const CHAT_BACKOFF_START_MS = 1000;
 export const CHAT_BACKOFF_MAX_MS = 30_000;
 const SWEEP_EVERY = 256;
-/** A guard against a broken `sleep`; real waits settle in one or two rounds. */
-const MAX_WAIT_ROUNDS = 1000;
 
 /** The last `limit` event times in a ring; the next event is free once the oldest leaves the window. */
 export class WindowLog {
@@ -66,18 +69,6 @@ export class WindowLog {
   }
 }
 
-/**
- * A place in a FIFO queue: `ready` when everyone before is done. Whoever queues next waits for
- * `done` (the previous turn, then this one), so a turn abandoned early cannot let them overtake.
- */
-function takeTurn(previous: Promise<void>) {
-  let release!: () => void;
-  const mine = new Promise<void>((r) => {
-    release = r;
-  });
-  return { ready: previous, done: previous.then(() => mine), release };
-}
-
 /** `p`, or a rejection with the signal's reason as soon as it aborts. */
 export function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
@@ -107,8 +98,8 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
 
 interface ChatState {
   log: WindowLog;
-  /** Resolves when the previous waiter of this chat is done: FIFO per chat. */
-  tail: Promise<void>;
+  /** One waiter of this chat at a time goes on to the app-wide gate, owners in turn. */
+  gate: FairGate;
   waiters: number;
   pausedUntil: number;
   backoffMs: number;
@@ -120,7 +111,7 @@ export class SendRateLimiter {
   readonly #second: WindowLog;
   readonly #minute: WindowLog;
   readonly #chats = new Map<string, ChatState>();
-  #appTail: Promise<void> = Promise.resolve();
+  readonly #app: FairGate;
   #appPausedUntil = 0;
   #sinceSweep = 0;
 
@@ -135,6 +126,10 @@ export class SendRateLimiter {
     };
     this.#second = new WindowLog(this.#o.appPerSecond, 1000 + this.#o.marginMs);
     this.#minute = new WindowLog(this.#o.appPerMinute, 60_000 + this.#o.marginMs);
+    this.#app = new FairGate(() => {
+      const now = this.#o.now();
+      return Math.max(this.#second.waitMs(now), this.#minute.waitMs(now), this.#appPausedUntil - now);
+    }, this.#o.sleep);
   }
 
   /** Chats remembered right now (bounded by the idle eviction). */
@@ -144,32 +139,32 @@ export class SendRateLimiter {
 
   /**
    * Resolves when one send to `key` (e.g. `chat:oc_…`, `user:ou_…`) may go, and counts it as sent.
-   * An aborted `signal` rejects with its reason (shutdown must not wait out a long pause).
+   * `owner` is who the send is for (the relay's user): the budget is shared round-robin between
+   * owners. Without one, each chat is its own owner. An aborted `signal` rejects with its reason
+   * (shutdown must not wait out a long pause).
    */
-  async acquire(key: string, signal?: AbortSignal): Promise<void> {
+  async acquire(key: string, signal?: AbortSignal, owner: string = key): Promise<void> {
     const chat = this.#chat(key);
     chat.waiters++;
-    const turn = takeTurn(chat.tail);
-    chat.tail = turn.done;
+    let releaseChat: Release | undefined;
     try {
-      await untilAborted(turn.ready, signal);
       const t0 = this.#o.now();
-      const chatHeld = await this.#waitFor(
-        () => Math.max(chat.log.waitMs(this.#o.now()), chat.pausedUntil - this.#o.now()),
-        signal,
-      );
+      releaseChat = await chat.gate.pass(owner, signal);
       const t1 = this.#o.now();
-      await this.#acquireApp(signal);
+      const releaseApp = await this.#app.pass(owner, signal);
       const now = this.#o.now();
+      this.#second.record(now);
+      this.#minute.record(now);
+      releaseApp();
       chat.log.record(now);
       chat.lastUsed = now;
-      // Each delayed send counts once per reason: its chat's window (or 230020 pause) held it, or
-      // the app-wide limit did (waiting in the app queue included).
-      if (chatHeld) this.#o.onWait?.("chat", t1 - t0);
+      // Each delayed send counts once per reason: its chat held it (window, 230020 pause or the
+      // chat's queue), or the app-wide limit did (waiting in the app queue included).
+      if (t1 > t0) this.#o.onWait?.("chat", t1 - t0);
       if (now > t1) this.#o.onWait?.("app", now - t1);
     } finally {
+      releaseChat?.();
       chat.waiters--;
-      turn.release();
       if (++this.#sinceSweep >= SWEEP_EVERY) this.sweep();
     }
   }
@@ -205,44 +200,22 @@ export class SendRateLimiter {
     }
   }
 
-  async #acquireApp(signal?: AbortSignal): Promise<void> {
-    const turn = takeTurn(this.#appTail);
-    this.#appTail = turn.done;
-    try {
-      await untilAborted(turn.ready, signal);
-      await this.#waitFor(() => {
-        const now = this.#o.now();
-        return Math.max(this.#second.waitMs(now), this.#minute.waitMs(now), this.#appPausedUntil - now);
-      }, signal);
-      const now = this.#o.now();
-      this.#second.record(now);
-      this.#minute.record(now);
-    } finally {
-      turn.release();
-    }
-  }
-
-  /** Sleeps until `waitMs` says go; true when it had to sleep at all. */
-  async #waitFor(waitMs: () => number, signal?: AbortSignal): Promise<boolean> {
-    for (let round = 0; round < MAX_WAIT_ROUNDS; round++) {
-      const ms = waitMs();
-      if (ms <= 0) return round > 0;
-      await untilAborted(this.#o.sleep(ms, signal), signal);
-    }
-    return true;
-  }
-
   #chat(key: string): ChatState {
     let chat = this.#chats.get(key);
     if (!chat) {
-      chat = {
-        log: new WindowLog(this.#o.chatPerSecond, 1000 + this.#o.marginMs),
-        tail: Promise.resolve(),
+      const log = new WindowLog(this.#o.chatPerSecond, 1000 + this.#o.marginMs);
+      const state: ChatState = {
+        log,
+        gate: new FairGate(() => {
+          const now = this.#o.now();
+          return Math.max(log.waitMs(now), state.pausedUntil - now);
+        }, this.#o.sleep),
         waiters: 0,
         pausedUntil: 0,
         backoffMs: CHAT_BACKOFF_START_MS,
         lastUsed: this.#o.now(),
       };
+      chat = state;
       this.#chats.set(key, chat);
     }
     return chat;

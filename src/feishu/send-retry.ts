@@ -56,7 +56,8 @@ export function backoffDelay(failures: number, random: () => number, policy: Ret
 
 /**
  * Runs `attempt` for the chat/receiver `key` until it succeeds, fails permanently or the policy
- * says stop. An aborted `signal` (shutdown) ends any wait at once with a retryable error.
+ * says stop. An aborted `signal` (shutdown) ends any wait at once with a retryable error. `owner`
+ * (the relay's user) gets its fair share of the app-wide budget (rate-limiter.ts).
  */
 export async function sendWithRetries<T>(
   key: string,
@@ -64,6 +65,7 @@ export async function sendWithRetries<T>(
   mode: RetryMode,
   deps: SendRetryDeps,
   signal?: AbortSignal,
+  owner?: string,
 ): Promise<T> {
   const sends = deps.metrics.counter("feishu_sends_total", "Feishu send/reply calls by outcome and code.");
   const waits = deps.metrics.counter(
@@ -81,7 +83,7 @@ export async function sendWithRetries<T>(
     }
   };
   for (;;) {
-    await wait(deps.limiter.acquire(key, signal));
+    await wait(deps.limiter.acquire(key, signal, owner));
     let error: FeishuApiError;
     try {
       const result = await attempt();

@@ -26,6 +26,8 @@ export interface SendOptions {
   /** "in-process" (default): wait out rate limits and retry transient failures here. "once": one attempt. */
   retry?: RetryMode;
   signal?: AbortSignal;
+  /** Who the send is for (the relay's user): owners share the app-wide budget round-robin. */
+  owner?: string;
 }
 
 export interface CreateRequest extends OutgoingMessage, SendOptions {
@@ -118,7 +120,14 @@ export class FeishuSender {
       const body = requestBody(dest, parts[i]!, partUuid(uuid, i, parts.length));
       try {
         ids.push(
-          await sendWithRetries(key, () => this.#post(dest, body, opts.signal), mode, this.#deps, waits),
+          await sendWithRetries(
+            key,
+            () => this.#post(dest, body, opts.signal),
+            mode,
+            this.#deps,
+            waits,
+            opts.owner,
+          ),
         );
       } catch (err) {
         const fields = err instanceof FeishuApiError ? err.toLog() : { err: err as Error };

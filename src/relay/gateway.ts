@@ -260,7 +260,10 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       conn.send({ type: "error", id, code: "bad_frame", message: problem, retryable: false });
       return;
     }
-    const outcome = await submitSend(ctx, outbox, conn.user, req).catch((err) =>
+    // Kept by the outbox through an outage: say so now; the final answer follows with the same id.
+    const onQueued = ({ uuid, retryAt }: { uuid: string; retryAt: number }) =>
+      conn.send({ type: "queued", id, uuid, retryAt });
+    const outcome = await submitSend(ctx, outbox, conn.user, req, undefined, { onQueued }).catch((err) =>
       sendFailure(err, log, { userId: conn.user.id }),
     );
     if (outcome.ok)
@@ -272,6 +275,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         code: outcome.code,
         message: outcome.message,
         retryable: outcome.retryable,
+        ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
       });
   }
 

@@ -32,6 +32,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     metrics: ctx.metrics,
     port: deps.sendPort,
     deadlineMs: ctx.config.OUTBOX_DEADLINE * 1000,
+    maxQueuedPerUser: ctx.config.OUTBOX_MAX_QUEUED_PER_USER,
   });
   ctx.hub = {
     isConnected: (id) => hub.isConnected(id),

@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   feishu_unconfigured: 503,
   unavailable: 503,
   internal_error: 500,
+  rate_limited: 429,
 };
 
 export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_WAIT_MS) {
@@ -48,9 +49,11 @@ export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_
         };
       }
       if (!result.ok) {
-        const status = STATUS_BY_CODE[result.code] ?? 502;
-        const retry: Record<string, string> = result.code === "unavailable" ? { "retry-after": "5" } : {};
-        throw new HttpError(status, result.code, result.message, retry);
+        // Retry-After is in whole seconds, rounded up so a client never comes back too early.
+        const retryAfterSec =
+          result.retryAfterMs !== undefined ? Math.max(1, Math.ceil(result.retryAfterMs / 1000)) : undefined;
+        const headers = retryAfterSec !== undefined ? { "retry-after": String(retryAfterSec) } : undefined;
+        throw new HttpError(STATUS_BY_CODE[result.code] ?? 502, result.code, result.message, headers);
       }
       return { messageId: result.messageIds[0] ?? "", messageIds: result.messageIds };
     },

@@ -4,47 +4,41 @@
  * until it succeeds or its deadline passes; permanent failures are reported at once. The `uuid`
  * makes a retried request idempotent per user, and is passed to Feishu so our own retries never
  * double-post.
+ *
+ * Fairness and memory (M2-1): a user may have at most `maxQueuedPerUser` sends queued or in flight;
+ * beyond that a send is refused at once with `rate_limited` and a `retryAfterMs`. Of a user's queued
+ * sends only `concurrencyPerUser` are attempted at a time; the rest wait in SQLite, not in memory,
+ * and start in order as earlier ones finish. The limiter then shares Feishu's app-wide budget
+ * round-robin between users (feishu/rate-limiter.ts).
  */
-import type { Database } from "bun:sqlite";
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/open.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
+import { asFailure, rateLimitedRetryMs, retryDelayMs } from "./outbox-policy.ts";
+import { outboxStatements, type Row, type Stored } from "./outbox-store.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
 
 export type SendOutcome =
   | { ok: true; messageIds: string[] }
-  | { ok: false; code: string; message: string; retryable: boolean };
+  | { ok: false; code: string; message: string; retryable: boolean; retryAfterMs?: number };
 
-/** What a Feishu send failure tells us; the Feishu client's error type satisfies it. */
-export interface SendFailure {
-  code: string | number;
-  message: string;
-  retryable: boolean;
-  retryAfterMs?: number;
+/** Told once per submit when its send failed transiently and the outbox keeps it for a retry. */
+export interface SubmitHooks {
+  onQueued?(info: { uuid: string; retryAt: number }): void;
 }
 
-/** The port to Feishu: one attempt, no in-process retries (the outbox owns retrying). */
-export type SendPort = (target: DeliveryTarget, req: SendRequest, uuid: string) => Promise<string[]>;
-
-interface Row {
-  id: number;
-  userId: number;
-  uuid: string;
-  request: string;
-  status: "pending" | "sending" | "sent" | "failed";
-  attempts: number;
-  deadlineAt: number;
-  messageIds: string | null;
-  lastErrorCode: string | null;
-  lastError: string | null;
-}
-
-interface Stored {
-  target: DeliveryTarget;
-  req: SendRequest;
-}
+/**
+ * The port to Feishu: one attempt, no in-process retries (the outbox owns retrying). `owner` names
+ * the user, so the rate limiter can share the app-wide budget fairly.
+ */
+export type SendPort = (
+  target: DeliveryTarget,
+  req: SendRequest,
+  uuid: string,
+  owner: string,
+) => Promise<string[]>;
 
 export interface OutboxOptions {
   now?: () => number;
@@ -53,60 +47,47 @@ export interface OutboxOptions {
   /** Undefined while Feishu is not configured: sends fail with `feishu_unconfigured`. */
   port: () => SendPort | undefined;
   deadlineMs: number;
+  /** Sends a user may have queued or in flight; more are refused with `rate_limited` (default 100). */
+  maxQueuedPerUser?: number;
+  /** Sends of one user attempted at a time; the rest wait in the database (default 4). */
+  concurrencyPerUser?: number;
   /** Retry scan period; tests drive `runDue()` directly instead. */
   tickMs?: number;
   random?: () => number;
 }
 
-const BASE_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 60_000;
-const SCAN_LIMIT = 50;
+export const DEFAULT_MAX_QUEUED_PER_USER = 100;
+export const DEFAULT_CONCURRENCY_PER_USER = 4;
+
+interface Waiter {
+  resolve(o: SendOutcome): void;
+  hooks?: SubmitHooks;
+  toldQueued?: boolean;
+}
 
 export class Outbox {
-  readonly #sqlite: Database;
   readonly #o: Required<Omit<OutboxOptions, "metrics">>;
-  readonly #waiters = new Map<number, Array<(o: SendOutcome) => void>>();
+  readonly #waiters = new Map<number, Waiter[]>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Per user: sends queued or in flight (loaded from the database on first use). */
+  readonly #queued = new Map<number, number>();
+  /** Per user: attempts running now. */
+  readonly #running = new Map<number, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
   readonly #q;
   readonly #m;
 
   constructor(db: Db, opts: OutboxOptions) {
-    this.#sqlite = db.$client;
-    this.#o = { now: Date.now, tickMs: 1000, random: Math.random, ...opts };
-    const c = this.#sqlite;
-    const cols = `id, user_id AS userId, uuid, request, status, attempts, deadline_at AS deadlineAt,
-      message_ids AS messageIds, last_error_code AS lastErrorCode, last_error AS lastError`;
-    this.#q = {
-      byUuid: c.query<Row, [number, string]>(`SELECT ${cols} FROM outbox WHERE user_id = ? AND uuid = ?`),
-      insert: c.query<Row, [number, string, string, number, number, number]>(
-        `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'sending', ?4, ?5, ?6, ?6) RETURNING ${cols}`,
-      ),
-      claim: c.query<Row, [number, number]>(
-        `UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1 AND status = 'pending'
-         RETURNING ${cols}`,
-      ),
-      due: c.query<{ id: number }, [number, number]>(
-        "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-      ),
-      sent: c.query(
-        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, message_ids = ?2, updated_at = ?3 WHERE id = ?1",
-      ),
-      retry: c.query(
-        `UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?2,
-         last_error_code = ?3, last_error = ?4, updated_at = ?5 WHERE id = ?1`,
-      ),
-      failed: c.query(
-        `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error_code = ?2, last_error = ?3,
-         updated_at = ?4 WHERE id = ?1`,
-      ),
-      recover: c.query("UPDATE outbox SET status = 'pending' WHERE status = 'sending'"),
-      depth: c.query<{ n: number }, []>(
-        "SELECT count(*) AS n FROM outbox WHERE status IN ('pending', 'sending')",
-      ),
-      prune: c.query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND updated_at <= ?"),
+    this.#o = {
+      now: Date.now,
+      tickMs: 1000,
+      random: Math.random,
+      maxQueuedPerUser: DEFAULT_MAX_QUEUED_PER_USER,
+      concurrencyPerUser: DEFAULT_CONCURRENCY_PER_USER,
+      ...opts,
     };
+    this.#q = outboxStatements(db.$client);
     this.#m = {
       sends: opts.metrics.counter("outbox_sends_total", "Outbox sends by outcome."),
       retries: opts.metrics.counter("outbox_retries_total", "Outbox attempts scheduled for a retry."),
@@ -120,27 +101,65 @@ export class Outbox {
 
   /**
    * Persists and attempts one send. Resolves with the final outcome: at once on success or a
-   * permanent failure, later if it had to be retried. A known uuid returns (or awaits) its outcome.
+   * permanent failure, later if it had to be retried (`hooks.onQueued` then says so at once). A
+   * known uuid returns (or awaits) its outcome. A user past `maxQueuedPerUser` gets `rate_limited`.
    */
   submit(
     userId: number,
     target: DeliveryTarget,
     req: SendRequest,
     uuid = req.uuid ?? randomUUID(),
+    hooks?: SubmitHooks,
   ): Promise<SendOutcome> {
     const existing = this.#q.byUuid.get(userId, uuid);
-    if (existing) return this.#outcomeOf(existing);
+    if (existing) return this.#outcomeOf(existing, hooks);
+    const queued = this.#queuedOf(userId);
+    if (queued >= this.#o.maxQueuedPerUser) return Promise.resolve(this.#rateLimited(userId));
     const now = this.#o.now();
     const stored: Stored = { target, req: { ...req, uuid } };
-    const row = this.#q.insert.get(userId, uuid, JSON.stringify(stored), now, now + this.#o.deadlineMs, now);
+    // Past the user's concurrency the send waits in the database; the next finished attempt starts it.
+    const status = (this.#running.get(userId) ?? 0) < this.#o.concurrencyPerUser ? "sending" : "pending";
+    const row = this.#q.insert.get(
+      userId,
+      uuid,
+      JSON.stringify(stored),
+      status,
+      now,
+      now + this.#o.deadlineMs,
+      now,
+    );
     if (!row) throw new Error("outbox insert returned nothing");
-    const outcome = this.#wait(row.id);
-    this.#track(this.#attempt(row));
+    this.#queued.set(userId, queued + 1);
+    const outcome = this.#wait(row.id, hooks);
+    if (status === "sending") void this.#start(row);
     return outcome;
   }
 
+  #queuedOf(userId: number): number {
+    let n = this.#queued.get(userId);
+    if (n === undefined) {
+      n = this.#q.queuedOf.get(userId)?.n ?? 0;
+      this.#queued.set(userId, n);
+    }
+    return n;
+  }
+
+  /** Refused: the user has too many sends queued. Come back when one could have gone. */
+  #rateLimited(userId: number): SendOutcome {
+    const retryAfterMs = rateLimitedRetryMs(this.#q.queuedOf.get(userId)?.next ?? undefined, this.#o.now());
+    this.#m.sends.inc({ outcome: "rate_limited" });
+    this.#o.log.warn("outbox_rate_limited", { userId, limit: this.#o.maxQueuedPerUser, retryAfterMs });
+    return {
+      ok: false,
+      code: "rate_limited",
+      message: `too many sends queued (at most ${this.#o.maxQueuedPerUser} per user); try again later`,
+      retryable: true,
+      retryAfterMs,
+    };
+  }
+
   /** Resolves with the outcome of a row once it is final. */
-  #outcomeOf(row: Row): Promise<SendOutcome> {
+  #outcomeOf(row: Row, hooks?: SubmitHooks): Promise<SendOutcome> {
     if (row.status === "sent")
       return Promise.resolve({ ok: true, messageIds: JSON.parse(row.messageIds ?? "[]") });
     if (row.status === "failed") {
@@ -151,21 +170,38 @@ export class Outbox {
         retryable: false,
       });
     }
-    return this.#wait(row.id);
+    const outcome = this.#wait(row.id, hooks);
+    // Asked again while it waits for a retry (e.g. the plugin resent after a reconnect): say so now.
+    if (row.status === "pending" && row.attempts > 0) this.#tellQueued(row.id, row.uuid, row.nextAttemptAt);
+    return outcome;
   }
 
-  #wait(id: number): Promise<SendOutcome> {
+  #wait(id: number, hooks?: SubmitHooks): Promise<SendOutcome> {
     return new Promise((resolve) => {
       const list = this.#waiters.get(id) ?? [];
-      list.push(resolve);
+      list.push({ resolve, hooks });
       this.#waiters.set(id, list);
     });
   }
 
-  #settle(id: number, outcome: SendOutcome) {
-    const list = this.#waiters.get(id);
-    this.#waiters.delete(id);
-    for (const w of list ?? []) w(outcome);
+  #settle(row: Row, outcome: SendOutcome) {
+    const list = this.#waiters.get(row.id);
+    this.#waiters.delete(row.id);
+    const queued = this.#queued.get(row.userId);
+    if (queued !== undefined) this.#queued.set(row.userId, Math.max(0, queued - 1));
+    for (const w of list ?? []) w.resolve(outcome);
+  }
+
+  #tellQueued(id: number, uuid: string, retryAt: number) {
+    for (const w of this.#waiters.get(id) ?? []) {
+      if (w.toldQueued || !w.hooks?.onQueued) continue;
+      w.toldQueued = true;
+      try {
+        w.hooks.onQueued({ uuid, retryAt });
+      } catch (err) {
+        this.#o.log.error("outbox_hook_failed", { err: err as Error });
+      }
+    }
   }
 
   #track(p: Promise<void>) {
@@ -173,25 +209,81 @@ export class Outbox {
     p.finally(() => this.#inFlight.delete(p));
   }
 
-  async #attempt(row: Row): Promise<void> {
-    const { target, req } = JSON.parse(row.request) as Stored;
+  /** Runs one attempt of a claimed row; when it ends, the user's next waiting send starts. */
+  #start(row: Row): Promise<void> {
+    this.#running.set(row.userId, (this.#running.get(row.userId) ?? 0) + 1);
+    const run = this.#attempt(row).then(
+      (final) => this.#finished(row.userId, final),
+      (err) => {
+        // A database error while recording the outcome: the row stays 'sending' until the recovery
+        // at the next start takes it up again; the uuid keeps that resend from double-posting.
+        this.#o.log.error("outbox_attempt_failed", {
+          outboxId: row.id,
+          userId: row.userId,
+          err: err as Error,
+        });
+        this.#finished(row.userId, false);
+      },
+    );
+    this.#track(run);
+    return run;
+  }
+
+  #finished(userId: number, final: boolean): void {
+    const n = (this.#running.get(userId) ?? 1) - 1;
+    if (n > 0) this.#running.set(userId, n);
+    else this.#running.delete(userId);
+    // After a transient failure (an outage, or shutdown cancelling the waits) the scan timer starts
+    // the user's next sends, a few per tick, instead of running the whole queue into the failure.
+    if (this.#stopping || !final) return;
+    try {
+      void this.#startDue(userId);
+    } catch (err) {
+      // The scan timer picks the rows up later; a database error here must not go unhandled.
+      this.#o.log.error("outbox_start_failed", { userId, err: err as Error });
+    }
+  }
+
+  /** Starts the user's due sends, oldest first, as far as its concurrency allows. */
+  #startDue(userId: number): Promise<void>[] {
+    const free = this.#o.concurrencyPerUser - (this.#running.get(userId) ?? 0);
+    if (free <= 0) return [];
+    const started: Promise<void>[] = [];
+    for (const { id } of this.#q.dueOf.all(userId, this.#o.now(), free)) {
+      const row = this.#q.claim.get(id, this.#o.now());
+      if (row) started.push(this.#start(row));
+    }
+    return started;
+  }
+
+  /** One attempt; true when the send is final (sent or failed), false when it waits for a retry. */
+  async #attempt(row: Row): Promise<boolean> {
     const port = this.#o.port();
     if (!port) {
       this.#fail(row, "feishu_unconfigured", "the relay has no Feishu app configured");
-      return;
+      return true;
     }
+    let stored: Stored;
+    try {
+      stored = JSON.parse(row.request) as Stored;
+    } catch {
+      this.#fail(row, "bad_request", "the stored send could not be read");
+      return true;
+    }
+    const { target, req } = stored;
+    // The request lives in `req` now; the row need not hold a second copy while the send waits.
+    row.request = "";
     try {
       // Feishu dedupes uuids app-wide: scope them per user so two users' keys never collide.
-      const ids = await port(target, req, `u${row.userId}:${row.uuid}`);
+      const ids = await port(target, req, `u${row.userId}:${row.uuid}`, `user:${row.userId}`);
       this.#q.sent.run(row.id, JSON.stringify(ids), this.#o.now());
       this.#m.sends.inc({ outcome: "sent" });
-      this.#settle(row.id, { ok: true, messageIds: ids });
+      this.#settle(row, { ok: true, messageIds: ids });
+      return true;
     } catch (err) {
       const f = asFailure(err);
       const now = this.#o.now();
-      const backoff =
-        Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** row.attempts) * (0.5 + this.#o.random() / 2);
-      const next = now + Math.max(backoff, f.retryAfterMs ?? 0);
+      const next = now + retryDelayMs(row.attempts, f.retryAfterMs, this.#o.random);
       if (f.retryable && next < row.deadlineAt) {
         this.#q.retry.run(row.id, next, String(f.code), f.message, now);
         this.#m.retries.inc();
@@ -200,10 +292,13 @@ export class Outbox {
           userId: row.userId,
           code: f.code,
           attempt: row.attempts + 1,
+          retryAt: next,
         });
-      } else {
-        this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
+        this.#tellQueued(row.id, row.uuid, next);
+        return false;
       }
+      this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
+      return true;
     }
   }
 
@@ -211,7 +306,7 @@ export class Outbox {
     this.#q.failed.run(row.id, code, message, this.#o.now());
     this.#m.sends.inc({ outcome: "failed" });
     this.#o.log.warn("outbox_send_failed", { outboxId: row.id, userId: row.userId, code, why });
-    this.#settle(row.id, {
+    this.#settle(row, {
       ok: false,
       code,
       message: why ? `${message} (${why})` : message,
@@ -219,18 +314,12 @@ export class Outbox {
     });
   }
 
-  /** Attempts every due row once; the timer calls it, tests call it directly. */
+  /** Attempts every due row (each user's oldest first, within its concurrency); the timer calls it, tests too. */
   async runDue(): Promise<number> {
-    const due = this.#q.due.all(this.#o.now(), SCAN_LIMIT);
-    const attempts: Promise<void>[] = [];
-    for (const { id } of due) {
-      const row = this.#q.claim.get(id, this.#o.now());
-      if (row) attempts.push(this.#attempt(row));
-    }
-    const all = Promise.all(attempts).then(() => undefined);
-    this.#track(all);
-    await all;
-    return attempts.length;
+    const started: Promise<void>[] = [];
+    for (const { userId } of this.#q.dueUsers.all(this.#o.now())) started.push(...this.#startDue(userId));
+    await Promise.allSettled(started);
+    return started.length;
   }
 
   /** Rows a crash left mid-send go back to pending (the Feishu uuid makes resending safe). */
@@ -245,6 +334,7 @@ export class Outbox {
 
   /** Stops scanning and waits for sends in flight (shutdown). */
   async stop(): Promise<void> {
+    this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.allSettled([...this.#inFlight]);
   }
@@ -253,19 +343,4 @@ export class Outbox {
   prune(olderThanMs: number): number {
     return this.#q.prune.run(this.#o.now() - olderThanMs).changes;
   }
-}
-
-function asFailure(err: unknown): SendFailure {
-  const e = err as Partial<SendFailure> & { status?: number; name?: string };
-  if (e && typeof e === "object" && "retryable" in e && typeof e.retryable === "boolean") {
-    return {
-      // Feishu's numeric codes become snake_case-safe strings: 230002 → feishu_230002.
-      code: typeof e.code === "number" ? `feishu_${e.code}` : (e.code ?? "send_failed"),
-      message: String(e.message ?? "send failed"),
-      retryable: e.retryable,
-      retryAfterMs: e.retryAfterMs,
-    };
-  }
-  // Anything else (network errors, bugs) is treated as transient: the deadline bounds it.
-  return { code: "send_failed", message: String((err as Error)?.message ?? err), retryable: true };
 }

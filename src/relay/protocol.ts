@@ -1,5 +1,5 @@
 /**
- * Plugin WebSocket protocol v1 (DESIGN §4): one TypeBox schema per frame.
+ * Plugin WebSocket protocol v1 (docs/protocol.md; DESIGN §4 is the baseline): one TypeBox schema per frame.
  *
  * Shared by the relay server, the OpenClaw plugin (`plugin/` bundles this file) and the tests, so it
  * imports only `@sinclair/typebox` — never Elysia or anything server-side.
@@ -81,13 +81,28 @@ export const ErrorFrame = T.Object({
   code: T.String(),
   message: T.String(),
   retryable: T.Boolean(),
+  /** M2-1: with `rate_limited` (and other retryable codes), how long to wait before trying again. */
+  retryAfterMs: T.Optional(T.Integer({ minimum: 0 })),
 });
 export type ErrorFrame = Static<typeof ErrorFrame>;
+
+/**
+ * M2-1: the send's first attempt failed transiently and the relay keeps it (durably) for a retry
+ * at `retryAt` (epoch ms). The plugin treats the send as accepted and must not resend it under a
+ * different uuid; the final `sent` / `error` with the same `id` follows later, if the socket lives.
+ */
+export const QueuedFrame = T.Object({
+  type: T.Literal("queued"),
+  id: T.String(),
+  uuid: T.String(),
+  retryAt: T.Optional(T.Number()),
+});
+export type QueuedFrame = Static<typeof QueuedFrame>;
 
 export const PongFrame = T.Object({ type: T.Literal("pong") });
 export type PongFrame = Static<typeof PongFrame>;
 
-export const ServerFrame = T.Union([HelloFrame, MessageFrame, SentFrame, ErrorFrame, PongFrame]);
+export const ServerFrame = T.Union([HelloFrame, MessageFrame, SentFrame, QueuedFrame, ErrorFrame, PongFrame]);
 export type ServerFrame = Static<typeof ServerFrame>;
 
 // ---------------------------------------------------------------- plugin → server

@@ -4,13 +4,12 @@
  * is told to retry; anything else is our bug and is reported as such. Either way it is logged here.
  */
 import type { Logger } from "../ops/logger.ts";
+import type { SendOutcome } from "./outbox.ts";
 
-export interface SendFailure {
-  ok: false;
-  code: "unavailable" | "internal_error";
-  message: string;
-  retryable: boolean;
-}
+/** How long a caller is asked to wait when the database was busy. */
+export const BUSY_RETRY_AFTER_MS = 5000;
+
+export type SubmitFailure = Extract<SendOutcome, { ok: false }>;
 
 /** SQLite refused because another connection holds the lock (bun:sqlite sets `code`). */
 export function isDatabaseBusy(err: unknown): boolean {
@@ -18,7 +17,7 @@ export function isDatabaseBusy(err: unknown): boolean {
   return typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code);
 }
 
-export function sendFailure(err: unknown, log: Logger, fields: Record<string, unknown> = {}): SendFailure {
+export function sendFailure(err: unknown, log: Logger, fields: Record<string, unknown> = {}): SubmitFailure {
   const busy = isDatabaseBusy(err);
   log.error("send_submit_failed", { ...fields, busy, err: err as Error });
   return busy
@@ -27,6 +26,7 @@ export function sendFailure(err: unknown, log: Logger, fields: Record<string, un
         code: "unavailable",
         message: "the relay's database is busy; try again shortly",
         retryable: true,
+        retryAfterMs: BUSY_RETRY_AFTER_MS,
       }
     : { ok: false, code: "internal_error", message: "internal error", retryable: false };
 }

@@ -3,7 +3,7 @@
  * `llm_request` or `POST /api/messages`: validate, authorize the target, hand it to the outbox.
  */
 import type { RelayContext } from "../context.ts";
-import type { Outbox, SendOutcome } from "./outbox.ts";
+import type { Outbox, SendOutcome, SubmitHooks } from "./outbox.ts";
 import type { SendRequest } from "./protocol.ts";
 import { resolveTarget } from "./targets.ts";
 
@@ -24,6 +24,7 @@ export async function submitSend(
   owner: { id: number; openId: string },
   req: SendRequest,
   uuid?: string,
+  hooks?: SubmitHooks,
 ): Promise<SendOutcome> {
   const resolved = resolveTarget(ctx.inbox, owner, req);
   if (!resolved.ok) {
@@ -35,5 +36,6 @@ export async function submitSend(
     resolved.target,
     { ...req, msgType: req.msgType ?? "text" },
     uuid ?? req.uuid,
+    hooks,
   );
 }

@@ -119,6 +119,85 @@ describe("sends through the relay to Feishu", () => {
   });
 });
 
+describe("sends during a Feishu outage and under a flood (M2-1)", () => {
+  test("a transient failure answers queued at once (same id, the uuid, retryAt); sent follows with the same id", async () => {
+    const { token } = await r.user("ou_send_queued");
+    const c = connect(r.url, { token });
+    await c.next(isType("hello"));
+    fake.failNext(1, { kind: "server_error", status: 503 });
+    const before = Date.now();
+    c.send({ type: "send", id: "q1", text: "through the outage", uuid: "outage-1" });
+    const queued = await c.next((f) => f.id === "q1");
+    expect(queued).toMatchObject({ type: "queued", id: "q1", uuid: "outage-1" });
+    expect(queued.retryAt as number).toBeGreaterThan(before);
+    const sent = await c.next((f) => f.id === "q1", 5000);
+    expect(sent.type).toBe("sent");
+    expect(fake.sent.filter((m) => m.text === "through the outage")).toHaveLength(1);
+    c.close();
+  });
+
+  test("Feishu's x-ogw-ratelimit-reset reaches the outbox: queued says the retry waits that long", async () => {
+    const own = await startFakeFeishu();
+    const relay = await gatewayRelay({
+      FEISHU_APP_ID: own.appId,
+      FEISHU_APP_SECRET: own.appSecret,
+      FEISHU_DOMAIN: own.url,
+    });
+    const { token } = await relay.user("ou_throttled");
+    const c = connect(relay.url, { token });
+    await c.next(isType("hello"));
+    own.failNext(1, { kind: "rate_limit", resetSec: 30 });
+    const before = Date.now();
+    c.send({ type: "send", id: "t1", text: "throttled", uuid: "throttled-1" });
+    const queued = await c.next((f) => f.id === "t1");
+    expect(queued.type).toBe("queued");
+    expect((queued.retryAt as number) - before).toBeGreaterThanOrEqual(30_000);
+    c.close();
+    await relay.close();
+    await own.stop();
+  });
+
+  test("past the per-user cap: error rate_limited with retryAfterMs on the socket, 429 + Retry-After over HTTP; other users unaffected", async () => {
+    const own = await startFakeFeishu();
+    const capped = await gatewayRelay({
+      FEISHU_APP_ID: own.appId,
+      FEISHU_APP_SECRET: own.appSecret,
+      FEISHU_DOMAIN: own.url,
+      OUTBOX_MAX_QUEUED_PER_USER: "2",
+    });
+    own.failNext(1000, { kind: "server_error", status: 503 });
+    const { token } = await capped.user("ou_flood");
+    const c = connect(capped.url, { token });
+    await c.next(isType("hello"));
+    for (const id of ["f1", "f2"]) {
+      c.send({ type: "send", id, text: id, uuid: id });
+      expect(await c.next((f) => f.id === id)).toMatchObject({ type: "queued" });
+    }
+    c.send({ type: "send", id: "f3", text: "f3", uuid: "f3" });
+    const refused = await c.next((f) => f.id === "f3");
+    expect(refused).toMatchObject({ type: "error", code: "rate_limited", retryable: true });
+    expect(refused.retryAfterMs as number).toBeGreaterThan(0);
+    const http = await fetch(`${capped.http}/api/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ text: "cron too" }),
+    });
+    expect(http.status).toBe(429);
+    expect(Number(http.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await http.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+    // Another user still sends (and is answered queued, not refused, while Feishu fails).
+    const other = await capped.user("ou_not_flooding");
+    const o = connect(capped.url, { token: other.token });
+    await o.next(isType("hello"));
+    o.send({ type: "send", id: "b1", text: "mine", uuid: "b1" });
+    expect(await o.next((f) => f.id === "b1")).toMatchObject({ type: "queued" });
+    c.close();
+    o.close();
+    await capped.close();
+    await own.stop();
+  });
+});
+
 describe("outbox across a restart", () => {
   test("Feishu answers 5xx, the relay restarts, the send goes out once it answers 200", async () => {
     const own = await startFakeFeishu();

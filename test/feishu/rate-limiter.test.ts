@@ -23,6 +23,18 @@ async function acquireAll(vt: VirtualTime, l: SendRateLimiter, keys: string[]) {
   return at;
 }
 
+/** Acquires every `[owner, key]` at once, in order; records the order and time each went. */
+async function acquireOwned(vt: VirtualTime, l: SendRateLimiter, sends: Array<[string, string]>) {
+  const at: Array<{ owner: string; key: string; t: number }> = [];
+  const all = Promise.all(
+    sends.map(([owner, key]) =>
+      l.acquire(key, undefined, owner).then(() => at.push({ owner, key, t: vt.now() })),
+    ),
+  );
+  await vt.run(all);
+  return at;
+}
+
 /** The most events in any window of `windowMs` (half-open, like Feishu's counter). */
 function maxInWindow(times: number[], windowMs: number): number {
   const sorted = [...times].sort((a, b) => a - b);
@@ -160,5 +172,67 @@ describe("SendRateLimiter", () => {
       Array.from({ length: 256 }, () => "chat:still-busy"),
     );
     expect(l.chats).toBe(1);
+  });
+
+  test("fair across users: a flood of one user's sends to many chats delays another user's send by one turn", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    const start = vt.now();
+    // User A queues 600 sends (600 chats, so only the app-wide limit holds them); B queues one after.
+    const flood = Array.from({ length: 600 }, (_, i): [string, string] => ["A", `chat:oc_a${i}`]);
+    const at = await acquireOwned(vt, l, [...flood, ["B", "chat:oc_b"]]);
+    const b = at.findIndex((a) => a.owner === "B");
+    // First come, first served would put B behind all 600 (12 s at 50/s); round-robin lets at most
+    // the two of A's that were already in line go first.
+    expect(b).toBeLessThanOrEqual(2);
+    expect(at[b]!.t).toBe(start);
+    // The flood still goes out at the full app-wide rate.
+    expect(
+      maxInWindow(
+        at.map((a) => a.t),
+        1000,
+      ),
+    ).toBe(50);
+  });
+
+  test("fair inside a shared chat: another user's send does not wait behind the flood, and each user keeps its order", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt);
+    const start = vt.now();
+    const sends: Array<[string, string]> = [
+      ...Array.from({ length: 100 }, (): [string, string] => ["A", "chat:oc_shared"]),
+      ["B", "chat:oc_shared"],
+      ["B", "chat:oc_shared"],
+    ];
+    const order: string[] = [];
+    const all = Promise.all(
+      sends.map(([owner, key], i) => l.acquire(key, undefined, owner).then(() => order.push(`${owner}${i}`))),
+    );
+    const times: Record<string, number> = {};
+    await vt.run(
+      all.then(() => {
+        times.end = vt.now();
+      }),
+    );
+    const bFirst = order.indexOf("B100");
+    expect(bFirst).toBeLessThanOrEqual(2);
+    expect(order.indexOf("B101")).toBeLessThanOrEqual(bFirst + 2);
+    expect(order.filter((o) => o.startsWith("A"))).toEqual(Array.from({ length: 100 }, (_, i) => `A${i}`));
+    // The chat's 5/s still holds for everyone together: 102 sends need 20 more windows.
+    expect(times.end! - start).toBe(20 * 1050);
+  });
+
+  test("a waiter that gives up leaves the queue; the others still go", async () => {
+    const vt = new VirtualTime();
+    const { l } = limiter(vt, { appPerSecond: 1 });
+    const quit = new AbortController();
+    const first = l.acquire("chat:a", undefined, "A");
+    const gaveUp = l.acquire("chat:b", quit.signal, "B").catch((e) => e);
+    const third = l.acquire("chat:c", undefined, "C");
+    quit.abort(new Error("shutting down"));
+    expect(await gaveUp).toBeInstanceOf(Error);
+    const start = vt.now();
+    await vt.run(Promise.all([first, third]));
+    expect(vt.now() - start).toBe(1050);
   });
 });

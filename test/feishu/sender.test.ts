@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
+import { SendRateLimiter } from "../../src/feishu/rate-limiter.ts";
+import { FeishuSender } from "../../src/feishu/sender.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { clientStack, type StackOptions } from "./client-stack.ts";
 import { VirtualTime } from "./virtual-time.ts";
@@ -201,5 +203,31 @@ describe("rate limits and retries", () => {
     await sender.send({ receiveIdType: "open_id", receiveId: ALICE, text: "hi" });
     expect(fake.tokenFetches).toBe(2);
     expect(fake.sent).toHaveLength(1);
+  });
+});
+
+describe("fairness", () => {
+  test("the owner of a send reaches the rate limiter (each part of a long text too), so users share the budget", async () => {
+    const owners: Array<string | undefined> = [];
+    class RecordingLimiter extends SendRateLimiter {
+      override acquire(key: string, signal?: AbortSignal, owner?: string): Promise<void> {
+        owners.push(owner);
+        return super.acquire(key, signal, owner);
+      }
+    }
+    const { client, log, metrics } = clientStack(fake);
+    const sender = new FeishuSender({
+      client,
+      limiter: new RecordingLimiter({ appPerSecond: 50, chatPerSecond: 5 }),
+      log,
+      metrics,
+    });
+    await sender.deliver(
+      { kind: "create", receiveIdType: "open_id", receiveId: ALICE },
+      { msgType: "text", text: "x".repeat(200_000) },
+      { owner: "user:7", retry: "once" },
+    );
+    expect(owners.length).toBeGreaterThan(1);
+    expect(new Set(owners)).toEqual(new Set(["user:7"]));
   });
 });
