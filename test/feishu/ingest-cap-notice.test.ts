@@ -3,25 +3,20 @@
  * the oldest queued messages, and the owner gets one Feishu DM (through the relay's own Feishu client,
  * to the fake) saying how many and since when. Later drops inside 30 min are counted, not sent.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { droppedNoticeText, formatUtc8, ingestNotices } from "../../src/feishu/ingest-notices.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { testRelay } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 
 const ALICE = "ou_a11ce000000000000000000000000a11";
 
-let fake: FakeFeishu;
+const fake = await useFakeFeishu();
 let relay: Awaited<ReturnType<typeof gatewayRelay>> | undefined;
-beforeAll(async () => {
-  fake = await startFakeFeishu();
-});
-afterAll(() => fake.stop());
 afterEach(async () => {
   await relay?.close();
   relay = undefined;
-  fake.reset();
 });
 
 describe("messages dropped over the offline cap", () => {

@@ -3,19 +3,15 @@
  * 500 for it on every re-push, and 500 for the other users' events of the same batch. Through the
  * real webhook over HTTP, with the fake Feishu pushing.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { afterEach, describe, expect, test } from "bun:test";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { type IngestRelay, ingestRelay } from "./helpers.ts";
 
 const USERS = 150;
 const openId = (k: number) => `ou_${String(k).padStart(32, "0")}`;
 
-let fake: FakeFeishu;
+const fake = await useFakeFeishu();
 let relay: IngestRelay | undefined;
-beforeAll(async () => {
-  fake = await startFakeFeishu();
-});
-afterAll(() => fake.stop());
 afterEach(async () => {
   await relay?.close();
   relay = undefined;

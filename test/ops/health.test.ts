@@ -2,24 +2,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { usersOf } from "../../src/users/user-store.ts";
 import { request, testRelay } from "../helpers.ts";
+import { textMessage } from "../relay/inbound-fixture.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-const message = (id: string): InboundMessage => ({
-  messageId: id,
-  chatId: "oc_1",
-  chatType: "p2p",
-  sender: { openId: "ou_h" },
-  mentionedBot: false,
-  msgType: "text",
-  text: "x".repeat(2000),
-  content: { text: "x".repeat(2000) },
-  mentions: [],
-  createTime: 0,
-});
+const message = (id: string): InboundMessage => textMessage(id, { text: "x".repeat(2000) });
 
 describe("/health and database writes", () => {
   test("says db failing with 503 while writes fail with 'database or disk is full', ok again after a successful write", async () => {

@@ -7,6 +7,7 @@ import { Inbox } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { holdWriteLock } from "../db/write-lock.ts";
 import { tempDir } from "../helpers.ts";
+import { textMessage } from "./inbound-fixture.ts";
 
 const USERS = 150;
 
@@ -33,18 +34,7 @@ function setup() {
   };
 }
 
-const msg = (id: string): InboundMessage => ({
-  messageId: id,
-  chatId: "oc_1",
-  chatType: "p2p",
-  sender: { openId: "ou_1" },
-  mentionedBot: false,
-  msgType: "text",
-  text: id,
-  content: { text: id },
-  mentions: [],
-  createTime: 0,
-});
+const msg = (id: string): InboundMessage => textMessage(id);
 
 /** A structure JSON.stringify cannot serialise (RangeError), as a 60,000-deep content once was. */
 function tooDeep(): Record<string, unknown> {

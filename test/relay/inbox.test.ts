@@ -8,6 +8,7 @@ import { Registry } from "../../src/ops/metrics.ts";
 import { DEDUPE_WINDOW_MS, Inbox } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { tempDir } from "../helpers.ts";
+import { textMessage } from "./inbound-fixture.ts";
 
 function setup(maxPending = 10_000) {
   const { dir, cleanup } = tempDir();
@@ -30,18 +31,7 @@ function setup(maxPending = 10_000) {
   };
 }
 
-const msg = (id: string, chatId = "oc_1"): InboundMessage => ({
-  messageId: id,
-  chatId,
-  chatType: "p2p",
-  sender: { openId: "ou_1" },
-  mentionedBot: false,
-  msgType: "text",
-  text: id,
-  content: { text: id },
-  mentions: [],
-  createTime: 0,
-});
+const msg = (id: string, chatId = "oc_1"): InboundMessage => textMessage(id, { chatId });
 
 describe("inbox", () => {
   test("messages arriving together share one commit and get consecutive seqs per user", async () => {
