@@ -1,0 +1,72 @@
+/**
+ * Property-based fuzzing of `POST /api/feishu/webhook`, plaintext (token) and encrypted + signed: every
+ * answer is 2xx or 4xx/503 with `{"error":{"code","message"}}` (never 500, never a hang), every valid
+ * event among the cases is delivered to the owner's real plugin socket, and a fresh valid event after
+ * the run still is.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { isType } from "../relay/ws-client.ts";
+import { answerProblem, buildWebhookRequest, FailureLog, webhookCaseArb } from "./arbitraries.ts";
+import { FUZZ_RUNS, FUZZ_SEED, type FuzzRelay, fuzzRelay, post } from "./harness.ts";
+
+const KEY = "fuzz-encrypt-key";
+let fake: FakeFeishu;
+beforeAll(async () => {
+  fake = await startFakeFeishu();
+});
+afterAll(() => fake.stop());
+
+for (const mode of ["plaintext", "encrypted"] as const) {
+  describe(`webhook fuzz (${mode})`, () => {
+    let r: FuzzRelay;
+    beforeAll(async () => {
+      r = await fuzzRelay(fake, mode === "encrypted" ? { FEISHU_ENCRYPT_KEY: KEY } : {}, false);
+    });
+    afterAll(() => r.close());
+
+    test(`${FUZZ_RUNS} fuzzed pushes: valid answers only, valid events delivered`, async () => {
+      const accepted: string[] = [];
+      // Every case runs and every failure is recorded, so one run shows each kind of defect at once.
+      const failures = new FailureLog();
+      await fc.assert(
+        fc.asyncProperty(webhookCaseArb(), async (c) => {
+          const built = buildWebhookRequest(r.env(), c);
+          let answer: { status: number; text: string };
+          try {
+            answer = await post(r, "/api/feishu/webhook", built.body, built.headers);
+          } catch (err) {
+            return failures.add(`no answer: ${err}`, c);
+          }
+          const problem = answerProblem(answer.status, answer.text);
+          if (problem) return failures.add(problem, c);
+          if (!built.validMessageId) return;
+          if (answer.status === 200) accepted.push(built.validMessageId);
+          else failures.add(`valid event refused: ${answer.status} ${answer.text.slice(0, 200)}`, c);
+        }),
+        { seed: FUZZ_SEED, numRuns: FUZZ_RUNS },
+      );
+      expect(failures.summary()).toEqual([]);
+      expect(accepted.length).toBeGreaterThan(50);
+      // A fresh event after the run: delivered in seq order, so every accepted one came before it.
+      const built = buildWebhookRequest(r.env(), {
+        body: { kind: "valid", text: "after the fuzz run" },
+        layer: { kind: "ok" },
+        iv: new Uint8Array(16),
+        nonce: "fresh",
+        padTo: null,
+        contentType: null,
+      });
+      const res = await fetch(`${r.relay.http}/api/feishu/webhook`, {
+        method: "POST",
+        headers: built.headers,
+        body: built.body,
+      });
+      expect(res.status).toBe(200);
+      await r.plugin.next((f) => f.type === "message" && f.messageId === built.validMessageId, 10_000);
+      const delivered = new Set(r.plugin.frames.filter(isType("message")).map((f) => String(f.messageId)));
+      expect(accepted.filter((id) => !delivered.has(id))).toEqual([]);
+    });
+  });
+}
