@@ -559,12 +559,26 @@ export function buildWebhookRequest(env: BuildEnv, c: WebhookCase): BuiltRequest
 
 export type FrameCase = { kind: "text"; text: string } | { kind: "binary"; bytes: Uint8Array };
 
-/** Frames stay under the 64 KiB cap: bigger ones are refused by the WebSocket layer itself (1009). */
+/**
+ * Frames stay under the 64 KiB cap (DESIGN §4): bigger ones are refused by the WebSocket layer itself,
+ * which closes the socket with 1009.
+ */
+export const FRAME_MAX_BYTES = 64 * 1024;
 export const FRAME_DEEP_MAX = 30_000;
+
+/** Deep nesting that fits in a frame: the deepest array, or an object nest, under `bytes`. */
+const deepFrameArb = (bytes: number, shape?: "object") =>
+  deepArb(FRAME_DEEP_MAX).map((d) =>
+    d.length <= bytes
+      ? d
+      : shape === "object"
+        ? deepJson(Math.floor(bytes / 6), "object")
+        : deepJson(Math.floor(bytes / 2), "array"),
+  );
 
 export function frameArb(ownOpenId: string): fc.Arbitrary<FrameCase> {
   const w = weirdJsonArb({ maxDepth: FRAME_DEEP_MAX, huge: false });
-  const big = hugeStringArb(20_000, 60_000);
+  const big = hugeStringArb(10_000, 30_000);
   const text = (a: fc.Arbitrary<string>) => a.map((t): FrameCase => ({ kind: "text", text: t }));
   const send = fc
     .record({
@@ -595,52 +609,54 @@ export function frameArb(ownOpenId: string): fc.Arbitrary<FrameCase> {
         s.extras,
       ),
     );
-  return fc.oneof(
-    { weight: 3, arbitrary: text(fc.json({ maxDepth: 3 })) },
-    { weight: 2, arbitrary: text(fc.string({ unit: "binary", maxLength: 60 })) },
-    {
-      weight: 4,
-      arbitrary: text(
-        fc
-          .tuple(
-            fc.oneof(w, fc.constantFrom('{"toString":1}', '{"__proto__":"ping"}', '["ping"]')),
-            extrasArb(w),
+  return fc
+    .oneof(
+      { weight: 3, arbitrary: text(fc.json({ maxDepth: 3 })) },
+      { weight: 2, arbitrary: text(fc.string({ unit: "binary", maxLength: 60 })) },
+      {
+        weight: 4,
+        arbitrary: text(
+          fc
+            .tuple(
+              fc.oneof(w, fc.constantFrom('{"toString":1}', '{"__proto__":"ping"}', '["ping"]')),
+              extrasArb(w),
+            )
+            .map(([t, extras]) => objectText([["type", t]], extras)),
+        ),
+      },
+      {
+        weight: 3,
+        arbitrary: text(
+          fc
+            .tuple(fc.constantFrom("ack", "ping", "pong", "auth", "llm_request", "hello"), protoObjectArb)
+            .map(([t, obj]) => `{"type":${q(t)},${obj.slice(1)}`),
+        ),
+      },
+      {
+        weight: 2,
+        arbitrary: text(
+          fc
+            .oneof(w, fc.constantFrom("1e400", "-1", "1.5", "9007199254740993", '"1"'))
+            .map((seq) => `{"type":"ack","seq":${seq}}`),
+        ),
+      },
+      { weight: 6, arbitrary: text(send) },
+      { weight: 1, arbitrary: text(deepArb(FRAME_DEEP_MAX)) },
+      {
+        weight: 1,
+        arbitrary: text(deepArb(FRAME_DEEP_MAX).map((d) => `{"type":"send","id":"d","content":${d}}`)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .oneof(
+            fc.uint8Array({ maxLength: 40 }),
+            fc.constant(new TextEncoder().encode('{"type":"send","id":"b","text":"x"}')),
           )
-          .map(([t, extras]) => objectText([["type", t]], extras)),
-      ),
-    },
-    {
-      weight: 3,
-      arbitrary: text(
-        fc
-          .tuple(fc.constantFrom("ack", "ping", "pong", "auth", "llm_request", "hello"), protoObjectArb)
-          .map(([t, obj]) => `{"type":${q(t)},${obj.slice(1)}`),
-      ),
-    },
-    {
-      weight: 2,
-      arbitrary: text(
-        fc
-          .oneof(w, fc.constantFrom("1e400", "-1", "1.5", "9007199254740993", '"1"'))
-          .map((seq) => `{"type":"ack","seq":${seq}}`),
-      ),
-    },
-    { weight: 6, arbitrary: text(send) },
-    { weight: 1, arbitrary: text(deepArb(FRAME_DEEP_MAX)) },
-    {
-      weight: 1,
-      arbitrary: text(deepArb(FRAME_DEEP_MAX).map((d) => `{"type":"send","id":"d","content":${d}}`)),
-    },
-    {
-      weight: 1,
-      arbitrary: fc
-        .oneof(
-          fc.uint8Array({ maxLength: 40 }),
-          fc.constant(new TextEncoder().encode('{"type":"send","id":"b","text":"x"}')),
-        )
-        .map((bytes): FrameCase => ({ kind: "binary", bytes })),
-    },
-  );
+          .map((bytes): FrameCase => ({ kind: "binary", bytes })),
+      },
+    )
+    .filter((c) => c.kind === "binary" || Buffer.byteLength(c.text) <= FRAME_MAX_BYTES);
 }
 
 // ------------------------------------------------------------------------------------------ POST /api/messages

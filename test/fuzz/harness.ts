@@ -6,7 +6,7 @@ import type { Raw } from "../../src/config/definition.ts";
 import type { FakeFeishu } from "../fakes/feishu.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
-import type { BuildEnv, FeishuApp } from "./arbitraries.ts";
+import { type BuildEnv, buildWebhookRequest, type FeishuApp } from "./arbitraries.ts";
 
 /** Fixed seed of every in-suite fuzz run: a failure reproduces with the same cases. */
 export const FUZZ_SEED = 20_260_221;
@@ -31,13 +31,16 @@ export async function fuzzRelay(fake: FakeFeishu, raw: Raw = {}, sending = true)
     ...raw,
   });
   const { token } = await relay.user(OWNER, "Fuzz Owner");
-  const plugin = connect(relay.url, { token });
-  await plugin.next(isType("hello"));
-  // Ack as frames arrive, like a real plugin, so the inbox never reaches its cap during a run.
-  plugin.ws.addEventListener("message", (e) => {
-    const f = JSON.parse(String(e.data)) as { type?: string; seq?: number };
-    if (f.type === "message") plugin.send({ type: "ack", seq: f.seq });
-  });
+  const connectPlugin = async () => {
+    const plugin = connect(relay.url, { token });
+    await plugin.next(isType("hello"));
+    // Ack as frames arrive, like a real plugin, so the inbox never reaches its cap during a run.
+    plugin.ws.addEventListener("message", (e) => {
+      const f = JSON.parse(String(e.data)) as { type?: string; seq?: number };
+      if (f.type === "message") plugin.send({ type: "ack", seq: f.seq });
+    });
+    return plugin;
+  };
   let counter = 0;
   const app: FeishuApp = {
     appId: fake.appId,
@@ -53,11 +56,16 @@ export async function fuzzRelay(fake: FakeFeishu, raw: Raw = {}, sending = true)
   });
   return {
     relay,
-    plugin,
+    plugin: await connectPlugin(),
     token,
     env,
+    /** A new plugin socket (after the relay closed the last one). */
+    async reconnect() {
+      this.plugin.close();
+      this.plugin = await connectPlugin();
+    },
     async close() {
-      plugin.close();
+      this.plugin.close();
       await relay.close();
     },
   };
@@ -88,4 +96,19 @@ export async function post(
     signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
   });
   return { status: res.status, text: await res.text() };
+}
+
+/** Pushes a fresh valid event and waits until the owner's plugin socket receives it. */
+export async function deliverFreshEvent(r: FuzzRelay): Promise<void> {
+  const built = buildWebhookRequest(r.env(), {
+    body: { kind: "valid", text: "after the fuzz run" },
+    layer: { kind: "ok" },
+    iv: new Uint8Array(16),
+    nonce: "fresh",
+    padTo: null,
+    contentType: null,
+  });
+  const res = await post(r, "/api/feishu/webhook", built.body, built.headers);
+  if (res.status !== 200) throw new Error(`fresh event refused: ${res.status} ${res.text}`);
+  await r.plugin.next((f) => f.type === "message" && f.messageId === built.validMessageId, 10_000);
 }
