@@ -641,10 +641,10 @@ export function frameArb(ownOpenId: string): fc.Arbitrary<FrameCase> {
         ),
       },
       { weight: 6, arbitrary: text(send) },
-      { weight: 1, arbitrary: text(deepArb(FRAME_DEEP_MAX)) },
+      { weight: 1, arbitrary: text(deepFrameArb(60_000)) },
       {
         weight: 1,
-        arbitrary: text(deepArb(FRAME_DEEP_MAX).map((d) => `{"type":"send","id":"d","content":${d}}`)),
+        arbitrary: text(deepFrameArb(60_000, "object").map((d) => `{"type":"send","id":"d","content":${d}}`)),
       },
       {
         weight: 1,
@@ -709,18 +709,18 @@ export function messagesCaseArb(
       ),
     );
   const body = fc.oneof(
-    { weight: 12, arbitrary: sendBody },
-    { weight: 2, arbitrary: fc.json({ maxDepth: 3 }) },
-    { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 60 }) },
-    { weight: 1, arbitrary: deepArb() },
+    { weight: 2_400, arbitrary: sendBody },
+    { weight: 400, arbitrary: fc.json({ maxDepth: 3 }) },
+    { weight: 400, arbitrary: fc.string({ unit: "binary", maxLength: 60 }) },
+    { weight: deepWeight, arbitrary: deepArb() },
     {
-      weight: 1,
+      weight: deepWeight,
       arbitrary: deepArb().map(
         (d) => `{"to":${q(`user:${ownOpenId}`)},"msgType":"post","content":{"a":${d}}}`,
       ),
     },
     {
-      weight: 1,
+      weight: 80,
       arbitrary: fc
         .integer({ min: MIB - 2_048, max: MIB + 2_048 })
         .map((size) => padObject(`{"to":${q(`user:${ownOpenId}`)},"text":"big"}`, size)),
@@ -775,9 +775,9 @@ export function answerProblem(status: number, text: string, upstream = false): s
 // ------------------------------------------------------------------------------------------ reporting
 
 /** A case in one short line: long strings are cut, byte arrays shown by length. */
-export function describeCase(c: unknown, max = 400): string {
+export function describeCase(c: unknown, max = 600): string {
   const text = JSON.stringify(c, (_k, v) => {
-    if (typeof v === "string" && v.length > 60) return `${v.slice(0, 40)}…(${v.length} chars)`;
+    if (typeof v === "string" && v.length > 300) return `${v.slice(0, 200)}…(${v.length} chars)`;
     if (v instanceof Uint8Array) return `<${v.length} bytes>`;
     return v;
   });

@@ -112,3 +112,14 @@ export async function deliverFreshEvent(r: FuzzRelay): Promise<void> {
   if (res.status !== 200) throw new Error(`fresh event refused: ${res.status} ${res.text}`);
   await r.plugin.next((f) => f.type === "message" && f.messageId === built.validMessageId, 10_000);
 }
+
+/** The relay's last logged `http_error` (name and message), to tell 500s apart in a failure report. */
+export function lastHttpError(r: FuzzRelay): string {
+  for (let i = r.relay.lines.length - 1; i >= 0; i--) {
+    const line = r.relay.lines[i] as string;
+    if (!line.includes('"http_error"')) continue;
+    const err = (JSON.parse(line) as { err?: { name?: string; message?: string } }).err;
+    return `${err?.name}: ${err?.message}`;
+  }
+  return "nothing logged";
+}

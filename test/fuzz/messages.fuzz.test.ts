@@ -12,6 +12,7 @@ import {
   FUZZ_SEED,
   type FuzzRelay,
   fuzzRelay,
+  lastHttpError,
   OWNER,
   post,
 } from "./harness.ts";
@@ -32,7 +33,7 @@ test(`${FUZZ_RUNS} fuzzed POST /api/messages bodies: success or a 4xx error answ
   const failures = new FailureLog();
   const statuses = new Map<number, number>();
   await fc.assert(
-    fc.asyncProperty(messagesCaseArb(OWNER, { deepWeight: 1, slotDepth: 2_000 }), async (c) => {
+    fc.asyncProperty(messagesCaseArb(OWNER, { deepWeight: 3, slotDepth: 2_000 }), async (c) => {
       const { body, headers } = buildMessagesRequest(c, r.token);
       let answer: { status: number; text: string };
       try {
@@ -42,7 +43,8 @@ test(`${FUZZ_RUNS} fuzzed POST /api/messages bodies: success or a 4xx error answ
       }
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
       const problem = answerProblem(answer.status, answer.text, true);
-      if (problem) return failures.add(problem, c);
+      if (problem)
+        return failures.add(answer.status === 500 ? `${problem} (${lastHttpError(r)})` : problem, c);
       if (answer.status === 200 && !/"messageId":"om_/.test(answer.text))
         failures.add(`success without a Feishu message id: ${answer.text.slice(0, 200)}`, c);
     }),

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { isType } from "../relay/ws-client.ts";
 import { answerProblem, buildWebhookRequest, FailureLog, webhookCaseArb } from "./arbitraries.ts";
-import { FUZZ_RUNS, FUZZ_SEED, type FuzzRelay, fuzzRelay, post } from "./harness.ts";
+import { FUZZ_RUNS, FUZZ_SEED, type FuzzRelay, fuzzRelay, lastHttpError, post } from "./harness.ts";
 
 const KEY = "fuzz-encrypt-key";
 let fake: FakeFeishu;
@@ -40,7 +40,8 @@ for (const mode of ["plaintext", "encrypted"] as const) {
             return failures.add(`no answer: ${err}`, c);
           }
           const problem = answerProblem(answer.status, answer.text);
-          if (problem) return failures.add(problem, c);
+          if (problem)
+            return failures.add(answer.status === 500 ? `${problem} (${lastHttpError(r)})` : problem, c);
           if (!built.validMessageId) return;
           if (answer.status === 200) accepted.push(built.validMessageId);
           else failures.add(`valid event refused: ${answer.status} ${answer.text.slice(0, 200)}`, c);
