@@ -28,6 +28,9 @@ export async function fuzzRelay(fake: FakeFeishu, raw: Raw = {}, sending = true)
     FEISHU_VERIFICATION_TOKEN: fake.verificationToken,
     PUBLIC_URL: "https://relay.example",
     LOG_LEVEL: "error",
+    // Accepted sends to the owner are otherwise paced at Feishu's 5/s per chat (the highest allowed).
+    FEISHU_RATE_CHAT: "100",
+    FEISHU_RATE_APP: "1000",
     ...raw,
   });
   const { token } = await relay.user(OWNER, "Fuzz Owner");
