@@ -288,7 +288,7 @@ try {
   await runTarget(
     targets.messages,
     fake,
-    messagesCaseArb(OWNER, { deepWeight: 10 }),
+    messagesCaseArb(OWNER, { deepWeight: 10, slotDepth: 2_000 }),
     (cases) =>
       httpBatch(
         targets.messages,

@@ -512,6 +512,9 @@ export function buildWebhookRequest(env: BuildEnv, c: WebhookCase): BuiltRequest
   const headers: Record<string, string> = {};
   if (c.contentType !== "") headers["content-type"] = c.contentType ?? "application/json";
   const pad = (text: string) => (c.padTo === null ? text : padObject(text, c.padTo));
+  // A relay without an Encrypt Key must refuse an encrypted body too.
+  if (!key && c.layer.kind === "badBase64")
+    return { body: pad(`{"encrypt":${q(c.layer.encrypt)}}`), headers };
   if (!key || c.layer.kind === "plain") {
     const body = pad(plain.text);
     // A padded valid event may be over the cap (413): only unpadded ones must be stored.
