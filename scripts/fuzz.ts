@@ -148,6 +148,22 @@ async function checkSide(fake: FakeFeishu, side: Side): Promise<string | undefin
   } catch (err) {
     return `fresh valid event not delivered: ${err}`;
   }
+  // Frames on one socket are handled in order: once this pong is back, every ack sent before it
+  // (the plugin acks each message as it arrives) is stored, and nothing may be left pending.
+  const plugin = side.plugin;
+  const from = plugin.frames.length;
+  plugin.send({ type: "ping" });
+  try {
+    await plugin.next(() => plugin.frames.slice(from).some(isType("pong")), 10_000);
+    const me = await fetch(`${side.relay.base}/api/me`, {
+      headers: { authorization: `Bearer ${side.token}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    const { pending } = (await me.json()) as { pending?: number };
+    if (pending !== 0) return `${pending} delivered messages left unacked`;
+  } catch (err) {
+    return `ack check failed: ${err}`;
+  }
   return undefined;
 }
 
