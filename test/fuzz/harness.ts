@@ -18,7 +18,8 @@ export const ANSWER_TIMEOUT_MS = 10_000;
 /**
  * `sending: false` leaves the Feishu app unconfigured, so ingest sends no notices: stopping a relay
  * while hundreds of notices wait in the rate limiter currently leaves an unhandled rejection behind
- * ("the Feishu sender is closing"), which would fail the whole suite run.
+ * ("the Feishu sender is closing": `untilAborted` in src/feishu/rate-limiter.ts drops the promise it
+ * is given when the signal is already aborted), which would fail the whole suite run.
  */
 export async function fuzzRelay(fake: FakeFeishu, raw: Raw = {}, sending = true) {
   const relay = await gatewayRelay({

@@ -7,9 +7,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
-import { isType } from "../relay/ws-client.ts";
 import { answerProblem, buildWebhookRequest, FailureLog, webhookCaseArb } from "./arbitraries.ts";
-import { FUZZ_RUNS, FUZZ_SEED, type FuzzRelay, fuzzRelay, lastHttpError, post } from "./harness.ts";
+import {
+  deliveredIds,
+  deliverFreshEvent,
+  FUZZ_RUNS,
+  FUZZ_SEED,
+  type FuzzRelay,
+  fuzzRelay,
+  lastHttpError,
+  post,
+} from "./harness.ts";
 
 const KEY = "fuzz-encrypt-key";
 let fake: FakeFeishu;
@@ -51,22 +59,8 @@ for (const mode of ["plaintext", "encrypted"] as const) {
       expect(failures.summary()).toEqual([]);
       expect(accepted.length).toBeGreaterThan(50);
       // A fresh event after the run: delivered in seq order, so every accepted one came before it.
-      const built = buildWebhookRequest(r.env(), {
-        body: { kind: "valid", text: "after the fuzz run" },
-        layer: { kind: "ok" },
-        iv: new Uint8Array(16),
-        nonce: "fresh",
-        padTo: null,
-        contentType: null,
-      });
-      const res = await fetch(`${r.relay.http}/api/feishu/webhook`, {
-        method: "POST",
-        headers: built.headers,
-        body: built.body,
-      });
-      expect(res.status).toBe(200);
-      await r.plugin.next((f) => f.type === "message" && f.messageId === built.validMessageId, 10_000);
-      const delivered = new Set(r.plugin.frames.filter(isType("message")).map((f) => String(f.messageId)));
+      await deliverFreshEvent(r);
+      const delivered = deliveredIds(r.plugin);
       expect(accepted.filter((id) => !delivered.has(id))).toEqual([]);
     });
   });
