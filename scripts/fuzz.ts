@@ -121,10 +121,12 @@ async function postTo(side: Side, path: string, body: string, headers: Record<st
   return { status: res.status, text: await res.text() };
 }
 
+const dead = (side: Side) => side.relay.proc.exitCode !== null || side.relay.proc.signalCode !== null;
+const exitOf = (side: Side) => `exit code ${side.relay.proc.exitCode}, signal ${side.relay.proc.signalCode}`;
+
 /** Alive, healthy, and still delivering: the after-batch check. Returns the problem, if any. */
 async function checkSide(fake: FakeFeishu, side: Side): Promise<string | undefined> {
-  if (side.relay.proc.exitCode !== null || side.relay.proc.signalCode)
-    return `relay process exited (${side.relay.proc.exitCode ?? side.relay.proc.signalCode})`;
+  if (dead(side)) return `relay process exited (${exitOf(side)})`;
   try {
     const health = await fetch(`${side.relay.base}/health`, { signal: AbortSignal.timeout(5_000) });
     await health.arrayBuffer();
@@ -132,7 +134,11 @@ async function checkSide(fake: FakeFeishu, side: Side): Promise<string | undefin
   } catch (err) {
     return `/health did not answer: ${err}`;
   }
-  if (side.plugin.ws.readyState !== WebSocket.OPEN) side.plugin = await connectPlugin(side);
+  try {
+    if (side.plugin.ws.readyState !== WebSocket.OPEN) side.plugin = await connectPlugin(side);
+  } catch (err) {
+    return `plugin could not reconnect: ${err}`;
+  }
   const built = buildWebhookRequest(env(fake, side), {
     body: { kind: "valid", text: "after-batch check" },
     layer: { kind: "ok" },
@@ -248,16 +254,18 @@ async function runTarget<C>(
       t.stopped = `time limit after ${t.cases} cases`;
       break;
     }
-    const n = Math.min(BATCH, CASES - t.cases);
-    await batch(fc.sample(arb, { seed: SEED + seedOffset * 1_000_003 + b, numRuns: n }));
-    const problem = await checkSide(fake, t.relay);
-    if (problem) {
-      t.failures.add(`after batch ${b + 1}: ${problem}`, { batch: b + 1 });
-      if (t.relay.relay.proc.exitCode !== null || t.relay.relay.proc.signalCode) {
-        t.stopped = "relay process died";
-        break;
-      }
+    if (dead(t.relay)) {
+      t.stopped = `the relay process is gone (${exitOf(t.relay)})`;
+      break;
     }
+    const n = Math.min(BATCH, CASES - t.cases);
+    try {
+      await batch(fc.sample(arb, { seed: SEED + seedOffset * 1_000_003 + b, numRuns: n }));
+    } catch (err) {
+      t.failures.add(`batch ${b + 1} aborted: ${err}`, { batch: b + 1 });
+    }
+    const problem = await checkSide(fake, t.relay);
+    if (problem) t.failures.add(`after batch ${b + 1}: ${problem}`, { batch: b + 1 });
     process.stderr.write(
       `${t.name}: ${t.cases}/${CASES} cases, ${t.failures.total} failures, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
     );

@@ -7,7 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
-import { answerProblem, buildWebhookRequest, FailureLog, webhookCaseArb } from "./arbitraries.ts";
+import {
+  answerProblem,
+  buildWebhookRequest,
+  FailureLog,
+  type WebhookCase,
+  webhookCaseArb,
+} from "./arbitraries.ts";
 import {
   deliveredIds,
   deliverFreshEvent,
@@ -20,6 +26,14 @@ import {
 } from "./harness.ts";
 
 const KEY = "fuzz-encrypt-key";
+const companionCase: WebhookCase = {
+  body: { kind: "valid", text: "sent alongside a fuzzed push" },
+  layer: { kind: "ok" },
+  iv: new Uint8Array(16),
+  nonce: "companion",
+  padTo: null,
+  contentType: null,
+};
 let fake: FakeFeishu;
 beforeAll(async () => {
   fake = await startFakeFeishu();
@@ -41,11 +55,27 @@ for (const mode of ["plaintext", "encrypted"] as const) {
       await fc.assert(
         fc.asyncProperty(webhookCaseArb(), async (c) => {
           const built = buildWebhookRequest(r.env(), c);
+          // A valid event sent at the same time lands in the same group commit as a fuzzed message:
+          // bad input must not take it down too.
+          const companion =
+            c.body.kind === "message" ? buildWebhookRequest(r.env(), companionCase) : undefined;
           let answer: { status: number; text: string };
+          let companionAnswer: { status: number; text: string } | undefined;
           try {
-            answer = await post(r, "/api/feishu/webhook", built.body, built.headers);
+            [answer, companionAnswer] = await Promise.all([
+              post(r, "/api/feishu/webhook", built.body, built.headers),
+              companion && post(r, "/api/feishu/webhook", companion.body, companion.headers),
+            ]);
           } catch (err) {
             return failures.add(`no answer: ${err}`, c);
+          }
+          if (companion?.validMessageId && companionAnswer) {
+            if (companionAnswer.status === 200) accepted.push(companion.validMessageId);
+            else
+              failures.add(
+                `a valid event sent alongside was refused: ${companionAnswer.status} (${lastHttpError(r)})`,
+                c,
+              );
           }
           const problem = answerProblem(answer.status, answer.text);
           if (problem)
