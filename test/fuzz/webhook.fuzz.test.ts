@@ -92,6 +92,10 @@ for (const mode of ["plaintext", "encrypted"] as const) {
       await deliverFreshEvent(r);
       const delivered = deliveredIds(r.plugin);
       expect(accepted.filter((id) => !delivered.has(id))).toEqual([]);
+      // A client-chosen value (a 100 KB event_type) must not become a metric label.
+      const metrics = await (await fetch(`${r.relay.http}/metrics`)).text();
+      const longLines = metrics.split("\n").filter((l) => l.length > 1024);
+      expect(longLines.map((l) => `${l.slice(0, 80)}… (${l.length} chars)`)).toEqual([]);
     });
   });
 }
