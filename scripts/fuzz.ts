@@ -7,7 +7,8 @@
  * encrypted + signed (Encrypt Key), both sending to the fake Feishu. A registered user's plugin socket
  * is connected to each and acks what it gets. Targets: webhook plaintext, webhook encrypted, plugin
  * frames (on that socket), POST /api/messages (the user's token). After every batch: the process is
- * alive, /health answers 200, and a fresh valid event reaches the plugin socket (and is acked).
+ * alive, /health answers 200, a fresh valid event reaches the plugin socket and its ack leaves nothing
+ * pending, and no /metrics line is longer than 1 KiB.
  * Everything on 127.0.0.1; bounded in cases and time; exits non-zero on any failure.
  */
 import { parseArgs } from "node:util";
@@ -65,6 +66,7 @@ interface Side {
   plugin: TestClient;
   encryptKey?: string;
   counter: number;
+  longMetricLines: Set<string>;
 }
 
 async function connectPlugin(side: Pick<Side, "relay" | "token">): Promise<TestClient> {
@@ -93,7 +95,7 @@ async function startSide(fake: FakeFeishu, encryptKey?: string): Promise<Side> {
     },
   });
   const [token] = await createUsers(relay.base, [OWNER]);
-  const side = { relay, token: token as string, encryptKey, counter: 0 };
+  const side = { relay, token: token as string, encryptKey, counter: 0, longMetricLines: new Set<string>() };
   return { ...side, plugin: await connectPlugin(side) };
 }
 
@@ -169,6 +171,18 @@ async function checkSide(fake: FakeFeishu, side: Side): Promise<string | undefin
     if (pending !== 0) return `${pending} delivered messages left unacked`;
   } catch (err) {
     return `ack check failed: ${err}`;
+  }
+  try {
+    // A client-chosen value (a 100 KB event_type) must not become a metric label.
+    // Each long line is reported once, by the target whose batch created it.
+    const long = (await side.relay.metrics())
+      .split("\n")
+      .filter((l) => l.length > 1024 && !side.longMetricLines.has(l));
+    for (const l of long) side.longMetricLines.add(l);
+    if (long[0])
+      return `${long.length} new /metrics line(s) over 1 KiB, e.g. ${long[0].slice(0, 60)}… (${long[0].length} chars)`;
+  } catch (err) {
+    return `/metrics did not answer: ${err}`;
   }
   return undefined;
 }
