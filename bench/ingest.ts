@@ -6,6 +6,9 @@
  *
  *   bun bench/ingest.ts [--duration 5] [--connections 64]
  *
+ * Every answer must be 2xx: the run reports wrk's non-2xx count and socket errors and exits 1 if
+ * either is not zero.
+ *
  * Needs `wrk` (apt-get install -y wrk). Everything on 127.0.0.1; stops by itself.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -83,11 +86,23 @@ report(
       p50Ms: result.p50Ms,
       p99Ms: result.p99Ms,
       non2xx: result.non2xx,
+      socketErrors: result.socketErrorCount,
+      socketErrorsLine: result.socketErrors,
+      badStatuses: result.badStatuses,
       requests: result.requests,
       stored,
     },
     ratioToLimit: ratio,
   },
   `webhook (encrypted, signed, durable): ${result.rps.toFixed(0)} events/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms; ` +
-    `bare limit ${limit.rps.toFixed(0)}/s → ratio ${ratio}; stored ${stored} of ${result.requests}`,
+    `bare limit ${limit.rps.toFixed(0)}/s → ratio ${ratio}; stored ${stored} of ${result.requests}; ` +
+    `non-2xx ${result.non2xx}, socket errors ${result.socketErrorCount}`,
 );
+if (result.non2xx > 0 || result.socketErrorCount > 0) {
+  console.error(
+    `FAILED: ${result.non2xx} non-2xx answers and ${result.socketErrorCount} socket errors in ${result.requests} requests` +
+      (result.socketErrors ? ` (${result.socketErrors})` : "") +
+      result.badStatuses.map((b) => `\n  ${b.count}× ${b.status}: ${b.body}`).join(""),
+  );
+  process.exit(1);
+}

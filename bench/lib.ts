@@ -493,8 +493,13 @@ export interface WrkResult {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** wrk's "Non-2xx or 3xx responses" (0 when the line is absent). */
   non2xx: number;
   socketErrors: string | null;
+  /** connect + read + write + timeout of wrk's "Socket errors" line (0 when absent). */
+  socketErrorCount: number;
+  /** Non-2xx answers by status with the first body, when the wrk script reports them (`status N: count body`). */
+  badStatuses: Array<{ status: number; count: number; body: string }>;
   raw: string;
 }
 
@@ -528,6 +533,14 @@ function toMs(v: string | undefined): number {
   return m ? round3(Number(m[1]) * (UNIT_MS[m[2] as string] as number)) : Number.NaN;
 }
 
+/** Sum of wrk's "Socket errors: connect N, read N, write N, timeout N". */
+export function socketErrorCount(out: string): number {
+  const line = /Socket errors:([^\n]*)/.exec(out)?.[1] ?? "";
+  let sum = 0;
+  for (const m of line.matchAll(/\b(?:connect|read|write|timeout) (\d+)/g)) sum += Number(m[1]);
+  return sum;
+}
+
 export function parseWrk(out: string): WrkResult {
   const lat = /Latency\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
   const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m").exec(out)?.[1]);
@@ -542,6 +555,12 @@ export function parseWrk(out: string): WrkResult {
     maxMs: toMs(lat?.[3]),
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0),
     socketErrors: /Socket errors:[^\n]*/.exec(out)?.[0] ?? null,
+    socketErrorCount: socketErrorCount(out),
+    badStatuses: [...out.matchAll(/^status (\d+): (\d+) ?(.*)$/gm)].map((m) => ({
+      status: Number(m[1]),
+      count: Number(m[2]),
+      body: m[3] ?? "",
+    })),
     raw: out,
   };
 }
