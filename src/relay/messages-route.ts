@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
+import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
 import { authenticate } from "../users/tokens.ts";
 import type { Outbox } from "./outbox.ts";
@@ -59,6 +60,7 @@ export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_
     },
     {
       body: SendRequest,
+      transform: bodyMatches(SendRequest),
       detail: {
         summary: "Proactive send (cron jobs)",
         description:

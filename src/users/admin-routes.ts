@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
+import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp } from "../ops/rate-limit.ts";
 import { bearerToken, secureEqual } from "../ops/secure-compare.ts";
@@ -62,6 +63,7 @@ export function adminRoutes(ctx: RelayContext) {
       },
       {
         body: AdminCreateBody,
+        transform: bodyMatches(AdminCreateBody),
         response: {
           200: AdminTokenResponse,
           201: AdminTokenResponse,
@@ -107,6 +109,7 @@ export function adminRoutes(ctx: RelayContext) {
       {
         params: UserRef,
         body: LlmAssignBody,
+        transform: bodyMatches(LlmAssignBody),
         response: { 200: LlmAssignResponse },
         detail: {
           summary: "Assign an LLM provider to the user (null: back to the default)",

@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
+import { bodyMatches } from "../ops/body-schema.ts";
 import { bearerToken } from "../ops/secure-compare.ts";
 import { MeResponse, TokenResponse, VerifyBody, VerifyResponse } from "./model.ts";
 import { authenticate, tokensOf } from "./tokens.ts";
@@ -28,6 +29,7 @@ export function authRoutes(ctx: RelayContext) {
       },
       {
         body: VerifyBody,
+        transform: bodyMatches(VerifyBody),
         response: { 200: VerifyResponse },
         detail: { summary: "Check a user token (in the body or as Bearer)", tags: ["users"] },
       },
