@@ -55,7 +55,12 @@ const limit = await measureLimit(connections, duration);
 const relay = await startRelay({
   // No plugin drains the inbox here: the cap is raised so that the run measures the webhook path,
   // not the over-cap trimming of an offline user's oldest messages (bench/relay.ts covers delivery).
-  env: { FEISHU_ENCRYPT_KEY: ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN: TOKEN, INBOX_MAX_PENDING: "10000000" },
+  env: {
+    FEISHU_ENCRYPT_KEY: ENCRYPT_KEY,
+    FEISHU_VERIFICATION_TOKEN: TOKEN,
+    INBOX_MAX_PENDING: "10000000",
+    INBOX_MAX_PENDING_BYTES: "64GiB",
+  },
 });
 let result: WrkResult;
 let stored = 0;
