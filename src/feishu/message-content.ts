@@ -3,6 +3,8 @@
  * content of the plugin's `message` frame (DESIGN §4). Pure, and it never throws: a message we cannot
  * read still reaches its owner with a placeholder text.
  */
+
+import { jsonDepth } from "../ops/json-depth.ts";
 import type { Mention } from "../relay/protocol.ts";
 
 export interface RenderedContent {
@@ -31,7 +33,7 @@ export const MAX_CONTENT_DEPTH = 64;
 
 export function renderContent(msgType: string, raw: string, mentions: Mention[]): RenderedContent {
   // Too deep to be real: the owner still learns that something arrived, without the structure.
-  if (jsonDepthExceeds(raw, MAX_CONTENT_DEPTH)) {
+  if (jsonDepth(raw, MAX_CONTENT_DEPTH) > MAX_CONTENT_DEPTH) {
     return { text: unreadableText(msgType), content: {}, atOpenIds: [] };
   }
   const parsed = parseJson(raw);
@@ -132,27 +134,6 @@ function placeholder(msgType: string, content: Json): string {
 /** `[unreadable text message: content nested too deeply]` */
 export function unreadableText(msgType: string): string {
   return `[unreadable ${msgType || "unknown"} message: content nested too deeply]`;
-}
-
-/**
- * Whether JSON text nests arrays/objects deeper than `limit`, in one pass without parsing (brackets
- * inside strings do not count). Cheap enough to run on every message before JSON.parse.
- */
-export function jsonDepthExceeds(raw: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
 }
 
 function parseJson(raw: string): unknown {

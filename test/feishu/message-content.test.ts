@@ -1,10 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import {
-  jsonDepthExceeds,
-  MAX_CONTENT_DEPTH,
-  renderContent,
-  resolvePlaceholders,
-} from "../../src/feishu/message-content.ts";
+import { MAX_CONTENT_DEPTH, renderContent, resolvePlaceholders } from "../../src/feishu/message-content.ts";
+import { jsonDepth } from "../../src/ops/json-depth.ts";
 
 const tom = { key: "@_user_1", openId: "ou_tom", name: "Tom" };
 const ten = { key: "@_user_10", openId: "ou_ten", name: "Ten" };
@@ -104,7 +100,7 @@ describe("content nested too deeply", () => {
   test("real content up to the limit is rendered as usual; brackets inside strings do not count", () => {
     expect(renderContent("text", deep(MAX_CONTENT_DEPTH - 1), []).text).toBe("hi");
     const bracketsInText = JSON.stringify({ text: `${"[".repeat(500)}\\"{` });
-    expect(jsonDepthExceeds(bracketsInText, 2)).toBe(false);
+    expect(jsonDepth(bracketsInText)).toBe(1);
     expect(renderContent("text", bracketsInText, []).text).toBe(`${"[".repeat(500)}\\"{`);
   });
 });
