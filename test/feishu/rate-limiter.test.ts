@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { CHAT_BACKOFF_MAX_MS, SendRateLimiter, WindowLog } from "../../src/feishu/rate-limiter.ts";
+import {
+  CHAT_BACKOFF_MAX_MS,
+  SendRateLimiter,
+  untilAborted,
+  WindowLog,
+} from "../../src/feishu/rate-limiter.ts";
 import { VirtualTime } from "./virtual-time.ts";
 
 function limiter(vt: VirtualTime, opts: Partial<ConstructorParameters<typeof SendRateLimiter>[0]> = {}) {
@@ -234,5 +239,29 @@ describe("SendRateLimiter", () => {
     const start = vt.now();
     await vt.run(Promise.all([first, third]));
     expect(vt.now() - start).toBe(1050);
+  });
+});
+
+describe("untilAborted", () => {
+  test("with a signal already aborted, the abandoned wait's own failure is not an unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const controller = new AbortController();
+      controller.abort(new Error("closing"));
+      let fail: (e: Error) => void = () => {};
+      const wait = new Promise<void>((_, reject) => {
+        fail = reject;
+      });
+      await expect(untilAborted(wait, controller.signal)).rejects.toThrow("closing");
+      fail(new Error("the Feishu sender is closing"));
+      // Unhandled rejections are reported after the microtask queue drains.
+      await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
