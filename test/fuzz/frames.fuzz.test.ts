@@ -3,22 +3,13 @@
  * a `ping`; by its `pong`, a malformed frame must have been answered with `error` `bad_frame`, and the
  * socket must still be open. After the run, a fresh event is still delivered on the same socket.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { startFakeFeishu } from "../fakes/feishu.ts";
 import { FailureLog, type FrameCase, frameArb } from "./arbitraries.ts";
 import { frameVerdict, isValidClientFrame } from "./frame-oracle.ts";
-import { deliverFreshEvent, FUZZ_RUNS, FUZZ_SEED, type FuzzRelay, fuzzRelay, OWNER } from "./harness.ts";
+import { deliverFreshEvent, FUZZ_RUNS, FUZZ_SEED, OWNER, useFuzzRelay } from "./harness.ts";
 
-const fake = await startFakeFeishu();
-let r: FuzzRelay;
-beforeAll(async () => {
-  r = await fuzzRelay(fake);
-});
-afterAll(async () => {
-  await r.close();
-  await fake.stop();
-});
+const r = await useFuzzRelay();
 
 test(`${FUZZ_RUNS} fuzzed plugin frames: bad_frame or a valid answer, socket stays open`, async () => {
   const failures = new FailureLog();

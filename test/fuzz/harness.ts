@@ -2,8 +2,10 @@
  * Shared by the in-suite fuzz tests: a listening relay wired to the fake Feishu, one registered user
  * with a real plugin socket that acks what it receives, and a bounded request helper.
  */
+
+import { afterAll } from "bun:test";
 import type { Raw } from "../../src/config/definition.ts";
-import type { FakeFeishu } from "../fakes/feishu.ts";
+import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
 import { type BuildEnv, buildWebhookRequest, type FeishuApp } from "./arbitraries.ts";
@@ -21,6 +23,17 @@ export const ANSWER_TIMEOUT_MS = 10_000;
  * ("the Feishu sender is closing": `untilAborted` in src/feishu/rate-limiter.ts drops the promise it
  * is given when the signal is already aborted), which would fail the whole suite run.
  */
+/** A fake Feishu and a fuzz relay for one test file, stopped after its tests. */
+export async function useFuzzRelay(): Promise<FuzzRelay> {
+  const fake = await startFakeFeishu();
+  const relay = await fuzzRelay(fake);
+  afterAll(async () => {
+    await relay.close();
+    await fake.stop();
+  });
+  return relay;
+}
+
 export async function fuzzRelay(fake: FakeFeishu, raw: Raw = {}, sending = true) {
   const relay = await gatewayRelay({
     ...(sending

@@ -2,30 +2,20 @@
  * Property-based fuzzing of `POST /api/messages` with a valid Bearer token: every answer is a success
  * sent to the fake Feishu, or 4xx/503 with `{"error":{"code","message"}}`; never 500, never a hang.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { startFakeFeishu } from "../fakes/feishu.ts";
 import { answerProblem, buildMessagesRequest, FailureLog, messagesCaseArb } from "./arbitraries.ts";
 import {
   deliverFreshEvent,
   FUZZ_RUNS,
   FUZZ_SEED,
-  type FuzzRelay,
-  fuzzRelay,
   lastHttpError,
   OWNER,
   post,
+  useFuzzRelay,
 } from "./harness.ts";
 
-const fake = await startFakeFeishu();
-let r: FuzzRelay;
-beforeAll(async () => {
-  r = await fuzzRelay(fake);
-});
-afterAll(async () => {
-  await r.close();
-  await fake.stop();
-});
+const r = await useFuzzRelay();
 
 test(`${FUZZ_RUNS} fuzzed POST /api/messages bodies: success or a 4xx error answer`, async () => {
   const failures = new FailureLog();
