@@ -9,7 +9,6 @@
 import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
-import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import { clientIp, rateLimited } from "../ops/rate-limit.ts";
 import { bearerFromHeader } from "../ops/secure-compare.ts";
@@ -28,7 +27,7 @@ import {
   PROTOCOL_VERSION,
   type SendFrame,
 } from "./protocol.ts";
-import { isDatabaseBusy, sendFailure } from "./send-failure.ts";
+import { BUSY_MESSAGE, databaseBusy, isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
 
@@ -215,7 +214,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
           type: "error",
           id: idOf(data),
           code: busy ? "unavailable" : "bad_frame",
-          message: busy ? "the relay's database is busy; try again shortly" : "frame could not be handled",
+          message: busy ? BUSY_MESSAGE : "frame could not be handled",
           retryable: busy,
         }),
       );
@@ -312,11 +311,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       const verdict = token
         ? await checkToken(token, ip).catch((err) => {
             log.error("plugin_auth_failed", { ip, busy: isDatabaseBusy(err), err: err as Error });
-            throw isDatabaseBusy(err)
-              ? new HttpError(503, "unavailable", "the relay's database is busy; try again shortly", {
-                  "retry-after": "5",
-                })
-              : err;
+            throw isDatabaseBusy(err) ? databaseBusy() : err;
           })
         : undefined;
       if (verdict?.kind === "throttle") {

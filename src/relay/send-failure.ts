@@ -3,11 +3,17 @@
  * write-locked (another process holding a transaction past busy_timeout) is temporary, so the caller
  * is told to retry; anything else is our bug and is reported as such. Either way it is logged here.
  */
+import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { SendOutcome } from "./outbox.ts";
 
 /** How long a caller is asked to wait when the database was busy. */
 export const BUSY_RETRY_AFTER_MS = 5000;
+export const BUSY_MESSAGE = "the relay's database is busy; try again shortly";
+
+/** The HTTP answer for a busy database where an HTTP request failed on it (503 + Retry-After). */
+export const databaseBusy = () =>
+  new HttpError(503, "unavailable", BUSY_MESSAGE, { "retry-after": String(BUSY_RETRY_AFTER_MS / 1000) });
 
 export type SubmitFailure = Extract<SendOutcome, { ok: false }>;
 
@@ -24,7 +30,7 @@ export function sendFailure(err: unknown, log: Logger, fields: Record<string, un
     ? {
         ok: false,
         code: "unavailable",
-        message: "the relay's database is busy; try again shortly",
+        message: BUSY_MESSAGE,
         retryable: true,
         retryAfterMs: BUSY_RETRY_AFTER_MS,
       }
