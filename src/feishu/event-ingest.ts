@@ -8,7 +8,13 @@ import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { Inbox } from "../relay/inbox.ts";
-import { type EventMeta, type FeishuEvent, type ParsedMessage, toInbound } from "./event-parser.ts";
+import {
+  type EventMeta,
+  eventTypeLabel,
+  type FeishuEvent,
+  type ParsedMessage,
+  toInbound,
+} from "./event-parser.ts";
 
 export type EventSource = "webhook" | "ws";
 
@@ -83,7 +89,7 @@ export class EventIngest {
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
     source: EventSource,
   ): Promise<IngestOutcome> {
-    this.#received.inc({ source, type: event.meta.typeLabel });
+    this.#received.inc({ source, type: eventTypeLabel(event.meta.eventType) });
     const line = {
       source,
       eventId: event.meta.eventId,

@@ -40,6 +40,7 @@ const KNOWN_EVENT_TYPES = new Set([
   "message",
 ]);
 
+/** `eventType` when it is a known type, else `other`: the bounded metric label. */
 export function eventTypeLabel(eventType: string): string {
   return KNOWN_EVENT_TYPES.has(eventType) ? eventType : "other";
 }
@@ -48,8 +49,6 @@ export interface EventMeta {
   /** `header.event_id` (v2) or `uuid` (v1): the dedupe key of the push. */
   eventId: string;
   eventType: string;
-  /** `eventType` when it is a known type, else `other`: the bounded metric label. */
-  typeLabel: string;
   /** The Verification Token the envelope carries (`header.token` or `token`). */
   token: string | undefined;
   schema: "v1" | "v2";
@@ -89,7 +88,6 @@ export function parseEvent(body: unknown): FeishuEvent {
     meta = {
       eventId: id(header, "event_id", "header"),
       eventType: id(header, "event_type", "header"),
-      typeLabel: "",
       token: optString(header.token),
       schema: "v2",
     };
@@ -99,14 +97,12 @@ export function parseEvent(body: unknown): FeishuEvent {
     meta = {
       eventId: id(env, "uuid", "body"),
       eventType: id(event, "type", "event"),
-      typeLabel: "",
       token: optString(env.token),
       schema: "v1",
     };
   } else {
     throw new EventParseError("body is neither a v2 nor a v1 Feishu event envelope");
   }
-  meta.typeLabel = eventTypeLabel(meta.eventType);
   if (meta.eventType !== MESSAGE_EVENT) return { kind: "other", meta };
   return { kind: "message", meta, ...parseMessageEvent(event) };
 }

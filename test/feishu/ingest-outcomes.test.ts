@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { EventIngest, type IngestNotices } from "../../src/feishu/event-ingest.ts";
-import { eventTypeLabel, type FeishuEvent } from "../../src/feishu/event-parser.ts";
+import type { FeishuEvent } from "../../src/feishu/event-parser.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import { Inbox } from "../../src/relay/inbox.ts";
@@ -47,7 +47,6 @@ function setup() {
 const meta = (eventId: string, eventType: string) => ({
   eventId,
   eventType,
-  typeLabel: eventTypeLabel(eventType),
   token: undefined,
   schema: "v2" as const,
 });
