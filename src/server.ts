@@ -16,6 +16,7 @@ import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { isMediaMsgType } from "./relay/protocol.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -87,7 +88,15 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     // The outbox owns retrying, so the sender tries once (rate limits still respected).
     sendPort: () =>
       feishu &&
-      ((target, req, uuid, owner) => feishu.sender.deliver(target, req, { uuid, owner, retry: "once" })),
+      ((target, req, uuid, owner) => {
+        // Placeholder until the media outbox lands (issue 11): media sends never reach here yet.
+        if (isMediaMsgType(req.msgType)) throw new Error("media sends are not wired yet");
+        return feishu.sender.deliver(
+          target,
+          { ...req, msgType: req.msgType },
+          { uuid, owner, retry: "once" },
+        );
+      }),
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
   });
   startInboxMaintenance(ctx, undefined, core.outbox);

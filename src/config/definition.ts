@@ -206,6 +206,24 @@ const spec = {
     help: "sends one user may have queued or in flight; more are refused with rate_limited (HTTP 429)",
     parse: int("OUTBOX_MAX_QUEUED_PER_USER", 100, 1, 100_000),
   },
+  MEDIA_MAX_BYTES: {
+    name: "MEDIA_MAX_BYTES",
+    help: "largest attachment a plugin may download (GET /api/media/:id) or upload (PUT /api/media), e.g. 30MiB (Feishu's own upload limit is 30 MB)",
+    defaultText: "30MiB",
+    parse: (v: string | undefined) => parseSize("MEDIA_MAX_BYTES", v || "30MiB", 1024),
+  },
+  MEDIA_RETENTION: {
+    name: "MEDIA_RETENTION",
+    help: "how long uploaded media that no send used are kept before they are deleted (e.g. 24h)",
+    defaultText: "24h",
+    parse: (v: string | undefined) => parseDuration("MEDIA_RETENTION", v || "24h"),
+  },
+  MEDIA_QUOTA_BYTES: {
+    name: "MEDIA_QUOTA_BYTES",
+    help: "uploaded media one user may have stored at a time (e.g. 256MiB); more is refused with media_quota_exceeded (HTTP 413)",
+    defaultText: "256MiB",
+    parse: (v: string | undefined) => parseSize("MEDIA_QUOTA_BYTES", v || "256MiB", 1024),
+  },
   LLM_CONFIG_ENABLED: {
     name: "LLM_CONFIG_ENABLED",
     help: "serve LLM settings (including keys) to users at /api/config",

@@ -12,6 +12,14 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 export const HEARTBEAT_SEC = 25;
 
+/**
+ * Optional capabilities (docs/protocol.md "Features"). The relay lists what it supports in
+ * `hello.features`; a plugin uses a feature's frames or fields only when it is listed there, so a
+ * new plugin keeps working with an old relay (no `features`: none) and an old plugin with a new one.
+ */
+export const Feature = { media: "media" } as const;
+export type Feature = (typeof Feature)[keyof typeof Feature];
+
 /** Close codes (contract). 4001/4002 are terminal for the plugin; 1012/1006 mean reconnect. */
 export const CloseCode = {
   unauthorized: 4001,
@@ -33,6 +41,17 @@ export const HelloFrame = T.Object({
   bot: T.Object({ openId: T.String(), name: T.String() }),
   pending: T.Integer({ minimum: 0 }),
   heartbeatSec: T.Integer({ minimum: 1 }),
+  /** M2-2: what this relay supports (`Feature`); absent from relays older than M2-2. */
+  features: T.Optional(T.Array(T.String())),
+  /** M2-2, with feature `media`: the byte limits of `GET /api/media/:id` and `PUT /api/media`. */
+  media: T.Optional(
+    T.Object({
+      /** MEDIA_MAX_BYTES: largest download or upload. */
+      maxBytes: T.Integer({ minimum: 1 }),
+      /** Largest upload sent as an image (Feishu's 10 MiB); bigger images must go as `file`. */
+      imageMaxBytes: T.Integer({ minimum: 1 }),
+    }),
+  ),
 });
 export type HelloFrame = Static<typeof HelloFrame>;
 
@@ -41,6 +60,33 @@ export type Mention = Static<typeof Mention>;
 
 export const ChatType = T.Union([T.Literal("p2p"), T.Literal("group")]);
 export type ChatType = Static<typeof ChatType>;
+
+export const AttachmentKind = T.Union([
+  T.Literal("image"),
+  T.Literal("file"),
+  T.Literal("audio"),
+  T.Literal("video"),
+  T.Literal("sticker"),
+]);
+export type AttachmentKind = Static<typeof AttachmentKind>;
+
+/**
+ * M2-2: one image, file, voice note, video or sticker of an inbound message, in message order (a
+ * post's embedded images and videos included). `url` is `<PUBLIC_URL>/api/media/<id>`; a plugin
+ * may equally build it from its relay URL. Stickers carry no `url`: Feishu does not serve them, so
+ * only their key (`id`) is given.
+ */
+export const Attachment = T.Object({
+  /** Opaque and stable for this message (replays carry the same id). */
+  id: T.String({ minLength: 1 }),
+  kind: AttachmentKind,
+  name: T.Optional(T.String()),
+  mime: T.Optional(T.String()),
+  size: T.Optional(T.Integer({ minimum: 0 })),
+  durationMs: T.Optional(T.Integer({ minimum: 0 })),
+  url: T.Optional(T.String()),
+});
+export type Attachment = Static<typeof Attachment>;
 
 /** What the relay stores for one inbound Feishu message; the `message` frame adds `type` and `seq`. */
 export const InboundMessage = T.Object({
@@ -57,6 +103,8 @@ export const InboundMessage = T.Object({
   content: T.Record(T.String(), T.Unknown()),
   mentions: T.Array(Mention),
   createTime: T.Number(),
+  /** M2-2: present (and non-empty) only when the message has media. */
+  attachments: T.Optional(T.Array(Attachment)),
 });
 export type InboundMessage = Static<typeof InboundMessage>;
 
@@ -115,8 +163,29 @@ export const SendMsgType = T.Union([
   T.Literal("post"),
   T.Literal("markdown"),
   T.Literal("interactive"),
+  // M2-2, feature `media`: sent with `mediaId` (from `PUT /api/media`); `text` becomes a caption.
+  T.Literal("image"),
+  T.Literal("file"),
+  T.Literal("audio"),
+  T.Literal("video"),
 ]);
 export type SendMsgType = Static<typeof SendMsgType>;
+
+export const MEDIA_MSG_TYPES = ["image", "file", "audio", "video"] as const;
+export type MediaMsgType = (typeof MEDIA_MSG_TYPES)[number];
+export const isMediaMsgType = (t: string | undefined): t is MediaMsgType =>
+  (MEDIA_MSG_TYPES as readonly string[]).includes(t ?? "");
+
+/** M2-2: the answer of `PUT /api/media` (HTTP 201). */
+export const MediaUploadResponse = T.Object({
+  mediaId: T.String(),
+  size: T.Integer({ minimum: 1 }),
+  mime: T.String(),
+  name: T.Optional(T.String()),
+  /** When the stored bytes are deleted if no send used them (epoch ms). */
+  expiresAt: T.Number(),
+});
+export type MediaUploadResponse = Static<typeof MediaUploadResponse>;
 
 /** Body shared by the `send` frame and `POST /api/messages` (cron pushes). */
 export const SendRequest = T.Object({
@@ -126,6 +195,10 @@ export const SendRequest = T.Object({
   text: T.Optional(T.String()),
   content: T.Optional(T.Record(T.String(), T.Unknown())),
   uuid: T.Optional(T.String({ minLength: 1, maxLength: 50 })),
+  /** M2-2: the `mediaId` answered by `PUT /api/media`; required by the media `msgType`s, refused by others. */
+  mediaId: T.Optional(T.String({ minLength: 1, maxLength: 128 })),
+  /** M2-2: length of an audio or video in milliseconds (Feishu shows it); optional. */
+  durationMs: T.Optional(T.Integer({ minimum: 0 })),
 });
 export type SendRequest = Static<typeof SendRequest>;
 

@@ -4,7 +4,7 @@
  */
 import type { RelayContext } from "../context.ts";
 import type { Outbox, SendOutcome, SubmitHooks } from "./outbox.ts";
-import type { SendRequest } from "./protocol.ts";
+import { isMediaMsgType, type SendRequest } from "./protocol.ts";
 import { resolveTarget } from "./targets.ts";
 
 /** What the schema cannot say: which fields each msgType needs. Undefined when fine. */
@@ -15,6 +15,11 @@ export function sendProblem(req: SendRequest): string | undefined {
   }
   if (type === "interactive" && !req.content) return "msgType interactive needs content (the card)";
   if (type === "post" && !req.content && !req.text) return "msgType post needs content or text";
+  if (isMediaMsgType(type)) {
+    if (!req.mediaId) return `msgType ${type} needs a mediaId (from PUT /api/media)`;
+  } else if (req.mediaId !== undefined) {
+    return "mediaId goes only with msgType image, file, audio or video";
+  }
   return undefined;
 }
 
