@@ -60,7 +60,8 @@ function postRefs(content: Json): MediaRef[] {
       if (!node || typeof node !== "object") continue;
       const n = node as Json;
       if (n.tag === "img") refs.push(...ref("image", str(n.image_key), "image"));
-      else if (n.tag === "media") refs.push(...ref("video", str(n.file_key), "file", { name: str(n.file_name) }));
+      else if (n.tag === "media")
+        refs.push(...ref("video", str(n.file_key), "file", { name: str(n.file_name) }));
     }
   }
   return refs;
