@@ -2,14 +2,10 @@
  * A pass-through stream that counts bytes and fails once more than `maxBytes` went by: the guard for
  * a download whose length Feishu did not announce (or announced wrongly). Failing the stream cuts the
  * HTTP response, so the client sees a truncated body instead of a silently shortened file.
+ *
+ * The stream fails with `undefined` on purpose: Bun's server prints the stack of any Error a response
+ * stream fails with, and both endings here are expected and logged by `onEnd` instead.
  */
-
-export class ByteLimitExceeded extends Error {
-  constructor(readonly maxBytes: number) {
-    super(`the file is larger than ${maxBytes} bytes`);
-    this.name = "ByteLimitExceeded";
-  }
-}
 
 export interface ByteLimitOptions {
   maxBytes: number;
@@ -37,9 +33,9 @@ export function limitBytes(
         let result: Awaited<ReturnType<typeof reader.read>>;
         try {
           result = await reader.read();
-        } catch (err) {
+        } catch {
           end("aborted");
-          controller.error(err);
+          controller.error(undefined);
           return;
         }
         if (result.done) {
@@ -51,7 +47,7 @@ export function limitBytes(
         if (bytes > opts.maxBytes) {
           end("too_large");
           reader.cancel().catch(() => {});
-          controller.error(new ByteLimitExceeded(opts.maxBytes));
+          controller.error(undefined);
           return;
         }
         controller.enqueue(result.value);

@@ -27,6 +27,13 @@ const EXTENSIONS: Record<string, string> = {
   "application/pdf": ".pdf",
 };
 
+/**
+ * Bun's server drops a Content-Length set on a streamed body and sends it chunked (oven-sh/bun#10507),
+ * so files up to this size (most images and voice notes) are read whole and answered with their
+ * length; larger ones stream chunked. 20 parallel downloads hold at most 20 × this.
+ */
+export const BUFFERED_MAX_BYTES = 1024 * 1024;
+
 export interface DownloadRouteDeps {
   /** Default: one app-wide limiter at Feishu's 50/s and 1000/min. */
   limiter?: DownloadRateLimiter;
@@ -111,7 +118,17 @@ export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps =
           });
         },
       });
-      return new Response(body, { status: 200, headers: responseHeaders(found, upstream) });
+      const headers = responseHeaders(found, upstream);
+      if (upstream.contentLength === undefined || upstream.contentLength > BUFFERED_MAX_BYTES) {
+        return new Response(body, { status: 200, headers });
+      }
+      // Small enough to hold: read whole, so that the answer carries its Content-Length.
+      try {
+        return new Response(await new Response(body).arrayBuffer(), { status: 200, headers });
+      } catch (err) {
+        log.debug("media_download_failed", { ...fields, err: err as Error });
+        throw new HttpError(502, "feishu_unavailable", "the download from Feishu broke off");
+      }
     },
     {
       detail: {
