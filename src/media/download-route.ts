@@ -8,7 +8,11 @@ import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { attachmentDisposition } from "../feishu/content-disposition.ts";
 import { feishuHosts } from "../feishu/domain.ts";
-import { DownloadRateLimiter, MessageResourceClient } from "../feishu/message-resource.ts";
+import {
+  DownloadRateLimiter,
+  MessageResourceClient,
+  type ResourceStream,
+} from "../feishu/message-resource.ts";
 import { HttpError } from "../ops/errors.ts";
 import { authenticate } from "../users/tokens.ts";
 import { limitBytes } from "./byte-limit.ts";
@@ -69,6 +73,38 @@ export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps =
     throw err;
   };
 
+  /**
+   * The 200 answer. Without a length, bytes are counted on the way and the answer is cut at the
+   * limit. Over BUFFERED_MAX_BYTES, Feishu's own stream is handed to Bun, which pipes it natively
+   * with backpressure (half the memory of a JS stream in between) and HTTP framing holds it to the
+   * length checked before. Smaller files are read whole, so that the answer carries its length.
+   */
+  async function deliver(upstream: ResourceStream, headers: Headers, fields: Record<string, unknown>) {
+    const served = (outcome: string, bytes: number) => {
+      m.downloads.inc({ outcome });
+      m.bytes.inc({}, bytes);
+      log.info("media_download", { ...fields, status: 200, outcome, bytes, type: upstream.type });
+    };
+    const length = upstream.contentLength;
+    if (length === undefined) {
+      const body = limitBytes(upstream.body, { maxBytes, onEnd: (bytes, outcome) => served(outcome, bytes) });
+      return new Response(body, { status: 200, headers });
+    }
+    if (length > BUFFERED_MAX_BYTES) {
+      served("streamed", length);
+      return new Response(upstream.body, { status: 200, headers });
+    }
+    let bytes: ArrayBuffer;
+    try {
+      bytes = await new Response(upstream.body).arrayBuffer();
+    } catch (err) {
+      log.debug("media_download_failed", { ...fields, err: err as Error });
+      return refuse(new HttpError(502, "feishu_unavailable", "the download from Feishu broke off"), fields);
+    }
+    served("complete", bytes.byteLength);
+    return new Response(bytes, { status: 200, headers });
+  }
+
   return new Elysia({ name: "media-download" }).get(
     "/api/media/:id",
     async ({ params, request, server }) => {
@@ -86,7 +122,7 @@ export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps =
           fields,
         );
       }
-      let upstream: Awaited<ReturnType<MessageResourceClient["open"]>>;
+      let upstream: ResourceStream;
       try {
         upstream = await feishu.open({
           messageId: found.messageId,
@@ -103,37 +139,7 @@ export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps =
         await upstream.body.cancel().catch(() => {});
         return refuse(tooLarge(maxBytes), fields);
       }
-      const headers = responseHeaders(found, upstream);
-      const served = (outcome: string, bytes: number) => {
-        m.downloads.inc({ outcome });
-        m.bytes.inc({}, bytes);
-        log.info("media_download", { ...fields, status: 200, outcome, bytes, type: upstream.type });
-      };
-      const length = upstream.contentLength;
-      if (length === undefined) {
-        // No length to check up front: count the bytes on the way and cut the answer at the limit.
-        const body = limitBytes(upstream.body, {
-          maxBytes,
-          onEnd: (bytes, outcome) => served(outcome, bytes),
-        });
-        return new Response(body, { status: 200, headers });
-      }
-      if (length > BUFFERED_MAX_BYTES) {
-        // Handed to Bun as Feishu's own stream, which Bun pipes natively with backpressure (less
-        // memory than a JS stream in between); HTTP framing holds it to the length checked above.
-        served("streamed", length);
-        return new Response(upstream.body, { status: 200, headers });
-      }
-      // Small enough to hold: read whole, so that the answer carries its Content-Length.
-      let bytes: ArrayBuffer;
-      try {
-        bytes = await new Response(upstream.body).arrayBuffer();
-      } catch (err) {
-        log.debug("media_download_failed", { ...fields, err: err as Error });
-        return refuse(new HttpError(502, "feishu_unavailable", "the download from Feishu broke off"), fields);
-      }
-      served("complete", bytes.byteLength);
-      return new Response(bytes, { status: 200, headers });
+      return deliver(upstream, responseHeaders(found, upstream), fields);
     },
     {
       detail: {
