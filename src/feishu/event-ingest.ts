@@ -8,6 +8,7 @@ import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { Inbox } from "../relay/inbox.ts";
+import { withMediaUrls } from "./attachments.ts";
 import {
   type EventMeta,
   eventTypeLabel,
@@ -39,6 +40,8 @@ export interface IngestDeps {
   notices: IngestNotices;
   log: Logger;
   metrics: Registry;
+  /** The relay's public address: attachments get `<publicUrl>/api/media/<id>` as their `url`. */
+  publicUrl?: string;
   /** How long a group message may wait for the bot's identity (Feishu wants an answer within 3 s). */
   botTimeoutMs?: number;
 }
@@ -127,6 +130,9 @@ export class EventIngest {
       return { outcome };
     }
     inbound.sender = { openId: message.sender.openId, ...(user.name ? { name: user.name } : {}) };
+    if (inbound.attachments && this.#deps.publicUrl) {
+      inbound.attachments = withMediaUrls(inbound.attachments, this.#deps.publicUrl);
+    }
     const result = await this.#deps.inbox.accept({
       userId: user.id,
       eventId: meta.eventId,

@@ -3,6 +3,7 @@
  * long connection both feed decoded JSON through here, so both paths accept and refuse the same things.
  */
 import type { InboundMessage, Mention } from "../relay/protocol.ts";
+import { mediaRefs, toAttachments } from "./attachments.ts";
 import { renderContent } from "./message-content.ts";
 
 export const MESSAGE_EVENT = "im.message.receive_v1";
@@ -120,10 +121,12 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
   const threadId = optId(m, "thread_id", "event.message");
   const rootId = optId(m, "root_id", "event.message");
   const parentId = optId(m, "parent_id", "event.message");
+  const messageId = id(m, "message_id", "event.message");
+  const attachments = toAttachments(messageId, mediaRefs(msgType, rendered.content));
   return {
     senderType,
     message: {
-      messageId: id(m, "message_id", "event.message"),
+      messageId,
       chatId: id(m, "chat_id", "event.message"),
       chatType: string(m, "chat_type", "event.message") === "p2p" ? "p2p" : "group",
       ...(threadId ? { threadId } : {}),
@@ -136,6 +139,7 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
       mentions,
       createTime: millis(m.create_time),
       atOpenIds: rendered.atOpenIds,
+      ...(attachments.length > 0 ? { attachments } : {}),
     },
   };
 }

@@ -35,6 +35,7 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
     }),
     log,
     metrics: ctx.metrics,
+    publicUrl: ctx.config.PUBLIC_URL,
   });
 }
 

@@ -119,10 +119,17 @@ function renderAt(userId: string, userName: string, mentions: Mention[], atOpenI
   return name ? `@${name}` : `@${userId}`;
 }
 
-/** `[image]`, `[file: report.pdf]`, `[media: clip.mp4]`, or `[<type>]` for everything else. */
+/**
+ * `[image]`, `[file: report.pdf]`, `[media: clip.mp4]`, a voice note's own transcript (Feishu's
+ * `speech_to_text`) or `[audio]`, or `[<type>]` for everything else.
+ */
 function placeholder(msgType: string, content: Json): string {
   const fileName = typeof content.file_name === "string" && content.file_name ? content.file_name : "";
   switch (msgType) {
+    case "audio": {
+      const transcript = typeof content.speech_to_text === "string" ? content.speech_to_text.trim() : "";
+      return transcript || "[audio]";
+    }
     case "file":
     case "media":
       return fileName ? `[${msgType}: ${fileName}]` : `[${msgType}]`;

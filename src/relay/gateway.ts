@@ -21,6 +21,7 @@ import {
   ClientFrame,
   CloseCode,
   checkFrame,
+  Feature,
   HEARTBEAT_SEC,
   LegacyAuthFrame,
   LegacyLlmRequestFrame,
@@ -30,6 +31,9 @@ import {
 import { BUSY_MESSAGE, databaseBusy, isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
+
+/** Feishu's limit for an image upload (feishu-reference.md §11.2); larger images go as files. */
+export const IMAGE_MAX_BYTES = 10 * 1024 * 1024;
 
 /** The original plugin may authenticate with a first frame within this time. */
 export const LEGACY_AUTH_TIMEOUT_MS = 10_000;
@@ -193,6 +197,8 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         bot,
         pending,
         heartbeatSec: HEARTBEAT_SEC,
+        features: [Feature.media],
+        media: { maxBytes: ctx.config.MEDIA_MAX_BYTES, imageMaxBytes: IMAGE_MAX_BYTES },
       });
     } else conn.send({ type: "auth_success", userId: String(u.id), openId: u.openId });
     hub.register(conn);

@@ -1,9 +1,10 @@
 /**
  * Wires the plugin side of the relay: the hub of live connections, the durable outbox, the
- * `/openclaw` WebSocket and `POST /api/messages`.
+ * `/openclaw` WebSocket, `POST /api/messages` and `GET /api/media/:id`.
  */
 import type { FeatureModule } from "../app.ts";
 import type { RelayContext } from "../context.ts";
+import { mediaDownloadRoutes } from "../media/download-route.ts";
 import { gatewayRoutes } from "./gateway.ts";
 import { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
@@ -61,6 +62,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     features: [
       (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot }),
       (c) => messagesRoutes(c, outbox),
+      (c) => mediaDownloadRoutes(c),
     ],
   };
 }

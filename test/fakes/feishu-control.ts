@@ -8,6 +8,7 @@ import { isObject, type JsonObject, parseJsonObject } from "./feishu-common.ts";
 import type { FakeUserInput } from "./feishu-contact.ts";
 import type { Envelope, MessageEventOptions } from "./feishu-events.ts";
 import type { PushOptions } from "./feishu-pusher.ts";
+import type { ResourceInput } from "./feishu-resources.ts";
 import type { Failure, SwitchScope } from "./feishu-switches.ts";
 import type { WsPushOptions } from "./feishu-ws-gateway.ts";
 
@@ -39,6 +40,16 @@ const POST_ROUTES: Record<string, Handler> = {
   },
   "ws-push": (fake, body) => fake.wsPushEvent(eventOf(body), (body.options ?? {}) as WsPushOptions),
   "ws-drop": (fake, body) => fake.wsDropConnections({ abrupt: body.abrupt === true }),
+  // `bytesBase64` carries the bytes; the other fields are ResourceInput's.
+  resources: (fake, body) => {
+    const { bytesBase64, ...rest } = body;
+    fake.addResource({
+      ...(rest as unknown as Omit<ResourceInput, "bytes">),
+      bytes: Buffer.from(String(bytesBase64 ?? ""), "base64"),
+    });
+  },
+  "resources-fail": (fake, body) =>
+    fake.failResourcesNext(Number(body.n ?? 1), body.failure as Failure | { kind: "http502" }),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -54,6 +65,7 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
   sent: (fake) => fake.sent,
   calls: (fake) => fake.calls,
   "ws-acks": (fake) => fake.wsAcks,
+  "resource-calls": (fake) => fake.resourceCalls,
 };
 
 export async function handleControl(fake: FakeFeishu, req: Request, url: URL): Promise<Response | undefined> {

@@ -6,6 +6,7 @@ import { feishuError, type Reply, replyCode, toResponse } from "./feishu-common.
 import { getBotInfo, getContactUser, type UserDirectory } from "./feishu-contact.ts";
 import type { ImApi } from "./feishu-im.ts";
 import type { OAuthProvider } from "./feishu-oauth.ts";
+import { RESOURCE_RE, type ResourceApi } from "./feishu-resources.ts";
 import { failureReply, type Switches } from "./feishu-switches.ts";
 import type { WsConnData, WsGateway } from "./feishu-ws-gateway.ts";
 
@@ -28,6 +29,8 @@ export interface RouterDeps {
   users: UserDirectory;
   oauth: OAuthProvider;
   ws: WsGateway;
+  /** The message-resource download API (binary answers, its own fault switches). */
+  resources?: ResourceApi;
   switches: Switches;
   calls: CallRecord[];
   onRateLimited: () => void;
@@ -53,6 +56,17 @@ export function createFetchHandler(deps: RouterDeps) {
       const rejected = deps.ws.upgrade(req, url, server);
       record(deps, req, url, rejected ? rejected.status : 101, undefined);
       return rejected;
+    }
+    const resource = req.method === "GET" ? RESOURCE_RE.exec(url.pathname) : null;
+    if (resource && deps.resources) {
+      const authError = deps.tokens.check(req);
+      const [, messageId, fileKey] = resource.map((p) => decodeURIComponent(p));
+      const answer = authError
+        ? { response: toResponse(authError), code: replyCode(authError) }
+        : deps.resources.handle(url, messageId!, fileKey!);
+      if (answer.code !== undefined && RATE_LIMIT_CODES.has(answer.code)) deps.onRateLimited();
+      record(deps, req, url, answer.response.status, answer.code);
+      return answer.response;
     }
     const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
     const isSend = isSendCall(req.method, url.pathname);

@@ -30,6 +30,7 @@ import {
 import { ImApi, type SentMessage } from "./feishu-im.ts";
 import { OAuthProvider } from "./feishu-oauth.ts";
 import { type PushOptions, type PushResult, WebhookPusher } from "./feishu-pusher.ts";
+import { ResourceApi, type ResourceCall, type ResourceInput } from "./feishu-resources.ts";
 import { type CallRecord, createFetchHandler } from "./feishu-router.ts";
 import { type Failure, SlidingWindowLimiter, Switches, type SwitchScope } from "./feishu-switches.ts";
 import {
@@ -50,6 +51,8 @@ export type {
   MessageEventOptions,
   PushOptions,
   PushResult,
+  ResourceCall,
+  ResourceInput,
   SentMessage,
   SwitchScope,
   V1Envelope,
@@ -99,6 +102,8 @@ export class FakeFeishu {
   readonly users = new UserDirectory();
   readonly im: ImApi;
   readonly oauth: OAuthProvider;
+  /** Message resources (images, files, audio, video) served by the download API. */
+  readonly resources = new ResourceApi();
   readonly pusher: WebhookPusher;
   readonly ws: WsGateway;
   readonly switches = new Switches();
@@ -139,6 +144,7 @@ export class FakeFeishu {
       users: this.users,
       oauth: this.oauth,
       ws: this.ws,
+      resources: this.resources,
       switches: this.switches,
       calls: this.calls,
       onRateLimited: () => {
@@ -192,6 +198,7 @@ export class FakeFeishu {
     this.switches.clear();
     this.ws.reset();
     this.pusher.pushes.length = 0;
+    this.resources.reset();
   }
 
   async stop(): Promise<void> {
@@ -256,6 +263,22 @@ export class FakeFeishu {
     return this.im.sent
       .waitFor(() => ++seen >= count, timeoutMs, `${count} sent messages`)
       .then(() => this.sent.slice());
+  }
+
+  // ---- message resources ----
+
+  /** Makes `bytes` downloadable as `fileKey` of `messageId` (reference §11.1). */
+  addResource(input: ResourceInput): void {
+    this.resources.register(input);
+  }
+
+  /** The next `n` resource downloads answer `failure` (`http502`: a bare 502 page). */
+  failResourcesNext(n: number, failure: Failure | { kind: "http502" }): void {
+    this.resources.failNext(n, failure);
+  }
+
+  get resourceCalls(): ResourceCall[] {
+    return this.resources.calls;
   }
 
   // ---- users and OAuth ----
