@@ -13,6 +13,8 @@ export interface JsonCall {
   url: string;
   /** Serialised as JSON with `Content-Type: application/json; charset=utf-8`. */
   body?: unknown;
+  /** Sent instead of `body` as `multipart/form-data` (uploads); fetch sets the boundary. */
+  form?: FormData;
   headers?: Record<string, string>;
   timeoutMs: number;
   /** Short API name for errors and metrics. */
@@ -31,7 +33,7 @@ export interface JsonAnswer {
 
 export async function callJson(fetchFn: typeof fetch, call: JsonCall): Promise<JsonAnswer> {
   const headers: Record<string, string> = { accept: "application/json", ...call.headers };
-  if (call.body !== undefined) headers["content-type"] = "application/json; charset=utf-8";
+  if (call.body !== undefined && !call.form) headers["content-type"] = "application/json; charset=utf-8";
   const timeout = AbortSignal.timeout(call.timeoutMs);
   const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
   let res: Response;
@@ -40,7 +42,7 @@ export async function callJson(fetchFn: typeof fetch, call: JsonCall): Promise<J
     res = await fetchFn(call.url, {
       method: call.method,
       headers,
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      body: call.form ?? (call.body === undefined ? undefined : JSON.stringify(call.body)),
       signal,
     });
     text = await res.text();

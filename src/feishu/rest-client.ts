@@ -30,6 +30,8 @@ export interface RestCall {
   /** Path with its query, e.g. `/open-apis/im/v1/messages?receive_id_type=chat_id`. */
   path: string;
   body?: unknown;
+  /** A multipart body instead (uploads), built afresh for each attempt. */
+  form?: () => FormData;
   /** Short API name for metrics and errors: `im.message.create`. */
   api: string;
   timeoutMs?: number;
@@ -93,6 +95,7 @@ export class FeishuRestClient {
         method: call.method,
         url: this.#o.baseUrl + call.path,
         body: call.body,
+        form: call.form?.(),
         headers: { authorization: `Bearer ${token}` },
         timeoutMs: call.timeoutMs ?? this.#o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         api: call.api,
