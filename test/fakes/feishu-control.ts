@@ -39,6 +39,7 @@ const POST_ROUTES: Record<string, Handler> = {
   },
   "ws-push": (fake, body) => fake.wsPushEvent(eventOf(body), (body.options ?? {}) as WsPushOptions),
   "ws-drop": (fake, body) => fake.wsDropConnections({ abrupt: body.abrupt === true }),
+  "upload-fail": (fake, body) => fake.failNextUploads(Number(body.n ?? 1), body.failure as Failure),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -46,12 +47,14 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
     tokenFetches: fake.tokenFetches,
     rateLimited: fake.rateLimited,
     sent: fake.sent.length,
+    uploads: fake.uploads.length,
     calls: fake.calls.length,
     wsConnections: fake.wsConnections,
     wsReadyConnections: fake.wsReadyConnections,
     wsAcks: fake.wsAcks.length,
   }),
   sent: (fake) => fake.sent,
+  uploads: (fake) => fake.uploads,
   calls: (fake) => fake.calls,
   "ws-acks": (fake) => fake.wsAcks,
 };

@@ -7,6 +7,7 @@ import { getBotInfo, getContactUser, type UserDirectory } from "./feishu-contact
 import type { ImApi } from "./feishu-im.ts";
 import type { OAuthProvider } from "./feishu-oauth.ts";
 import { failureReply, type Switches } from "./feishu-switches.ts";
+import type { UploadsApi } from "./feishu-uploads.ts";
 import type { WsConnData, WsGateway } from "./feishu-ws-gateway.ts";
 
 export interface CallRecord {
@@ -29,6 +30,8 @@ export interface RouterDeps {
   oauth: OAuthProvider;
   ws: WsGateway;
   switches: Switches;
+  /** Media uploads (multipart): handled before the body is read as text. */
+  uploads: UploadsApi;
   calls: CallRecord[];
   onRateLimited: () => void;
   /** Optional extra routes (the control API); return undefined to fall through. */
@@ -53,6 +56,15 @@ export function createFetchHandler(deps: RouterDeps) {
       const rejected = deps.ws.upgrade(req, url, server);
       record(deps, req, url, rejected ? rejected.status : 101, undefined);
       return rejected;
+    }
+    if (deps.uploads.handles(req.method, url.pathname)) {
+      const failure = deps.switches.takeFailure(false);
+      const reply = failure
+        ? failureReply(failure, deps.tokens.authErrorStatus)
+        : (deps.tokens.check(req) ??
+          (await deps.uploads.handle(req, url.pathname, deps.tokens.authErrorStatus)));
+      record(deps, req, url, reply.status, replyCode(reply));
+      return toResponse(reply);
     }
     const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
     const isSend = isSendCall(req.method, url.pathname);

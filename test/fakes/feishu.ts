@@ -32,6 +32,7 @@ import { OAuthProvider } from "./feishu-oauth.ts";
 import { type PushOptions, type PushResult, WebhookPusher } from "./feishu-pusher.ts";
 import { type CallRecord, createFetchHandler } from "./feishu-router.ts";
 import { type Failure, SlidingWindowLimiter, Switches, type SwitchScope } from "./feishu-switches.ts";
+import { type UploadRecord, UploadsApi } from "./feishu-uploads.ts";
 import {
   type WsAck,
   type WsClientConfig,
@@ -52,6 +53,7 @@ export type {
   PushResult,
   SentMessage,
   SwitchScope,
+  UploadRecord,
   V1Envelope,
   V2Envelope,
   WsAck,
@@ -102,6 +104,7 @@ export class FakeFeishu {
   readonly pusher: WebhookPusher;
   readonly ws: WsGateway;
   readonly switches = new Switches();
+  readonly uploadsApi: UploadsApi;
   /** Count of 429/99991400 and 230020 answers, injected or enforced. */
   rateLimited = 0;
   private timeOffsetMs = 0;
@@ -127,7 +130,8 @@ export class FakeFeishu {
       messages: new Map(),
     };
     this.tokens = new TenantTokens(this.ctx, opts.tokenTtlSec);
-    this.im = new ImApi(this.ctx, this.users);
+    this.uploadsApi = new UploadsApi(this.ctx.clock);
+    this.im = new ImApi(this.ctx, this.users, (key) => this.uploadsApi.byKey(key));
     this.oauth = new OAuthProvider(this.ctx, this.users);
     this.pusher = new WebhookPusher(this.ctx);
     this.ws = new WsGateway(this.ctx, () => `ws://127.0.0.1:${this.port}`);
@@ -140,6 +144,7 @@ export class FakeFeishu {
       oauth: this.oauth,
       ws: this.ws,
       switches: this.switches,
+      uploads: this.uploadsApi,
       calls: this.calls,
       onRateLimited: () => {
         this.rateLimited++;
@@ -181,12 +186,31 @@ export class FakeFeishu {
     return this.im.sent.items;
   }
 
+  /** Every accepted media upload (images and files), in order. */
+  get uploads(): UploadRecord[] {
+    return this.uploadsApi.uploads.items;
+  }
+
+  /** The next `n` uploads answer `failure` (e.g. `{kind:"server_error"}` or `{kind:"rate_limit"}`). */
+  failNextUploads(n: number, failure: Failure): void {
+    this.uploadsApi.failNext(n, failure);
+  }
+
+  /** Resolves with the first upload (already recorded or arriving) matching `predicate`. */
+  waitForUpload(
+    predicate: (u: UploadRecord) => boolean = () => true,
+    timeoutMs = 2000,
+  ): Promise<UploadRecord> {
+    return this.uploadsApi.uploads.waitFor(predicate, timeoutMs, "an upload");
+  }
+
   /** Clears records, counters, switches, limiters and uuid memory; keeps tokens, users and sockets. */
   reset(): void {
     this.calls.length = 0;
     this.rateLimited = 0;
     this.tokens.fetches = 0;
     this.im.reset();
+    this.uploadsApi.reset();
     this.im.chatLimiter = undefined;
     this.im.appLimiter = undefined;
     this.switches.clear();
