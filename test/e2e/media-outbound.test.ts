@@ -7,8 +7,10 @@ import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
+import { tempDir } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType } from "../relay/ws-client.ts";
+import { type RelayProcess, startRelayProcess } from "./relay-process.ts";
 
 const fake = await useFakeFeishu();
 let clockOffset = 0;
@@ -22,7 +24,11 @@ const r = await gatewayRelay(
   },
   { now: () => Date.now() + clockOffset },
 );
-afterAll(() => r.close());
+const tmp = tempDir();
+afterAll(async () => {
+  await r.close();
+  tmp.cleanup();
+});
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const bytes = (n: number, head: number[] = []) => {
@@ -294,4 +300,93 @@ describe("outbound media", () => {
     });
     expect([chunked.status, await errorCode(chunked)]).toEqual([413, "body_too_large"]);
   });
+});
+
+describe("outbound media across kill -9", () => {
+  const ADMIN = "media-crash-admin-token-0123";
+  const env = (name: string) => ({
+    DATABASE_PATH: join(tmp.dir, `${name}.db`),
+    ADMIN_TOKEN: ADMIN,
+    FEISHU_APP_ID: fake.appId,
+    FEISHU_APP_SECRET: fake.appSecret,
+    FEISHU_DOMAIN: fake.url,
+  });
+  async function userOn(relay: RelayProcess, openId: string): Promise<string> {
+    const res = await fetch(`${relay.base}/api/admin/users`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ openId, name: openId }),
+    });
+    return ((await res.json()) as { token: string }).token;
+  }
+  const putOn = (relay: RelayProcess, token: string, body: Uint8Array, mime: string) =>
+    fetch(`${relay.base}/api/media`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": mime, "x-file-name": "kept.pdf" },
+      body,
+    });
+
+  test("media answered by PUT survive kill -9: after a restart the send goes out once", async () => {
+    const first = await startRelayProcess(env("put-crash"));
+    const token = await userOn(first, "ou_media_crash_put");
+    const res = await putOn(first, token, PDF, "application/pdf");
+    expect(res.status).toBe(201);
+    const { mediaId } = (await res.json()) as { mediaId: string };
+    expect(await first.stop("SIGKILL")).not.toBe(0);
+
+    const second = await startRelayProcess(env("put-crash"));
+    try {
+      const c = connect(second.ws, { token });
+      await c.next(isType("hello"));
+      c.send({ type: "send", id: "k1", msgType: "file", mediaId, uuid: "after-crash" });
+      expect(await c.next((f) => f.id === "k1", 5000)).toMatchObject({ type: "sent" });
+      expect(fake.uploads).toEqual([expect.objectContaining({ fileName: "kept.pdf", sha256: sha256(PDF) })]);
+      expect(fake.sent).toHaveLength(1);
+      c.close();
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  }, 30_000);
+
+  test("kill -9 after the upload but before the send succeeded: the restart sends without uploading again", async () => {
+    const first = await startRelayProcess(env("send-crash"));
+    const token = await userOn(first, "ou_media_crash_send");
+    const res = await putOn(first, token, PNG, "image/png");
+    const { mediaId } = (await res.json()) as { mediaId: string };
+    fake.failNext(100, { kind: "server_error", status: 503 });
+    const c = connect(first.ws, { token });
+    await c.next(isType("hello"));
+    c.send({ type: "send", id: "k2", msgType: "image", mediaId, text: "caption", uuid: "crash-mid-send" });
+    expect(await c.next((f) => f.id === "k2", 5000)).toMatchObject({ type: "queued" });
+    expect(fake.uploads).toHaveLength(1);
+    expect(await first.stop("SIGKILL")).not.toBe(0);
+    fake.switches.clear();
+
+    const second = await startRelayProcess(env("send-crash"));
+    try {
+      const [media, caption] = await fake.waitForSentCount(2, 8000);
+      expect(media).toMatchObject({ msgType: "image", content: { image_key: fake.uploads[0]!.key } });
+      expect(caption).toMatchObject({ msgType: "text", text: "caption" });
+      expect(fake.uploads).toHaveLength(1);
+      // The plugin asks again with the same uuid after reconnecting: the outcome, not a new send.
+      const again = connect(second.ws, { token });
+      await again.next(isType("hello"));
+      again.send({
+        type: "send",
+        id: "k3",
+        msgType: "image",
+        mediaId,
+        text: "caption",
+        uuid: "crash-mid-send",
+      });
+      expect(await again.next((f) => f.id === "k3")).toMatchObject({
+        type: "sent",
+        messageIds: [media!.messageId, caption!.messageId],
+      });
+      expect(fake.sent).toHaveLength(2);
+      again.close();
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  }, 30_000);
 });
