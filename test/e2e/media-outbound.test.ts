@@ -50,7 +50,7 @@ function put(token: string, body: BodyInit | null, headers: Record<string, strin
   });
 }
 
-async function upload(token: string, body: Uint8Array, mime: string, name?: string) {
+async function upload(token: string, body: Uint8Array<ArrayBuffer>, mime: string, name?: string) {
   const res = await put(token, body, {
     "content-type": mime,
     ...(name ? { "x-file-name": encodeURIComponent(name) } : {}),
@@ -319,7 +319,7 @@ describe("outbound media across kill -9", () => {
     });
     return ((await res.json()) as { token: string }).token;
   }
-  const putOn = (relay: RelayProcess, token: string, body: Uint8Array, mime: string) =>
+  const putOn = (relay: RelayProcess, token: string, body: Uint8Array<ArrayBuffer>, mime: string) =>
     fetch(`${relay.base}/api/media`, {
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-type": mime, "x-file-name": "kept.pdf" },

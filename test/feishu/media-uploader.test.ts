@@ -8,7 +8,7 @@ import { clientStack } from "./client-stack.ts";
 
 const fake = await useFakeFeishu();
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
-const image = (bytes: Uint8Array): UploadRequest => ({
+const image = (bytes: Uint8Array<ArrayBuffer>): UploadRequest => ({
   kind: "image",
   file: new Blob([bytes]),
   fileName: "a.png",
