@@ -43,6 +43,16 @@ export function createMedia(ctx: RelayContext, dbPath: string): MediaService {
     }
   });
   sweeper.runOnce();
+  ctx.metrics.gauge(
+    "media_stored_bytes",
+    "Bytes of uploaded media stored for later sends.",
+    () => store.totals().bytes,
+  );
+  ctx.metrics.gauge(
+    "media_stored_files",
+    "Uploaded media stored for later sends.",
+    () => store.totals().files,
+  );
   // Registered before the outbox's hooks, so it runs after them: no send still reads the files.
   ctx.onShutdown(() => store.close());
   return {

@@ -90,6 +90,11 @@ export class MediaStore {
     return join(this.#o.dir, id);
   }
 
+  /** Media stored now, all users (metrics). */
+  totals(): { files: number; bytes: number } {
+    return this.#q.totals.get() ?? { files: 0, bytes: 0 };
+  }
+
   /** Bytes the user has stored now. */
   usage(userId: number): number {
     return this.#q.usage.get(userId)?.n ?? 0;
@@ -200,7 +205,9 @@ async function writeDurably(
   let size = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch(() => {
+        throw new HttpError(400, "bad_request", "the upload was interrupted before its end");
+      });
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
@@ -233,6 +240,9 @@ function statements(c: Database) {
   const pinned = `EXISTS (SELECT 1 FROM outbox o WHERE o.media_id = m.id AND o.status IN ('pending', 'sending'))`;
   return {
     byId: c.query<MediaRecord, [string]>(`SELECT ${cols} FROM media WHERE id = ?`),
+    totals: c.query<{ files: number; bytes: number }, []>(
+      "SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM media",
+    ),
     usage: c.query<{ n: number }, [number]>(
       "SELECT coalesce(sum(size), 0) AS n FROM media WHERE user_id = ?",
     ),

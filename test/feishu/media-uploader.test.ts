@@ -135,4 +135,19 @@ describe("fake upload checks", () => {
     expect(ok).toHaveLength(1);
     expect(fake.sent).toEqual([expect.objectContaining({ msgType: "audio", content: { file_key: opus } })]);
   });
+
+  test("the control API lists uploads and injects upload failures", async () => {
+    const failed = await fetch(`${fake.url}/_fake/upload-fail`, {
+      method: "POST",
+      body: JSON.stringify({ n: 1, failure: { kind: "server_error", status: 500 } }),
+    });
+    expect(failed.status).toBe(200);
+    const { uploader: up } = uploader();
+    expect((await failure(up.upload(image(PNG)))).status).toBe(500);
+    const key = await up.upload(image(PNG));
+    const listed = (await (await fetch(`${fake.url}/_fake/uploads`)).json()) as Array<{ key: string }>;
+    expect(listed.map((u) => u.key)).toEqual([key]);
+    const state = (await (await fetch(`${fake.url}/_fake/state`)).json()) as { uploads: number };
+    expect(state.uploads).toBe(1);
+  });
 });

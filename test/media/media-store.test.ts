@@ -114,6 +114,21 @@ describe("media store", () => {
     expect(readdirSync(s.dir)).toEqual([]);
   });
 
+  test("an upload cut off midway is a clear 400 and leaves no file", async () => {
+    const s = setup();
+    let sent = false;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(ctrl) {
+        if (sent) return ctrl.error(new Error("connection reset"));
+        sent = true;
+        ctrl.enqueue(bytes(100));
+      },
+    });
+    expect(await codeOf(s.store.put(1, broken, { mime: "image/png" }))).toBe("400 bad_request");
+    expect(readdirSync(s.dir)).toEqual([]);
+    expect(s.rows()).toBe(0);
+  });
+
   test("the quota counts each user's stored bytes, declared or counted", async () => {
     const s = setup();
     await s.store.put(1, body(bytes(1000)).stream, { mime: "image/png" });
