@@ -8,6 +8,7 @@
  * and other 4xx are permanent; 5xx, network errors and 429 are transient.
  */
 import { FeishuApiError, isRateLimit } from "./api-error.ts";
+import { type MultipartBody, multipartBody } from "./multipart.ts";
 import type { SendRateLimiter } from "./rate-limiter.ts";
 import type { FeishuRestClient } from "./rest-client.ts";
 
@@ -22,20 +23,21 @@ export const UPLOAD_TIMEOUT_MS = 120_000;
 /** When Feishu throttles an upload without saying for how long. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 1000;
 
-/** The multipart body of an upload (pure: the same request always builds the same fields). */
-export function uploadForm(req: UploadRequest): FormData {
-  const form = new FormData();
-  if (req.kind === "image") {
-    form.append("image_type", "message");
-    form.append("image", req.file, req.fileName);
-    return form;
-  }
-  form.append("file_type", req.fileType);
-  // Used literally as the display name: raw UTF-8, never percent-encoded (reference §11.2).
-  form.append("file_name", req.fileName);
-  if (req.durationMs !== undefined) form.append("duration", String(Math.round(req.durationMs)));
-  form.append("file", req.file, req.fileName);
-  return form;
+/** The multipart body of an upload; the file part streams from disk. */
+export function uploadForm(req: UploadRequest, boundary?: string): MultipartBody {
+  if (req.kind === "image")
+    return multipartBody(
+      [["image_type", "message"]],
+      { field: "image", fileName: req.fileName, blob: req.file },
+      boundary,
+    );
+  const fields: Array<[string, string]> = [
+    ["file_type", req.fileType],
+    // Used literally as the display name: raw UTF-8, never percent-encoded (reference §11.2).
+    ["file_name", req.fileName],
+  ];
+  if (req.durationMs !== undefined) fields.push(["duration", String(Math.round(req.durationMs))]);
+  return multipartBody(fields, { field: "file", fileName: req.fileName, blob: req.file }, boundary);
 }
 
 export class MediaUploader {
@@ -53,7 +55,7 @@ export class MediaUploader {
       const answer = await this.client.request({
         method: "POST",
         path: req.kind === "image" ? "/open-apis/im/v1/images" : "/open-apis/im/v1/files",
-        form: () => uploadForm(req),
+        multipart: () => uploadForm(req),
         api,
         timeoutMs: UPLOAD_TIMEOUT_MS,
         signal: opts.signal,
