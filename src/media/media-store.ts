@@ -10,7 +10,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -78,6 +78,14 @@ export class MediaStore {
   constructor(db: Db, opts: MediaStoreOptions) {
     this.#o = { now: Date.now, temporary: false, ...opts };
     mkdirSync(opts.dir, { recursive: true, mode: DIR_MODE });
+    // Uploads are user data like the database: a folder left looser by hand is tightened.
+    if ((statSync(opts.dir).mode & 0o077) !== 0) {
+      try {
+        chmodSync(opts.dir, DIR_MODE);
+      } catch (err) {
+        opts.log.warn("media_permissions_too_open", { path: opts.dir, err: err as Error });
+      }
+    }
     this.#q = statements(db.$client);
   }
 

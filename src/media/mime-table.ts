@@ -141,9 +141,16 @@ const EXTENSIONS: Record<string, string> = {
   "audio/opus": "opus",
   "video/mp4": "mp4",
   "application/pdf": "pdf",
+  "application/zip": "zip",
+  "text/plain": "txt",
 };
 
-/** Feishu wants a `file_name` with its extension; one is made up when the upload had no name. */
-export function fallbackFileName(mime: string): string {
-  return `file.${EXTENSIONS[mime] ?? "bin"}`;
+/**
+ * The `file_name` Feishu gets: it wants one with an extension, so a nameless upload is called
+ * `file.<ext>`, and a name without an extension gets the MIME type's, when one is known.
+ */
+export function feishuFileName(name: string | null, mime: string): string {
+  const ext = EXTENSIONS[mime];
+  if (!name) return `file.${ext ?? "bin"}`;
+  return ext && !/\.[A-Za-z0-9]{1,8}$/.test(name) ? `${name}.${ext}` : name;
 }

@@ -8,7 +8,7 @@ import type { UploadRequest } from "../feishu/media-uploader.ts";
 import type { SendPort } from "../relay/outbox.ts";
 import { isMediaMsgType, type MediaMsgType } from "../relay/protocol.ts";
 import type { MediaRecord, MediaStore } from "./media-store.ts";
-import { fallbackFileName, feishuFileType } from "./mime-table.ts";
+import { feishuFileName, feishuFileType } from "./mime-table.ts";
 
 /** The upload for stored media sent as `msgType`; `file` is its bytes (a `Bun.file`). */
 export function uploadRequestFor(
@@ -17,7 +17,7 @@ export function uploadRequestFor(
   file: Blob,
   durationMs?: number,
 ): UploadRequest {
-  const fileName = media.name ?? fallbackFileName(media.mime);
+  const fileName = feishuFileName(media.name, media.mime);
   if (msgType === "image") return { kind: "image", file, fileName };
   const withDuration = msgType === "audio" || msgType === "video";
   return {

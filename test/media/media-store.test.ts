@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Db, migrate, openDatabase } from "../../src/db/open.ts";
 import { MediaStore, mediaFolderFor } from "../../src/media/media-store.ts";
@@ -214,6 +214,19 @@ describe("media store", () => {
     s.store.release(rec.id);
     expect(existsSync(s.store.path(rec.id))).toBe(false);
     expect(s.rows()).toBe(0);
+  });
+
+  test("a media folder left readable by others is made private", () => {
+    const tmp = tempDir();
+    const dir = join(tmp.dir, "media");
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const db = openDatabase(join(tmp.dir, "relay.db"));
+    migrate(db);
+    new MediaStore(db, { dir, log: memoryLogger().log, maxBytes: 1, quotaBytes: 1, retentionMs: 1 });
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    db.$client.close();
+    tmp.cleanup();
   });
 
   test("an in-memory database keeps its media in a temporary folder, removed on close", () => {

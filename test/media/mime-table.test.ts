@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
-  fallbackFileName,
+  feishuFileName,
   feishuFileType,
   IMAGE_MAX_BYTES,
   isKnownMime,
@@ -76,8 +76,11 @@ describe("mime table", () => {
     expect(feishuFileType("file", "text/plain")).toBe("stream");
   });
 
-  test("a nameless upload gets a file name with an extension", () => {
-    expect(fallbackFileName("video/mp4")).toBe("file.mp4");
-    expect(fallbackFileName("application/x-whatever")).toBe("file.bin");
+  test("Feishu gets a file name with an extension", () => {
+    expect(feishuFileName(null, "video/mp4")).toBe("file.mp4");
+    expect(feishuFileName(null, "application/x-whatever")).toBe("file.bin");
+    expect(feishuFileName("report", "application/pdf")).toBe("report.pdf");
+    expect(feishuFileName("季度报告.PDF", "application/pdf")).toBe("季度报告.PDF");
+    expect(feishuFileName("notes", "application/x-whatever")).toBe("notes");
   });
 });
