@@ -65,6 +65,9 @@ describe("media uploader", () => {
     const big = await failure(up.upload(image(new Uint8Array(10 * 1024 * 1024 + 1).fill(0xff))));
     expect([big.code, big.retryable]).toEqual([234006, false]);
 
+    fake.failNextUploads(1, { kind: "code", code: 232096, msg: "meta writing stopped, retry later" });
+    const busy = await failure(up.upload(image(PNG)));
+    expect([busy.code, busy.retryable]).toEqual([232096, true]);
     fake.failNextUploads(1, { kind: "server_error", status: 503 });
     const down = await failure(up.upload(image(PNG)));
     expect([down.status, down.retryable]).toEqual([503, true]);
