@@ -60,7 +60,7 @@ export function mediaFolderFor(dbPath: string): { dir: string; temporary: boolea
   return { dir: join(dirname(dbPath), "media"), temporary: false };
 }
 
-export const tooLarge = (max: number) =>
+const mediaTooLarge = (max: number) =>
   new HttpError(413, "media_too_large", `the upload is larger than ${max} bytes (MEDIA_MAX_BYTES)`);
 const overQuota = (quota: number) =>
   new HttpError(
@@ -115,7 +115,7 @@ export class MediaStore {
   async put(userId: number, body: ReadableStream<Uint8Array> | null, meta: PutMeta): Promise<MediaRecord> {
     const { maxBytes, quotaBytes } = this.#o;
     const declared = meta.declaredLength;
-    if (declared !== undefined && declared > maxBytes) throw tooLarge(maxBytes);
+    if (declared !== undefined && declared > maxBytes) throw mediaTooLarge(maxBytes);
     if (declared === 0 || !body) throw emptyMedia();
     if (declared !== undefined && this.usage(userId) + declared > quotaBytes) throw overQuota(quotaBytes);
     const id = `med_${randomBytes(18).toString("base64url")}`;
@@ -220,7 +220,7 @@ async function writeDurably(
       size += value.byteLength;
       if (size > maxBytes) {
         await reader.cancel().catch(() => undefined);
-        throw tooLarge(maxBytes);
+        throw mediaTooLarge(maxBytes);
       }
       hash.update(value);
       await file.write(value);
