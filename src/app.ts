@@ -5,7 +5,13 @@
 import { openapi } from "@elysiajs/openapi";
 import { type AnyElysia, Elysia } from "elysia";
 import type { RelayContext } from "./context.ts";
-import { checkDeclaredLength, parseFailure, parseJsonBody } from "./ops/body.ts";
+import {
+  checkDeclaredLength,
+  parseFailure,
+  parseJsonBody,
+  STREAMED_BODY,
+  streamsOwnBody,
+} from "./ops/body.ts";
 import { errorResponse, HttpError } from "./ops/errors.ts";
 import { healthRoutes } from "./ops/health.ts";
 import { metricsRoutes } from "./ops/metrics-route.ts";
@@ -49,7 +55,7 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
         return errorResponse(tooBig.status, tooBig.code, tooBig.message);
       }
     })
-    .onParse(({ request }) => parseJsonBody(request))
+    .onParse(({ request }) => (streamsOwnBody(request) ? STREAMED_BODY : parseJsonBody(request)))
     .onAfterResponse((c) => {
       const returned = (c as { responseValue?: unknown }).responseValue;
       const status =

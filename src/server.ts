@@ -11,12 +11,13 @@ import { KvStore } from "./db/kv.ts";
 import { type Db, migrate, openDatabase } from "./db/open.ts";
 import { createFeishu } from "./feishu/index.ts";
 import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
+import { createMedia } from "./media/index.ts";
+import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
-import { isMediaMsgType } from "./relay/protocol.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -84,23 +85,17 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     ctx.feishu = feishu;
     ctx.status.feishu = () => feishu.health();
   }
+  const media = createMedia(ctx, dbPath);
+  // The outbox owns retrying, so the sender tries once (rate limits still respected).
+  const sendPort = feishu && feishuSendPort(feishu, media.store);
   const core = createRelayCore(ctx, {
-    // The outbox owns retrying, so the sender tries once (rate limits still respected).
-    sendPort: () =>
-      feishu &&
-      ((target, req, uuid, owner) => {
-        // Placeholder until the media outbox lands (issue 11): media sends never reach here yet.
-        if (isMediaMsgType(req.msgType)) throw new Error("media sends are not wired yet");
-        return feishu.sender.deliver(
-          target,
-          { ...req, msgType: req.msgType },
-          { uuid, owner, retry: "once" },
-        );
-      }),
+    sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
+    admit: media.admit,
+    onSent: media.onSent,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
-  const app = buildApp(ctx, [...FEATURES, ...core.features]);
+  const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);
   // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
   if (feishu) ctx.onShutdown(() => feishu.close());
   // Registered last so it runs first on shutdown: plugins are told to reconnect (1012) at once.
@@ -116,7 +111,9 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
       app.listen({
         hostname: config.HOST,
         port: config.PORT,
-        maxRequestBodySize: 8 * 1024 * 1024,
+        // PUT /api/media streams up to MEDIA_MAX_BYTES; every other route caps its body at 1 MiB
+        // itself (ops/body.ts), so this only bounds what Bun accepts before our own checks.
+        maxRequestBodySize: Math.max(8 * 1024 * 1024, config.MEDIA_MAX_BYTES + 1024 * 1024),
         reusePort: false,
       });
       const port = app.server?.port ?? config.PORT;

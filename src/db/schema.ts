@@ -111,11 +111,40 @@ export const outbox = sqliteTable(
     lastError: text("last_error"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** M2-2: the uploaded media (`media.id`) a media send carries; keeps the bytes while it waits. */
+    mediaId: text("media_id"),
+    /** M2-2: Feishu's image_key/file_key once uploaded, recorded before the send so a retry never uploads twice. */
+    mediaKey: text("media_key"),
   },
   (t) => [
     uniqueIndex("outbox_user_uuid").on(t.userId, t.uuid),
     index("outbox_due").on(t.status, t.nextAttemptAt),
+    index("outbox_media").on(t.mediaId),
   ],
+);
+
+/**
+ * M2-2: bytes a plugin uploaded with `PUT /api/media`, stored as files beside the database
+ * (`media/<id>`); a row exists only once its file is durably in place.
+ */
+export const media = sqliteTable(
+  "media",
+  {
+    /** Random, URL-safe; also the file's name. */
+    id: text("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    size: integer("size").notNull(),
+    /** Normalised MIME type (lower case, no parameters). */
+    mime: text("mime").notNull(),
+    name: text("name"),
+    sha256: text("sha256").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** Deleted after this unless a send still waits for it. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("media_user").on(t.userId), index("media_expires_at").on(t.expiresAt)],
 );
 
 /** Which chats a user may address: those their messages were delivered from. */

@@ -81,6 +81,7 @@ const TRANSIENT_CODES = new Set([
   RATE_LIMIT_CODE,
   CHAT_RATE_LIMIT_CODE,
   230049, // message still being sent
+  232096, // uploads: "meta writing stopped, retry later" (reference §11.2)
 ]);
 
 /** Answers of the token endpoint that mean the app id/secret are wrong or the app is unusable. */

@@ -7,12 +7,15 @@
  * socket go back to the pool instead of a new TCP (and TLS) handshake per call.
  */
 import { FeishuApiError, isRetryable, retryAfterFrom } from "./api-error.ts";
+import type { MultipartBody } from "./multipart.ts";
 
 export interface JsonCall {
   method: "GET" | "POST";
   url: string;
   /** Serialised as JSON with `Content-Type: application/json; charset=utf-8`. */
   body?: unknown;
+  /** Sent instead of `body` (uploads): a streamed `multipart/form-data` body. */
+  multipart?: MultipartBody;
   headers?: Record<string, string>;
   timeoutMs: number;
   /** Short API name for errors and metrics. */
@@ -31,7 +34,11 @@ export interface JsonAnswer {
 
 export async function callJson(fetchFn: typeof fetch, call: JsonCall): Promise<JsonAnswer> {
   const headers: Record<string, string> = { accept: "application/json", ...call.headers };
-  if (call.body !== undefined) headers["content-type"] = "application/json; charset=utf-8";
+  if (call.multipart) {
+    headers["content-type"] = call.multipart.contentType;
+    // With an explicit length Bun streams the body as is, instead of chunking it.
+    headers["content-length"] = String(call.multipart.contentLength);
+  } else if (call.body !== undefined) headers["content-type"] = "application/json; charset=utf-8";
   const timeout = AbortSignal.timeout(call.timeoutMs);
   const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
   let res: Response;
@@ -40,7 +47,7 @@ export async function callJson(fetchFn: typeof fetch, call: JsonCall): Promise<J
     res = await fetchFn(call.url, {
       method: call.method,
       headers,
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      body: call.multipart?.body ?? (call.body === undefined ? undefined : JSON.stringify(call.body)),
       signal,
     });
     text = await res.text();

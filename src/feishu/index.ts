@@ -6,6 +6,7 @@
 import type { FeishuHealth, RelayContext } from "../context.ts";
 import { FeishuDirectory } from "./directory.ts";
 import { feishuHosts } from "./domain.ts";
+import { MediaUploader } from "./media-uploader.ts";
 import { SendRateLimiter } from "./rate-limiter.ts";
 import { FeishuRestClient } from "./rest-client.ts";
 import type { RetryMode } from "./send-retry.ts";
@@ -23,6 +24,8 @@ export interface Feishu {
   client: FeishuRestClient;
   limiter: SendRateLimiter;
   sender: FeishuSender;
+  /** M2-2: uploads media for sending (im/v1/images, im/v1/files). */
+  uploader: MediaUploader;
   directory: FeishuDirectory;
   /** "failing" while the app credentials are refused or no token can be had. */
   health(): Exclude<FeishuHealth, "unconfigured">;
@@ -74,6 +77,7 @@ export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu |
     client,
     limiter,
     sender,
+    uploader: new MediaUploader(client, limiter),
     directory,
     health: () => tokens.health(),
     close: () => sender.close(),

@@ -8,19 +8,23 @@
  */
 import { createHash } from "node:crypto";
 
-export type OutgoingMsgType = "text" | "post" | "markdown" | "interactive";
+export type MediaMsgType = "image" | "file" | "audio" | "video";
+export type OutgoingMsgType = "text" | "post" | "markdown" | "interactive" | MediaMsgType;
 
 export interface OutgoingMessage {
   /** Default `text`. `markdown` goes out as a `post` with one `md` node per part. */
   msgType?: OutgoingMsgType;
+  /** Media sends: the caption, sent as text right after the media. */
   text?: string;
   /** `post`: the rich-text content (wrapped in `zh_cn` when it has no locale); `interactive`: the card. */
   content?: Record<string, unknown> | string;
+  /** Media sends: the `image_key` (image) or `file_key` (file, audio, video) of the upload. */
+  mediaKey?: string;
 }
 
 /** One Feishu message: `msg_type` and the `content` string. */
 export interface RenderedPart {
-  msgType: "text" | "post" | "interactive";
+  msgType: "text" | "post" | "interactive" | "image" | "file" | "audio" | "media";
   content: string;
 }
 
@@ -62,9 +66,32 @@ export function renderParts(msg: OutgoingMessage, bodyBytes: (part: RenderedPart
         throw new ContentError("the card is larger than Feishu's 30 KB");
       return [part];
     }
+    case "image":
+    case "file":
+    case "audio":
+    case "video":
+      return renderMedia(type, msg, bodyBytes);
     default:
       throw new ContentError(`unknown msgType ${String(type)}`);
   }
+}
+
+/**
+ * A media message (feishu-reference.md §11.2: `image {image_key}`, `file`/`audio {file_key}`, a
+ * video as `media {file_key}` without a cover), then its caption as text, as the official plugin does.
+ */
+function renderMedia(
+  type: MediaMsgType,
+  msg: OutgoingMessage,
+  bodyBytes: (part: RenderedPart) => number,
+): RenderedPart[] {
+  if (!msg.mediaKey) throw new ContentError(`a ${type} message needs the key of its upload`);
+  const media: RenderedPart =
+    type === "image"
+      ? { msgType: "image", content: JSON.stringify({ image_key: msg.mediaKey }) }
+      : { msgType: type === "video" ? "media" : type, content: JSON.stringify({ file_key: msg.mediaKey }) };
+  const caption = msg.text ? splitWrapped(msg.text, textPart, bodyBytes) : [];
+  return [media, ...caption];
 }
 
 const textPart = (text: string): RenderedPart => ({ msgType: "text", content: JSON.stringify({ text }) });

@@ -8,6 +8,7 @@ import type { Logger } from "../ops/logger.ts";
 import { LATENCY_BUCKETS, type Registry } from "../ops/metrics.ts";
 import { FeishuApiError, isInvalidTokenAnswer } from "./api-error.ts";
 import { answerError, callJson, type JsonAnswer } from "./http.ts";
+import type { MultipartBody } from "./multipart.ts";
 import type { TokenSource } from "./tenant-token.ts";
 
 /** Retries after an invalid-token answer (DESIGN §6): three attempts in all. */
@@ -30,6 +31,8 @@ export interface RestCall {
   /** Path with its query, e.g. `/open-apis/im/v1/messages?receive_id_type=chat_id`. */
   path: string;
   body?: unknown;
+  /** A multipart body instead (uploads), built afresh for each attempt (a stream is read once). */
+  multipart?: () => MultipartBody;
   /** Short API name for metrics and errors: `im.message.create`. */
   api: string;
   timeoutMs?: number;
@@ -93,6 +96,7 @@ export class FeishuRestClient {
         method: call.method,
         url: this.#o.baseUrl + call.path,
         body: call.body,
+        multipart: call.multipart?.(),
         headers: { authorization: `Bearer ${token}` },
         timeoutMs: call.timeoutMs ?? this.#o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         api: call.api,

@@ -21,10 +21,25 @@ export function tooLarge(): HttpError {
   return new HttpError(413, "body_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`);
 }
 
+/**
+ * `PUT /api/media` streams its own body to disk under its own limit (MEDIA_MAX_BYTES): neither the
+ * 1 MiB cap nor the JSON parser applies to it.
+ */
+export function streamsOwnBody(request: Request): boolean {
+  if (request.method !== "PUT") return false;
+  const url = request.url;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const end = url.indexOf("?", start);
+  return url.slice(start, end < 0 ? undefined : end) === "/api/media";
+}
+
+/** What the parser hands a route that reads its own body: the stream is left unread. */
+export const STREAMED_BODY = Object.freeze({ streamed: true });
+
 /** Rejects by Content-Length before reading anything. */
 export function checkDeclaredLength(request: Request): HttpError | undefined {
   const declared = Number(request.headers.get("content-length") ?? 0);
-  return declared > MAX_BODY_BYTES ? tooLarge() : undefined;
+  return declared > MAX_BODY_BYTES && !streamsOwnBody(request) ? tooLarge() : undefined;
 }
 
 /**

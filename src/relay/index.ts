@@ -8,7 +8,8 @@ import { mediaDownloadRoutes } from "../media/download-route.ts";
 import { gatewayRoutes } from "./gateway.ts";
 import { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
-import { Outbox, type SendPort } from "./outbox.ts";
+import { type Admission, Outbox, type SendPort } from "./outbox.ts";
+import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
 
@@ -23,6 +24,9 @@ export interface RelayCoreDeps {
   /** The Feishu side; read at send time so a missing app configuration fails clearly. */
   sendPort: () => SendPort | undefined;
   bot: () => Promise<{ openId: string; name: string }>;
+  /** M2-2: media sends are checked before they are stored, and their media released once sent. */
+  admit?: Admission;
+  onSent?: (req: SendRequest) => void;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
@@ -34,6 +38,8 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     port: deps.sendPort,
     deadlineMs: ctx.config.OUTBOX_DEADLINE * 1000,
     maxQueuedPerUser: ctx.config.OUTBOX_MAX_QUEUED_PER_USER,
+    admit: deps.admit,
+    onSent: deps.onSent,
   });
   ctx.hub = {
     isConnected: (id) => hub.isConnected(id),

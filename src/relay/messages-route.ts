@@ -23,6 +23,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   unavailable: 503,
   internal_error: 500,
   rate_limited: 429,
+  media_not_found: 400,
+  media_type_mismatch: 400,
 };
 
 export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_WAIT_MS) {

@@ -18,6 +18,8 @@ export interface Row {
   messageIds: string | null;
   lastErrorCode: string | null;
   lastError: string | null;
+  /** M2-2: Feishu's key of the uploaded media, once uploaded. */
+  mediaKey: string | null;
 }
 
 /** The `request` column: where the send goes and what it says. */
@@ -29,13 +31,15 @@ export interface Stored {
 export function outboxStatements(c: Database) {
   const cols = `id, user_id AS userId, uuid, request, status, attempts, deadline_at AS deadlineAt,
     message_ids AS messageIds, last_error_code AS lastErrorCode, last_error AS lastError,
-    next_attempt_at AS nextAttemptAt`;
+    next_attempt_at AS nextAttemptAt, media_key AS mediaKey`;
   return {
     byUuid: c.query<Row, [number, string]>(`SELECT ${cols} FROM outbox WHERE user_id = ? AND uuid = ?`),
-    insert: c.query<Row, [number, string, string, string, number, number, number]>(
-      `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING ${cols}`,
+    insert: c.query<Row, [number, string, string, string, number, number, number, string | null]>(
+      `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at,
+       media_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) RETURNING ${cols}`,
     ),
+    // Committed (synchronous=FULL) before the send that uses the key: a retry never uploads again.
+    mediaKey: c.query("UPDATE outbox SET media_key = ?2 WHERE id = ?1"),
     claim: c.query<Row, [number, number]>(
       `UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1 AND status = 'pending'
      RETURNING ${cols}`,

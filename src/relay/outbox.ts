@@ -30,15 +30,28 @@ export interface SubmitHooks {
 }
 
 /**
+ * M2-2: a media send's Feishu key, kept in its outbox row. The port uploads only when `key` is
+ * undefined, and `record`s the new key (durably) before it sends the message.
+ */
+export interface MediaKeySlot {
+  key: string | undefined;
+  record(key: string): void;
+}
+
+/**
  * The port to Feishu: one attempt, no in-process retries (the outbox owns retrying). `owner` names
- * the user, so the rate limiter can share the app-wide budget fairly.
+ * the user, so the rate limiter can share the app-wide budget fairly. `media` comes with media sends.
  */
 export type SendPort = (
   target: DeliveryTarget,
   req: SendRequest,
   uuid: string,
   owner: string,
+  media?: MediaKeySlot,
 ) => Promise<string[]>;
+
+/** Why a new send cannot be accepted (checked before it is stored); undefined when it can. */
+export type Admission = (userId: number, req: SendRequest) => { code: string; message: string } | undefined;
 
 export interface OutboxOptions {
   now?: () => number;
@@ -54,6 +67,10 @@ export interface OutboxOptions {
   /** Retry scan period; tests drive `runDue()` directly instead. */
   tickMs?: number;
   random?: () => number;
+  /** M2-2: checks a new send before it is stored (media sends: the mediaId is the user's, and fits). */
+  admit?: Admission;
+  /** M2-2: told when a send was sent (its media can go). */
+  onSent?: (req: SendRequest) => void;
 }
 
 export const DEFAULT_MAX_QUEUED_PER_USER = 100;
@@ -66,7 +83,8 @@ interface Waiter {
 }
 
 export class Outbox {
-  readonly #o: Required<Omit<OutboxOptions, "metrics">>;
+  readonly #o: Required<Omit<OutboxOptions, "metrics" | "admit" | "onSent">> &
+    Pick<OutboxOptions, "admit" | "onSent">;
   readonly #waiters = new Map<number, Waiter[]>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Per user: sends queued or in flight (loaded from the database on first use). */
@@ -113,6 +131,11 @@ export class Outbox {
   ): Promise<SendOutcome> {
     const existing = this.#q.byUuid.get(userId, uuid);
     if (existing) return this.#outcomeOf(existing, hooks);
+    const refused = this.#o.admit?.(userId, req);
+    if (refused) {
+      this.#m.sends.inc({ outcome: "refused" });
+      return Promise.resolve({ ok: false, ...refused, retryable: false });
+    }
     const queued = this.#queuedOf(userId);
     if (queued >= this.#o.maxQueuedPerUser) return Promise.resolve(this.#rateLimited(userId));
     const now = this.#o.now();
@@ -127,6 +150,7 @@ export class Outbox {
       now,
       now + this.#o.deadlineMs,
       now,
+      req.mediaId ?? null,
     );
     if (!row) throw new Error("outbox insert returned nothing");
     this.#queued.set(userId, queued + 1);
@@ -275,9 +299,16 @@ export class Outbox {
     row.request = "";
     try {
       // Feishu dedupes uuids app-wide: scope them per user so two users' keys never collide.
-      const ids = await port(target, req, `u${row.userId}:${row.uuid}`, `user:${row.userId}`);
+      const ids = await port(
+        target,
+        req,
+        `u${row.userId}:${row.uuid}`,
+        `user:${row.userId}`,
+        req.mediaId === undefined ? undefined : this.#mediaSlot(row),
+      );
       this.#q.sent.run(row.id, JSON.stringify(ids), this.#o.now());
       this.#m.sends.inc({ outcome: "sent" });
+      this.#afterSent(req);
       this.#settle(row, { ok: true, messageIds: ids });
       return true;
     } catch (err) {
@@ -299,6 +330,25 @@ export class Outbox {
       }
       this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
       return true;
+    }
+  }
+
+  #mediaSlot(row: Row): MediaKeySlot {
+    return {
+      key: row.mediaKey ?? undefined,
+      record: (key) => {
+        this.#q.mediaKey.run(row.id, key);
+        row.mediaKey = key;
+      },
+    };
+  }
+
+  /** The send is recorded as sent; a failing hook (media cleanup) must not turn that into a failure. */
+  #afterSent(req: SendRequest) {
+    try {
+      this.#o.onSent?.(req);
+    } catch (err) {
+      this.#o.log.error("outbox_on_sent_failed", { err: err as Error });
     }
   }
 

@@ -50,6 +50,7 @@ const POST_ROUTES: Record<string, Handler> = {
   },
   "resources-fail": (fake, body) =>
     fake.failResourcesNext(Number(body.n ?? 1), body.failure as Failure | { kind: "http502" }),
+  "upload-fail": (fake, body) => fake.failNextUploads(Number(body.n ?? 1), body.failure as Failure),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -57,12 +58,14 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
     tokenFetches: fake.tokenFetches,
     rateLimited: fake.rateLimited,
     sent: fake.sent.length,
+    uploads: fake.uploads.length,
     calls: fake.calls.length,
     wsConnections: fake.wsConnections,
     wsReadyConnections: fake.wsReadyConnections,
     wsAcks: fake.wsAcks.length,
   }),
   sent: (fake) => fake.sent,
+  uploads: (fake) => fake.uploads,
   calls: (fake) => fake.calls,
   "ws-acks": (fake) => fake.wsAcks,
   "resource-calls": (fake) => fake.resourceCalls,

@@ -15,6 +15,7 @@ import {
 } from "./feishu-common.ts";
 import type { UserDirectory } from "./feishu-contact.ts";
 import { chatRateLimitReply, rateLimitReply, type SlidingWindowLimiter } from "./feishu-switches.ts";
+import { msgTypeForUpload, type UploadRecord } from "./feishu-uploads.ts";
 
 export const MSG_TYPES = [
   "text",
@@ -89,6 +90,8 @@ export class ImApi {
   constructor(
     private readonly ctx: FakeContext,
     private readonly directory: UserDirectory,
+    /** The upload a media key was issued for (feishu-uploads.ts). */
+    private readonly uploadOf: (key: string) => UploadRecord | undefined = () => undefined,
   ) {}
 
   reset(): void {
@@ -164,6 +167,8 @@ export class ImApi {
         "Your request contains an invalid request parameter, ext=invalid message content",
       );
     }
+    const mediaProblem = this.checkMedia(msgType, content);
+    if (mediaProblem) return mediaProblem;
     if (body.uuid !== undefined && (typeof body.uuid !== "string" || body.uuid.length > 50)) {
       return fieldViolation("uuid", "uuid must be a string of at most 50 characters");
     }
@@ -183,6 +188,18 @@ export class ImApi {
       content,
       uuid: typeof body.uuid === "string" && body.uuid !== "" ? body.uuid : undefined,
     };
+  }
+
+  /**
+   * image/file/audio/media content must name a key this fake issued, uploaded as the matching type
+   * (opus → audio, mp4 → media, images → image, else file): 230055 otherwise (reference §11.2).
+   */
+  private checkMedia(msgType: string, content: JsonObject): Reply | undefined {
+    if (!["image", "file", "audio", "media"].includes(msgType)) return undefined;
+    const key = msgType === "image" ? content.image_key : content.file_key;
+    const upload = typeof key === "string" ? this.uploadOf(key) : undefined;
+    if (upload && msgTypeForUpload(upload) === msgType) return undefined;
+    return feishuError(400, 230055, "The type of file upload does not match the type of message being sent.");
   }
 
   /** Which chat the message lands in, and its reply/thread position. */

@@ -8,6 +8,7 @@ import type { ImApi } from "./feishu-im.ts";
 import type { OAuthProvider } from "./feishu-oauth.ts";
 import { RESOURCE_RE, type ResourceApi } from "./feishu-resources.ts";
 import { failureReply, type Switches } from "./feishu-switches.ts";
+import type { UploadsApi } from "./feishu-uploads.ts";
 import type { WsConnData, WsGateway } from "./feishu-ws-gateway.ts";
 
 export interface CallRecord {
@@ -32,6 +33,8 @@ export interface RouterDeps {
   /** The message-resource download API (binary answers, its own fault switches). */
   resources?: ResourceApi;
   switches: Switches;
+  /** Media uploads (multipart): handled before the body is read as text. */
+  uploads: UploadsApi;
   calls: CallRecord[];
   onRateLimited: () => void;
   /** Optional extra routes (the control API); return undefined to fall through. */
@@ -67,6 +70,15 @@ export function createFetchHandler(deps: RouterDeps) {
       if (answer.code !== undefined && RATE_LIMIT_CODES.has(answer.code)) deps.onRateLimited();
       record(deps, req, url, answer.response.status, answer.code);
       return answer.response;
+    }
+    if (deps.uploads.handles(req.method, url.pathname)) {
+      const failure = deps.switches.takeFailure(false);
+      const reply = failure
+        ? failureReply(failure, deps.tokens.authErrorStatus)
+        : (deps.tokens.check(req) ??
+          (await deps.uploads.handle(req, url.pathname, deps.tokens.authErrorStatus)));
+      record(deps, req, url, reply.status, replyCode(reply));
+      return toResponse(reply);
     }
     const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
     const isSend = isSendCall(req.method, url.pathname);

@@ -33,6 +33,7 @@ import { type PushOptions, type PushResult, WebhookPusher } from "./feishu-pushe
 import { ResourceApi, type ResourceCall, type ResourceInput } from "./feishu-resources.ts";
 import { type CallRecord, createFetchHandler } from "./feishu-router.ts";
 import { type Failure, SlidingWindowLimiter, Switches, type SwitchScope } from "./feishu-switches.ts";
+import { type UploadRecord, UploadsApi } from "./feishu-uploads.ts";
 import {
   type WsAck,
   type WsClientConfig,
@@ -55,6 +56,7 @@ export type {
   ResourceInput,
   SentMessage,
   SwitchScope,
+  UploadRecord,
   V1Envelope,
   V2Envelope,
   WsAck,
@@ -107,6 +109,7 @@ export class FakeFeishu {
   readonly pusher: WebhookPusher;
   readonly ws: WsGateway;
   readonly switches = new Switches();
+  readonly uploadsApi: UploadsApi;
   /** Count of 429/99991400 and 230020 answers, injected or enforced. */
   rateLimited = 0;
   private timeOffsetMs = 0;
@@ -132,7 +135,8 @@ export class FakeFeishu {
       messages: new Map(),
     };
     this.tokens = new TenantTokens(this.ctx, opts.tokenTtlSec);
-    this.im = new ImApi(this.ctx, this.users);
+    this.uploadsApi = new UploadsApi(this.ctx.clock);
+    this.im = new ImApi(this.ctx, this.users, (key) => this.uploadsApi.byKey(key));
     this.oauth = new OAuthProvider(this.ctx, this.users);
     this.pusher = new WebhookPusher(this.ctx);
     this.ws = new WsGateway(this.ctx, () => `ws://127.0.0.1:${this.port}`);
@@ -146,6 +150,7 @@ export class FakeFeishu {
       ws: this.ws,
       resources: this.resources,
       switches: this.switches,
+      uploads: this.uploadsApi,
       calls: this.calls,
       onRateLimited: () => {
         this.rateLimited++;
@@ -187,12 +192,31 @@ export class FakeFeishu {
     return this.im.sent.items;
   }
 
+  /** Every accepted media upload (images and files), in order. */
+  get uploads(): UploadRecord[] {
+    return this.uploadsApi.uploads.items;
+  }
+
+  /** The next `n` uploads answer `failure` (e.g. `{kind:"server_error"}` or `{kind:"rate_limit"}`). */
+  failNextUploads(n: number, failure: Failure): void {
+    this.uploadsApi.failNext(n, failure);
+  }
+
+  /** Resolves with the first upload (already recorded or arriving) matching `predicate`. */
+  waitForUpload(
+    predicate: (u: UploadRecord) => boolean = () => true,
+    timeoutMs = 2000,
+  ): Promise<UploadRecord> {
+    return this.uploadsApi.uploads.waitFor(predicate, timeoutMs, "an upload");
+  }
+
   /** Clears records, counters, switches, limiters and uuid memory; keeps tokens, users and sockets. */
   reset(): void {
     this.calls.length = 0;
     this.rateLimited = 0;
     this.tokens.fetches = 0;
     this.im.reset();
+    this.uploadsApi.reset();
     this.im.chatLimiter = undefined;
     this.im.appLimiter = undefined;
     this.switches.clear();

@@ -1,0 +1,54 @@
+/**
+ * The outbox's port to Feishu, media included: a media send uploads its bytes once (unless its
+ * outbox row already holds the key), records the key before anything is sent, then sends the
+ * media message and its caption with the send's uuid. Other sends go straight to the sender.
+ */
+import type { Feishu } from "../feishu/index.ts";
+import type { UploadRequest } from "../feishu/media-uploader.ts";
+import type { SendPort } from "../relay/outbox.ts";
+import { isMediaMsgType, type MediaMsgType } from "../relay/protocol.ts";
+import type { MediaRecord, MediaStore } from "./media-store.ts";
+import { feishuFileName, feishuFileType } from "./mime-table.ts";
+
+/** The upload for stored media sent as `msgType`; `file` is its bytes (a `Bun.file`). */
+export function uploadRequestFor(
+  msgType: MediaMsgType,
+  media: Pick<MediaRecord, "mime" | "name">,
+  file: Blob,
+  durationMs?: number,
+): UploadRequest {
+  const fileName = feishuFileName(media.name, media.mime);
+  if (msgType === "image") return { kind: "image", file, fileName };
+  const withDuration = msgType === "audio" || msgType === "video";
+  return {
+    kind: "file",
+    file,
+    fileName,
+    fileType: feishuFileType(msgType, media.mime),
+    ...(withDuration && durationMs !== undefined ? { durationMs } : {}),
+  };
+}
+
+/** A permanent failure the outbox reports with this code. */
+const mediaGone = () =>
+  Object.assign(new Error("the media of this send are no longer stored"), {
+    code: "media_not_found",
+    retryable: false,
+  });
+
+export function feishuSendPort(feishu: Pick<Feishu, "sender" | "uploader">, store: MediaStore): SendPort {
+  return async (target, req, uuid, owner, slot) => {
+    const opts = { uuid, owner, retry: "once" as const };
+    const type = req.msgType;
+    if (!isMediaMsgType(type)) return feishu.sender.deliver(target, { ...req, msgType: type }, opts);
+    let key = slot?.key;
+    if (!key) {
+      const media = req.mediaId === undefined ? undefined : store.byId(req.mediaId);
+      const file = media && Bun.file(store.path(media.id));
+      if (!media || !file || !(await file.exists())) throw mediaGone();
+      key = await feishu.uploader.upload(uploadRequestFor(type, media, file, req.durationMs), { owner });
+      slot?.record(key);
+    }
+    return feishu.sender.deliver(target, { msgType: type, text: req.text, mediaKey: key }, opts);
+  };
+}

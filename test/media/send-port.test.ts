@@ -1,0 +1,56 @@
+import { describe, expect, test } from "bun:test";
+import { uploadForm } from "../../src/feishu/media-uploader.ts";
+import type { MultipartBody } from "../../src/feishu/multipart.ts";
+import { uploadRequestFor } from "../../src/media/send-port.ts";
+
+const blob = new Blob([new Uint8Array([1, 2, 3])]);
+
+describe("media upload requests", () => {
+  test("an image goes to im/v1/images with its name; durations only for audio and video", () => {
+    expect(uploadRequestFor("image", { mime: "image/png", name: "a.png" }, blob, 500)).toEqual({
+      kind: "image",
+      file: blob,
+      fileName: "a.png",
+    });
+    expect(uploadRequestFor("audio", { mime: "audio/ogg", name: null }, blob, 3000)).toMatchObject({
+      kind: "file",
+      fileType: "opus",
+      fileName: "file.ogg",
+      durationMs: 3000,
+    });
+    expect(uploadRequestFor("video", { mime: "video/mp4", name: "v.mp4" }, blob)).not.toHaveProperty(
+      "durationMs",
+    );
+    expect(uploadRequestFor("file", { mime: "application/pdf", name: "r.pdf" }, blob, 9)).toEqual({
+      kind: "file",
+      file: blob,
+      fileName: "r.pdf",
+      fileType: "pdf",
+    });
+  });
+
+  test("the multipart body has Feishu's field names; the file name stays raw UTF-8", async () => {
+    const image = await parsed(uploadForm({ kind: "image", file: blob, fileName: "图.png" }));
+    expect([...image.keys()]).toEqual(["image_type", "image"]);
+    expect(image.get("image_type")).toBe("message");
+    expect((image.get("image") as File).name).toBe("图.png");
+
+    const file = await parsed(
+      uploadForm({ kind: "file", file: blob, fileName: "语音 1.ogg", fileType: "opus", durationMs: 1234.4 }),
+    );
+    expect([...file.keys()]).toEqual(["file_type", "file_name", "duration", "file"]);
+    expect(file.get("file_type")).toBe("opus");
+    expect(file.get("file_name")).toBe("语音 1.ogg");
+    expect(file.get("duration")).toBe("1234");
+    expect(new Uint8Array(await (file.get("file") as File).arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));
+    const plain = await parsed(uploadForm({ kind: "file", file: blob, fileName: "x", fileType: "stream" }));
+    expect(plain.has("duration")).toBe(false);
+  });
+});
+
+/** Reads a built body back with the platform's own multipart parser, checking the declared length. */
+async function parsed(m: MultipartBody): Promise<FormData> {
+  const bytes = new Uint8Array(await new Response(m.body).arrayBuffer());
+  expect(bytes.byteLength).toBe(m.contentLength);
+  return new Response(bytes, { headers: { "content-type": m.contentType } }).formData();
+}
