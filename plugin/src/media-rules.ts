@@ -101,7 +101,13 @@ export type DownloadFailure =
   | { code: "network" }
   | { code: "not_saved" };
 
-const mib = (n: number) => `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
+/** 30 MiB, 512 KiB, 1000 bytes. */
+export function formatBytes(n: number): string {
+  const round = (x: number) => Math.round(x * 10) / 10;
+  if (n >= 1024 * 1024) return `${round(n / (1024 * 1024))} MiB`;
+  if (n >= 1024) return `${round(n / 1024)} KiB`;
+  return `${n} bytes`;
+}
 
 function failureText(f: DownloadFailure): string {
   switch (f.code) {
@@ -110,7 +116,7 @@ function failureText(f: DownloadFailure): string {
     case "gone":
       return "Feishu no longer has it (recalled or deleted)";
     case "too_large":
-      return `larger than the ${mib(f.maxBytes)} limit`;
+      return `larger than the ${formatBytes(f.maxBytes)} limit`;
     case "rate_limited":
       return "Feishu is rate-limiting downloads, try again later";
     case "unavailable":
