@@ -15,6 +15,12 @@ import { relayHttpBase } from "./relay-http.ts";
 import { channelRuntimeFor, getPluginRuntime } from "./runtime.ts";
 import { PLUGIN_NAME, PLUGIN_VERSION } from "./version.ts";
 
+/**
+ * One attachment's download, body included, must finish within this; a stalled relay must not hold a
+ * message (and every later ack) forever. Generous: 30 MiB at 100 KiB/s.
+ */
+const MEDIA_TIMEOUT_MS = 5 * 60_000;
+
 /** The fields of OpenClaw's ChannelGatewayContext we use. */
 export interface GatewayContextLike {
   cfg: unknown;
@@ -76,7 +82,15 @@ export async function startAccount(
         ownerOpenId: client.hello?.user.openId,
         link,
         media: limits
-          ? { limits, download: (id, maxBytes) => http.download(id, maxBytes, ctx.abortSignal) }
+          ? {
+              limits,
+              download: (id, maxBytes) =>
+                http.download(
+                  id,
+                  maxBytes,
+                  AbortSignal.any([ctx.abortSignal, AbortSignal.timeout(MEDIA_TIMEOUT_MS)]),
+                ),
+            }
           : undefined,
         load: loadMedia(),
         signal: ctx.abortSignal,

@@ -98,6 +98,14 @@ function isTooLarge(err: unknown): boolean {
   return false;
 }
 
+function isAborted(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { name?: unknown }).name;
+    if (name === "AbortError" || name === "TimeoutError") return true;
+  }
+  return false;
+}
+
 async function fetchOne(
   frame: MessageFrame,
   att: Attachment,
@@ -110,6 +118,7 @@ async function fetchOne(
     saved = await save(dl, att, deps);
   } catch (err) {
     if (isTooLarge(err)) return { code: "too_large", maxBytes: deps.limits.maxBytes };
+    if (isAborted(err)) return { code: "network" };
     deps.log.warn("inbound_media_save_failed", {
       messageId: frame.messageId,
       kind: att.kind,

@@ -113,6 +113,9 @@ async function sendTextPieces(p: PayloadSend, text: string): Promise<SendAnswer[
   return answers;
 }
 
+/** An upload that has not finished by then fails the send (30 MiB at 100 KiB/s). */
+const UPLOAD_TIMEOUT_MS = 5 * 60_000;
+
 interface Upload {
   mediaId: string;
   msgType: MediaMsgType;
@@ -131,8 +134,11 @@ async function upload(
     { contentType, size: file.buffer.byteLength, forceDocument: p.forceDocument },
     limits,
   );
+  const signal = p.signal
+    ? AbortSignal.any([p.signal, AbortSignal.timeout(UPLOAD_TIMEOUT_MS)])
+    : AbortSignal.timeout(UPLOAD_TIMEOUT_MS);
   try {
-    const res = await http.upload({ bytes: file.buffer, contentType, fileName }, p.signal);
+    const res = await http.upload({ bytes: file.buffer, contentType, fileName }, signal);
     return { mediaId: res.mediaId, msgType };
   } catch (err) {
     if (
@@ -144,7 +150,7 @@ async function upload(
     p.log.info("media_sent_as_octet_stream", { contentType });
     const res = await http.upload(
       { bytes: file.buffer, contentType: "application/octet-stream", fileName },
-      p.signal,
+      signal,
     );
     return { mediaId: res.mediaId, msgType: "file" };
   }
