@@ -14,20 +14,26 @@ import {
 import { type ClientTuning, type GatewayContextLike, startAccount } from "./gateway.ts";
 import { displayUrl } from "./log.ts";
 import { type ClientRegistry, type OutboundContextLike, sendOutbound } from "./outbound.ts";
+import type { LoadMedia } from "./payload-send.ts";
+import { getPluginRuntime } from "./runtime.ts";
 import { normalizeTarget, targetChatType } from "./targets.ts";
 
 /** Texts longer than this are split by OpenClaw before `sendText`; Feishu posts stay readable. */
 export const TEXT_CHUNK_LIMIT = 4000;
 
 export interface FeishuRelayPluginOptions {
-  /** Test seams for the relay client (back-off, timeouts, WebSocket). */
+  /** Test seams for the relay client (back-off, timeouts, WebSocket, fetch). */
   client?: ClientTuning;
+  /** Test seam: stands in for OpenClaw's `runtime.media.loadWebMedia`. */
+  loadMedia?: LoadMedia;
 }
 
 export function createFeishuRelayPlugin(
   options: FeishuRelayPluginOptions = {},
 ): ChannelPlugin<FeishuRelayAccount> & { readonly clients: ClientRegistry } {
   const clients: ClientRegistry = new Map();
+  // Looked up per send: the host runtime is registered after the plugin object is built.
+  const loadMedia = (): LoadMedia | undefined => options.loadMedia ?? getPluginRuntime()?.media?.loadWebMedia;
   return {
     id: CHANNEL_ID,
     clients,
@@ -40,7 +46,7 @@ export function createFeishuRelayPlugin(
       blurb: "Chat with your agent through a Feishu/Lark bot shared by many people, via an OpenClaw Relay.",
       markdownCapable: true,
     },
-    capabilities: { chatTypes: ["direct", "group"], reply: true },
+    capabilities: { chatTypes: ["direct", "group"], reply: true, media: true },
     reload: { configPrefixes: [`channels.${CHANNEL_ID}`] },
     config: {
       listAccountIds: (cfg) => listAccountIds(cfg),
@@ -78,14 +84,16 @@ export function createFeishuRelayPlugin(
       },
     },
     gateway: {
-      startAccount: (ctx) => startAccount(ctx as unknown as GatewayContextLike, clients, options.client),
+      startAccount: (ctx) =>
+        startAccount(ctx as unknown as GatewayContextLike, clients, options.client, loadMedia),
     },
     outbound: {
       deliveryMode: "gateway",
       textChunkLimit: TEXT_CHUNK_LIMIT,
       chunkerMode: "markdown",
       sendText: (ctx) => sendOutbound(clients, ctx as OutboundContextLike),
-      sendMedia: (ctx) => sendOutbound(clients, ctx as OutboundContextLike),
+      // Local paths and URLs alike, through OpenClaw's loader; fails visibly when it cannot send.
+      sendMedia: (ctx) => sendOutbound(clients, ctx as OutboundContextLike, loadMedia()),
     },
   };
 }

@@ -8,14 +8,22 @@
  * the session and runs the turn lifecycle for us. Everything is feature-detected: the runtime is
  * typed structurally here, not imported, so the plugin keeps working across host versions.
  *
- * Replies go back as `send` frames with `replyTo` = the Feishu message id; `deliver` resolves only
- * when the relay confirms with `sent` and throws on `error`, so OpenClaw sees failed deliveries.
+ * Attachments (relay feature `media`) are downloaded and stored before dispatch and reach the agent
+ * as `media` facts (inbound-media.ts). Replies go back as `send` frames with `replyTo` = the Feishu
+ * message id (payload-send.ts, media included); `deliver` resolves only when the relay confirms with
+ * `sent` and throws on `error`, so OpenClaw sees failed deliveries.
  */
-import type { MessageFrame, SendRequest } from "../../src/relay/protocol.ts";
+import type { MessageFrame } from "../../src/relay/protocol.ts";
 import { CHANNEL_ID } from "./config.ts";
+import {
+  collectInboundMedia,
+  type InboundMedia,
+  type InboundMediaDeps,
+  type MediaStoreLike,
+} from "./inbound-media.ts";
 import { type EventLog, errorText } from "./log.ts";
-import type { SendAnswer } from "./pending-sends.ts";
-import { payloadText, splitText, stableUuid } from "./reply-text.ts";
+import { withNotes } from "./media-rules.ts";
+import { type LoadMedia, payloadUrls, type RelayLink, sendPayload } from "./payload-send.ts";
 import { qualifiedTarget, type RelayTarget } from "./targets.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: host functions are called with host-shaped objects.
@@ -32,6 +40,7 @@ export interface ChannelRuntimeLike {
   };
   session?: { resolveStorePath?: Fn; recordInboundSession?: Fn };
   inbound?: { dispatchReply?: Fn };
+  media?: MediaStoreLike;
 }
 
 export interface InboundDeps {
@@ -40,7 +49,13 @@ export interface InboundDeps {
   accountId: string;
   /** The owner's open_id from `hello`: only the owner may run OpenClaw commands. */
   ownerOpenId: string | undefined;
-  send: (req: SendRequest) => Promise<SendAnswer>;
+  /** The relay connection replies go out on (send frames, media uploads). */
+  link: RelayLink;
+  /** Set when the relay has the `media` feature: how to fetch this message's attachments. */
+  media?: Omit<InboundMediaDeps, "store" | "log">;
+  /** OpenClaw's media loader, for media in replies. */
+  load?: LoadMedia;
+  signal?: AbortSignal;
   log: EventLog;
 }
 
@@ -73,9 +88,14 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     peer: isGroup ? { kind: "group", id: frame.chatId } : { kind: "direct", id: frame.sender.openId },
   }) as Route;
   const senderLabel = frame.sender.name || frame.sender.openId;
+  // Before dispatch: the agent should see the files; a failed download only adds a note.
+  const inbound: InboundMedia = deps.media
+    ? await collectInboundMedia(frame, { ...deps.media, store: rt.media, log })
+    : { media: [], notes: [] };
+  const bodyForAgent = withNotes(frame.text, inbound.notes);
   const ctx = finalize({
-    Body: envelope(rt, cfg, frame, senderLabel),
-    BodyForAgent: frame.text,
+    Body: envelope(rt, cfg, frame, senderLabel, bodyForAgent),
+    BodyForAgent: bodyForAgent,
     RawBody: frame.text,
     CommandBody: frame.text,
     From: target,
@@ -99,6 +119,7 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     Timestamp: frame.createTime,
     WasMentioned: isGroup ? frame.mentionedBot : undefined,
     CommandAuthorized: Boolean(deps.ownerOpenId) && frame.sender.openId === deps.ownerOpenId,
+    ...(inbound.media.length > 0 ? { media: inbound.media } : {}),
   });
 
   const deliver = replyDeliverer(frame, deps);
@@ -143,19 +164,25 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
 }
 
 /** The agent-visible body: OpenClaw's standard envelope when the host offers it. */
-function envelope(rt: ChannelRuntimeLike, cfg: unknown, frame: MessageFrame, from: string): string {
+function envelope(
+  rt: ChannelRuntimeLike,
+  cfg: unknown,
+  frame: MessageFrame,
+  from: string,
+  body: string,
+): string {
   const format = rt.reply?.formatAgentEnvelope;
-  if (!format) return frame.text;
+  if (!format) return body;
   try {
     return format({
       channel: "Feishu",
       from: frame.chatType === "group" ? `${from} (group ${frame.chatId})` : from,
       timestamp: frame.createTime,
       envelope: rt.reply?.resolveEnvelopeFormatOptions?.(cfg),
-      body: frame.text,
+      body,
     });
   } catch {
-    return frame.text;
+    return body;
   }
 }
 
@@ -170,18 +197,22 @@ function replyDeliverer(frame: MessageFrame, deps: InboundDeps) {
   const canReply = frame.messageId.startsWith("om_");
   const to = conversationTarget(frame);
   return async (payload: unknown, info?: { kind?: string }): Promise<void> => {
-    const { text, dropped } = payloadText(payload);
-    if (dropped > 0) deps.log.warn("reply_media_dropped", { messageId: frame.messageId, count: dropped });
-    if (!text.trim()) return;
+    const p = (payload ?? {}) as { text?: unknown; mediaUrl?: unknown; mediaUrls?: unknown };
+    const text = typeof p.text === "string" ? p.text : "";
+    const urls = payloadUrls(p);
+    if (!text.trim() && urls.length === 0) return;
     const n = index++;
-    const pieces = splitText(text);
-    for (const [i, piece] of pieces.entries()) {
-      const sent = await deps.send({
-        ...(canReply ? { replyTo: frame.messageId } : { to }),
-        msgType: "markdown",
-        text: piece,
-        uuid: stableUuid(frame.messageId, n, i),
-      });
+    const answers = await sendPayload({
+      link: deps.link,
+      load: deps.load,
+      target: canReply ? { replyTo: frame.messageId } : { to },
+      text,
+      urls,
+      uuidBase: [frame.messageId, n],
+      signal: deps.signal,
+      log: deps.log,
+    });
+    for (const sent of answers) {
       deps.log.debug(sent.type === "queued" ? "reply_queued" : "reply_sent", {
         messageId: frame.messageId,
         kind: info?.kind,

@@ -1,6 +1,6 @@
 /**
- * Turning agent output into `send` frames: which text to send, how to cut it to the frame limit,
- * and a stable idempotency key per piece.
+ * Text of agent output as `send` frames: how to cut it to the frame limit, and a stable idempotency
+ * key per piece. (Media URLs: payload-send.ts.)
  */
 import { createHash } from "node:crypto";
 import { MAX_CLIENT_FRAME_BYTES } from "../../src/relay/protocol.ts";
@@ -11,32 +11,6 @@ export const FRAME_TEXT_UNITS = Math.floor((MAX_CLIENT_FRAME_BYTES - 1024) / 6);
 
 /** The relay keeps `uuid`s up to 50 characters. */
 const UUID_MAX = 50;
-
-interface PayloadLike {
-  text?: unknown;
-  mediaUrl?: unknown;
-  mediaUrls?: unknown;
-}
-
-/**
- * The visible text of a reply payload. The relay cannot upload media yet, so remote media URLs are
- * appended as links; local file paths cannot be shared and are left out (counted in `dropped`).
- */
-export function payloadText(payload: unknown): { text: string; dropped: number } {
-  const p = (payload ?? {}) as PayloadLike;
-  const parts: string[] = [];
-  if (typeof p.text === "string" && p.text.trim()) parts.push(p.text);
-  const urls = [
-    ...(typeof p.mediaUrl === "string" ? [p.mediaUrl] : []),
-    ...(Array.isArray(p.mediaUrls) ? p.mediaUrls.filter((u): u is string => typeof u === "string") : []),
-  ];
-  let dropped = 0;
-  for (const url of new Set(urls)) {
-    if (/^https?:\/\//i.test(url)) parts.push(url);
-    else dropped += 1;
-  }
-  return { text: parts.join("\n\n"), dropped };
-}
 
 /** Splits text into pieces of at most `limit` units, preferring line breaks, never splitting a
  * surrogate pair. */

@@ -4,10 +4,13 @@
  * `ctx.channelRuntime` (before Plugin SDK 2026.2.19).
  */
 import type { ChannelRuntimeLike } from "./inbound.ts";
+import type { LoadMedia } from "./payload-send.ts";
 
 export interface PluginRuntimeLike {
   version?: string;
   channel?: ChannelRuntimeLike;
+  /** PluginRuntimeCore.media: OpenClaw's loader for local paths and URLs. */
+  media?: { loadWebMedia?: LoadMedia };
 }
 
 let stored: PluginRuntimeLike | undefined;

@@ -41,7 +41,12 @@ describe("entry", () => {
     expect(registered).toEqual([{ plugin: feishuRelayPlugin }]);
     expect(feishuRelayPlugin.id).toBe("feishu-relay");
     expect(feishuRelayPlugin.outbound?.deliveryMode).toBe("gateway");
-    expect(feishuRelayPlugin.capabilities).toEqual({ chatTypes: ["direct", "group"], reply: true });
+    expect(feishuRelayPlugin.capabilities).toEqual({
+      chatTypes: ["direct", "group"],
+      reply: true,
+      media: true,
+    });
+    expect(typeof feishuRelayPlugin.outbound?.sendMedia).toBe("function");
     expect(feishuRelayPlugin.messaging?.targetResolver?.looksLikeId?.("user:ou_1")).toBe(true);
     expect(feishuRelayPlugin.messaging?.targetResolver?.looksLikeId?.("alice")).toBe(false);
   });

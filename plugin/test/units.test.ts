@@ -4,7 +4,8 @@ import { backoffDelay, DEFAULT_BACKOFF } from "../src/backoff.ts";
 import { listAccountIds, normalizeRelayUrl, resolveAccount } from "../src/config.ts";
 import { DeliveryTracker } from "../src/delivery-tracker.ts";
 import { displayUrl, eventLog, redact } from "../src/log.ts";
-import { FRAME_TEXT_UNITS, payloadText, splitText, stableUuid } from "../src/reply-text.ts";
+import { payloadUrls } from "../src/payload-send.ts";
+import { FRAME_TEXT_UNITS, splitText, stableUuid } from "../src/reply-text.ts";
 import { normalizeTarget, qualifiedTarget, targetChatType } from "../src/targets.ts";
 
 describe("backoffDelay", () => {
@@ -149,12 +150,11 @@ describe("config", () => {
 });
 
 describe("reply text", () => {
-  test("payload text with remote media links; local paths are dropped", () => {
-    expect(payloadText({ text: "hi", mediaUrls: ["https://x/a.png", "/tmp/b.png"] })).toEqual({
-      text: "hi\n\nhttps://x/a.png",
-      dropped: 1,
-    });
-    expect(payloadText(undefined)).toEqual({ text: "", dropped: 0 });
+  test("payload media URLs: mediaUrl then mediaUrls, trimmed and deduplicated (sent by payload-send.ts)", () => {
+    expect(
+      payloadUrls({ mediaUrl: "https://x/a.png", mediaUrls: ["https://x/a.png", " /tmp/b.png ", 3, ""] }),
+    ).toEqual(["https://x/a.png", "/tmp/b.png"]);
+    expect(payloadUrls(undefined)).toEqual([]);
   });
 
   test("splits long text at line breaks, within the frame limit, losslessly", () => {

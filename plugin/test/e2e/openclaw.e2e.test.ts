@@ -1,17 +1,23 @@
 /**
  * Tier c: the built plugin inside a real OpenClaw 2026.9.6 gateway (Node 24), a mock model, and an
- * in-test relay speaking protocol v1. Proves both directions through real OpenClaw code:
+ * in-test relay speaking protocol v1 with feature `media`. Proves both directions through real
+ * OpenClaw code:
  *
  *   relay `message` → plugin → agent → mock model → deliver → `send` (replyTo, "echo <marker>")
  *   `openclaw message send --channel feishu-relay --target user:ou_x` → `send` (to)
+ *   image attachment → GET /api/media → OpenClaw media store → image part at the model
+ *   agent reply with MEDIA:<file> / `message send --media` → PUT /api/media → `send` msgType file
  *
  * Opt-in (downloads ~650 MB once, ~30–60 s per run): OPENCLAW_E2E=1 bun test plugin/test/e2e
  * Set OPENCLAW_E2E_KEEP=1 to keep the temp dir (config, gateway.log) for inspection.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { answerSent, FakeRelay, helloFrame, messageFrame } from "../helpers/fake-relay.ts";
 import { newMarker, startMockModel } from "./harness/mock-model.ts";
 import { ensureHost, type OpenClawHost, startOpenClaw } from "./harness/openclaw-host.ts";
+import { makePng } from "./harness/png.ts";
 
 const ENABLED = process.env.OPENCLAW_E2E === "1";
 const OWNER_OPEN_ID = "ou_x";
@@ -23,6 +29,7 @@ if (skipReason) console.log(`[openclaw e2e] skipped: ${skipReason}`);
 
 describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugin", () => {
   const marker = newMarker();
+  const png = makePng(64, 48);
   let relay: FakeRelay;
   let model: ReturnType<typeof startMockModel>;
   let host: OpenClawHost | undefined;
@@ -31,7 +38,16 @@ describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugi
 
   beforeAll(async () => {
     relay = new FakeRelay({
-      onOpen: (c) => c.send(helloFrame({ user: { id: "1", openId: OWNER_OPEN_ID, name: "E2E Owner" } })),
+      onOpen: (c) =>
+        c.send(
+          helloFrame({
+            user: { id: "1", openId: OWNER_OPEN_ID, name: "E2E Owner" },
+            features: ["media"],
+            media: { maxBytes: 30 * 1024 * 1024, imageMaxBytes: 10 * 1024 * 1024 },
+          }),
+        ),
+      mediaToken: TOKEN,
+      mediaFiles: { img_e2e: { bytes: png, mime: "image/png", name: "chart.png" } },
       // Replies to om_e2e_fail are refused, as the relay does for a target it will not post to.
       answerSend: (f) =>
         f.replyTo === "om_e2e_fail"
@@ -178,6 +194,113 @@ describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugi
       console.log(`[openclaw e2e] proactive send uuid: ${send.uuid}`);
       expect(send.uuid).toBeTruthy();
       expect(send.replyTo).toBeUndefined();
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "a Feishu image reaches the model as an image part (downloaded, saved, passed as a media fact)",
+    async () => {
+      const conn = relay.conns[0]!;
+      const m = newMarker();
+      conn.send(
+        messageFrame(20, {
+          messageId: "om_e2e_img",
+          chatId: "oc_dm_e2e",
+          sender: { openId: OWNER_OPEN_ID, name: "E2E Owner" },
+          msgType: "post",
+          text: `whatimage ${m} [image]`,
+          content: {},
+          attachments: [{ id: "img_e2e", kind: "image", url: "/api/media/img_e2e" }],
+          createTime: Date.now(),
+        }),
+      );
+      const send = await relay.waitFor(
+        () => relay.framesOf("send").find((f) => f.replyTo === "om_e2e_img"),
+        120_000,
+        "the agent's answer about the image",
+      );
+      console.log(`[openclaw e2e] image answer: ${send.text} (png ${png.length} bytes)`);
+      expect(relay.mediaRequests).toContainEqual({
+        method: "GET",
+        path: "/api/media/img_e2e",
+        authorization: `Bearer ${TOKEN}`,
+      });
+      // The exact bytes: saved unchanged by the plugin and passed on by OpenClaw as they are.
+      expect(send.text).toBe(`got image/png ${png.length} bytes`);
+      await relay.waitFor(() => relay.framesOf("ack").find((a) => a.seq >= 20), 30_000, "ack 20");
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "an agent reply with a file (MEDIA: line) is uploaded with PUT /api/media and sent as a file reply",
+    async () => {
+      const conn = relay.conns[0]!;
+      const m = newMarker();
+      const path = join(host!.workspace, `report-${m}.pdf`);
+      const pdf = Buffer.from(`%PDF-1.4\n% e2e ${m}\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n`);
+      writeFileSync(path, pdf);
+      const uploadsBefore = relay.uploads.length;
+      conn.send(
+        messageFrame(21, {
+          messageId: "om_e2e_file",
+          chatId: "oc_dm_e2e",
+          sender: { openId: OWNER_OPEN_ID, name: "E2E Owner" },
+          text: `sendfile ${m} ${path}`,
+          content: {},
+          createTime: Date.now(),
+        }),
+      );
+      const send = await relay.waitFor(
+        () => relay.framesOf("send").find((f) => f.replyTo === "om_e2e_file" && f.mediaId),
+        120_000,
+        "the file reply",
+      );
+      const upload = relay.uploads.slice(uploadsBefore).find((u) => u.mediaId === send.mediaId);
+      expect(upload).toBeDefined();
+      expect(Buffer.from(upload!.bytes).equals(pdf)).toBe(true);
+      expect(upload!.contentType).toBe("application/pdf");
+      expect(decodeURIComponent(upload!.fileName ?? "")).toBe(`report-${m}.pdf`);
+      expect(send.msgType).toBe("file");
+      expect(send.uuid).toBeTruthy();
+      await relay.waitFor(() => relay.framesOf("ack").find((a) => a.seq >= 21), 30_000, "ack 21");
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "`openclaw message send --media <file>` uploads the file and sends it with its caption",
+    async () => {
+      const m = newMarker();
+      const path = join(host!.workspace, `notes-${m}.pdf`);
+      const pdf = Buffer.from(`%PDF-1.4\n% cli ${m}\n%%EOF\n`);
+      writeFileSync(path, pdf);
+      const result = await host!.cli(
+        [
+          "message",
+          "send",
+          "--channel",
+          "feishu-relay",
+          "--target",
+          `user:${OWNER_OPEN_ID}`,
+          "--media",
+          path,
+          "--message",
+          `caption ${m}`,
+        ],
+        120_000,
+      );
+      if (result.code !== 0) console.log(result.output);
+      expect(result.code).toBe(0);
+      const send = await relay.waitFor(
+        () => relay.framesOf("send").find((f) => f.to === `user:${OWNER_OPEN_ID}` && f.mediaId),
+        10_000,
+        "the proactive file send",
+      );
+      const upload = relay.uploads.find((u) => u.mediaId === send.mediaId);
+      expect(Buffer.from(upload!.bytes).equals(pdf)).toBe(true);
+      expect(send).toMatchObject({ msgType: "file", text: `caption ${m}` });
     },
     TIMEOUT_MS,
   );

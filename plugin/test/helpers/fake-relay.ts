@@ -2,6 +2,8 @@
  * A scriptable stand-in for the relay's `/openclaw` endpoint: a real Bun WebSocket server on
  * 127.0.0.1 (port 0) that speaks protocol v1 with the shared frame schemas. By default it greets
  * with `hello`, answers `ping` with `pong` and every `send` with `sent`; tests override per call.
+ * On the same port it serves the two media endpoints of feature `media` (`GET /api/media/:id` from
+ * `mediaFiles`, `PUT /api/media` recorded in `uploads`), with the relay's status codes and error shape.
  */
 import type { ServerWebSocket } from "bun";
 import {
@@ -33,6 +35,33 @@ interface ConnData {
 
 export type SendAnswer = (frame: SendFrame, conn: RelayConn) => ServerFrame | undefined;
 
+/** One file `GET /api/media/:id` serves. */
+export interface FakeMediaFile {
+  bytes: Uint8Array;
+  mime: string;
+  name?: string;
+  /** Stream without Content-Length (as when Feishu gives none). */
+  unannounced?: boolean;
+}
+
+export interface MediaRequest {
+  method: string;
+  path: string;
+  authorization: string | null;
+}
+
+export interface FakeUpload {
+  mediaId: string;
+  bytes: Uint8Array;
+  contentType: string | null;
+  fileName: string | null;
+}
+
+/** A relay error answer: `{"error":{"code","message"}}`. */
+export function errorResponse(status: number, code: string, headers: Record<string, string> = {}): Response {
+  return Response.json({ error: { code, message: `${code} (fake relay)` } }, { status, headers });
+}
+
 export interface FakeRelayOptions {
   /** What happens when a socket opens; default: send `hello`. */
   onOpen?: (conn: RelayConn) => void;
@@ -40,6 +69,12 @@ export interface FakeRelayOptions {
   answerSend?: SendAnswer;
   /** Answer pings (default true). */
   pong?: boolean;
+  /** `GET /api/media/:id` serves these, by attachment id; other ids answer 404. */
+  mediaFiles?: Record<string, FakeMediaFile>;
+  /** Overrides any media request (e.g. a 429 or a 415); undefined = default handling. */
+  mediaAnswer?: (req: Request, path: string) => Response | undefined;
+  /** The token the media endpoints accept (401 otherwise); default: any. */
+  mediaToken?: string;
 }
 
 export const OWNER = { id: "7", openId: "ou_owner", name: "Owner" };
@@ -82,6 +117,8 @@ export function answerSent(f: SendFrame): ServerFrame {
 
 export class FakeRelay {
   readonly conns: RelayConn[] = [];
+  readonly mediaRequests: MediaRequest[] = [];
+  readonly uploads: FakeUpload[] = [];
   readonly opts: FakeRelayOptions;
   readonly server: ReturnType<typeof Bun.serve>;
   #waiters: Array<() => void> = [];
@@ -93,6 +130,7 @@ export class FakeRelay {
       port: 0,
       fetch: (req, server) => {
         const url = new URL(req.url);
+        if (url.pathname.startsWith("/api/media")) return this.#media(req, url.pathname);
         const data: ConnData = {
           token: url.searchParams.get("token"),
           userAgent: req.headers.get("user-agent"),
@@ -171,8 +209,66 @@ export class FakeRelay {
     }
   }
 
+  get httpBase(): string {
+    return `http://127.0.0.1:${this.server.port}`;
+  }
+
   stop(): void {
     this.server.stop(true);
+  }
+
+  async #media(req: Request, path: string): Promise<Response> {
+    const authorization = req.headers.get("authorization");
+    this.mediaRequests.push({ method: req.method, path, authorization });
+    this.#notify();
+    const scripted = this.opts.mediaAnswer?.(req, path);
+    if (scripted) return scripted;
+    if (
+      !authorization?.startsWith("Bearer ") ||
+      (this.opts.mediaToken && authorization !== `Bearer ${this.opts.mediaToken}`)
+    )
+      return errorResponse(401, "unauthorized");
+    if (req.method === "PUT" && path === "/api/media") {
+      const bytes = new Uint8Array(await req.arrayBuffer());
+      if (bytes.byteLength === 0) return errorResponse(400, "empty_media");
+      const upload: FakeUpload = {
+        mediaId: `med_${this.uploads.length + 1}`,
+        bytes,
+        contentType: req.headers.get("content-type"),
+        fileName: req.headers.get("x-file-name"),
+      };
+      this.uploads.push(upload);
+      this.#notify();
+      const name = upload.fileName ? decodeURIComponent(upload.fileName) : undefined;
+      return Response.json(
+        {
+          mediaId: upload.mediaId,
+          size: bytes.byteLength,
+          mime: upload.contentType ?? "",
+          name,
+          expiresAt: Date.now() + 86_400_000,
+        },
+        { status: 201 },
+      );
+    }
+    const id = decodeURIComponent(path.slice("/api/media/".length));
+    const file = req.method === "GET" ? this.opts.mediaFiles?.[id] : undefined;
+    if (!file) return errorResponse(404, "not_found");
+    const headers: Record<string, string> = { "content-type": file.mime };
+    if (file.name)
+      headers["content-disposition"] = `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`;
+    if (!file.unannounced) return new Response(file.bytes as unknown as BodyInit, { headers });
+    // A stream of unknown length: Bun then answers chunked, without Content-Length.
+    const chunk = 256;
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= file.bytes.byteLength) return controller.close();
+        controller.enqueue(file.bytes.slice(at, at + chunk));
+        at += chunk;
+      },
+    });
+    return new Response(body, { headers });
   }
 
   #notify(): void {

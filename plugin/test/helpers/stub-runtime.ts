@@ -3,8 +3,22 @@
  * `startAccount` receives. The "agent" answers every message with `echo <text>`, like the mock
  * model of the real end-to-end test; tests can replace `reply` to script other behaviour.
  */
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { ChannelRuntimeLike } from "../../src/inbound.ts";
 import type { StatusPatch } from "../../src/relay-client.ts";
+
+/** One file the stub media store saved (OpenClaw's SavedRemoteMedia plus what it was given). */
+export interface StubSaved {
+  id: string;
+  path: string;
+  size: number;
+  contentType?: string;
+  subdir?: string;
+  originalFilename?: string;
+  maxBytes?: number;
+}
 
 export interface Dispatched {
   ctx: Record<string, unknown>;
@@ -17,10 +31,49 @@ export interface StubRuntime {
   rt: ChannelRuntimeLike;
   dispatched: Dispatched[];
   recorded: Array<Record<string, unknown>>;
+  /** Files saved through `media.saveResponseMedia`, in order. */
+  saved: StubSaved[];
   /** The agent: given the finalized context, the payloads to deliver. */
   reply: (
     ctx: Record<string, unknown>,
-  ) => Array<{ text?: string; mediaUrl?: string }> | Promise<Array<{ text?: string }>>;
+  ) =>
+    | Array<{ text?: string; mediaUrl?: string; mediaUrls?: string[] }>
+    | Promise<Array<{ text?: string; mediaUrl?: string; mediaUrls?: string[] }>>;
+}
+
+/**
+ * Like OpenClaw's `channel.media.saveResponseMedia`: reads the body (a stream error propagates),
+ * enforces `maxBytes`, and writes the bytes to a temp media dir.
+ */
+function stubMediaStore(saved: StubSaved[]) {
+  let dir: string | undefined;
+  return {
+    saveResponseMedia: async (
+      res: Response,
+      o: { maxBytes?: number; subdir?: string; originalFilename?: string; fallbackContentType?: string },
+    ) => {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (o.maxBytes !== undefined && bytes.byteLength > o.maxBytes)
+        throw Object.assign(new Error("payload exceeds maxBytes"), { code: "max_bytes" });
+      dir ??= mkdtempSync(join(tmpdir(), "stub-media-"));
+      const sub = join(dir, o.subdir ?? "inbound");
+      mkdirSync(sub, { recursive: true });
+      const id = `${saved.length + 1}-${o.originalFilename ?? "file"}`;
+      const path = join(sub, id);
+      writeFileSync(path, bytes);
+      const entry: StubSaved = {
+        id,
+        path,
+        size: bytes.byteLength,
+        contentType: res.headers.get("content-type") ?? o.fallbackContentType,
+        subdir: o.subdir,
+        originalFilename: o.originalFilename,
+        maxBytes: o.maxBytes,
+      };
+      saved.push(entry);
+      return { id, path, size: entry.size, contentType: entry.contentType };
+    },
+  };
 }
 
 /** `flavor` "classic": reply.dispatchReplyWithBufferedBlockDispatcher only; "modern": plus inbound.dispatchReply. */
@@ -28,6 +81,7 @@ export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRunti
   const stub: StubRuntime = {
     dispatched: [],
     recorded: [],
+    saved: [],
     reply: (ctx) => [{ text: `echo ${ctx.BodyForAgent}` }],
     rt: {},
   };
@@ -60,6 +114,7 @@ export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRunti
       finalizeInboundContext: (ctx: Record<string, unknown>) => ({ ...ctx, finalized: true }),
       dispatchReplyWithBufferedBlockDispatcher: dispatch,
     },
+    media: stubMediaStore(stub.saved),
     session: {
       resolveStorePath: () => "/tmp/stub-store",
       recordInboundSession: async (p: Record<string, unknown>) => {

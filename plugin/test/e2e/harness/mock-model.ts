@@ -4,6 +4,11 @@
  * where the marker is the last `newMarker()` token found anywhere in the request body. (OpenClaw wraps
  * the user's text in context blocks, so the last `user` message is not where it is.) Streams SSE
  * when asked to, plain JSON otherwise.
+ *
+ * Two requests are understood besides echo, both keyed by the newest marker:
+ * - `whatimage <marker>`: reports the last image part it received, `got <mime> <n> bytes`;
+ * - `sendfile <marker> <absolute path>`: answers with an OpenClaw `MEDIA:<path>` line, so the agent's
+ *   reply carries that file.
  */
 
 // The prefix must not occur in anything else OpenClaw puts in the prompt: temp dirs named
@@ -20,9 +25,38 @@ export interface MockModel {
   stop(): void;
 }
 
+/** The last image part (`image_url` data URL) anywhere in an OpenAI chat request. */
+export function lastImagePart(body: string): { mime: string; bytes: number } | undefined {
+  let parsed: { messages?: Array<{ content?: unknown }> };
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  let found: { mime: string; bytes: number } | undefined;
+  for (const m of parsed.messages ?? []) {
+    if (!Array.isArray(m.content)) continue;
+    for (const part of m.content as Array<{ type?: string; image_url?: { url?: string } | string }>) {
+      const url = typeof part.image_url === "string" ? part.image_url : part.image_url?.url;
+      const data = url && /^data:([^;,]+);base64,(.*)$/s.exec(url);
+      if (part.type === "image_url" && data)
+        found = { mime: data[1]!, bytes: Buffer.from(data[2]!, "base64").length };
+    }
+  }
+  return found;
+}
+
 export function answerFor(body: string): string {
   const found = body.match(MARKER);
-  return found ? `echo ${found[found.length - 1]}` : "ok";
+  const marker = found?.[found.length - 1];
+  if (!marker) return "ok";
+  if (body.includes(`whatimage ${marker}`)) {
+    const image = lastImagePart(body);
+    return image ? `got ${image.mime} ${image.bytes} bytes` : "got no image";
+  }
+  const file = new RegExp(`sendfile ${marker} (/[^\\s"\\\\]+)`).exec(body);
+  if (file) return `here is your file\nMEDIA:${file[1]}`;
+  return `echo ${marker}`;
 }
 
 export function startMockModel(): MockModel {

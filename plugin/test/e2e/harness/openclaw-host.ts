@@ -74,6 +74,8 @@ export interface HostOptions {
 
 export interface OpenClawHost {
   dir: string;
+  /** The agent's workspace (`<state>/workspace`): local media there may be sent. */
+  workspace: string;
   port: number;
   logFile: string;
   log(): string;
@@ -109,7 +111,8 @@ export function writeConfig(dir: string, port: number, pluginDir: string, o: Hos
               id: "echo",
               name: "Echo",
               reasoning: false,
-              input: ["text"],
+              // Image input: OpenClaw then hands inbound images to the model as image parts.
+              input: ["text", "image"],
               cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
               contextWindow: 128000,
               maxTokens: 1000,
@@ -167,8 +170,11 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
     }
   };
 
+  const workspace = join(dir, "state/workspace");
+  mkdirSync(workspace, { recursive: true });
   return {
     dir,
+    workspace,
     port,
     logFile,
     log: () => {
