@@ -9,6 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
+import { IMAGE_MAX_BYTES } from "../media/mime-table.ts";
 import type { Logger } from "../ops/logger.ts";
 import { clientIp, rateLimited } from "../ops/rate-limit.ts";
 import { bearerFromHeader } from "../ops/secure-compare.ts";
@@ -31,9 +32,6 @@ import {
 import { BUSY_MESSAGE, databaseBusy, isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
-
-/** Feishu's limit for an image upload (feishu-reference.md §11.2); larger images go as files. */
-export const IMAGE_MAX_BYTES = 10 * 1024 * 1024;
 
 /** The original plugin may authenticate with a first frame within this time. */
 export const LEGACY_AUTH_TIMEOUT_MS = 10_000;

@@ -4,14 +4,21 @@
  * the fake Feishu as a reply in the original chat. Then `openclaw message send --channel feishu-relay`
  * reaches the fake Feishu too.
  *
+ * Media (M2-2): an image in a Feishu post is fetched by the relay from the fake's message-resource API,
+ * downloaded by the plugin and reaches the mock model as an image part with its exact bytes; a file the
+ * agent replies with (an OpenClaw `MEDIA:` line) is uploaded to the relay, then by the relay to the
+ * fake's file API, and lands as a `file` message; so does `openclaw message send --media`.
+ *
  * Opt-in like the other tier-c suite: OPENCLAW_E2E=1 bun test test/e2e/openclaw.test.ts
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { newMarker, startMockModel } from "../../plugin/test/e2e/harness/mock-model.ts";
 import { ensureHost, type OpenClawHost, startOpenClaw } from "../../plugin/test/e2e/harness/openclaw-host.ts";
+import { makePng } from "../../plugin/test/e2e/harness/png.ts";
 import { Logger } from "../../src/ops/logger.ts";
 import { createRelay, type Relay } from "../../src/server.ts";
 import { tokensOf } from "../../src/users/tokens.ts";
@@ -107,6 +114,96 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
       expect(result.code).toBe(0);
       const sent = await fake.waitForSent((m) => m.text === `proactive ${marker}`, 30_000);
       expect(sent).toMatchObject({ kind: "create", receiveIdType: "open_id", receiveId: OWNER });
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "an image in a Feishu post reaches the model as an image part, with its exact bytes",
+    async () => {
+      const m = newMarker();
+      const png = makePng(80, 60);
+      const messageId = `om_e2eimg${m.slice(-12)}`;
+      fake.addResource({ messageId, fileKey: "img_v3_e2e", type: "image", bytes: png, mime: "image/png" });
+      const event = fake.messageEvent({
+        senderOpenId: OWNER,
+        messageId,
+        msgType: "post",
+        content: {
+          title: "",
+          content: [
+            [
+              { tag: "text", text: `whatimage ${m} ` },
+              { tag: "img", image_key: "img_v3_e2e" },
+            ],
+          ],
+        },
+      });
+      expect((await fake.pushEvent(`${base}/api/feishu/webhook`, event)).status).toBe(200);
+      const reply = await fake.waitForSent((s) => s.replyTo === messageId, 120_000);
+      expect(reply.text).toBe(`got image/png ${png.length} bytes`);
+      expect(fake.resourceCalls).toContainEqual(
+        expect.objectContaining({ messageId, fileKey: "img_v3_e2e", type: "image", status: 200 }),
+      );
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "a file the agent replies with lands at the fake Feishu as a file message, uploaded once",
+    async () => {
+      const m = newMarker();
+      const name = `report-${m}.pdf`;
+      const path = join(host!.workspace, name);
+      const pdf = Buffer.from(`%PDF-1.4\n% e2e ${m}\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n`);
+      writeFileSync(path, pdf);
+      const event = fake.messageEvent({ senderOpenId: OWNER, text: `sendfile ${m} ${path}` });
+      const messageId = (event.event as { message: { message_id: string } }).message.message_id;
+      expect((await fake.pushEvent(`${base}/api/feishu/webhook`, event)).status).toBe(200);
+      const file = await fake.waitForSent((s) => s.replyTo === messageId && s.msgType === "file", 120_000);
+      const uploads = fake.uploads.filter((u) => u.key === file.content.file_key);
+      expect(uploads).toHaveLength(1);
+      expect(uploads[0]).toMatchObject({
+        kind: "file",
+        fileType: "pdf",
+        fileName: name,
+        size: pdf.length,
+        sha256: createHash("sha256").update(pdf).digest("hex"),
+      });
+      // The reply's text follows the file as its caption.
+      await fake.waitForSent((s) => s.replyTo === messageId && s.text === "here is your file", 30_000);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "`openclaw message send --media <file>` reaches Feishu as a file message with its caption",
+    async () => {
+      const m = newMarker();
+      const path = join(host!.workspace, `notes-${m}.pdf`);
+      const pdf = Buffer.from(`%PDF-1.4\n% cli ${m}\n%%EOF\n`);
+      writeFileSync(path, pdf);
+      const result = await host!.cli(
+        [
+          "message",
+          "send",
+          "--channel",
+          "feishu-relay",
+          "--target",
+          `user:${OWNER}`,
+          "--media",
+          path,
+          "--message",
+          `caption ${m}`,
+        ],
+        120_000,
+      );
+      if (result.code !== 0) console.log(result.output);
+      expect(result.code).toBe(0);
+      const file = await fake.waitForSent((s) => s.msgType === "file" && s.receiveId === OWNER, 30_000);
+      const upload = fake.uploads.find((u) => u.key === file.content.file_key);
+      expect(upload).toMatchObject({ kind: "file", size: pdf.length });
+      await fake.waitForSent((s) => s.text === `caption ${m}`, 30_000);
     },
     TIMEOUT_MS,
   );
