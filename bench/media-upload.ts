@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { multipartBody } from "../src/feishu/multipart.ts";
+import { median, startFakeProcess, tenantToken, timed } from "./fake-process.ts";
 import { createUsers, startRelay } from "./lib.ts";
 
 const { values } = parseArgs({
@@ -28,15 +29,7 @@ const SIZE = Number(values.mib) * 1024 * 1024;
 const ROUNDS = Number(values.rounds);
 const PARALLEL = Number(values.parallel);
 
-const fakeProc = Bun.spawn(["bun", join(import.meta.dir, "../test/fakes/feishu-main.ts"), "--port", "0"], {
-  stdout: "pipe",
-  stderr: "inherit",
-});
-const fake = JSON.parse(await firstLine(fakeProc.stdout)) as {
-  url: string;
-  appId: string;
-  appSecret: string;
-};
+const fake = await startFakeProcess();
 const tmp = mkdtempSync(join(tmpdir(), "bench-media-"));
 const filePath = join(tmp, "payload.pdf");
 writeFileSync(
@@ -55,7 +48,7 @@ const relay = await startRelay({
 
 try {
   const [token] = await createUsers(relay.base, ["ou_bench_media"]);
-  const tenant = await tenantToken();
+  const tenant = await tenantToken(fake);
 
   const direct = await timed(ROUNDS, async () => {
     const m = multipartBody(
@@ -133,8 +126,7 @@ try {
   );
 } finally {
   await relay.stop();
-  fakeProc.kill("SIGTERM");
-  await fakeProc.exited;
+  await fake.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
 
@@ -160,44 +152,4 @@ async function sendFile(token: string, mediaId: string): Promise<void> {
   });
   if (res.status !== 200) throw new Error(`POST /api/messages: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
-}
-
-async function tenantToken(): Promise<string> {
-  const res = await fetch(`${fake.url}/open-apis/auth/v3/tenant_access_token/internal`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ app_id: fake.appId, app_secret: fake.appSecret }),
-  });
-  return ((await res.json()) as { tenant_access_token: string }).tenant_access_token;
-}
-
-/** Runs `fn` once to warm up, then `n` times; the durations in ms. */
-async function timed(n: number, fn: () => Promise<void>): Promise<number[]> {
-  await fn();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  let text = "";
-  const deadline = Date.now() + 10_000;
-  while (!text.includes("\n") && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  if (!text.includes("\n")) throw new Error("the fake Feishu did not start");
-  return text.slice(0, text.indexOf("\n"));
 }
