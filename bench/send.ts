@@ -19,6 +19,7 @@ import { FeishuSender } from "../src/feishu/sender.ts";
 import { TenantTokenManager } from "../src/feishu/tenant-token.ts";
 import { Logger } from "../src/ops/logger.ts";
 import { Registry } from "../src/ops/metrics.ts";
+import { firstLine } from "./fake-process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -45,20 +46,6 @@ const fakeProc = Bun.spawn(["bun", join(import.meta.dir, "../test/fakes/feishu-m
   stderr: "inherit",
 });
 const fake = await firstLine(fakeProc.stdout).then((l) => JSON.parse(l) as FakeInfo);
-
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  let text = "";
-  const deadline = Date.now() + 10_000;
-  while (!text.includes("\n") && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  if (!text.includes("\n")) throw new Error("the fake Feishu did not start");
-  return text.slice(0, text.indexOf("\n"));
-}
 
 async function control(path: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${fake.url}/_fake/${path}`, {

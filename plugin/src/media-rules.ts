@@ -4,7 +4,14 @@
  * The MIME sets mirror what the relay accepts per `msgType` (protocol.md "Outbound"): anything the
  * relay would refuse as image/audio/video goes as `file` instead.
  */
-import { type Attachment, Feature, type HelloFrame, type MediaMsgType } from "../../src/relay/protocol.ts";
+import {
+  type Attachment,
+  Feature,
+  type HelloFrame,
+  IMAGE_MIMES,
+  type MediaMsgType,
+  OPUS_MIMES,
+} from "../../src/relay/protocol.ts";
 
 export interface MediaLimits {
   /** Largest download or upload (MEDIA_MAX_BYTES). */
@@ -30,27 +37,6 @@ export function bareMime(mime: string | null | undefined): string | undefined {
   const m = mime?.split(";")[0]?.trim().toLowerCase();
   return m || undefined;
 }
-
-/** Feishu's `im/v1/images` formats. */
-const IMAGE_MIMES = new Set([
-  "image/jpeg",
-  "image/jpg",
-  "image/pjpeg",
-  "image/png",
-  "image/webp",
-  "image/gif",
-  "image/bmp",
-  "image/x-bmp",
-  "image/x-ms-bmp",
-  "image/x-icon",
-  "image/vnd.microsoft.icon",
-  "image/tiff",
-  "image/heic",
-  "image/heif",
-]);
-
-/** Feishu plays only Ogg/Opus as a voice note. */
-const OPUS_MIMES = new Set(["audio/ogg", "audio/opus", "audio/x-opus+ogg"]);
 
 export interface OutboundFile {
   contentType: string | undefined;

@@ -3,30 +3,10 @@
  * MIME types it knows, what a media `msgType` demands of the bytes, and the `file_type` of an
  * `im/v1/files` upload. Pure: no I/O.
  */
-import type { MediaMsgType } from "../relay/protocol.ts";
+import { IMAGE_MIMES, type MediaMsgType, OPUS_MIMES } from "../relay/protocol.ts";
 
 /** Feishu's image limit (10 MB, counted as MiB like the official plugin). */
 export const IMAGE_MAX_BYTES = 10 * 1024 * 1024;
-
-/** The formats `im/v1/images` takes (JPG, PNG, WEBP, GIF, BMP, ICO, TIFF, HEIC). */
-const IMAGE_MIMES = new Set([
-  "image/jpeg",
-  "image/jpg",
-  "image/pjpeg",
-  "image/png",
-  "image/webp",
-  "image/gif",
-  "image/bmp",
-  "image/x-bmp",
-  "image/x-ms-bmp",
-  "image/x-icon",
-  "image/vnd.microsoft.icon",
-  "image/tiff",
-  "image/heic",
-  "image/heif",
-]);
-
-const OPUS_MIMES = new Set(["audio/ogg", "audio/opus", "audio/x-opus+ogg"]);
 
 const WORD = new Set([
   "application/msword",

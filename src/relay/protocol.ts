@@ -176,6 +176,29 @@ export type MediaMsgType = (typeof MEDIA_MSG_TYPES)[number];
 export const isMediaMsgType = (t: string | undefined): t is MediaMsgType =>
   (MEDIA_MSG_TYPES as readonly string[]).includes(t ?? "");
 
+/**
+ * M2-2: the MIME types `msgType: "image"` accepts (Feishu's `im/v1/images` formats: JPG, PNG, WEBP,
+ * GIF, BMP, ICO, TIFF, HEIC) and those `msgType: "audio"` accepts (Feishu plays only Ogg/Opus voice
+ * notes). The relay refuses other types with `media_type_mismatch`; the plugin picks `msgType` by them.
+ */
+export const IMAGE_MIMES: ReadonlySet<string> = new Set([
+  "image/jpeg",
+  "image/jpg",
+  "image/pjpeg",
+  "image/png",
+  "image/webp",
+  "image/gif",
+  "image/bmp",
+  "image/x-bmp",
+  "image/x-ms-bmp",
+  "image/x-icon",
+  "image/vnd.microsoft.icon",
+  "image/tiff",
+  "image/heic",
+  "image/heif",
+]);
+export const OPUS_MIMES: ReadonlySet<string> = new Set(["audio/ogg", "audio/opus", "audio/x-opus+ogg"]);
+
 /** M2-2: the answer of `PUT /api/media` (HTTP 201). */
 export const MediaUploadResponse = T.Object({
   mediaId: T.String(),
