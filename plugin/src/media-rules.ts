@@ -11,6 +11,7 @@ import {
   IMAGE_MIMES,
   type MediaMsgType,
   OPUS_MIMES,
+  VIDEO_MIME,
 } from "../../src/relay/protocol.ts";
 
 export interface MediaLimits {
@@ -51,7 +52,7 @@ export function chooseMsgType(file: OutboundFile, limits: MediaLimits): MediaMsg
   if (!mime || file.forceDocument) return "file";
   if (IMAGE_MIMES.has(mime)) return file.size <= limits.imageMaxBytes ? "image" : "file";
   if (OPUS_MIMES.has(mime)) return "audio";
-  if (mime === "video/mp4") return "video";
+  if (mime === VIDEO_MIME) return "video";
   return "file";
 }
 

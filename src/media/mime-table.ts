@@ -3,7 +3,7 @@
  * MIME types it knows, what a media `msgType` demands of the bytes, and the `file_type` of an
  * `im/v1/files` upload. Pure: no I/O.
  */
-import { IMAGE_MIMES, type MediaMsgType, OPUS_MIMES } from "../relay/protocol.ts";
+import { IMAGE_MIMES, type MediaMsgType, OPUS_MIMES, VIDEO_MIME } from "../relay/protocol.ts";
 
 /** Feishu's image limit (10 MB, counted as MiB like the official plugin). */
 export const IMAGE_MAX_BYTES = 10 * 1024 * 1024;
@@ -87,7 +87,7 @@ export function mediaMismatch(
         ? undefined
         : `msgType audio needs Ogg/Opus audio, not ${media.mime}; send it as file`;
     case "video":
-      return media.mime === "video/mp4"
+      return media.mime === VIDEO_MIME
         ? undefined
         : `msgType video needs MP4, not ${media.mime}; send it as file`;
     case "file":

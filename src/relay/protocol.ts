@@ -179,7 +179,8 @@ export const isMediaMsgType = (t: string | undefined): t is MediaMsgType =>
 /**
  * M2-2: the MIME types `msgType: "image"` accepts (Feishu's `im/v1/images` formats: JPG, PNG, WEBP,
  * GIF, BMP, ICO, TIFF, HEIC) and those `msgType: "audio"` accepts (Feishu plays only Ogg/Opus voice
- * notes). The relay refuses other types with `media_type_mismatch`; the plugin picks `msgType` by them.
+ * notes), with VIDEO_MIME below. The relay refuses other types with `media_type_mismatch`; the plugin
+ * picks `msgType` by them.
  */
 export const IMAGE_MIMES: ReadonlySet<string> = new Set([
   "image/jpeg",
@@ -198,6 +199,8 @@ export const IMAGE_MIMES: ReadonlySet<string> = new Set([
   "image/heif",
 ]);
 export const OPUS_MIMES: ReadonlySet<string> = new Set(["audio/ogg", "audio/opus", "audio/x-opus+ogg"]);
+/** M2-2: the one MIME type `msgType: "video"` accepts (Feishu's `media` message plays only MP4). */
+export const VIDEO_MIME = "video/mp4";
 
 /** M2-2: the answer of `PUT /api/media` (HTTP 201). */
 export const MediaUploadResponse = T.Object({
