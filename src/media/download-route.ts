@@ -18,18 +18,7 @@ import { authenticate } from "../users/tokens.ts";
 import { limitBytes } from "./byte-limit.ts";
 import { downloadError } from "./download-errors.ts";
 import { InboxAttachments, type LocatedAttachment } from "./inbox-attachment.ts";
-
-/** Extensions for a download Feishu named no file for (the plugin saves it under this name). */
-const EXTENSIONS: Record<string, string> = {
-  "image/png": ".png",
-  "image/jpeg": ".jpg",
-  "image/gif": ".gif",
-  "image/webp": ".webp",
-  "video/mp4": ".mp4",
-  "audio/ogg": ".ogg",
-  "audio/opus": ".opus",
-  "application/pdf": ".pdf",
-};
+import { mimeExtension, normaliseMime } from "./mime-table.ts";
 
 /**
  * Bun's server drops a Content-Length set on a streamed body and sends it chunked (oven-sh/bun#10507),
@@ -164,9 +153,10 @@ function responseHeaders(
   },
 ): Headers {
   const contentType = upstream.contentType || "application/octet-stream";
-  const mime = contentType.split(";")[0]!.trim().toLowerCase();
+  // A download Feishu named no file for is saved by the plugin under `<kind>.<ext>`.
+  const ext = mimeExtension(normaliseMime(contentType) ?? "");
   const name =
-    upstream.fileName ?? found.attachment.name ?? `${found.attachment.kind}${EXTENSIONS[mime] ?? ""}`;
+    upstream.fileName ?? found.attachment.name ?? `${found.attachment.kind}${ext ? `.${ext}` : ""}`;
   const headers = new Headers({
     "content-type": contentType,
     "content-disposition": attachmentDisposition(name),

@@ -125,6 +125,9 @@ const EXTENSIONS: Record<string, string> = {
   "text/plain": "txt",
 };
 
+/** The usual file extension of a MIME type (without the dot), when we know one. */
+export const mimeExtension = (mime: string): string | undefined => EXTENSIONS[mime];
+
 /**
  * The `file_name` Feishu gets: it wants one with an extension, so a nameless upload is called
  * `file.<ext>`, and a name without an extension gets the MIME type's, when one is known.
