@@ -1,3 +1,5 @@
+import type { RenderMode } from "../relay/protocol.ts";
+
 /**
  * The one definition of every configuration variable (DESIGN §2): defaults, parsing, validation and
  * the `--help` text all come from this table. Pure: no I/O.
@@ -95,6 +97,7 @@ function url(name: string, v: string): string {
 }
 
 export type EventMode = "webhook" | "ws" | "both";
+export type { RenderMode } from "../relay/protocol.ts";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const spec = {
@@ -170,13 +173,45 @@ const spec = {
   },
   FEISHU_RATE_APP: {
     name: "FEISHU_RATE_APP",
-    help: "sends per second, app-wide",
+    help: "Feishu calls per second, app-wide, for each API (sends, card updates, reactions, uploads each have this budget; 20× per minute)",
     parse: int("FEISHU_RATE_APP", 50, 1, 1000),
   },
   FEISHU_RATE_CHAT: {
     name: "FEISHU_RATE_CHAT",
     help: "sends per second to one chat",
     parse: int("FEISHU_RATE_CHAT", 5, 1, 100),
+  },
+  FEISHU_RENDER_MODE: {
+    name: "FEISHU_RENDER_MODE",
+    help: "how markdown replies are shown: auto (a card when the text has code blocks or tables, a post otherwise), post, or card; a plugin may choose per send",
+    parse: oneOf<RenderMode>("FEISHU_RENDER_MODE", "auto", ["auto", "post", "card"]),
+  },
+  FEISHU_TYPING: {
+    name: "FEISHU_TYPING",
+    help: "show a Typing reaction on a user's message while their agent works on it (costs two Feishu calls per message)",
+    parse: bool("FEISHU_TYPING", true),
+  },
+  FEISHU_TYPING_TIMEOUT: {
+    name: "FEISHU_TYPING_TIMEOUT",
+    help: "the Typing reaction is removed after this long even if the agent has not answered (e.g. 10m)",
+    defaultText: "10m",
+    parse: (v: string | undefined) => parseDuration("FEISHU_TYPING_TIMEOUT", v || "10m"),
+  },
+  FEISHU_STREAMING: {
+    name: "FEISHU_STREAMING",
+    help: "let plugins stream answers into one card as they are generated (feature stream; needs the cardkit:card:write scope)",
+    parse: bool("FEISHU_STREAMING", true),
+  },
+  FEISHU_STREAM_INTERVAL_MS: {
+    name: "FEISHU_STREAM_INTERVAL_MS",
+    help: "least time between two updates of one streaming card, in ms (Feishu allows 10 per second per card); more streams at once widen it further to keep the app-wide limit",
+    parse: int("FEISHU_STREAM_INTERVAL_MS", 200, 100, 60_000),
+  },
+  FEISHU_STREAM_IDLE: {
+    name: "FEISHU_STREAM_IDLE",
+    help: "a streaming card without a new draft for this long is closed with what it shows (e.g. 10m; Feishu itself stops streaming after 10 minutes)",
+    defaultText: "10m",
+    parse: (v: string | undefined) => parseDuration("FEISHU_STREAM_IDLE", v || "10m"),
   },
   INBOX_RETENTION: {
     name: "INBOX_RETENTION",

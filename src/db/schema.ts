@@ -172,3 +172,49 @@ export const kv = sqliteTable(
   },
   (t) => [index("kv_expires_at").on(t.expiresAt)],
 );
+
+/**
+ * M2-3: one streaming card per (user, stream id). Open streams are closed at start-up and after
+ * FEISHU_STREAM_IDLE; a final `send` with the stream id writes its final content (relay/streams.ts).
+ */
+export const streams = sqliteTable(
+  "streams",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    streamId: text("stream_id").notNull(),
+    /** The DeliveryTarget (JSON) the card was sent to. */
+    target: text("target").notNull(),
+    /** CardKit card id; null until created. */
+    cardId: text("card_id"),
+    /** The Feishu message that carries the card; null until sent. */
+    messageId: text("message_id"),
+    /** Last CardKit `sequence` used for this card (must strictly increase across all its calls). */
+    sequence: integer("sequence").notNull().default(0),
+    /** The text Feishu last accepted for the card (what a restart closes it with). */
+    shownText: text("shown_text").notNull().default(""),
+    /** opening | open | closed | final | failed */
+    status: text("status").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("streams_user_stream").on(t.userId, t.streamId), index("streams_status").on(t.status)],
+);
+
+/** M2-3: Typing reactions the relay added and has not removed yet (a restart removes leftovers). */
+export const typingReactions = sqliteTable(
+  "typing_reactions",
+  {
+    messageId: text("message_id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    /** Null while the add call is in flight. */
+    reactionId: text("reaction_id"),
+    addedAt: integer("added_at").notNull(),
+  },
+  (t) => [index("typing_reactions_user_seq").on(t.userId, t.seq)],
+);

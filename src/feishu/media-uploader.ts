@@ -50,7 +50,11 @@ export class MediaUploader {
   async upload(req: UploadRequest, opts: { owner?: string; signal?: AbortSignal } = {}): Promise<string> {
     const api = req.kind === "image" ? "im.image.create" : "im.file.create";
     // Keyed by the owner, not a chat: uploads share the app-wide budget round-robin with sends.
-    await this.limiter.acquire(`upload:${opts.owner ?? "app"}`, opts.signal, opts.owner);
+    await this.limiter.acquire(`upload:${opts.owner ?? "app"}`, {
+      kind: "upload",
+      signal: opts.signal,
+      owner: opts.owner,
+    });
     try {
       const answer = await this.client.request({
         method: "POST",

@@ -100,6 +100,33 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
+/**
+ * M2-3: the Feishu API family a call spends. Each has its own app-wide budget (`appPerSecond`,
+ * `appPerMinute`): Feishu limits each API to 50/s and 1000/min per app (feishu-reference.md §5.4, §11).
+ * - `message`: send / reply (per-key limit: the chat's `chatPerSecond`);
+ * - `card`: CardKit create / content / element / settings (per-key limit: 10/s per card entity);
+ * - `reaction`: add / remove a reaction (no per-key limit);
+ * - `upload`: im/v1/images, im/v1/files (no per-key limit).
+ */
+export type CallKind = "message" | "card" | "reaction" | "upload";
+
+/**
+ * M2-3: who goes first when a budget is short: final replies (and their uploads), then streaming card
+ * updates, then reactions. Lower priorities may not use the last part of a window (kept for finals).
+ */
+export type CallPriority = "final" | "update" | "reaction";
+
+export interface AcquireOptions {
+  /** Default `message`. */
+  kind?: CallKind;
+  /** Default `final`. */
+  priority?: CallPriority;
+  /** Who the call is for (the relay's user): owners share each budget round-robin. Default: the key. */
+  owner?: string;
+  /** Aborting rejects with its reason (shutdown must not wait out a long pause). */
+  signal?: AbortSignal;
+}
+
 interface ChatState {
   log: WindowLog;
   /** One waiter of this chat at a time goes on to the app-wide gate, owners in turn. */
@@ -147,7 +174,8 @@ export class SendRateLimiter {
    * owners. Without one, each chat is its own owner. An aborted `signal` rejects with its reason
    * (shutdown must not wait out a long pause).
    */
-  async acquire(key: string, signal?: AbortSignal, owner: string = key): Promise<void> {
+  async acquire(key: string, opts: AcquireOptions = {}): Promise<void> {
+    const { signal, owner = key } = opts;
     const chat = this.#chat(key);
     chat.waiters++;
     let releaseChat: Release | undefined;

@@ -12,7 +12,7 @@
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import { FeishuApiError, isChatRateLimit, isRateLimit } from "./api-error.ts";
-import { type SendRateLimiter, untilAborted } from "./rate-limiter.ts";
+import { type CallPriority, type SendRateLimiter, untilAborted } from "./rate-limiter.ts";
 
 export type RetryMode = "in-process" | "once";
 
@@ -66,6 +66,7 @@ export async function sendWithRetries<T>(
   deps: SendRetryDeps,
   signal?: AbortSignal,
   owner?: string,
+  priority: CallPriority = "final",
 ): Promise<T> {
   const sends = deps.metrics.counter("feishu_sends_total", "Feishu send/reply calls by outcome and code.");
   const waits = deps.metrics.counter(
@@ -83,7 +84,7 @@ export async function sendWithRetries<T>(
     }
   };
   for (;;) {
-    await wait(deps.limiter.acquire(key, signal, owner));
+    await wait(deps.limiter.acquire(key, { signal, owner, priority }));
     let error: FeishuApiError;
     try {
       const result = await attempt();

@@ -16,7 +16,7 @@ import {
   renderParts,
   UUID_MAX,
 } from "./outgoing-content.ts";
-import { abortableSleep, type SendRateLimiter } from "./rate-limiter.ts";
+import { abortableSleep, type CallPriority, type SendRateLimiter } from "./rate-limiter.ts";
 import type { FeishuRestClient } from "./rest-client.ts";
 import { DEFAULT_RETRY_POLICY, type RetryMode, type RetryPolicy, sendWithRetries } from "./send-retry.ts";
 
@@ -28,6 +28,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Who the send is for (the relay's user): owners share the app-wide budget round-robin. */
   owner?: string;
+  /** M2-3: `update` for a streaming card's first message (a draft); default `final`. */
+  priority?: CallPriority;
 }
 
 export interface CreateRequest extends OutgoingMessage, SendOptions {
@@ -127,6 +129,7 @@ export class FeishuSender {
             this.#deps,
             waits,
             opts.owner,
+            opts.priority,
           ),
         );
       } catch (err) {

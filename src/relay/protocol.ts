@@ -17,7 +17,7 @@ export const HEARTBEAT_SEC = 25;
  * `hello.features`; a plugin uses a feature's frames or fields only when it is listed there, so a
  * new plugin keeps working with an old relay (no `features`: none) and an old plugin with a new one.
  */
-export const Feature = { media: "media" } as const;
+export const Feature = { media: "media", stream: "stream" } as const;
 export type Feature = (typeof Feature)[keyof typeof Feature];
 
 /** Close codes (contract). 4001/4002 are terminal for the plugin; 1012/1006 mean reconnect. */
@@ -52,6 +52,8 @@ export const HelloFrame = T.Object({
       imageMaxBytes: T.Integer({ minimum: 1 }),
     }),
   ),
+  /** M2-3, with feature `stream`: drafts closer together than this are coalesced anyway. */
+  stream: T.Optional(T.Object({ minIntervalMs: T.Integer({ minimum: 0 }) })),
 });
 export type HelloFrame = Static<typeof HelloFrame>;
 
@@ -213,6 +215,17 @@ export const MediaUploadResponse = T.Object({
 });
 export type MediaUploadResponse = Static<typeof MediaUploadResponse>;
 
+/**
+ * M2-3: how a `markdown` send is shown. `auto`: a card (JSON 2.0, one markdown element) when the text
+ * has a code fence or a table, a post otherwise; `post`; `card`. The relay's FEISHU_RENDER_MODE
+ * applies when a send does not say.
+ */
+export const RenderMode = T.Union([T.Literal("auto"), T.Literal("post"), T.Literal("card")]);
+export type RenderMode = Static<typeof RenderMode>;
+
+/** M2-3: a stream's id, chosen by the plugin, unique per user for at least a day. */
+export const StreamId = T.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_:.-]+$" });
+
 /** Body shared by the `send` frame and `POST /api/messages` (cron pushes). */
 export const SendRequest = T.Object({
   replyTo: T.Optional(T.String({ pattern: "^om_", maxLength: 128 })),
@@ -225,6 +238,14 @@ export const SendRequest = T.Object({
   mediaId: T.Optional(T.String({ minLength: 1, maxLength: 128 })),
   /** M2-2: length of an audio or video in milliseconds (Feishu shows it); optional. */
   durationMs: T.Optional(T.Integer({ minimum: 0 })),
+  /** M2-3: for `markdown`, overrides the relay's FEISHU_RENDER_MODE. */
+  renderMode: T.Optional(RenderMode),
+  /**
+   * M2-3, feature `stream`: this send is the final content of the stream its `draft`s opened (only
+   * with `text`/`markdown`). It closes the streaming card with this text; a stream that has no card
+   * (never drafted, or answered `stream_unavailable`) makes it an ordinary send.
+   */
+  streamId: T.Optional(StreamId),
 });
 export type SendRequest = Static<typeof SendRequest>;
 
@@ -237,7 +258,23 @@ export type SendFrame = Static<typeof SendFrame>;
 export const PingFrame = T.Object({ type: T.Literal("ping") });
 export type PingFrame = Static<typeof PingFrame>;
 
-export const ClientFrame = T.Union([AckFrame, SendFrame, PingFrame]);
+/**
+ * M2-3, feature `stream`: the answer so far (the full text, Markdown), for the streaming card of
+ * `streamId`. Only the newest draft of a stream matters; the relay coalesces them. No answer on
+ * success; `error{id, code:"stream_unavailable"}` when no card can be shown (then send the final
+ * as usual). The final content comes as a `send` with the same `streamId`.
+ */
+export const DraftFrame = T.Object({
+  type: T.Literal("draft"),
+  id: T.String({ minLength: 1, maxLength: 128 }),
+  replyTo: T.Optional(T.String({ pattern: "^om_", maxLength: 128 })),
+  to: T.Optional(T.String({ pattern: "^(chat:oc_|user:ou_)", maxLength: 128 })),
+  streamId: StreamId,
+  text: T.String(),
+});
+export type DraftFrame = Static<typeof DraftFrame>;
+
+export const ClientFrame = T.Union([AckFrame, SendFrame, DraftFrame, PingFrame]);
 export type ClientFrame = Static<typeof ClientFrame>;
 
 // ---------------------------------------------------------------- legacy (original plugin)

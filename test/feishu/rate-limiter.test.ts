@@ -33,7 +33,7 @@ async function acquireOwned(vt: VirtualTime, l: SendRateLimiter, sends: Array<[s
   const at: Array<{ owner: string; key: string; t: number }> = [];
   const all = Promise.all(
     sends.map(([owner, key]) =>
-      l.acquire(key, undefined, owner).then(() => at.push({ owner, key, t: vt.now() })),
+      l.acquire(key, { owner }).then(() => at.push({ owner, key, t: vt.now() })),
     ),
   );
   await vt.run(all);
@@ -211,7 +211,7 @@ describe("SendRateLimiter", () => {
     ];
     const order: string[] = [];
     const all = Promise.all(
-      sends.map(([owner, key], i) => l.acquire(key, undefined, owner).then(() => order.push(`${owner}${i}`))),
+      sends.map(([owner, key], i) => l.acquire(key, { owner }).then(() => order.push(`${owner}${i}`))),
     );
     const times: Record<string, number> = {};
     await vt.run(
@@ -231,9 +231,9 @@ describe("SendRateLimiter", () => {
     const vt = new VirtualTime();
     const { l } = limiter(vt, { appPerSecond: 1 });
     const quit = new AbortController();
-    const first = l.acquire("chat:a", undefined, "A");
-    const gaveUp = l.acquire("chat:b", quit.signal, "B").catch((e) => e);
-    const third = l.acquire("chat:c", undefined, "C");
+    const first = l.acquire("chat:a", { owner: "A" });
+    const gaveUp = l.acquire("chat:b", { signal: quit.signal, owner: "B" }).catch((e) => e);
+    const third = l.acquire("chat:c", { owner: "C" });
     quit.abort(new Error("shutting down"));
     expect(await gaveUp).toBeInstanceOf(Error);
     const start = vt.now();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
-import { SendRateLimiter } from "../../src/feishu/rate-limiter.ts";
+import { type AcquireOptions, SendRateLimiter } from "../../src/feishu/rate-limiter.ts";
 import { FeishuSender } from "../../src/feishu/sender.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { clientStack, type StackOptions } from "./client-stack.ts";
@@ -210,9 +210,9 @@ describe("fairness", () => {
   test("the owner of a send reaches the rate limiter (each part of a long text too), so users share the budget", async () => {
     const owners: Array<string | undefined> = [];
     class RecordingLimiter extends SendRateLimiter {
-      override acquire(key: string, signal?: AbortSignal, owner?: string): Promise<void> {
-        owners.push(owner);
-        return super.acquire(key, signal, owner);
+      override acquire(key: string, opts: AcquireOptions = {}): Promise<void> {
+        owners.push(opts.owner);
+        return super.acquire(key, opts);
       }
     }
     const { client, log, metrics } = clientStack(fake);
