@@ -188,7 +188,7 @@ function openAt(scan: Scan, end: number): Fence | undefined {
   const line = scan.lines[scan.lineAt(end - 1)]!;
   if (line.kind === "open" || line.kind === "code") return line.fence;
   // Part of a closing line does not close the fence yet.
-  return line.kind === "close" && end <= line.end ? line.fence : undefined;
+  return line.kind === "close" && end < line.end ? line.fence : undefined;
 }
 
 /** The fence a piece starting at `start` is inside of (it must then reopen it). */
@@ -211,7 +211,7 @@ function findCut(scan: Scan, start: number, limit: number, fits: (end: number) =
     const before = lines[lineAt(c.end - 1)]!;
     const after = c.next < text.length ? lines[lineAt(c.next)] : undefined;
     const splits = (l: ScannedLine | undefined, pos: number) =>
-      !!l && (l.kind === "open" || l.kind === "close") && pos > l.start && pos <= l.end;
+      !!l && (l.kind === "open" || l.kind === "close") && pos > l.start && pos < l.end;
     if (splits(before, c.end) || splits(after, c.next)) return true;
     const endsOnOpener = before.kind === "open";
     const startsOnCloser = after?.kind === "close" && c.next === after.start;

@@ -81,6 +81,16 @@ describe("chunkMarkdown", () => {
     expect(chunks).toEqual(["p".repeat(20), "```\ncode line\n```\ntail"]);
   });
 
+  test("a cut right after a closing fence adds no fence lines", () => {
+    const text = "```js\nconst a = 1;\n```\n\nSome words after the fence here.";
+    expect(chunkMarkdown(text, 40)).toEqual(["```js\nconst a = 1;\n```", "Some words after the fence here."]);
+    const tight = "```js\nconst a = 1;\n```\nSome words after the fence here.";
+    expect(chunkMarkdown(tight, 40)).toEqual([
+      "```js\nconst a = 1;\n```",
+      "Some words after the fence here.",
+    ]);
+  });
+
   test("never splits a surrogate pair, with the cost of the caller", () => {
     expect(chunkMarkdown("😀".repeat(6), 5)).toEqual(["😀", "😀", "😀", "😀", "😀", "😀"]);
     expect(chunkMarkdown("😀😀😀", 8, () => 2)).toEqual(["😀😀😀"]);
