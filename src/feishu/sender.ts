@@ -1,8 +1,9 @@
 /**
  * Sends the bot's messages (feishu-reference.md §5.1, §5.2): a new message to a user or chat, or a
  * reply to a message (into its thread when asked). Long text goes out as several messages, in
- * order; each part carries a uuid derived from the caller's, so any retry — ours, the outbox's or
- * the plugin's — never posts a part twice. Resolves with Feishu's message ids, in order.
+ * order, only the first quoting the message it answers (followUp); each part carries a uuid
+ * derived from the caller's, so any retry — ours, the outbox's or the plugin's — never posts a
+ * part twice. Resolves with Feishu's message ids, in order.
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../ops/logger.ts";
