@@ -48,7 +48,6 @@ describe("long markdown replies through the relay", () => {
     const parts = fake.sent.slice(first).filter((m, i) => i === 0 || m.receiveId === "oc_md_team");
     expect(parts.length).toBeGreaterThan(1);
     expect(parts[0]).toMatchObject({ kind: "reply", replyTo: original.message.messageId, msgType: "post" });
-    expect(parts[0]!.messageId).toBe(sent.messageId);
     for (const m of parts.slice(1)) {
       expect(m).toMatchObject({
         kind: "create",
