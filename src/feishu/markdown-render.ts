@@ -27,7 +27,11 @@ export function wantsCard(text: string): boolean {
 /** Text for a JSON 2.0 card's markdown element. */
 export function cardMarkdown(text: string): string {
   const lines = scanLines(text);
-  const tables = findTables(text, lines).slice(CARD_TABLE_LIMIT);
+  // The card draws at most five tables, and none that is indented (inside a list item): those
+  // would vanish, so they become code blocks like in a post.
+  const all = findTables(text, lines);
+  const drawn = all.filter((t) => !t.indented).slice(0, CARD_TABLE_LIMIT);
+  const tables = all.filter((t) => !drawn.includes(t));
   // Line breaks are kept as they are: the card element shows a single `\n` as a line break.
   return rewrite(text, lines, tables, (l, line) => {
     // CardKit asks for code fences without surrounding spaces (feishu-reference.md §11.5).
@@ -169,6 +173,8 @@ interface Table {
   last: number;
   rows: string[][];
   align: Array<"left" | "right" | "center">;
+  /** The header starts with spaces (e.g. inside a list item). */
+  indented: boolean;
 }
 
 const DELIMITER_ROW = /^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
@@ -197,7 +203,7 @@ function findTables(text: string, lines: ScannedLine[]): Table[] {
     const align = marks.map((m) =>
       m.startsWith(":") && m.endsWith(":") ? "center" : m.endsWith(":") ? "right" : "left",
     );
-    tables.push({ first: i, last, rows, align });
+    tables.push({ first: i, last, rows, align, indented: /^\s/.test(header) });
     i = last;
   }
   return tables;

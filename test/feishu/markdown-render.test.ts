@@ -83,6 +83,11 @@ describe("card markdown", () => {
     expect(md.match(/^```$/gm)).toHaveLength(4);
   });
 
+  test("an indented table (inside a list item), which a card would not draw, becomes a code block", () => {
+    const text = "1. Prices:\n   | a | b |\n   |---|---|\n   | 1 | 2 |\n\n| top |\n|---|\n| x |";
+    expect(cardMarkdown(text)).toBe("1. Prices:\n```\na | b\n--|--\n1 | 2\n```\n\n| top |\n|---|\n| x |");
+  });
+
   test("a card is JSON 2.0 with one markdown element and a preview summary", () => {
     expect(markdownCard("**hi**", "hi")).toEqual({
       schema: "2.0",
