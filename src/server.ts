@@ -87,7 +87,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   }
   const media = createMedia(ctx, dbPath);
   // The outbox owns retrying, so the sender tries once (rate limits still respected).
-  const sendPort = feishu && feishuSendPort(feishu, media.store);
+  const sendPort = feishu && feishuSendPort(feishu, media.store, config.FEISHU_RENDER_MODE);
   const core = createRelayCore(ctx, {
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),

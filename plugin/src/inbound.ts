@@ -206,6 +206,8 @@ function replyDeliverer(frame: MessageFrame, deps: InboundDeps) {
       link: deps.link,
       load: deps.load,
       target: canReply ? { replyTo: frame.messageId } : { to },
+      // Later pieces stay in the topic of a thread, else they are plain messages in the chat.
+      followUp: canReply && frame.threadId ? { replyTo: frame.messageId } : { to },
       text,
       urls,
       uuidBase: [frame.messageId, n],

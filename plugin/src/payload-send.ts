@@ -50,6 +50,8 @@ export interface PayloadSend {
   /** OpenClaw's loader; undefined on a host without one. */
   load: LoadMedia | undefined;
   target: Pick<SendRequest, "replyTo" | "to">;
+  /** Where text pieces after the first go (default `target`): only the first quotes the message. */
+  followUp?: Pick<SendRequest, "replyTo" | "to">;
   text: string;
   urls: readonly string[];
   /** Stable uuid parts of this payload: text piece i is `…base, i`, media j is `…base, "m<j>"`. */
@@ -103,9 +105,10 @@ function joinText(text: string, links: readonly string[]): string {
 async function sendTextPieces(p: PayloadSend, text: string): Promise<SendAnswer[]> {
   const answers: SendAnswer[] = [];
   for (const [i, piece] of splitText(text).entries()) {
+    const target = i === 0 ? p.target : (p.followUp ?? p.target);
     answers.push(
       await p.link.send(
-        { ...p.target, msgType: "markdown", text: piece, uuid: stableUuid(...p.uuidBase, i) },
+        { ...target, msgType: "markdown", text: piece, uuid: stableUuid(...p.uuidBase, i) },
         { signal: p.signal },
       ),
     );

@@ -3,30 +3,35 @@
  * key per piece. (Media URLs: payload-send.ts.)
  */
 import { createHash } from "node:crypto";
+import { chunkMarkdown } from "../../src/feishu/markdown-chunks.ts";
 import { MAX_CLIENT_FRAME_BYTES } from "../../src/relay/protocol.ts";
 
-/** Max UTF-16 units of text per `send` frame. JSON escaping costs at most 6 bytes per unit
- * (`\u001f`), so this keeps any frame under the relay's cap; the relay splits further for Feishu. */
+/** UTF-16 units of text that fit any `send` frame whatever they are (JSON escaping costs at most
+ * 6 bytes per unit, `\u001f`): a bound for callers that cannot measure. */
 export const FRAME_TEXT_UNITS = Math.floor((MAX_CLIENT_FRAME_BYTES - 1024) / 6);
+
+/** Bytes of a `send` frame's text, once JSON-escaped; 1 KiB of the cap is left for the other fields. */
+export const FRAME_TEXT_BYTES = MAX_CLIENT_FRAME_BYTES - 1024;
 
 /** The relay keeps `uuid`s up to 50 characters. */
 const UUID_MAX = 50;
 
-/** Splits text into pieces of at most `limit` units, preferring line breaks, never splitting a
- * surrogate pair. */
-export function splitText(text: string, limit = FRAME_TEXT_UNITS): string[] {
-  const pieces: string[] = [];
-  let rest = text;
-  while (rest.length > limit) {
-    let cut = rest.lastIndexOf("\n", limit);
-    if (cut < limit / 2) cut = limit;
-    const code = rest.charCodeAt(cut - 1);
-    if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-    pieces.push(rest.slice(0, cut));
-    rest = rest.slice(cut);
-  }
-  if (rest.length > 0) pieces.push(rest);
-  return pieces;
+const ESCAPED = Array.from({ length: 128 }, (_, c) => JSON.stringify(String.fromCharCode(c)).length - 2);
+
+/** Bytes one code point of text adds to a frame: JSON-escaped, then UTF-8 (a lone surrogate: `\udxxx`). */
+export function frameCost(cp: number): number {
+  if (cp < 0x80) return ESCAPED[cp]!;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 6;
+  return cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/**
+ * Splits text into `send` frames of at most `room` escaped bytes (about 63 KB of ASCII, 21 K CJK
+ * characters), as Markdown: a cut inside a code fence closes it and reopens it in the next frame,
+ * so the relay renders every frame whole. Breaks at blank lines, then lines, then spaces.
+ */
+export function splitText(text: string, room = FRAME_TEXT_BYTES): string[] {
+  return chunkMarkdown(text, room, frameCost);
 }
 
 /**

@@ -1,19 +1,38 @@
 /**
- * What we send, as Feishu wants it (feishu-reference.md §5.3), cut to fit its size limits (§5.1).
- * Pure: no I/O, deterministic, so a retried send splits the same way and reuses the same uuids.
- *
- * Feishu limits the whole request body: 150 KB for text, 30 KB for post and card. The body holds
- * `content` as a JSON string inside JSON, so a `"` in the text costs 4 bytes and a CJK character 3.
- * Costs are counted exactly per character; the budgets below leave headroom for "KB" meaning 1000.
+ * What we send, as Feishu wants it (feishu-reference.md §5.3), cut to fit its size limits (§5.1,
+ * content-budget.ts). Pure: no I/O, deterministic, so a retried send splits the same way and reuses
+ * the same uuids.
  */
 import { createHash } from "node:crypto";
+import type { RenderMode } from "../relay/protocol.ts";
+import {
+  bodyCost,
+  budgetFor,
+  ContentError,
+  onceCost,
+  type RenderedPart,
+  RICH_BODY_BUDGET,
+} from "./content-budget.ts";
+import { renderMarkdown } from "./markdown-render.ts";
+
+export {
+  bodyCost,
+  budgetFor,
+  ContentError,
+  onceCost,
+  type RenderedPart,
+  RICH_BODY_BUDGET,
+  TEXT_BODY_BUDGET,
+} from "./content-budget.ts";
 
 export type MediaMsgType = "image" | "file" | "audio" | "video";
 export type OutgoingMsgType = "text" | "post" | "markdown" | "interactive" | MediaMsgType;
 
 export interface OutgoingMessage {
-  /** Default `text`. `markdown` goes out as a `post` with one `md` node per part. */
+  /** Default `text`. `markdown` goes out as posts or cards as `renderMode` says (markdown-render.ts). */
   msgType?: OutgoingMsgType;
+  /** `markdown` only: how it is shown; default `auto`. */
+  renderMode?: RenderMode;
   /** Media sends: the caption, sent as text right after the media. */
   text?: string;
   /** `post`: the rich-text content (wrapped in `zh_cn` when it has no locale); `interactive`: the card. */
@@ -22,28 +41,7 @@ export interface OutgoingMessage {
   mediaKey?: string;
 }
 
-/** One Feishu message: `msg_type` and the `content` string. */
-export interface RenderedPart {
-  msgType: "text" | "post" | "interactive" | "image" | "file" | "audio" | "media";
-  content: string;
-}
-
-export const TEXT_BODY_BUDGET = 145_000;
-export const RICH_BODY_BUDGET = 28_000;
 export const UUID_MAX = 50;
-
-/** The request is unusable as given (empty, malformed, or an indivisible part over the limit). */
-export class ContentError extends Error {
-  readonly code = "feishu_content_invalid";
-  constructor(message: string) {
-    super(message);
-    this.name = "ContentError";
-  }
-}
-
-export function budgetFor(msgType: RenderedPart["msgType"]): number {
-  return msgType === "text" ? TEXT_BODY_BUDGET : RICH_BODY_BUDGET;
-}
 
 /**
  * Renders `msg` into one or more parts, in order, each of whose request body (as measured by
@@ -55,7 +53,7 @@ export function renderParts(msg: OutgoingMessage, bodyBytes: (part: RenderedPart
     case "text":
       return splitWrapped(requireText(msg), textPart, bodyBytes);
     case "markdown":
-      return splitWrapped(requireText(msg), markdownPart, bodyBytes);
+      return renderMarkdown(requireText(msg), msg.renderMode ?? "auto", bodyBytes);
     case "post":
       return renderPost(msg, bodyBytes);
     case "interactive": {
@@ -95,10 +93,6 @@ function renderMedia(
 }
 
 const textPart = (text: string): RenderedPart => ({ msgType: "text", content: JSON.stringify({ text }) });
-const markdownPart = (text: string): RenderedPart => ({
-  msgType: "post",
-  content: JSON.stringify({ zh_cn: { content: [[{ tag: "md", text }]] } }),
-});
 
 function requireText(msg: OutgoingMessage): string {
   if (typeof msg.text !== "string" || msg.text === "") throw new ContentError("text is empty");
@@ -235,26 +229,6 @@ function breakBefore(text: string, start: number, end: number): [cut: number, ne
   const space = text.lastIndexOf(" ", end - 1);
   if (space >= min) return [space, space + 1];
   return [end, end];
-}
-
-const utf8Len = (cp: number) => (cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4);
-const isSurrogate = (cp: number) => cp >= 0xd800 && cp <= 0xdfff;
-const ONCE = Array.from({ length: 128 }, (_, c) => JSON.stringify(String.fromCharCode(c)).length - 2);
-const TWICE = Array.from(
-  { length: 128 },
-  (_, c) => JSON.stringify(JSON.stringify(String.fromCharCode(c)).slice(1, -1)).length - 2,
-);
-
-/** Bytes one character of already-serialised JSON adds to the body (escaped once more). */
-export function onceCost(cp: number): number {
-  if (cp < 128) return ONCE[cp]!;
-  return isSurrogate(cp) ? 6 : utf8Len(cp);
-}
-
-/** Bytes one character of a text value adds to the body (escaped into `content`, then into the body). */
-export function bodyCost(cp: number): number {
-  if (cp < 128) return TWICE[cp]!;
-  return isSurrogate(cp) ? 7 : utf8Len(cp);
 }
 
 function serializedCost(json: string): number {

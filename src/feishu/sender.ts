@@ -1,8 +1,9 @@
 /**
  * Sends the bot's messages (feishu-reference.md §5.1, §5.2): a new message to a user or chat, or a
  * reply to a message (into its thread when asked). Long text goes out as several messages, in
- * order; each part carries a uuid derived from the caller's, so any retry — ours, the outbox's or
- * the plugin's — never posts a part twice. Resolves with Feishu's message ids, in order.
+ * order, only the first quoting the message it answers (followUp); each part carries a uuid
+ * derived from the caller's, so any retry — ours, the outbox's or the plugin's — never posts a
+ * part twice. Resolves with Feishu's message ids, in order.
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../ops/logger.ts";
@@ -114,17 +115,18 @@ export class FeishuSender {
   async deliver(dest: Destination, msg: OutgoingMessage, opts: SendOptions = {}): Promise<string[]> {
     const uuid = opts.uuid || randomUUID();
     const mode = opts.retry ?? this.#o.defaultRetry ?? "in-process";
-    const parts = this.#render(dest, msg);
-    const key = limiterKey(dest);
+    const rest = followUp(dest);
+    const parts = this.#render(dest === rest ? [dest] : [dest, rest], msg);
     const waits = opts.signal ? AbortSignal.any([opts.signal, this.#closing.signal]) : this.#closing.signal;
     const ids: string[] = [];
     for (let i = 0; i < parts.length; i++) {
-      const body = requestBody(dest, parts[i]!, partUuid(uuid, i, parts.length));
+      const to = i === 0 ? dest : rest;
+      const body = requestBody(to, parts[i]!, partUuid(uuid, i, parts.length));
       try {
         ids.push(
           await sendWithRetries(
-            key,
-            () => this.#post(dest, body, opts.signal),
+            limiterKey(to),
+            () => this.#post(to, body, opts.signal),
             mode,
             this.#deps,
             waits,
@@ -136,7 +138,7 @@ export class FeishuSender {
         const fields = err instanceof FeishuApiError ? err.toLog() : { err: err as Error };
         this.#o.log.warn("feishu_send_failed", {
           ...fields,
-          target: dest.kind,
+          target: to.kind,
           part: i,
           parts: parts.length,
         });
@@ -147,11 +149,14 @@ export class FeishuSender {
     return ids;
   }
 
-  #render(dest: Destination, msg: OutgoingMessage): RenderedPart[] {
+  /** Parts that fit whichever of `dests` (the first part's and the later parts') has the larger body. */
+  #render(dests: Destination[], msg: OutgoingMessage): RenderedPart[] {
+    const dest = dests[0]!;
     try {
-      return renderParts(
-        msg,
-        (part) => encoder.encode(JSON.stringify(requestBody(dest, part, LONGEST_UUID))).length,
+      return renderParts(msg, (part) =>
+        Math.max(
+          ...dests.map((d) => encoder.encode(JSON.stringify(requestBody(d, part, LONGEST_UUID))).length),
+        ),
       );
     } catch (err) {
       if (!(err instanceof ContentError)) throw err;
@@ -186,6 +191,16 @@ export class FeishuSender {
       api,
     });
   }
+}
+
+/**
+ * Where the parts after the first go. Only the first part quotes the message it answers (as the
+ * official plugin's replyToMode "first"); the rest are new messages in the same chat. In a thread
+ * every part stays a reply so the answer stays in the topic; without the chat id, replies it is.
+ */
+export function followUp(dest: Destination): Destination {
+  if (dest.kind !== "reply" || dest.replyInThread || !dest.chatId) return dest;
+  return { kind: "create", receiveIdType: "chat_id", receiveId: dest.chatId };
 }
 
 function apiName(dest: Destination): string {

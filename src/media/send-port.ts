@@ -6,7 +6,7 @@
 import type { Feishu } from "../feishu/index.ts";
 import type { UploadRequest } from "../feishu/media-uploader.ts";
 import type { SendPort } from "../relay/outbox.ts";
-import { isMediaMsgType, type MediaMsgType } from "../relay/protocol.ts";
+import { isMediaMsgType, type MediaMsgType, type RenderMode } from "../relay/protocol.ts";
 import type { MediaRecord, MediaStore } from "./media-store.ts";
 import { feishuFileName, feishuFileType } from "./mime-table.ts";
 
@@ -36,11 +36,22 @@ const mediaGone = () =>
     retryable: false,
   });
 
-export function feishuSendPort(feishu: Pick<Feishu, "sender" | "uploader">, store: MediaStore): SendPort {
+/** `renderMode`: how `markdown` sends that do not say are shown (FEISHU_RENDER_MODE). */
+export function feishuSendPort(
+  feishu: Pick<Feishu, "sender" | "uploader">,
+  store: MediaStore,
+  renderMode: RenderMode = "auto",
+): SendPort {
   return async (target, req, uuid, owner, slot) => {
     const opts = { uuid, owner, retry: "once" as const };
     const type = req.msgType;
-    if (!isMediaMsgType(type)) return feishu.sender.deliver(target, { ...req, msgType: type }, opts);
+    if (!isMediaMsgType(type)) {
+      return feishu.sender.deliver(
+        target,
+        { ...req, msgType: type, renderMode: req.renderMode ?? renderMode },
+        opts,
+      );
+    }
     let key = slot?.key;
     if (!key) {
       const media = req.mediaId === undefined ? undefined : store.byId(req.mediaId);

@@ -37,6 +37,21 @@ describe("rendering", () => {
     expect(parse(part!)).toEqual({ zh_cn: { content: [[{ tag: "md", text: "**bold** and `code`" }]] } });
   });
 
+  test("markdown with a code block or a table goes out as a JSON 2.0 card (auto), unless the send says post", () => {
+    const text = "Run:\n\n```sh\nbun test\n```";
+    const [card] = renderParts({ msgType: "markdown", text }, bodyBytes);
+    expect(card!.msgType).toBe("interactive");
+    expect(parse(card!)).toEqual({
+      schema: "2.0",
+      config: { update_multi: true, summary: { content: "Run:" } },
+      body: { elements: [{ tag: "markdown", element_id: "content", content: text }] },
+    });
+    const [post] = renderParts({ msgType: "markdown", text, renderMode: "post" }, bodyBytes);
+    expect(parse(post!)).toEqual({ zh_cn: { content: [[{ tag: "md", text }]] } });
+    const [forced] = renderParts({ msgType: "markdown", text: "plain", renderMode: "card" }, bodyBytes);
+    expect(forced!.msgType).toBe("interactive");
+  });
+
   test("post content without a locale is wrapped in zh_cn; with one it is kept", () => {
     const unwrapped = { title: "T", content: [[{ tag: "text", text: "x" }]] };
     expect(parse(renderParts({ msgType: "post", content: unwrapped }, bodyBytes)[0]!)).toEqual({

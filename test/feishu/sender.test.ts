@@ -98,6 +98,97 @@ describe("sending", () => {
   });
 });
 
+describe("long markdown answers", () => {
+  const GROUP = "oc_group_markdown";
+  const longCode = () =>
+    [
+      "Here is the file:",
+      "",
+      "```ts",
+      ...Array.from({ length: 2500 }, (_, i) => `const v${i} = "${i}";`),
+      "```",
+      "",
+      "Done.",
+    ].join("\n");
+
+  test("only the first part quotes the message; the rest are new messages in its chat, fences balanced", async () => {
+    const { sender } = clientStack(fake, { chatPerSecond: 100 });
+    const ids = await sender.reply({
+      messageId: "om_question0001",
+      chatId: GROUP,
+      msgType: "markdown",
+      text: longCode(),
+      uuid: "r-1",
+    });
+    expect(ids.length).toBeGreaterThan(1);
+    const [first, ...rest] = fake.sent;
+    expect(first).toMatchObject({
+      kind: "reply",
+      replyTo: "om_question0001",
+      msgType: "interactive",
+      uuid: "r-1-0",
+    });
+    for (const [i, m] of rest.entries()) {
+      expect(m).toMatchObject({
+        kind: "create",
+        receiveIdType: "chat_id",
+        receiveId: GROUP,
+        msgType: "interactive",
+      });
+      expect(m.uuid).toBe(`r-1-${i + 1}`);
+    }
+    for (const m of fake.sent) {
+      const card = m.content as { schema: string; body: { elements: Array<{ content: string }> } };
+      expect(card.schema).toBe("2.0");
+      const md = card.body.elements[0]!.content;
+      expect(md.match(/^```/gm)!.length % 2).toBe(0);
+    }
+    expect(fake.sent.map((m) => m.messageId)).toEqual(ids);
+  });
+
+  test("in a thread every part stays a reply, so the answer stays in the topic", async () => {
+    const { sender } = clientStack(fake, { chatPerSecond: 100 });
+    await sender.reply({
+      messageId: "om_question0002",
+      chatId: GROUP,
+      replyInThread: true,
+      msgType: "markdown",
+      text: longCode(),
+    });
+    expect(fake.sent.length).toBeGreaterThan(1);
+    for (const m of fake.sent)
+      expect(m).toMatchObject({ kind: "reply", replyTo: "om_question0002", replyInThread: true });
+  });
+
+  test("a reply whose chat is unknown keeps replying", async () => {
+    const { sender } = clientStack(fake, { chatPerSecond: 100 });
+    await sender.reply({
+      messageId: "om_question0003",
+      msgType: "markdown",
+      renderMode: "post",
+      text: longCode(),
+    });
+    expect(fake.sent.length).toBeGreaterThan(1);
+    for (const m of fake.sent)
+      expect(m).toMatchObject({ kind: "reply", replyTo: "om_question0003", msgType: "post" });
+  });
+
+  test("a retried reply splits the same way and posts nothing twice", async () => {
+    const { sender } = clientStack(fake, { chatPerSecond: 100 });
+    const req = {
+      messageId: "om_question0004",
+      chatId: GROUP,
+      msgType: "markdown" as const,
+      text: longCode(),
+      uuid: "r-4",
+    };
+    const a = await sender.reply(req);
+    const b = await sender.reply(req);
+    expect(b).toEqual(a);
+    expect(fake.sent).toHaveLength(a.length);
+  });
+});
+
 describe("rate limits and retries", () => {
   test("429 with x-ogw-ratelimit-reset: waits that long, then succeeds", async () => {
     const { sender, run, vt, metrics, sendCalls } = virtualStack();

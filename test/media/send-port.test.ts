@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import type { Feishu } from "../../src/feishu/index.ts";
 import { uploadForm } from "../../src/feishu/media-uploader.ts";
 import type { MultipartBody } from "../../src/feishu/multipart.ts";
-import { uploadRequestFor } from "../../src/media/send-port.ts";
+import type { MediaStore } from "../../src/media/media-store.ts";
+import { feishuSendPort, uploadRequestFor } from "../../src/media/send-port.ts";
+import type { SendPort } from "../../src/relay/outbox.ts";
+import type { SendRequest } from "../../src/relay/protocol.ts";
+import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
+import { clientStack } from "../feishu/client-stack.ts";
 
 const blob = new Blob([new Uint8Array([1, 2, 3])]);
 
@@ -54,3 +60,34 @@ async function parsed(m: MultipartBody): Promise<FormData> {
   expect(bytes.byteLength).toBe(m.contentLength);
   return new Response(bytes, { headers: { "content-type": m.contentType } }).formData();
 }
+
+const fake = await useFakeFeishu();
+
+describe("markdown render mode through the send port", () => {
+  const store = {} as MediaStore; // text sends never touch the media store
+  const send = (port: SendPort, req: SendRequest) =>
+    port(
+      { kind: "create", receiveIdType: "chat_id", receiveId: "oc_rendermode" },
+      req,
+      `u-${++sends}`,
+      "user:1",
+    );
+  let sends = 0;
+  const table = "| a | b |\n|---|---|\n| 1 | 2 |";
+
+  test("the relay's FEISHU_RENDER_MODE applies when the send does not say; the send's own mode wins", async () => {
+    const { sender } = clientStack(fake);
+    const port = feishuSendPort({ sender, uploader: {} as Feishu["uploader"] }, store, "post");
+    await send(port, { msgType: "markdown", text: table });
+    await send(port, { msgType: "markdown", text: table, renderMode: "card" });
+    expect(fake.sent.map((m) => m.msgType)).toEqual(["post", "interactive"]);
+  });
+
+  test("without a configured mode, auto: a table makes a card, plain prose a post", async () => {
+    const { sender } = clientStack(fake);
+    const port = feishuSendPort({ sender, uploader: {} as Feishu["uploader"] }, store);
+    await send(port, { msgType: "markdown", text: table });
+    await send(port, { msgType: "markdown", text: "just words" });
+    expect(fake.sent.map((m) => m.msgType)).toEqual(["interactive", "post"]);
+  });
+});
