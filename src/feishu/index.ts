@@ -56,12 +56,17 @@ export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu |
   });
   const client = new FeishuRestClient({ ...common, baseUrl, fetch: ctx.fetch, tokens });
   const waits = ctx.metrics.counter("feishu_rate_limit_waits_total", "Waits for Feishu rate limits by kind.");
+  const throttled = ctx.metrics.counter(
+    "feishu_throttled_total",
+    "Feishu calls held back, by kind and priority: a wait for the budget, or a 429 from Feishu.",
+  );
   const limiter = new SendRateLimiter({
     appPerSecond: ctx.config.FEISHU_RATE_APP,
     chatPerSecond: ctx.config.FEISHU_RATE_CHAT,
     now: ctx.now,
     sleep: deps.sleep,
-    onWait: (kind) => waits.inc({ kind }),
+    onWait: (reason) => waits.inc({ kind: reason }),
+    onThrottled: (call) => throttled.inc({ kind: call.kind, priority: call.priority }),
   });
   const sender = new FeishuSender({
     ...common,
