@@ -35,6 +35,7 @@ export class FairGate {
   /** The rank the loop sleeps for; Infinity when it is not sleeping. */
   #sleepingFor = Number.POSITIVE_INFINITY;
   #woken = false;
+  #sleeps = 0;
 
   /** @param waitMs milliseconds until the next waiter of `rank` may pass; 0 or less means now. */
   constructor(waitMs: (rank: number) => number, sleep: Sleep) {
@@ -44,6 +45,11 @@ export class FairGate {
 
   get waiting(): number {
     return this.#size;
+  }
+
+  /** Times the loop slept for the limit so far: a waiter that saw it grow was held back. */
+  get sleeps(): number {
+    return this.#sleeps;
   }
 
   /**
@@ -101,6 +107,7 @@ export class FairGate {
         if (ms > 0 && idle++ < MAX_IDLE_ROUNDS) {
           this.#wake = new AbortController();
           this.#sleepingFor = rank;
+          this.#sleeps++;
           await this.#sleep(ms, this.#wake.signal).catch(() => undefined);
           this.#sleepingFor = Number.POSITIVE_INFINITY;
           this.#wake = undefined;

@@ -232,6 +232,7 @@ export class SendRateLimiter {
     let releaseKey: Release | undefined;
     try {
       const t0 = this.#o.now();
+      const sleeps0 = (state?.gate.sleeps ?? 0) + budget.gate.sleeps;
       if (state) releaseKey = await state.gate.pass(owner, signal, rank);
       const t1 = this.#o.now();
       const releaseApp = await budget.gate.pass(owner, signal, rank);
@@ -247,7 +248,8 @@ export class SendRateLimiter {
       // key's queue), or its kind's app-wide budget did (waiting in the app queue included).
       if (t1 > t0) this.#o.onWait?.("chat", t1 - t0, call);
       if (now > t1) this.#o.onWait?.("app", now - t1, call);
-      if (now > t0) this.#o.onThrottled?.(call, "wait");
+      // Held back = a gate slept for the limit while this call waited (not a clock tick in between).
+      if ((state?.gate.sleeps ?? 0) + budget.gate.sleeps > sleeps0) this.#o.onThrottled?.(call, "wait");
     } finally {
       releaseKey?.();
       if (state) state.waiters--;
