@@ -7,8 +7,9 @@
  * answer stops adding for a while (1 min doubling to 30 min, reset by a success) while removals go
  * on. A failed removal is retried by the sweep a few times, then forgotten.
  *
- * Every reaction is recorded (typing_reactions) before the add call, so a restart can remove what a
- * crash left behind. Nothing here may throw into delivery, acks or the outbox: failures are logged.
+ * Every reaction is recorded (typing_reactions, typing-store.ts) before the add call, so a restart
+ * can remove what a crash left behind. Nothing here may throw into delivery, acks or the outbox:
+ * failures are logged.
  */
 import type { Database } from "bun:sqlite";
 import { FeishuApiError } from "../feishu/api-error.ts";
@@ -16,7 +17,7 @@ import { isReactionThrottle, TYPING_EMOJI } from "../feishu/reactions.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Counter, Registry } from "../ops/metrics.ts";
 import type { StoredMessage } from "./inbox.ts";
-import { type TypingRow, type TypingStatements, typingStatements } from "./typing-store.ts";
+import { type TypingRow, TypingStore } from "./typing-store.ts";
 
 /** What the typing indicator needs from Feishu (feishu/reactions.ts `ReactionClient`). */
 export interface ReactionPort {
@@ -57,14 +58,12 @@ export const TYPING_MAX_AGE_MS = 120_000;
 export const TYPING_BREAKER_START_MS = 60_000;
 export const TYPING_BREAKER_MAX_MS = 30 * 60_000;
 const MAX_REMOVE_ATTEMPTS = 3;
-/** Rows handled per sweep, so one pass stays short whatever piled up. */
-const SWEEP_BATCH = 500;
 
 type Action = "added" | "removed" | "skipped" | "failed";
 
 export class TypingIndicator implements TypingHooks {
   readonly #o: Required<TypingOptions>;
-  readonly #q: TypingStatements;
+  readonly #store: TypingStore;
   readonly #count: Counter;
   /** Adds in flight: a removal asked for meanwhile is done once the add answers. */
   readonly #adding = new Map<string, { removeWanted: boolean }>();
@@ -84,7 +83,9 @@ export class TypingIndicator implements TypingHooks {
       maxRemoveAttempts: MAX_REMOVE_ATTEMPTS,
       ...opts,
     };
-    this.#q = typingStatements(opts.db);
+    this.#store = new TypingStore(opts.db, (err) =>
+      this.#o.log.warn("typing_write_failed", { err: err as Error }),
+    );
     this.#breakerMs = this.#o.breakerStartMs;
     this.#count = opts.metrics.counter(
       "typing_reactions_total",
@@ -108,17 +109,13 @@ export class TypingIndicator implements TypingHooks {
       this.#inc("skipped");
       return;
     }
-    const claimed = this.#guard("typing_claim_failed", () =>
-      this.#q.claim.run(messageId, m.userId, m.seq, now),
-    );
-    if (!claimed || claimed.changes === 0) return;
+    if (!this.#store.claim(messageId, m.userId, m.seq, now)) return;
     this.#track(this.#add(m.userId, messageId));
   }
 
   /** The plugin acked up to `seq`: its agent is done with every message up to there. */
   acked(userId: number, seq: number): void {
-    const rows = this.#guard("typing_read_failed", () => this.#q.ackedBy.all(userId, seq)) ?? [];
-    for (const row of rows) this.#removeRow(row);
+    for (const row of this.#store.ackedBy(userId, seq)) this.#removeRow(row);
   }
 
   /** The first reply to `messageId` was sent (a message, or a streaming card). */
@@ -127,17 +124,21 @@ export class TypingIndicator implements TypingHooks {
       this.#adding.get(messageId)!.removeWanted = true;
       return;
     }
-    const row = this.#guard("typing_read_failed", () => this.#q.get.get(messageId));
+    const row = this.#store.get(messageId);
     if (row) this.#removeRow(row);
+  }
+
+  /** Reactions held now (added or being added). */
+  get held(): number {
+    return this.#store.size;
   }
 
   /** Removes reactions past the timeout and retries failed removals. Runs on a timer. */
   sweep(): void {
     const cutoff = this.#o.now() - this.#o.timeoutMs;
-    const old = this.#guard("typing_read_failed", () => this.#q.olderThan.all(cutoff, SWEEP_BATCH)) ?? [];
-    for (const row of old) this.#removeRow(row);
+    for (const row of this.#store.olderThan(cutoff)) this.#removeRow(row);
     for (const messageId of [...this.#removeFailures.keys()]) {
-      const row = this.#guard("typing_read_failed", () => this.#q.get.get(messageId));
+      const row = this.#store.get(messageId);
       if (row) this.#removeRow(row);
       else this.#removeFailures.delete(messageId);
     }
@@ -145,26 +146,35 @@ export class TypingIndicator implements TypingHooks {
 
   /** At start-up: every row is a leftover of the last run (a crash, a hard stop); remove them all. */
   cleanUpLeftovers(): number {
-    const rows = this.#guard("typing_read_failed", () => this.#q.all.all()) ?? [];
+    const rows = this.#store.loadLeftovers();
     for (const row of rows) this.#removeRow(row);
     if (rows.length) this.#o.log.info("typing_leftovers", { count: rows.length });
     return rows.length;
   }
 
-  /** Resolves once every call started so far has answered (tests, shutdown). */
+  /** Resolves once every call started so far has answered and its record is written (tests, shutdown). */
   async settled(): Promise<void> {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+    this.#store.flush();
   }
 
   /** Shutdown: nothing new starts, waits in the limiter end; rows left are cleaned on the next start. */
   async stop(): Promise<void> {
     this.#stop.abort(new Error("typing indicator stopping"));
+    // Flushes too: before the database closes, what is held must be on disk for the next start.
     await this.settled();
   }
 
   async #add(userId: number, messageId: string): Promise<void> {
     const entry = { removeWanted: false };
     this.#adding.set(messageId, entry);
+    // The row is committed before the call, so a crash cannot leave a reaction nobody knows of.
+    if (!(await this.#store.durable())) {
+      this.#adding.delete(messageId);
+      this.#store.drop(messageId);
+      this.#inc("failed");
+      return;
+    }
     let reactionId: string;
     try {
       reactionId = await this.#o.reactions.add(messageId, TYPING_EMOJI, {
@@ -173,7 +183,7 @@ export class TypingIndicator implements TypingHooks {
       });
     } catch (err) {
       this.#adding.delete(messageId);
-      this.#guard("typing_drop_failed", () => this.#q.drop.run(messageId));
+      this.#store.drop(messageId);
       if (this.#stop.signal.aborted) return;
       this.#inc("failed");
       if (isReactionThrottle(err)) this.#trip(err as FeishuApiError, "add");
@@ -184,7 +194,7 @@ export class TypingIndicator implements TypingHooks {
     this.#adding.delete(messageId);
     this.#breakerMs = this.#o.breakerStartMs;
     this.#inc("added");
-    this.#guard("typing_record_failed", () => this.#q.added.run(messageId, reactionId));
+    this.#store.added(messageId, reactionId);
     if (entry.removeWanted) await this.#remove({ messageId, userId, reactionId });
   }
 
@@ -196,7 +206,7 @@ export class TypingIndicator implements TypingHooks {
     }
     if (row.reactionId === null) {
       // An add that a crash cut short: its reaction id is unknown, so there is nothing to remove.
-      this.#guard("typing_drop_failed", () => this.#q.drop.run(row.messageId));
+      this.#store.drop(row.messageId);
       return;
     }
     this.#track(this.#remove({ messageId: row.messageId, userId: row.userId, reactionId: row.reactionId }));
@@ -235,7 +245,7 @@ export class TypingIndicator implements TypingHooks {
 
   #forget(messageId: string): void {
     this.#removeFailures.delete(messageId);
-    this.#guard("typing_drop_failed", () => this.#q.drop.run(messageId));
+    this.#store.drop(messageId);
   }
 
   /** A rate or quota answer: no adds for the back-off (1 min doubling to 30 min, or Feishu's reset). */
@@ -250,16 +260,6 @@ export class TypingIndicator implements TypingHooks {
     const p = work.catch((err) => this.#o.log.error("typing_failed", { err: err as Error }));
     this.#work.add(p);
     void p.finally(() => this.#work.delete(p));
-  }
-
-  /** A database failure (a locked file) costs a reaction, never a delivery or an ack. */
-  #guard<T>(event: string, fn: () => T): T | undefined {
-    try {
-      return fn();
-    } catch (err) {
-      this.#o.log.warn(event, { err: err as Error });
-      return undefined;
-    }
   }
 
   #inc(action: Action): void {
