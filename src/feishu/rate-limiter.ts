@@ -161,7 +161,6 @@ export interface AcquireOptions {
 
 /** Gate ranks: 0 passes first. */
 const RANK: Record<CallPriority, number> = { final: 0, update: 1, reaction: 2 };
-const PRIORITIES: CallPriority[] = ["final", "update", "reaction"];
 const KINDS: CallKind[] = ["message", "card", "reaction", "upload"];
 
 /** One API family's app-wide budget: its windows, its 429 pause and its priority gate. */
@@ -268,7 +267,8 @@ export class SendRateLimiter {
   }
 
   /** Feishu answered 230020 for this chat: pause it (1 s, doubling); returns the pause in ms. */
-  backOffChat(key: string): number {
+  backOffChat(key: string, priority: CallPriority = "final"): number {
+    this.#o.onThrottled?.({ kind: "message", priority }, "429");
     const chat = this.#key("message", key);
     const ms = chat.backoffMs;
     chat.pausedUntil = Math.max(chat.pausedUntil, this.#o.now() + ms);
@@ -339,7 +339,3 @@ export class SendRateLimiter {
 function keyId(kind: "message" | "card", key: string): string {
   return `${kind}\u0000${key}`;
 }
-
-/** Every priority, for metrics that list them. */
-export const CALL_PRIORITIES: readonly CallPriority[] = PRIORITIES;
-export const CALL_KINDS: readonly CallKind[] = KINDS;

@@ -103,7 +103,7 @@ export async function sendWithRetries<T>(
       waits.inc({ kind: "app_throttled" });
       rateLimited++;
     } else if (isChatRateLimit(error)) {
-      delay = deps.limiter.backOffChat(key);
+      delay = deps.limiter.backOffChat(key, priority);
       waits.inc({ kind: "chat_throttled" });
       rateLimited++;
     } else if (error.retryable) {

@@ -180,4 +180,15 @@ describe("kinds", () => {
     ]);
     expect(throttled).toEqual([{ kind: "message", priority: "update", cause: "wait" }]);
   });
+
+  test("Feishu's throttles are reported with kind and priority: 429s per kind, 230020 as a message throttle", () => {
+    const vt = new VirtualTime();
+    const { l, throttled } = limiter(vt);
+    l.pauseApp(1000, "reaction", "reaction");
+    l.backOffChat("chat:x", "update");
+    expect(throttled).toEqual([
+      { kind: "reaction", priority: "reaction", cause: "429" },
+      { kind: "message", priority: "update", cause: "429" },
+    ]);
+  });
 });
