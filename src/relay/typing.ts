@@ -120,10 +120,6 @@ export class TypingIndicator implements TypingHooks {
 
   /** The first reply to `messageId` was sent (a message, or a streaming card). */
   replied(messageId: string): void {
-    if (this.#adding.has(messageId)) {
-      this.#adding.get(messageId)!.removeWanted = true;
-      return;
-    }
     const row = this.#store.get(messageId);
     if (row) this.#removeRow(row);
   }
@@ -187,8 +183,7 @@ export class TypingIndicator implements TypingHooks {
       if (this.#stop.signal.aborted) return;
       this.#inc("failed");
       if (isReactionThrottle(err)) this.#trip(err as FeishuApiError, "add");
-      else if (!this.#stop.signal.aborted)
-        this.#o.log.debug("typing_add_failed", { messageId, ...errorFields(err) });
+      else this.#o.log.debug("typing_add_failed", { messageId, ...errorFields(err) });
       return;
     }
     this.#adding.delete(messageId);
