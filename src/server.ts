@@ -18,6 +18,7 @@ import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { startTyping } from "./relay/typing-setup.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -88,11 +89,17 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const media = createMedia(ctx, dbPath);
   // The outbox owns retrying, so the sender tries once (rate limits still respected).
   const sendPort = feishu && feishuSendPort(feishu, media.store, config.FEISHU_RENDER_MODE);
+  const typing = feishu && startTyping(ctx, feishu.reactions);
   const core = createRelayCore(ctx, {
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
     admit: media.admit,
-    onSent: media.onSent,
+    onSent: (req) => {
+      media.onSent(req);
+      // The first reply to a message ends its Typing reaction (a streaming card: C's onCardSent).
+      if (req.replyTo) typing?.replied(req.replyTo);
+    },
+    typing,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);

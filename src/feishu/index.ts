@@ -8,6 +8,7 @@ import { FeishuDirectory } from "./directory.ts";
 import { feishuHosts } from "./domain.ts";
 import { MediaUploader } from "./media-uploader.ts";
 import { SendRateLimiter } from "./rate-limiter.ts";
+import { ReactionClient } from "./reactions.ts";
 import { FeishuRestClient } from "./rest-client.ts";
 import type { RetryMode } from "./send-retry.ts";
 import { FeishuSender } from "./sender.ts";
@@ -26,6 +27,8 @@ export interface Feishu {
   sender: FeishuSender;
   /** M2-2: uploads media for sending (im/v1/images, im/v1/files). */
   uploader: MediaUploader;
+  /** M2-3: reactions on messages (the typing indicator). */
+  reactions: ReactionClient;
   directory: FeishuDirectory;
   /** "failing" while the app credentials are refused or no token can be had. */
   health(): Exclude<FeishuHealth, "unconfigured">;
@@ -56,12 +59,17 @@ export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu |
   });
   const client = new FeishuRestClient({ ...common, baseUrl, fetch: ctx.fetch, tokens });
   const waits = ctx.metrics.counter("feishu_rate_limit_waits_total", "Waits for Feishu rate limits by kind.");
+  const throttled = ctx.metrics.counter(
+    "feishu_throttled_total",
+    "Feishu calls held back, by kind and priority: a wait for the budget, or a 429 from Feishu.",
+  );
   const limiter = new SendRateLimiter({
     appPerSecond: ctx.config.FEISHU_RATE_APP,
     chatPerSecond: ctx.config.FEISHU_RATE_CHAT,
     now: ctx.now,
     sleep: deps.sleep,
-    onWait: (kind) => waits.inc({ kind }),
+    onWait: (reason) => waits.inc({ kind: reason }),
+    onThrottled: (call) => throttled.inc({ kind: call.kind, priority: call.priority }),
   });
   const sender = new FeishuSender({
     ...common,
@@ -78,6 +86,7 @@ export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu |
     limiter,
     sender,
     uploader: new MediaUploader(client, limiter),
+    reactions: new ReactionClient(client, limiter),
     directory,
     health: () => tokens.health(),
     close: () => sender.close(),

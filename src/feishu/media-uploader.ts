@@ -49,7 +49,7 @@ export class MediaUploader {
   /** Uploads once; resolves with the key, or rejects with a `FeishuApiError`. */
   async upload(req: UploadRequest, opts: { owner?: string; signal?: AbortSignal } = {}): Promise<string> {
     const api = req.kind === "image" ? "im.image.create" : "im.file.create";
-    // Keyed by the owner, not a chat: uploads share the app-wide budget round-robin with sends.
+    // No per-key limit for uploads: they share their kind's app-wide budget round-robin by owner.
     await this.limiter.acquire(`upload:${opts.owner ?? "app"}`, {
       kind: "upload",
       signal: opts.signal,
@@ -76,9 +76,9 @@ export class MediaUploader {
         api,
       });
     } catch (err) {
-      // A throttled upload pauses every Feishu call of the app, as a throttled send does.
+      // Feishu limits each API on its own: a throttled upload pauses uploads, not sends.
       if (err instanceof FeishuApiError && isRateLimit(err))
-        this.limiter.pauseApp(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS);
+        this.limiter.pauseApp(err.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS, "upload");
       throw err;
     }
   }

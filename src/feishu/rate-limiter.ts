@@ -1,6 +1,13 @@
 /**
- * Outgoing rate limits (feishu-reference.md §5.4): at most `appPerSecond` sends app-wide (and
- * `appPerMinute`, Feishu's 1000/min beside its 50/s) and at most `chatPerSecond` to one chat or user.
+ * Outgoing rate limits (feishu-reference.md §5.4): per API family (`CallKind`), at most
+ * `appPerSecond` calls app-wide (and `appPerMinute`, Feishu's 1000/min beside its 50/s); per key,
+ * at most `chatPerSecond` sends to one chat or user and `cardPerSecond` updates of one card.
+ * Feishu counts each API on its own, so each kind has its own windows and its own 429 pause: a
+ * throttled card update must not hold up sends.
+ *
+ * Priorities (M2-3): inside one kind, final replies go before streaming updates, which go before
+ * reactions, and the lower two may fill only part of each window (`updateShare`, `reactionShare`),
+ * so a final never finds the window spent by drafts.
  *
  * Each limit is a sliding-window log: the times of the last N sends. That is Feishu's own
  * semantics ("5 per second to one chat") and what its gateway counts, whereas a token bucket with
@@ -18,10 +25,17 @@
 import { FairGate, type Release } from "./fair-gate.ts";
 
 export interface RateLimiterOptions {
+  /** Per kind: each API family has its own app-wide windows. */
   appPerSecond: number;
   chatPerSecond: number;
   /** Default 20 × appPerSecond (1000/min at the default 50/s). `Infinity` turns a limit off. */
   appPerMinute?: number;
+  /** CardKit: calls per second on one card entity (default 10, reference §11.5). */
+  cardPerSecond?: number;
+  /** The part of each app-wide window `update` calls may fill (default 0.8). */
+  updateShare?: number;
+  /** The part of each app-wide window `reaction` calls may fill (default 0.6). */
+  reactionShare?: number;
   now?: () => number;
   /** Default: a timer that an aborted signal cancels. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -29,8 +43,19 @@ export interface RateLimiterOptions {
   marginMs?: number;
   /** A chat unused this long is forgotten (default 60 s). */
   idleMs?: number;
-  /** Called for an acquire that was delayed, once per reason, with the delay (metrics). */
-  onWait?: (kind: "app" | "chat", ms: number) => void;
+  /**
+   * Called for an acquire that was delayed, once per reason, with the delay (metrics): its key held
+   * it (`chat`: the chat's or card's window, a 230020 pause or the key's queue) or its kind's
+   * app-wide budget did (`app`).
+   */
+  onWait?: (reason: "app" | "chat", ms: number, call: CallInfo) => void;
+  /** Called once per throttled call: a wait for the budget, or a 429 reported by `pauseApp`. */
+  onThrottled?: (call: CallInfo, cause: "wait" | "429") => void;
+}
+
+export interface CallInfo {
+  kind: CallKind;
+  priority: CallPriority;
 }
 
 /** 230020 back-off for one chat: 1 s, doubling up to 30 s, reset by a success. */
@@ -55,10 +80,17 @@ export class WindowLog {
     return this.#times.length === 0;
   }
 
-  /** Milliseconds until one more event fits; 0 when it fits now. */
-  waitMs(now: number): number {
-    if (this.off || this.#count < this.limit) return 0;
-    return Math.max(0, this.#times[this.#next]! + this.windowMs - now);
+  /**
+   * Milliseconds until one more event fits while at most `cap` (default: all) of the window may be
+   * used; 0 when it fits now.
+   */
+  waitMs(now: number, cap = this.limit): number {
+    if (this.off) return 0;
+    const c = Math.max(1, Math.min(this.limit, Math.floor(cap)));
+    if (this.#count < c) return 0;
+    // The c-th most recent event must leave the window first.
+    const oldest = this.#times[(this.#next - c + this.limit) % this.limit]!;
+    return Math.max(0, oldest + this.windowMs - now);
   }
 
   record(now: number): void {
@@ -127,9 +159,22 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
-interface ChatState {
+/** Gate ranks: 0 passes first. */
+const RANK: Record<CallPriority, number> = { final: 0, update: 1, reaction: 2 };
+const KINDS: CallKind[] = ["message", "card", "reaction", "upload"];
+
+/** One API family's app-wide budget: its windows, its 429 pause and its priority gate. */
+interface KindBudget {
+  second: WindowLog;
+  minute: WindowLog;
+  pausedUntil: number;
+  gate: FairGate;
+}
+
+/** One chat (message) or card: its own window; `message` keys also take 230020 back-offs. */
+interface KeyState {
   log: WindowLog;
-  /** One waiter of this chat at a time goes on to the app-wide gate, owners in turn. */
+  /** One waiter of this key at a time goes on to the app-wide gate, by priority, owners in turn. */
   gate: FairGate;
   waiters: number;
   pausedUntil: number;
@@ -137,78 +182,94 @@ interface ChatState {
   lastUsed: number;
 }
 
+type Resolved = Required<Omit<RateLimiterOptions, "onWait" | "onThrottled">> &
+  Pick<RateLimiterOptions, "onWait" | "onThrottled">;
+
 export class SendRateLimiter {
-  readonly #o: Required<Omit<RateLimiterOptions, "onWait">> & Pick<RateLimiterOptions, "onWait">;
-  readonly #second: WindowLog;
-  readonly #minute: WindowLog;
-  readonly #chats = new Map<string, ChatState>();
-  readonly #app: FairGate;
-  #appPausedUntil = 0;
+  readonly #o: Resolved;
+  readonly #budgets: Record<CallKind, KindBudget>;
+  readonly #keys = new Map<string, KeyState>();
+  /** Share of a window each rank may fill. */
+  readonly #shares: number[];
   #sinceSweep = 0;
 
   constructor(opts: RateLimiterOptions) {
     this.#o = {
       ...opts,
       appPerMinute: opts.appPerMinute ?? opts.appPerSecond * 20,
+      cardPerSecond: opts.cardPerSecond ?? 10,
+      updateShare: opts.updateShare ?? 0.8,
+      reactionShare: opts.reactionShare ?? 0.6,
       now: opts.now ?? Date.now,
       sleep: opts.sleep ?? abortableSleep,
       marginMs: opts.marginMs ?? 50,
       idleMs: opts.idleMs ?? 60_000,
     };
-    this.#second = new WindowLog(this.#o.appPerSecond, 1000 + this.#o.marginMs);
-    this.#minute = new WindowLog(this.#o.appPerMinute, 60_000 + this.#o.marginMs);
-    this.#app = new FairGate(() => {
-      const now = this.#o.now();
-      return Math.max(this.#second.waitMs(now), this.#minute.waitMs(now), this.#appPausedUntil - now);
-    }, this.#o.sleep);
+    this.#shares = [1, this.#o.updateShare, this.#o.reactionShare];
+    this.#budgets = Object.fromEntries(KINDS.map((k) => [k, this.#budget()])) as Record<CallKind, KindBudget>;
   }
 
-  /** Chats remembered right now (bounded by the idle eviction). */
+  /** Chats and cards remembered right now (bounded by the idle eviction). */
   get chats(): number {
-    return this.#chats.size;
+    return this.#keys.size;
   }
 
   /**
-   * Resolves when one send to `key` (e.g. `chat:oc_…`, `user:ou_…`) may go, and counts it as sent.
-   * `owner` is who the send is for (the relay's user): the budget is shared round-robin between
-   * owners. Without one, each chat is its own owner. An aborted `signal` rejects with its reason
-   * (shutdown must not wait out a long pause).
+   * Resolves when one call of `kind` (default `message`) for `key` may go, and counts it. Keys:
+   * `chat:oc_…` / `user:ou_…` for messages, `card:<card_id>` for cards; reactions and uploads have
+   * no per-key limit and their key is ignored. `owner` is who the call is for (the relay's user):
+   * the budget is shared round-robin between owners. Without one, each key is its own owner. An
+   * aborted `signal` rejects with its reason (shutdown must not wait out a long pause).
    */
   async acquire(key: string, opts: AcquireOptions = {}): Promise<void> {
-    const { signal, owner = key } = opts;
-    const chat = this.#chat(key);
-    chat.waiters++;
-    let releaseChat: Release | undefined;
+    const { signal, owner = key, kind = "message", priority = "final" } = opts;
+    const call: CallInfo = { kind, priority };
+    const rank = RANK[priority] ?? 0;
+    const state = kind === "message" || kind === "card" ? this.#key(kind, key) : undefined;
+    const budget = this.#budgets[kind] ?? this.#budgets.message;
+    if (state) state.waiters++;
+    let releaseKey: Release | undefined;
     try {
       const t0 = this.#o.now();
-      releaseChat = await chat.gate.pass(owner, signal);
+      const sleeps0 = (state?.gate.sleeps ?? 0) + budget.gate.sleeps;
+      if (state) releaseKey = await state.gate.pass(owner, signal, rank);
       const t1 = this.#o.now();
-      const releaseApp = await this.#app.pass(owner, signal);
+      const releaseApp = await budget.gate.pass(owner, signal, rank);
       const now = this.#o.now();
-      this.#second.record(now);
-      this.#minute.record(now);
+      budget.second.record(now);
+      budget.minute.record(now);
       releaseApp();
-      chat.log.record(now);
-      chat.lastUsed = now;
-      // Each delayed send counts once per reason: its chat held it (window, 230020 pause or the
-      // chat's queue), or the app-wide limit did (waiting in the app queue included).
-      if (t1 > t0) this.#o.onWait?.("chat", t1 - t0);
-      if (now > t1) this.#o.onWait?.("app", now - t1);
+      if (state) {
+        state.log.record(now);
+        state.lastUsed = now;
+      }
+      // Each delayed call counts once per reason: its key held it (window, 230020 pause or the
+      // key's queue), or its kind's app-wide budget did (waiting in the app queue included).
+      if (t1 > t0) this.#o.onWait?.("chat", t1 - t0, call);
+      if (now > t1) this.#o.onWait?.("app", now - t1, call);
+      // Held back = a gate slept for the limit while this call waited (not a clock tick in between).
+      if ((state?.gate.sleeps ?? 0) + budget.gate.sleeps > sleeps0) this.#o.onThrottled?.(call, "wait");
     } finally {
-      releaseChat?.();
-      chat.waiters--;
+      releaseKey?.();
+      if (state) state.waiters--;
       if (++this.#sinceSweep >= SWEEP_EVERY) this.sweep();
     }
   }
 
-  /** The platform throttled us (429 / 99991400): nobody sends for `ms`. */
-  pauseApp(ms: number): void {
-    this.#appPausedUntil = Math.max(this.#appPausedUntil, this.#o.now() + ms);
+  /**
+   * The platform throttled a call of `kind` (429 / 99991400): no call of that kind goes for `ms`.
+   * Feishu limits each API on its own, so other kinds carry on.
+   */
+  pauseApp(ms: number, kind: CallKind = "message", priority: CallPriority = "final"): void {
+    const budget = this.#budgets[kind] ?? this.#budgets.message;
+    budget.pausedUntil = Math.max(budget.pausedUntil, this.#o.now() + ms);
+    this.#o.onThrottled?.({ kind, priority }, "429");
   }
 
   /** Feishu answered 230020 for this chat: pause it (1 s, doubling); returns the pause in ms. */
-  backOffChat(key: string): number {
-    const chat = this.#chat(key);
+  backOffChat(key: string, priority: CallPriority = "final"): number {
+    this.#o.onThrottled?.({ kind: "message", priority }, "429");
+    const chat = this.#key("message", key);
     const ms = chat.backoffMs;
     chat.pausedUntil = Math.max(chat.pausedUntil, this.#o.now() + ms);
     chat.backoffMs = Math.min(CHAT_BACKOFF_MAX_MS, ms * 2);
@@ -217,39 +278,64 @@ export class SendRateLimiter {
 
   /** A send to this chat went through: its back-off starts over. */
   chatSucceeded(key: string): void {
-    const chat = this.#chats.get(key);
+    const chat = this.#keys.get(keyId("message", key));
     if (chat) chat.backoffMs = CHAT_BACKOFF_START_MS;
   }
 
-  /** Forgets chats nobody waits for, idle for `idleMs` and not paused. Runs every few acquires. */
+  /** Forgets keys nobody waits for, idle for `idleMs` and not paused. Runs every few acquires. */
   sweep(): void {
     this.#sinceSweep = 0;
     const now = this.#o.now();
-    for (const [key, chat] of this.#chats) {
-      if (chat.waiters === 0 && now - chat.lastUsed >= this.#o.idleMs && chat.pausedUntil <= now) {
-        this.#chats.delete(key);
+    for (const [id, state] of this.#keys) {
+      if (state.waiters === 0 && now - state.lastUsed >= this.#o.idleMs && state.pausedUntil <= now) {
+        this.#keys.delete(id);
       }
     }
   }
 
-  #chat(key: string): ChatState {
-    let chat = this.#chats.get(key);
-    if (!chat) {
-      const log = new WindowLog(this.#o.chatPerSecond, 1000 + this.#o.marginMs);
-      const state: ChatState = {
+  #budget(): KindBudget {
+    const budget: KindBudget = {
+      second: new WindowLog(this.#o.appPerSecond, 1000 + this.#o.marginMs),
+      minute: new WindowLog(this.#o.appPerMinute, 60_000 + this.#o.marginMs),
+      pausedUntil: 0,
+      gate: new FairGate((rank) => {
+        const now = this.#o.now();
+        const share = this.#shares[rank] ?? 1;
+        return Math.max(
+          budget.second.waitMs(now, budget.second.limit * share),
+          budget.minute.waitMs(now, budget.minute.limit * share),
+          budget.pausedUntil - now,
+        );
+      }, this.#o.sleep),
+    };
+    return budget;
+  }
+
+  #key(kind: "message" | "card", key: string): KeyState {
+    const id = keyId(kind, key);
+    let state = this.#keys.get(id);
+    if (!state) {
+      const limit = kind === "card" ? this.#o.cardPerSecond : this.#o.chatPerSecond;
+      const log = new WindowLog(limit, 1000 + this.#o.marginMs);
+      const s: KeyState = {
         log,
         gate: new FairGate(() => {
           const now = this.#o.now();
-          return Math.max(log.waitMs(now), state.pausedUntil - now);
+          return Math.max(log.waitMs(now), s.pausedUntil - now);
         }, this.#o.sleep),
         waiters: 0,
         pausedUntil: 0,
         backoffMs: CHAT_BACKOFF_START_MS,
         lastUsed: this.#o.now(),
       };
-      chat = state;
-      this.#chats.set(key, chat);
+      state = s;
+      this.#keys.set(id, state);
     }
-    return chat;
+    return state;
   }
+}
+
+/** Message and card keys live in one map; a kind prefix keeps them apart whatever the caller's key. */
+function keyId(kind: "message" | "card", key: string): string {
+  return `${kind}\u0000${key}`;
 }

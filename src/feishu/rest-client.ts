@@ -6,9 +6,17 @@
  */
 import type { Logger } from "../ops/logger.ts";
 import { LATENCY_BUCKETS, type Registry } from "../ops/metrics.ts";
-import { FeishuApiError, isInvalidTokenAnswer } from "./api-error.ts";
+import {
+  CHAT_RATE_LIMIT_CODE,
+  FeishuApiError,
+  isChatRateLimit,
+  isInvalidTokenAnswer,
+  isRateLimit,
+  RATE_LIMIT_CODE,
+} from "./api-error.ts";
 import { answerError, callJson, type JsonAnswer } from "./http.ts";
 import type { MultipartBody } from "./multipart.ts";
+import type { CallKind } from "./rate-limiter.ts";
 import type { TokenSource } from "./tenant-token.ts";
 
 /** Retries after an invalid-token answer (DESIGN §6): three attempts in all. */
@@ -27,7 +35,7 @@ export interface RestClientOptions {
 }
 
 export interface RestCall {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** Path with its query, e.g. `/open-apis/im/v1/messages?receive_id_type=chat_id`. */
   path: string;
   body?: unknown;
@@ -35,6 +43,11 @@ export interface RestCall {
   multipart?: () => MultipartBody;
   /** Short API name for metrics and errors: `im.message.create`. */
   api: string;
+  /**
+   * The budget this call spends, for `feishu_api_calls_total`; default from the `api` name
+   * (`apiKind`). Calls outside the send budgets (token, contact, bot info) are not counted there.
+   */
+  kind?: CallKind;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -50,6 +63,7 @@ export class FeishuRestClient {
   readonly #o: RestClientOptions;
   readonly #now: () => number;
   readonly #duration;
+  readonly #calls;
 
   constructor(opts: RestClientOptions) {
     this.#o = opts;
@@ -58,6 +72,10 @@ export class FeishuRestClient {
       "feishu_request_duration_seconds",
       "Feishu API call duration by API.",
       LATENCY_BUCKETS,
+    );
+    this.#calls = opts.metrics.counter(
+      "feishu_api_calls_total",
+      "Feishu calls that spend a rate budget, by kind and result (ok, error, throttled).",
     );
   }
 
@@ -91,8 +109,9 @@ export class FeishuRestClient {
 
   async #once(call: RestCall, token: string): Promise<JsonAnswer> {
     const started = this.#now();
+    const kind = call.kind ?? apiKind(call.api);
     try {
-      return await callJson(this.#o.fetch, {
+      const answer = await callJson(this.#o.fetch, {
         method: call.method,
         url: this.#o.baseUrl + call.path,
         body: call.body,
@@ -102,12 +121,39 @@ export class FeishuRestClient {
         api: call.api,
         signal: call.signal,
       });
+      if (kind) this.#calls.inc({ kind, result: answerResult(answer) });
+      return answer;
     } catch (err) {
       const e = err as FeishuApiError;
+      if (kind)
+        this.#calls.inc({
+          kind,
+          result: e instanceof FeishuApiError && isThrottle(e) ? "throttled" : "error",
+        });
       this.#o.log.debug("feishu_call_failed", e.toLog?.() ?? { api: call.api });
       throw err;
     } finally {
       this.#duration.observe((this.#now() - started) / 1000, { api: call.api });
     }
   }
+}
+
+/** The send budget an API spends, by its name; undefined for calls outside them (token, contact). */
+export function apiKind(api: string): CallKind | undefined {
+  if (api === "im.message.create" || api === "im.message.reply") return "message";
+  if (api === "im.image.create" || api === "im.file.create") return "upload";
+  if (api.startsWith("im.reaction.") || api.startsWith("im.message.reaction.")) return "reaction";
+  if (api.startsWith("cardkit.")) return "card";
+  return undefined;
+}
+
+function isThrottle(e: FeishuApiError): boolean {
+  return isRateLimit(e) || isChatRateLimit(e);
+}
+
+function answerResult(answer: JsonAnswer): "ok" | "error" | "throttled" {
+  if (answer.code === 0 && answer.status < 400) return "ok";
+  const throttled =
+    answer.status === 429 || answer.code === RATE_LIMIT_CODE || answer.code === CHAT_RATE_LIMIT_CODE;
+  return throttled ? "throttled" : "error";
 }

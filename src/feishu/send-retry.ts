@@ -99,11 +99,11 @@ export async function sendWithRetries<T>(
     let sleepHere = false;
     if (isRateLimit(error)) {
       delay = error.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS;
-      deps.limiter.pauseApp(delay);
+      deps.limiter.pauseApp(delay, "message", priority);
       waits.inc({ kind: "app_throttled" });
       rateLimited++;
     } else if (isChatRateLimit(error)) {
-      delay = deps.limiter.backOffChat(key);
+      delay = deps.limiter.backOffChat(key, priority);
       waits.inc({ kind: "chat_throttled" });
       rateLimited++;
     } else if (error.retryable) {

@@ -16,6 +16,7 @@ import { bearerFromHeader } from "../ops/secure-compare.ts";
 import { authFailuresOf, tokensOf, type VerifiedToken } from "../users/tokens.ts";
 import { type ConnectionUser, PluginConnection, type SocketLike } from "./connection.ts";
 import type { Hub } from "./hub.ts";
+import type { StoredMessage } from "./inbox.ts";
 import type { Outbox } from "./outbox.ts";
 import { type AuthVerdict, judgeToken } from "./plugin-auth.ts";
 import {
@@ -32,6 +33,7 @@ import {
 import { BUSY_MESSAGE, databaseBusy, isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
+import type { TypingHooks } from "./typing.ts";
 
 /** The original plugin may authenticate with a first frame within this time. */
 export const LEGACY_AUTH_TIMEOUT_MS = 10_000;
@@ -54,6 +56,8 @@ export interface GatewayDeps {
   bot: () => Promise<{ openId: string; name: string }>;
   /** How long a connection without a token may take to send the legacy auth frame (tests shorten it). */
   legacyAuthTimeoutMs?: number;
+  /** M2-3: the typing indicator (told of deliveries and acks). */
+  typing?: TypingHooks;
 }
 
 /** What the upgrade learned about a request, handed to `open` (Elysia gives it the same Request). */
@@ -78,7 +82,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     badFrames: ctx.metrics.counter("ws_bad_frames_total", "Plugin frames refused as malformed."),
   };
 
-  const deliveryHooks = delivery(ctx);
+  const deliveryHooks = delivery(ctx, deps.typing);
 
   const legacyAuthMs = deps.legacyAuthTimeoutMs ?? LEGACY_AUTH_TIMEOUT_MS;
   const admissions = new WeakMap<Request, Admission>();
@@ -247,6 +251,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         return;
       case "ack": {
         conn.ack(frame.seq);
+        deps.typing?.acked(conn.user.id, Math.min(frame.seq, conn.lastSentSeq));
         log.debug("plugin_ack", { userId: conn.user.id, seq: frame.seq });
         return;
       }
@@ -399,7 +404,7 @@ function idOf(data: unknown): string | undefined {
   return typeof id === "string" ? id : undefined;
 }
 
-function delivery(ctx: RelayContext) {
+function delivery(ctx: RelayContext, typing?: TypingHooks) {
   const delivered = ctx.metrics.counter("messages_delivered_total", "Messages written to a plugin socket.");
   const latency = ctx.metrics.histogram(
     "delivery_latency_seconds",
@@ -407,9 +412,10 @@ function delivery(ctx: RelayContext) {
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
   );
   return {
-    delivered(msg: { receivedAt: number }) {
+    delivered(msg: StoredMessage) {
       delivered.inc();
       latency.observe(Math.max(0, ctx.now() - msg.receivedAt) / 1000);
+      typing?.delivered(msg);
     },
   };
 }

@@ -12,11 +12,14 @@ import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
+import type { TypingHooks } from "./typing.ts";
 
 export interface RelayCore {
   hub: Hub;
   outbox: Outbox;
   revocations: RevocationSweep;
+  /** M2-3: the typing indicator, when Feishu is configured. */
+  typing?: TypingHooks;
   features: FeatureModule[];
 }
 
@@ -27,6 +30,8 @@ export interface RelayCoreDeps {
   /** M2-2: media sends are checked before they are stored, and their media released once sent. */
   admit?: Admission;
   onSent?: (req: SendRequest) => void;
+  /** M2-3: Typing reactions follow deliveries and acks (replies reach it through `onSent`). */
+  typing?: TypingHooks;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
@@ -65,8 +70,9 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     hub,
     outbox,
     revocations,
+    typing: deps.typing,
     features: [
-      (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot }),
+      (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot, typing: deps.typing }),
       (c) => messagesRoutes(c, outbox),
       (c) => mediaDownloadRoutes(c),
     ],

@@ -51,6 +51,8 @@ const POST_ROUTES: Record<string, Handler> = {
   "resources-fail": (fake, body) =>
     fake.failResourcesNext(Number(body.n ?? 1), body.failure as Failure | { kind: "http502" }),
   "upload-fail": (fake, body) => fake.failNextUploads(Number(body.n ?? 1), body.failure as Failure),
+  "reactions-fail": (fake, body) => fake.reactions.failNext(Number(body.n ?? 1), body.failure as Failure),
+  "reactions-recall": (fake, body) => fake.reactions.recall(String(body.messageId)),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -69,6 +71,9 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
   calls: (fake) => fake.calls,
   "ws-acks": (fake) => fake.wsAcks,
   "resource-calls": (fake) => fake.resourceCalls,
+  /** message_id → the reactions on it now. */
+  reactions: (fake) => Object.groupBy(fake.reactions.all, (r) => r.messageId),
+  "reaction-calls": (fake) => fake.reactions.calls.items,
 };
 
 export async function handleControl(fake: FakeFeishu, req: Request, url: URL): Promise<Response | undefined> {

@@ -6,6 +6,7 @@ import { feishuError, type Reply, replyCode, toResponse } from "./feishu-common.
 import { getBotInfo, getContactUser, type UserDirectory } from "./feishu-contact.ts";
 import type { ImApi } from "./feishu-im.ts";
 import type { OAuthProvider } from "./feishu-oauth.ts";
+import type { ReactionsApi } from "./feishu-reactions.ts";
 import { RESOURCE_RE, type ResourceApi } from "./feishu-resources.ts";
 import { failureReply, type Switches } from "./feishu-switches.ts";
 import type { UploadsApi } from "./feishu-uploads.ts";
@@ -35,6 +36,8 @@ export interface RouterDeps {
   switches: Switches;
   /** Media uploads (multipart): handled before the body is read as text. */
   uploads: UploadsApi;
+  /** Message reactions (the typing indicator). */
+  reactions?: ReactionsApi;
   calls: CallRecord[];
   onRateLimited: () => void;
   /** Optional extra routes (the control API); return undefined to fall through. */
@@ -78,6 +81,18 @@ export function createFetchHandler(deps: RouterDeps) {
         : (deps.tokens.check(req) ??
           (await deps.uploads.handle(req, url.pathname, deps.tokens.authErrorStatus)));
       record(deps, req, url, reply.status, replyCode(reply));
+      return toResponse(reply);
+    }
+    if (deps.reactions?.handles(req.method, url.pathname)) {
+      const failure = deps.switches.takeFailure(false);
+      const body = await req.text();
+      const reply = failure
+        ? failureReply(failure, deps.tokens.authErrorStatus)
+        : (deps.tokens.check(req) ??
+          deps.reactions.handle(req.method, url.pathname, body, deps.tokens.authErrorStatus));
+      const code = replyCode(reply);
+      if (code !== undefined && RATE_LIMIT_CODES.has(code)) deps.onRateLimited();
+      record(deps, req, url, reply.status, code);
       return toResponse(reply);
     }
     const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();

@@ -30,6 +30,7 @@ import {
 import { ImApi, type SentMessage } from "./feishu-im.ts";
 import { OAuthProvider } from "./feishu-oauth.ts";
 import { type PushOptions, type PushResult, WebhookPusher } from "./feishu-pusher.ts";
+import { ReactionsApi } from "./feishu-reactions.ts";
 import { ResourceApi, type ResourceCall, type ResourceInput } from "./feishu-resources.ts";
 import { type CallRecord, createFetchHandler } from "./feishu-router.ts";
 import { type Failure, SlidingWindowLimiter, Switches, type SwitchScope } from "./feishu-switches.ts";
@@ -110,6 +111,8 @@ export class FakeFeishu {
   readonly ws: WsGateway;
   readonly switches = new Switches();
   readonly uploadsApi: UploadsApi;
+  /** Message reactions: current ones per message, the call log, failure switches. */
+  readonly reactions: ReactionsApi;
   /** Count of 429/99991400 and 230020 answers, injected or enforced. */
   rateLimited = 0;
   private timeOffsetMs = 0;
@@ -136,6 +139,7 @@ export class FakeFeishu {
     };
     this.tokens = new TenantTokens(this.ctx, opts.tokenTtlSec);
     this.uploadsApi = new UploadsApi(this.ctx.clock);
+    this.reactions = new ReactionsApi(this.ctx);
     this.im = new ImApi(this.ctx, this.users, (key) => this.uploadsApi.byKey(key));
     this.oauth = new OAuthProvider(this.ctx, this.users);
     this.pusher = new WebhookPusher(this.ctx);
@@ -151,6 +155,7 @@ export class FakeFeishu {
       resources: this.resources,
       switches: this.switches,
       uploads: this.uploadsApi,
+      reactions: this.reactions,
       calls: this.calls,
       onRateLimited: () => {
         this.rateLimited++;
@@ -217,6 +222,7 @@ export class FakeFeishu {
     this.tokens.fetches = 0;
     this.im.reset();
     this.uploadsApi.reset();
+    this.reactions.reset();
     this.im.chatLimiter = undefined;
     this.im.appLimiter = undefined;
     this.switches.clear();

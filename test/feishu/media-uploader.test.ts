@@ -74,13 +74,14 @@ describe("media uploader", () => {
     fake.failNextUploads(1, { kind: "rate_limit", resetSec: 2 });
     const throttled = await failure(up.upload(image(PNG)));
     expect([throttled.code, throttled.retryable, throttled.retryAfterMs]).toEqual([99991400, true, 2000]);
-    // A throttled upload pauses the app's whole budget, sends included.
-    let acquired = false;
-    void limiter.acquire("chat:oc_x").then(() => {
-      acquired = true;
+    // A throttled upload pauses uploads (Feishu limits each API on its own); sends still go.
+    let uploadAcquired = false;
+    void limiter.acquire("upload:u", { kind: "upload" }).then(() => {
+      uploadAcquired = true;
     });
+    await limiter.acquire("chat:oc_x");
     await Bun.sleep(50);
-    expect(acquired).toBe(false);
+    expect(uploadAcquired).toBe(false);
     expect(fake.uploads).toHaveLength(0);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
-import { FeishuRestClient, MAX_TOKEN_RETRIES } from "../../src/feishu/rest-client.ts";
+import { apiKind, FeishuRestClient, MAX_TOKEN_RETRIES } from "../../src/feishu/rest-client.ts";
 import { TenantTokenManager } from "../../src/feishu/tenant-token.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { clientStack } from "./client-stack.ts";
@@ -115,5 +115,36 @@ describe("REST client", () => {
     });
     const err = await client.request(botInfo).catch((e) => e);
     expect(err).toMatchObject({ kind: "network", code: "feishu_network_error", retryable: true });
+  });
+
+  test("calls that spend a budget are counted by kind and result; others are not", async () => {
+    const { client, metrics } = clientStack(fake);
+    const calls = metrics.counter("feishu_api_calls_total", "");
+    await client.request(sendCall);
+    fake.failNext(1, { kind: "chat_rate_limit" });
+    await client.request(sendCall).catch(() => {});
+    fake.failNext(1, { kind: "rate_limit" });
+    await client.request(sendCall).catch(() => {});
+    fake.failNext(1, { kind: "code", code: 230002 });
+    await client.request(sendCall).catch(() => {});
+    fake.failNext(1, { kind: "server_error", status: 502, body: "<html>bad gateway</html>" });
+    await client.request(sendCall).catch(() => {});
+    await client.request({ ...botInfo, kind: "card" });
+    await client.request(botInfo);
+    expect(calls.get({ kind: "message", result: "ok" })).toBe(1);
+    expect(calls.get({ kind: "message", result: "throttled" })).toBe(2);
+    expect(calls.get({ kind: "message", result: "error" })).toBe(2);
+    // An explicit kind wins; an API outside the budgets (bot info) is not counted.
+    expect(calls.get({ kind: "card", result: "ok" })).toBe(1);
+    expect(metrics.render().match(/feishu_api_calls_total\{/g)).toHaveLength(4);
+    expect(
+      [
+        "im.message.reply",
+        "im.file.create",
+        "im.message.reaction.delete",
+        "cardkit.card.create",
+        "contact.user.get",
+      ].map(apiKind),
+    ).toEqual(["message", "upload", "reaction", "card", undefined]);
   });
 });

@@ -14,10 +14,22 @@ export class VirtualTime {
 
   now = (): number => this.#t;
 
-  sleep = (ms: number): Promise<void> => {
+  /** Like abortableSleep: an aborted signal drops the timer and rejects with its reason. */
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> => {
     this.sleeps.push(ms);
-    return new Promise((wake) => {
-      this.#timers.push({ at: this.#t + Math.max(0, ms), wake });
+    return new Promise((wake, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = { at: this.#t + Math.max(0, ms), wake };
+      this.#timers.push(timer);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          const at = this.#timers.indexOf(timer);
+          if (at >= 0) this.#timers.splice(at, 1);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
   };
 
