@@ -18,6 +18,7 @@ import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,6 +26,8 @@ export interface RelayDeps {
   now?: () => number;
   fetch?: typeof fetch;
   log?: Logger;
+  /** M2-3: the final's card markdown and chunker, the typing hook (wired at merge time). */
+  streams?: StreamExtras;
 }
 
 export interface Relay {
@@ -86,13 +89,16 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     ctx.status.feishu = () => feishu.health();
   }
   const media = createMedia(ctx, dbPath);
+  // Registered before the outbox's hooks: stops after the outbox drained, before the DB closes.
+  const streams = startStreams(ctx, feishu, deps.streams);
   // The outbox owns retrying, so the sender tries once (rate limits still respected).
-  const sendPort = feishu && feishuSendPort(feishu, media.store);
+  const sendPort = feishu && feishuSendPort(feishu, media.store, streams);
   const core = createRelayCore(ctx, {
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
     admit: media.admit,
     onSent: media.onSent,
+    streams,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);

@@ -27,7 +27,7 @@ export interface RestClientOptions {
 }
 
 export interface RestCall {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Path with its query, e.g. `/open-apis/im/v1/messages?receive_id_type=chat_id`. */
   path: string;
   body?: unknown;

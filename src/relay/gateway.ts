@@ -22,6 +22,7 @@ import {
   ClientFrame,
   CloseCode,
   checkFrame,
+  type DraftFrame,
   Feature,
   HEARTBEAT_SEC,
   LegacyAuthFrame,
@@ -32,6 +33,7 @@ import {
 import { BUSY_MESSAGE, databaseBusy, isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
+import type { StreamManager } from "./streams.ts";
 
 /** The original plugin may authenticate with a first frame within this time. */
 export const LEGACY_AUTH_TIMEOUT_MS = 10_000;
@@ -52,6 +54,8 @@ export interface GatewayDeps {
   sessions: SessionLog;
   outbox: Outbox;
   bot: () => Promise<{ openId: string; name: string }>;
+  /** M2-3: streaming cards (feature `stream`); absent, drafts are answered `stream_unavailable`. */
+  streams?: StreamManager;
   /** How long a connection without a token may take to send the legacy auth frame (tests shorten it). */
   legacyAuthTimeoutMs?: number;
 }
@@ -195,8 +199,11 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         bot,
         pending,
         heartbeatSec: HEARTBEAT_SEC,
-        features: [Feature.media],
+        features: deps.streams?.available ? [Feature.media, Feature.stream] : [Feature.media],
         media: { maxBytes: ctx.config.MEDIA_MAX_BYTES, imageMaxBytes: IMAGE_MAX_BYTES },
+        ...(deps.streams?.available
+          ? { stream: { minIntervalMs: ctx.config.FEISHU_STREAM_INTERVAL_MS } }
+          : {}),
       });
     } else conn.send({ type: "auth_success", userId: String(u.id), openId: u.openId });
     hub.register(conn);
@@ -253,7 +260,18 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       case "send":
         detach(answerSend(conn, frame), "plugin_send_failed", { userId: conn.user.id });
         return;
+      case "draft":
+        detach(answerDraft(conn, frame), "plugin_draft_failed", { userId: conn.user.id });
+        return;
     }
+  }
+
+  /** Drafts are answered only when they cannot be shown. */
+  async function answerDraft(conn: PluginConnection, frame: DraftFrame) {
+    const answer = deps.streams
+      ? await deps.streams.draft(conn.user, frame)
+      : { code: "stream_unavailable", message: "streaming is not available on this relay" };
+    if (answer) conn.send({ type: "error", id: frame.id, ...answer, retryable: false });
   }
 
   async function answerSend(conn: PluginConnection, frame: SendFrame) {

@@ -12,6 +12,7 @@ import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
+import type { StreamManager } from "./streams.ts";
 
 export interface RelayCore {
   hub: Hub;
@@ -27,6 +28,8 @@ export interface RelayCoreDeps {
   /** M2-2: media sends are checked before they are stored, and their media released once sent. */
   admit?: Admission;
   onSent?: (req: SendRequest) => void;
+  /** M2-3: streaming cards (relay/stream-service.ts), handed to the gateway for `draft` frames. */
+  streams?: StreamManager;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
@@ -66,7 +69,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     outbox,
     revocations,
     features: [
-      (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot }),
+      (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot, streams: deps.streams }),
       (c) => messagesRoutes(c, outbox),
       (c) => mediaDownloadRoutes(c),
     ],

@@ -51,6 +51,11 @@ const POST_ROUTES: Record<string, Handler> = {
   "resources-fail": (fake, body) =>
     fake.failResourcesNext(Number(body.n ?? 1), body.failure as Failure | { kind: "http502" }),
   "upload-fail": (fake, body) => fake.failNextUploads(Number(body.n ?? 1), body.failure as Failure),
+  // M2-3: `op` "create" (e.g. failure {kind:"code",code:99991672}: no scope) or "update" (e.g. a 429).
+  "cards-fail": (fake, body) =>
+    body.op === "create"
+      ? fake.cardkit.failNextCreates(Number(body.n ?? 1), body.failure as Failure)
+      : fake.cardkit.failNextUpdates(Number(body.n ?? 1), body.failure as Failure),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -69,6 +74,8 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
   calls: (fake) => fake.calls,
   "ws-acks": (fake) => fake.wsAcks,
   "resource-calls": (fake) => fake.resourceCalls,
+  cards: (fake) => [...fake.cardkit.cards.values()],
+  "card-ops": (fake) => fake.cardkit.ops.items,
 };
 
 export async function handleControl(fake: FakeFeishu, req: Request, url: URL): Promise<Response | undefined> {

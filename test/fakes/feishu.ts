@@ -10,6 +10,7 @@
  */
 import type { Server } from "bun";
 import { TenantTokens } from "./feishu-auth.ts";
+import { CardKitApi } from "./feishu-cardkit.ts";
 import type { FakeContext, JsonObject } from "./feishu-common.ts";
 import { type FakeUser, type FakeUserInput, UserDirectory } from "./feishu-contact.ts";
 import { handleControl } from "./feishu-control.ts";
@@ -110,6 +111,8 @@ export class FakeFeishu {
   readonly ws: WsGateway;
   readonly switches = new Switches();
   readonly uploadsApi: UploadsApi;
+  /** M2-3: CardKit card entities and their op log. */
+  readonly cardkit: CardKitApi;
   /** Count of 429/99991400 and 230020 answers, injected or enforced. */
   rateLimited = 0;
   private timeOffsetMs = 0;
@@ -137,6 +140,8 @@ export class FakeFeishu {
     this.tokens = new TenantTokens(this.ctx, opts.tokenTtlSec);
     this.uploadsApi = new UploadsApi(this.ctx.clock);
     this.im = new ImApi(this.ctx, this.users, (key) => this.uploadsApi.byKey(key));
+    this.cardkit = new CardKitApi(this.ctx.clock);
+    this.im.cardRefs = this.cardkit;
     this.oauth = new OAuthProvider(this.ctx, this.users);
     this.pusher = new WebhookPusher(this.ctx);
     this.ws = new WsGateway(this.ctx, () => `ws://127.0.0.1:${this.port}`);
@@ -151,6 +156,7 @@ export class FakeFeishu {
       resources: this.resources,
       switches: this.switches,
       uploads: this.uploadsApi,
+      cards: this.cardkit,
       calls: this.calls,
       onRateLimited: () => {
         this.rateLimited++;
@@ -217,6 +223,7 @@ export class FakeFeishu {
     this.tokens.fetches = 0;
     this.im.reset();
     this.uploadsApi.reset();
+    this.cardkit.reset();
     this.im.chatLimiter = undefined;
     this.im.appLimiter = undefined;
     this.switches.clear();
