@@ -32,7 +32,9 @@ async function acquireAll(vt: VirtualTime, l: SendRateLimiter, keys: string[]) {
 async function acquireOwned(vt: VirtualTime, l: SendRateLimiter, sends: Array<[string, string]>) {
   const at: Array<{ owner: string; key: string; t: number }> = [];
   const all = Promise.all(
-    sends.map(([owner, key]) => l.acquire(key, { owner }).then(() => at.push({ owner, key, t: vt.now() }))),
+    sends.map(([owner, key]) =>
+      l.acquire(key, { owner }).then(() => at.push({ owner, key, t: vt.now() })),
+    ),
   );
   await vt.run(all);
   return at;
