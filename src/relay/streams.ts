@@ -227,7 +227,8 @@ export class StreamManager {
     for (const [key, s] of this.#live) {
       if (s.ending || s.status !== "open" || now - s.lastDraftAt < this.#o.idleMs) continue;
       this.#end(s);
-      s.closing = this.#settled(s).then(() => this.#closeAndForget(s, key));
+      const busy = [s.opening, s.pump];
+      s.closing = Promise.all(busy).then(() => this.#closeAndForget(s, key));
       started++;
     }
     return started;
