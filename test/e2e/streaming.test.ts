@@ -188,3 +188,29 @@ describe("streaming cards", () => {
     c.close();
   });
 });
+
+describe("streaming switched off", () => {
+  test("FEISHU_STREAMING=false: hello has no stream feature and a draft answers stream_unavailable", async () => {
+    const off = await gatewayRelay({
+      FEISHU_APP_ID: fake.appId,
+      FEISHU_APP_SECRET: fake.appSecret,
+      FEISHU_DOMAIN: fake.url,
+      FEISHU_STREAMING: "false",
+    });
+    try {
+      const { token } = await off.user("ou_stream_off");
+      const c = connect(off.url, { token });
+      const hello = await c.next(isType("hello"));
+      expect(hello.features).toEqual(["media"]);
+      expect(hello.stream).toBeUndefined();
+      c.send({ type: "draft", id: "d1", streamId: "s1", text: "hi" });
+      expect(await c.next((f) => f.id === "d1")).toMatchObject({ type: "error", code: "stream_unavailable" });
+      c.send({ type: "send", id: "f1", msgType: "markdown", text: "plain", streamId: "s1" });
+      expect(await c.next((f) => f.id === "f1")).toMatchObject({ type: "sent" });
+      expect(fake.cardkit.ops.items).toHaveLength(0);
+      c.close();
+    } finally {
+      await off.close();
+    }
+  });
+});
