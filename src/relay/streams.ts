@@ -64,7 +64,7 @@ export interface StreamManagerOptions {
   intervalMs: number;
   idleMs: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Final text → card markdown (helper A's `cardMarkdown`); default identity. */
+  /** Markdown → card markdown (helper A's `cardMarkdown`), for drafts and the final; default identity. */
   render?: (md: string) => string;
   /** Cuts a final text into pieces of at most `room` body bytes; the first fills the card. */
   chunk?: (text: string, room: number) => string[];
@@ -96,6 +96,8 @@ interface Live {
   pumping: boolean;
   pump?: Promise<void>;
   closing?: Promise<void>;
+  /** The final took this stream over: a start-up close not begun yet is skipped. */
+  finalized?: boolean;
 }
 
 const unavailable = (message: string): DraftAnswer => ({ code: "stream_unavailable", message });
@@ -184,8 +186,11 @@ export class StreamManager {
   ): Promise<string[] | undefined> {
     const key = `${userId}:${streamId}`;
     const live = this.#live.get(key);
-    if (live) this.#end(live);
-    if (live) await this.#settled(live);
+    if (live) {
+      live.finalized = true;
+      this.#end(live);
+      await this.#settled(live);
+    }
     const row = this.#q.byStream.get(userId, streamId);
     const feishu = this.#o.feishu();
     if (!row?.cardId || !row.messageId || row.status === "failed" || row.status === "opening" || !feishu) {
@@ -255,13 +260,13 @@ export class StreamManager {
       this.#live.set(key, state);
       open.push([key, state]);
     }
-    // One at a time (a restart after a big crash must not burst), each awaitable on its own.
-    let chain = Promise.resolve();
+    // One at a time (a restart after a big crash must not burst). A final arriving first takes its
+    // stream over and waits only for a close already under way, not for the queue before it.
     for (const [key, state] of open) {
-      chain = chain.then(() => this.#closeAndForget(state, key));
-      state.closing = chain;
+      if (state.finalized) continue;
+      state.closing = this.#closeAndForget(state, key);
+      await state.closing;
     }
-    await chain;
     if (rows.length) this.#o.log.info("streams_recovered", { count: rows.length });
     return rows.length;
   }
@@ -289,7 +294,7 @@ export class StreamManager {
 
   async #open(s: Live, feishu: StreamFeishu, text: string, key: string): Promise<boolean> {
     const opts = { priority: "update" as const, owner: s.owner, signal: this.#stop.signal };
-    const shown = fitDraft(text);
+    const shown = fitDraft(this.#o.render(text));
     try {
       const cardId = await feishu.cards.createCard(streamingCard(shown), opts);
       s.cardId = cardId;
@@ -356,7 +361,7 @@ export class StreamManager {
   }
 
   async #update(s: Live, text: string): Promise<void> {
-    const shown = fitDraft(text);
+    const shown = fitDraft(this.#o.render(text));
     if (shown === s.shown || shown === "") return;
     const sequence = this.#nextSequence(s);
     try {

@@ -38,12 +38,12 @@ const apiError = (code: number, status = 400, retryable = false) =>
 /** A recording Feishu: each call takes `latencyMs` of virtual time; `failures` answer the next calls. */
 function recordingFeishu(vt: VirtualTime, latencyMs = 30) {
   const calls: Call[] = [];
-  const failures: Array<{ op: Call["op"]; err: Error }> = [];
+  const failures: Array<{ op: Call["op"]; err: Error; when?: (c: Call) => boolean }> = [];
   let messages = 0;
   const run = async (call: Call) => {
     await vt.sleep(latencyMs);
     calls.push(call);
-    const i = failures.findIndex((f) => f.op === call.op);
+    const i = failures.findIndex((f) => f.op === call.op && (f.when?.(call) ?? true));
     if (i >= 0) throw failures.splice(i, 1)[0]!.err;
   };
   const feishu: StreamFeishu = {
@@ -276,6 +276,29 @@ describe("stream manager", () => {
     expect(close).toMatchObject({ op: "settings", text: before.shown.trim() });
     expect(close!.step!.sequence).toBe(before.sequence + 1);
     expect(s.row("om_in:0")!.status).toBe("closed");
+    s.close();
+  });
+
+  test("at start-up a final for a stream still queued for closing does not wait for the others' closes", async () => {
+    const first = setup();
+    for (const id of ["a", "b", "c"]) await first.vt.run(drafting(first, 2, 250, id));
+    first.close();
+    const s = setup({}, first.path);
+    // The first close meets a Feishu outage: it retries with back-off (1 s, 2 s, 4 s, 8 s).
+    const outage = {
+      op: "settings" as const,
+      err: apiError(2200, 500, true),
+      when: (c: Call) => c.text !== "final c",
+    };
+    for (let i = 0; i < 5; i++) s.fs.failures.push(outage);
+    const recovering = s.streams.recover();
+    const t0 = s.vt.now();
+    const ids = await s.vt.run(s.streams.finish(1, "c", "final c", "u1:c"));
+    expect(ids).toHaveLength(1);
+    expect(s.vt.now() - t0).toBeLessThan(1000);
+    expect(await s.vt.run(recovering)).toBe(3);
+    expect(s.row("c")!.status).toBe("final");
+    expect(s.row("b")!.status).toBe("closed");
     s.close();
   });
 
