@@ -416,6 +416,11 @@ export class StreamManager {
       return { sequence, uuid: stepUuid(cardId, sequence) };
     };
     let streaming = row.status === "open";
+    // The last draft was the final text already: ending streaming is all that is left.
+    if (streaming && card === row.shownText) {
+      await feishu.cards.closeStreaming(cardId, summary, step(), opts);
+      return this.#finalWritten(row.id, card);
+    }
     if (streaming) {
       try {
         await feishu.cards.streamContent(cardId, CONTENT_ELEMENT, card, step(), opts);
@@ -427,8 +432,12 @@ export class StreamManager {
     if (!streaming)
       await feishu.cards.replaceElement(cardId, CONTENT_ELEMENT, markdownElement(card), step(), opts);
     await feishu.cards.closeStreaming(cardId, summary, step(), opts);
-    this.#q.shown.run(row.id, card, this.#o.now());
-    this.#setStatus(row.id, "final");
+    this.#finalWritten(row.id, card);
+  }
+
+  #finalWritten(row: number, card: string): void {
+    this.#q.shown.run(row, card, this.#o.now());
+    this.#setStatus(row, "final");
     this.#m.streams.inc({ outcome: "finished" });
   }
 

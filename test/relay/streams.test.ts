@@ -185,6 +185,16 @@ describe("stream manager", () => {
     s.close();
   });
 
+  test("a final equal to the text already shown only ends streaming (one card call)", async () => {
+    const s = setup();
+    await s.vt.run(drafting(s, 3, 300));
+    const before = s.fs.calls.length;
+    expect(await s.vt.run(s.streams.finish(1, "om_in:0", "word word word ", "u1:same"))).toEqual(["om_out1"]);
+    expect(s.fs.calls.slice(before).map((c) => c.op)).toEqual(["settings"]);
+    expect(s.row("om_in:0")!.status).toBe("final");
+    s.close();
+  });
+
   test("a final that does not fit one card continues in messages in the same chat, uuids from the send's", async () => {
     const s = setup({ chunk: (text) => text.split("|") });
     await s.vt.run(drafting(s, 2, 50));
