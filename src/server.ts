@@ -90,6 +90,8 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   }
   const media = createMedia(ctx, dbPath);
   // Registered before the outbox's hooks: stops after the outbox drained, before the DB closes.
+  // Merge-time wiring (M2-3): render = cardMarkdown, chunk = chunkMarkdown, onCardSent = the typing
+  // indicator's "replied"; until then identity, splitText, nothing.
   const streams = startStreams(ctx, feishu, deps.streams);
   // The outbox owns retrying, so the sender tries once (rate limits still respected).
   const sendPort = feishu && feishuSendPort(feishu, media.store, streams);

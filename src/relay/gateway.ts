@@ -266,10 +266,17 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     }
   }
 
-  /** Drafts are answered only when they cannot be shown. */
+  /** Drafts are answered only when they cannot be shown (a failure here too: the plugin goes on plainly). */
   async function answerDraft(conn: PluginConnection, frame: DraftFrame) {
     const answer = deps.streams
-      ? await deps.streams.draft(conn.user, frame)
+      ? await deps.streams.draft(conn.user, frame).catch((err) => {
+          log.error("plugin_draft_failed", {
+            userId: conn.user.id,
+            busy: isDatabaseBusy(err),
+            err: err as Error,
+          });
+          return { code: "stream_unavailable", message: "the draft could not be handled" };
+        })
       : { code: "stream_unavailable", message: "streaming is not available on this relay" };
     if (answer) conn.send({ type: "error", id: frame.id, ...answer, retryable: false });
   }
