@@ -191,12 +191,26 @@ export class StreamManager {
       this.#end(live);
       await this.#settled(live);
     }
+    try {
+      return await this.#finishRow(userId, streamId, text, uuid, msgType, live);
+    } finally {
+      // A retry (the outbox's) starts from the row, which holds everything it needs.
+      this.#live.delete(key);
+    }
+  }
+
+  async #finishRow(
+    userId: number,
+    streamId: string,
+    text: string,
+    uuid: string,
+    msgType: "text" | "markdown",
+    live: Live | undefined,
+  ): Promise<string[] | undefined> {
     const row = this.#q.byStream.get(userId, streamId);
     const feishu = this.#o.feishu();
-    if (!row?.cardId || !row.messageId || row.status === "failed" || row.status === "opening" || !feishu) {
-      this.#live.delete(key);
+    if (!row?.cardId || !row.messageId || row.status === "failed" || row.status === "opening" || !feishu)
       return undefined;
-    }
     const owner = `user:${userId}`;
     const pieces = this.#o.chunk(text, CARD_TEXT_ROOM);
     const head = pieces[0] ?? text;
@@ -210,11 +224,9 @@ export class StreamManager {
         // The card cannot take the final (gone, expired, refused): the answer goes as a message.
         this.#o.log.warn("stream_final_fallback", { userId, streamId, ...err.toLog() });
         this.#setStatus(row.id, "failed");
-        this.#live.delete(key);
         return undefined;
       }
     }
-    this.#live.delete(key);
     const ids = [row.messageId];
     const rest = pieces.slice(1);
     const dest = overflowTarget(JSON.parse(row.target) as DeliveryTarget, row.messageId);
@@ -246,20 +258,22 @@ export class StreamManager {
   async recover(): Promise<number> {
     const rows = this.#q.unfinished.all();
     const open: Array<[string, Live]> = [];
+    const unsent: Live[] = [];
     for (const row of rows) {
       const state = this.#fromRow(row, JSON.parse(row.target) as DeliveryTarget);
       state.ending = true;
       if (!row.cardId || !row.messageId || row.status === "opening") {
         // Never shown to anyone (a card created but not sent still gets its streaming ended).
         this.#setStatus(row.id, "failed");
-        if (row.cardId) await this.#close(state);
+        if (row.cardId) unsent.push(state);
         continue;
       }
-      // Registered first, so a final arriving meanwhile waits for the close instead of racing it.
+      // All registered before any await, so a final arriving meanwhile never races a close.
       const key = `${row.userId}:${row.streamId}`;
       this.#live.set(key, state);
       open.push([key, state]);
     }
+    for (const state of unsent) await this.#close(state);
     // One at a time (a restart after a big crash must not burst). A final arriving first takes its
     // stream over and waits only for a close already under way, not for the queue before it.
     for (const [key, state] of open) {

@@ -185,6 +185,21 @@ describe("stream manager", () => {
     s.close();
   });
 
+  test("a final failing transiently is retried by the caller: the sequence continues, the card ends once", async () => {
+    const s = setup();
+    await s.vt.run(drafting(s, 3, 300));
+    s.fs.failures.push({ op: "settings", err: apiError(2200, 500, true) });
+    const failed = await s.vt.run(s.streams.finish(1, "om_in:0", "final", "u1:t").catch((e) => e));
+    expect(failed).toBeInstanceOf(FeishuApiError);
+    expect(s.row("om_in:0")!.status).toBe("open");
+    expect(await s.vt.run(s.streams.finish(1, "om_in:0", "final", "u1:t"))).toEqual(["om_out1"]);
+    const seqs = s.fs.calls.filter((c) => c.step).map((c) => c.step!.sequence);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(s.row("om_in:0")).toMatchObject({ status: "final", sequence: seqs.at(-1) });
+    s.close();
+  });
+
   test("a final equal to the text already shown only ends streaming (one card call)", async () => {
     const s = setup();
     await s.vt.run(drafting(s, 3, 300));
