@@ -18,6 +18,7 @@ import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
@@ -26,6 +27,8 @@ export interface RelayDeps {
   now?: () => number;
   fetch?: typeof fetch;
   log?: Logger;
+  /** M2-3: the final's card markdown and chunker, the typing hook (wired at merge time). */
+  streams?: StreamExtras;
 }
 
 export interface Relay {
@@ -87,9 +90,15 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
     ctx.status.feishu = () => feishu.health();
   }
   const media = createMedia(ctx, dbPath);
-  // The outbox owns retrying, so the sender tries once (rate limits still respected).
-  const sendPort = feishu && feishuSendPort(feishu, media.store, config.FEISHU_RENDER_MODE);
   const typing = feishu && startTyping(ctx, feishu.reactions);
+  // Registered before the outbox's hooks: stops after the outbox drained, before the DB closes.
+  // A streaming card is the first reply to its message: the Typing reaction goes when it is sent.
+  const streams = startStreams(ctx, feishu, {
+    onCardSent: (replyTo) => typing?.replied(replyTo),
+    ...deps.streams,
+  });
+  // The outbox owns retrying, so the sender tries once (rate limits still respected).
+  const sendPort = feishu && feishuSendPort(feishu, media.store, config.FEISHU_RENDER_MODE, streams);
   const core = createRelayCore(ctx, {
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
@@ -100,6 +109,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
       if (req.replyTo) typing?.replied(req.replyTo);
     },
     typing,
+    streams,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);

@@ -10,7 +10,7 @@ import { FeishuApiError, isRetryable, retryAfterFrom } from "./api-error.ts";
 import type { MultipartBody } from "./multipart.ts";
 
 export interface JsonCall {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   url: string;
   /** Serialised as JSON with `Content-Type: application/json; charset=utf-8`. */
   body?: unknown;

@@ -35,7 +35,7 @@ export interface RestClientOptions {
 }
 
 export interface RestCall {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Path with its query, e.g. `/open-apis/im/v1/messages?receive_id_type=chat_id`. */
   path: string;
   body?: unknown;

@@ -7,6 +7,7 @@ import type { Feishu } from "../feishu/index.ts";
 import type { UploadRequest } from "../feishu/media-uploader.ts";
 import type { SendPort } from "../relay/outbox.ts";
 import { isMediaMsgType, type MediaMsgType, type RenderMode } from "../relay/protocol.ts";
+import type { StreamManager } from "../relay/streams.ts";
 import type { MediaRecord, MediaStore } from "./media-store.ts";
 import { feishuFileName, feishuFileType } from "./mime-table.ts";
 
@@ -41,10 +42,17 @@ export function feishuSendPort(
   feishu: Pick<Feishu, "sender" | "uploader">,
   store: MediaStore,
   renderMode: RenderMode = "auto",
+  streams?: Pick<StreamManager, "finish">,
 ): SendPort {
   return async (target, req, uuid, owner, slot) => {
     const opts = { uuid, owner, retry: "once" as const };
     const type = req.msgType;
+    // M2-3: a stream's final goes into its card; a stream without a card makes an ordinary send.
+    const userId = /^user:(\d+)$/.exec(owner)?.[1];
+    if (streams && req.streamId && userId && req.text && (type === "text" || type === "markdown")) {
+      const ids = await streams.finish(Number(userId), req.streamId, req.text, uuid, type);
+      if (ids) return ids;
+    }
     if (!isMediaMsgType(type)) {
       return feishu.sender.deliver(
         target,

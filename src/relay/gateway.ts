@@ -23,6 +23,7 @@ import {
   ClientFrame,
   CloseCode,
   checkFrame,
+  type DraftFrame,
   Feature,
   HEARTBEAT_SEC,
   LegacyAuthFrame,
@@ -33,6 +34,7 @@ import {
 import { BUSY_MESSAGE, databaseBusy, isDatabaseBusy, sendFailure } from "./send-failure.ts";
 import { sendProblem, submitSend } from "./send-service.ts";
 import type { SessionLog } from "./sessions.ts";
+import type { StreamManager } from "./streams.ts";
 import type { TypingHooks } from "./typing.ts";
 
 /** The original plugin may authenticate with a first frame within this time. */
@@ -54,6 +56,8 @@ export interface GatewayDeps {
   sessions: SessionLog;
   outbox: Outbox;
   bot: () => Promise<{ openId: string; name: string }>;
+  /** M2-3: streaming cards (feature `stream`); absent, drafts are answered `stream_unavailable`. */
+  streams?: StreamManager;
   /** How long a connection without a token may take to send the legacy auth frame (tests shorten it). */
   legacyAuthTimeoutMs?: number;
   /** M2-3: the typing indicator (told of deliveries and acks). */
@@ -199,8 +203,11 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         bot,
         pending,
         heartbeatSec: HEARTBEAT_SEC,
-        features: [Feature.media],
+        features: deps.streams?.available ? [Feature.media, Feature.stream] : [Feature.media],
         media: { maxBytes: ctx.config.MEDIA_MAX_BYTES, imageMaxBytes: IMAGE_MAX_BYTES },
+        ...(deps.streams?.available
+          ? { stream: { minIntervalMs: ctx.config.FEISHU_STREAM_INTERVAL_MS } }
+          : {}),
       });
     } else conn.send({ type: "auth_success", userId: String(u.id), openId: u.openId });
     hub.register(conn);
@@ -258,7 +265,25 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       case "send":
         detach(answerSend(conn, frame), "plugin_send_failed", { userId: conn.user.id });
         return;
+      case "draft":
+        detach(answerDraft(conn, frame), "plugin_draft_failed", { userId: conn.user.id });
+        return;
     }
+  }
+
+  /** Drafts are answered only when they cannot be shown (a failure here too: the plugin goes on plainly). */
+  async function answerDraft(conn: PluginConnection, frame: DraftFrame) {
+    const answer = deps.streams
+      ? await deps.streams.draft(conn.user, frame).catch((err) => {
+          log.error("plugin_draft_failed", {
+            userId: conn.user.id,
+            busy: isDatabaseBusy(err),
+            err: err as Error,
+          });
+          return { code: "stream_unavailable", message: "the draft could not be handled" };
+        })
+      : { code: "stream_unavailable", message: "streaming is not available on this relay" };
+    if (answer) conn.send({ type: "error", id: frame.id, ...answer, retryable: false });
   }
 
   async function answerSend(conn: PluginConnection, frame: SendFrame) {

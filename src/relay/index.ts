@@ -12,6 +12,7 @@ import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
+import type { StreamManager } from "./streams.ts";
 import type { TypingHooks } from "./typing.ts";
 
 export interface RelayCore {
@@ -32,6 +33,8 @@ export interface RelayCoreDeps {
   onSent?: (req: SendRequest) => void;
   /** M2-3: Typing reactions follow deliveries and acks (replies reach it through `onSent`). */
   typing?: TypingHooks;
+  /** M2-3: streaming cards (relay/stream-service.ts), handed to the gateway for `draft` frames. */
+  streams?: StreamManager;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
@@ -72,7 +75,15 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     revocations,
     typing: deps.typing,
     features: [
-      (c) => gatewayRoutes(c, { hub, outbox, sessions, bot: deps.bot, typing: deps.typing }),
+      (c) =>
+        gatewayRoutes(c, {
+          hub,
+          outbox,
+          sessions,
+          bot: deps.bot,
+          typing: deps.typing,
+          streams: deps.streams,
+        }),
       (c) => messagesRoutes(c, outbox),
       (c) => mediaDownloadRoutes(c),
     ],

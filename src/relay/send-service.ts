@@ -20,6 +20,9 @@ export function sendProblem(req: SendRequest): string | undefined {
   } else if (req.mediaId !== undefined) {
     return "mediaId goes only with msgType image, file, audio or video";
   }
+  // M2-3: a stream's final is written into its card, which holds text only.
+  if (req.streamId !== undefined && type !== "text" && type !== "markdown")
+    return "streamId goes only with msgType text or markdown";
   return undefined;
 }
 

@@ -105,7 +105,8 @@ async function errorOf(res: Response) {
 describe("hello", () => {
   test("announces the media feature and its limits", async () => {
     const { hello } = (await plugin("ou_media_hello")) as unknown as { hello: Record<string, unknown> };
-    expect(hello.features).toEqual(["media"]);
+    // M2-3: `stream` too, since FEISHU_STREAMING is on by default and Feishu is configured.
+    expect(hello.features).toEqual(["media", "stream"]);
     expect(hello.media).toEqual({ maxBytes: MAX_BYTES, imageMaxBytes: 10 * 1024 * 1024 });
   });
 });

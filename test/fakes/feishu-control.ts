@@ -53,6 +53,11 @@ const POST_ROUTES: Record<string, Handler> = {
   "upload-fail": (fake, body) => fake.failNextUploads(Number(body.n ?? 1), body.failure as Failure),
   "reactions-fail": (fake, body) => fake.reactions.failNext(Number(body.n ?? 1), body.failure as Failure),
   "reactions-recall": (fake, body) => fake.reactions.recall(String(body.messageId)),
+  // M2-3: `op` "create" (e.g. failure {kind:"code",code:99991672}: no scope) or "update" (e.g. a 429).
+  "cards-fail": (fake, body) =>
+    body.op === "create"
+      ? fake.cardkit.failNextCreates(Number(body.n ?? 1), body.failure as Failure)
+      : fake.cardkit.failNextUpdates(Number(body.n ?? 1), body.failure as Failure),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -74,6 +79,8 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
   /** message_id → the reactions on it now. */
   reactions: (fake) => Object.groupBy(fake.reactions.all, (r) => r.messageId),
   "reaction-calls": (fake) => fake.reactions.calls.items,
+  cards: (fake) => [...fake.cardkit.cards.values()],
+  "card-ops": (fake) => fake.cardkit.ops.items,
 };
 
 export async function handleControl(fake: FakeFeishu, req: Request, url: URL): Promise<Response | undefined> {

@@ -1,5 +1,6 @@
 /** Send and reply endpoints (reference §5.1, §5.2, §5.4). */
 import { createHash } from "node:crypto";
+import { cardIdOf } from "./feishu-cardkit.ts";
 import {
   type FakeContext,
   feishuError,
@@ -85,6 +86,10 @@ export class ImApi {
   dedupedSends = 0;
   chatLimiter: SlidingWindowLimiter | undefined;
   appLimiter: SlidingWindowLimiter | undefined;
+  /** M2-3: card entities a card message may carry (feishu-cardkit.ts). */
+  cardRefs:
+    | { checkSend(cardId: string): Reply | undefined; sent(cardId: string, messageId: string): void }
+    | undefined;
   private readonly uuids = new Map<string, Deduped>();
 
   constructor(
@@ -126,7 +131,12 @@ export class ImApi {
         return ok({ code: 0, msg: "success", data: previous.data });
       }
     }
+    // After the uuid check: a retried card message answers as before instead of "already sent".
+    const cardId = cardIdOf(parsed.msgType, parsed.content);
+    const cardProblem = cardId === undefined ? undefined : this.cardRefs?.checkSend(cardId);
+    if (cardProblem) return cardProblem;
     const data = this.accept(parsed, chat, now);
+    if (cardId !== undefined) this.cardRefs?.sent(cardId, String(data.message_id));
     if (parsed.uuid) this.uuids.set(parsed.uuid, { data, at: now });
     return ok({ code: 0, msg: "success", data });
   }

@@ -1,6 +1,7 @@
 /** Maps requests to the fake's modules, applies switches, and records every call. */
 import type { Server } from "bun";
 import type { TenantTokens } from "./feishu-auth.ts";
+import type { CardKitApi } from "./feishu-cardkit.ts";
 import type { FakeContext } from "./feishu-common.ts";
 import { feishuError, type Reply, replyCode, toResponse } from "./feishu-common.ts";
 import { getBotInfo, getContactUser, type UserDirectory } from "./feishu-contact.ts";
@@ -38,6 +39,8 @@ export interface RouterDeps {
   uploads: UploadsApi;
   /** Message reactions (the typing indicator). */
   reactions?: ReactionsApi;
+  /** M2-3: CardKit card entities. */
+  cards?: CardKitApi;
   calls: CallRecord[];
   onRateLimited: () => void;
   /** Optional extra routes (the control API); return undefined to fall through. */
@@ -144,6 +147,8 @@ function route(deps: RouterDeps, req: Request, url: URL, rawBody: string): Reply
 function tenantRoute(deps: RouterDeps, req: Request, url: URL, rawBody: string): Reply | undefined {
   const { method } = req;
   const path = url.pathname;
+  if (deps.cards?.handles(method, path))
+    return deps.tokens.check(req) ?? deps.cards.handle(method, path, rawBody, deps.tokens.authErrorStatus);
   const replyMatch = method === "POST" ? REPLY_RE.exec(path) : null;
   const userMatch = method === "GET" ? USER_RE.exec(path) : null;
   const known =

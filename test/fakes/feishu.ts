@@ -10,6 +10,7 @@
  */
 import type { Server } from "bun";
 import { TenantTokens } from "./feishu-auth.ts";
+import { CardKitApi } from "./feishu-cardkit.ts";
 import type { FakeContext, JsonObject } from "./feishu-common.ts";
 import { type FakeUser, type FakeUserInput, UserDirectory } from "./feishu-contact.ts";
 import { handleControl } from "./feishu-control.ts";
@@ -113,6 +114,8 @@ export class FakeFeishu {
   readonly uploadsApi: UploadsApi;
   /** Message reactions: current ones per message, the call log, failure switches. */
   readonly reactions: ReactionsApi;
+  /** M2-3: CardKit card entities and their op log. */
+  readonly cardkit: CardKitApi;
   /** Count of 429/99991400 and 230020 answers, injected or enforced. */
   rateLimited = 0;
   private timeOffsetMs = 0;
@@ -141,6 +144,8 @@ export class FakeFeishu {
     this.uploadsApi = new UploadsApi(this.ctx.clock);
     this.reactions = new ReactionsApi(this.ctx);
     this.im = new ImApi(this.ctx, this.users, (key) => this.uploadsApi.byKey(key));
+    this.cardkit = new CardKitApi(this.ctx.clock);
+    this.im.cardRefs = this.cardkit;
     this.oauth = new OAuthProvider(this.ctx, this.users);
     this.pusher = new WebhookPusher(this.ctx);
     this.ws = new WsGateway(this.ctx, () => `ws://127.0.0.1:${this.port}`);
@@ -156,6 +161,7 @@ export class FakeFeishu {
       switches: this.switches,
       uploads: this.uploadsApi,
       reactions: this.reactions,
+      cards: this.cardkit,
       calls: this.calls,
       onRateLimited: () => {
         this.rateLimited++;
@@ -223,6 +229,7 @@ export class FakeFeishu {
     this.im.reset();
     this.uploadsApi.reset();
     this.reactions.reset();
+    this.cardkit.reset();
     this.im.chatLimiter = undefined;
     this.im.appLimiter = undefined;
     this.switches.clear();
