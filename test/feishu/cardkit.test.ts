@@ -78,7 +78,7 @@ describe("CardKit client", () => {
 
   test("more than 10 operations in a second on one card are refused with 230020 (the fake's choice)", async () => {
     // A limiter that lets everything through, so the fake's own limit shows.
-    const stack = clientStack(fake, { appPerSecond: 1000, chatPerSecond: 1000 });
+    const stack = clientStack(fake, { appPerSecond: 1000, chatPerSecond: 1000, cardPerSecond: 1000 });
     const unlimited = new CardKit(stack.client, stack.limiter);
     const id = await unlimited.createCard(streamingCard(""), opts);
     const codes: Array<number | string> = [];
@@ -90,6 +90,18 @@ describe("CardKit client", () => {
     }
     expect(codes.slice(0, 10)).toEqual(Array(10).fill(0));
     expect(codes.slice(10)).toEqual([230020, 230020]);
+  });
+
+  test("the relay's limiter keeps one card at 10 operations per second, so the fake refuses none", async () => {
+    const { cards } = cardkit();
+    const id = await cards.createCard(streamingCard(""), opts);
+    const t0 = Date.now();
+    for (let i = 1; i <= 12; i++) {
+      await cards.streamContent(id, "content", `t${i}`, { sequence: i, uuid: `r${i}` }, opts);
+    }
+    // The creation and ten updates fill the card's first second; the last two wait for the window.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(fake.cardkit.cards.get(id)!.elements.content).toBe("t12");
   });
 
   test("a card message needs a card that exists and was never sent; a retried send (same uuid) is deduped", async () => {

@@ -19,6 +19,7 @@ export interface StackOptions {
   appSecret?: string;
   appPerSecond?: number;
   chatPerSecond?: number;
+  cardPerSecond?: number;
   timeoutMs?: number;
   policy?: Partial<RetryPolicy>;
   tokenOptions?: Partial<TenantTokenOptions>;
@@ -51,6 +52,7 @@ export function clientStack(fake: FakeFeishu, opts: StackOptions = {}) {
   const limiter = new SendRateLimiter({
     appPerSecond: opts.appPerSecond ?? 50,
     chatPerSecond: opts.chatPerSecond ?? 5,
+    cardPerSecond: opts.cardPerSecond,
     now,
     sleep: opts.sleep,
   });
