@@ -14,7 +14,12 @@
  * Timers are injected, so the throttle is tested without sleeping.
  */
 import { createHash } from "node:crypto";
-import { type DraftFrame, Feature, type HelloFrame, MAX_CLIENT_FRAME_BYTES } from "../../src/relay/protocol.ts";
+import {
+  type DraftFrame,
+  Feature,
+  type HelloFrame,
+  MAX_CLIENT_FRAME_BYTES,
+} from "../../src/relay/protocol.ts";
 import type { EventLog } from "./log.ts";
 
 /** Used when the relay lists `stream` but gives no `hello.stream` (its documented default). */

@@ -54,6 +54,8 @@ export interface PayloadSend {
   urls: readonly string[];
   /** Stable uuid parts of this payload: text piece i is `…base, i`, media j is `…base, "m<j>"`. */
   uuidBase: ReadonlyArray<string | number>;
+  /** Feature `stream`: this payload closes that stream; its first text piece carries the id. */
+  streamId?: string;
   access?: MediaAccessLike;
   forceDocument?: boolean;
   signal?: AbortSignal;
@@ -105,7 +107,13 @@ async function sendTextPieces(p: PayloadSend, text: string): Promise<SendAnswer[
   for (const [i, piece] of splitText(text).entries()) {
     answers.push(
       await p.link.send(
-        { ...p.target, msgType: "markdown", text: piece, uuid: stableUuid(...p.uuidBase, i) },
+        {
+          ...p.target,
+          msgType: "markdown",
+          text: piece,
+          uuid: stableUuid(...p.uuidBase, i),
+          ...(i === 0 && p.streamId ? { streamId: p.streamId } : {}),
+        },
         { signal: p.signal },
       ),
     );
@@ -188,7 +196,8 @@ export async function sendPayload(p: PayloadSend): Promise<SendAnswer[]> {
   }
   const text = joinText(p.text, links);
   const pieces = text.trim() ? splitText(text) : [];
-  const caption = loaded.length > 0 && pieces.length === 1 ? pieces[0] : undefined;
+  // The stream's card takes the text, so it goes as its own message, not as a media caption.
+  const caption = loaded.length > 0 && pieces.length === 1 && !p.streamId ? pieces[0] : undefined;
   const answers: SendAnswer[] = [];
   for (const [j, { url, file }] of loaded.entries()) {
     const fileName = file.fileName?.trim() || label(url) || "file";
