@@ -136,6 +136,8 @@ export class DraftStream {
   partial(payload: { text?: unknown; delta?: unknown; replace?: unknown } | undefined): boolean {
     const stream = this.#current ?? this.#open();
     if (!stream || stream.state === "stopped") return false;
+    // Reconnected to a relay without the feature: it would refuse the frame; the final still closes.
+    if (!relayStreams(this.#o.link.hello)) return false;
     const text = snapshotText(stream.latest, payload);
     if (text === undefined || !text.trim()) return false;
     stream.latest = text;

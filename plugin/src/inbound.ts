@@ -148,41 +148,38 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     { agentId: route.agentId },
   );
 
-  try {
-    if (rt.inbound?.dispatchReply && dispatchClassic && rt.session?.recordInboundSession && storePath) {
-      log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "turn" });
-      await rt.inbound.dispatchReply({
-        cfg,
-        channel: CHANNEL_ID,
-        accountId: route.accountId ?? deps.accountId,
-        agentId: route.agentId,
-        routeSessionKey: route.sessionKey,
-        storePath,
-        ctxPayload: ctx,
-        recordInboundSession: rt.session.recordInboundSession,
-        dispatchReplyWithBufferedBlockDispatcher: dispatchClassic,
-        delivery: { deliver, onError },
-        replyPipeline: {},
-        ...(replyOptions ? { replyOptions } : {}),
-        record: { onRecordError },
-        messageId: frame.messageId,
-      });
-      return;
-    }
-    log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "classic" });
-    if (rt.session?.recordInboundSession && storePath) {
-      await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
-    }
-    await dispatchClassic?.({
-      ctx,
+  if (rt.inbound?.dispatchReply && dispatchClassic && rt.session?.recordInboundSession && storePath) {
+    log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "turn" });
+    await rt.inbound.dispatchReply({
       cfg,
-      dispatcherOptions: { deliver, onError },
+      channel: CHANNEL_ID,
+      accountId: route.accountId ?? deps.accountId,
+      agentId: route.agentId,
+      routeSessionKey: route.sessionKey,
+      storePath,
+      ctxPayload: ctx,
+      recordInboundSession: rt.session.recordInboundSession,
+      dispatchReplyWithBufferedBlockDispatcher: dispatchClassic,
+      delivery: { deliver, onError },
+      replyPipeline: {},
       ...(replyOptions ? { replyOptions } : {}),
+      record: { onRecordError },
+      messageId: frame.messageId,
     });
-  } finally {
-    // Also after a failed turn: the card shows what was written instead of "generating" for minutes.
     await deliver.closeStream();
+    return;
   }
+  log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "classic" });
+  if (rt.session?.recordInboundSession && storePath) {
+    await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
+  }
+  await dispatchClassic?.({
+    ctx,
+    cfg,
+    dispatcherOptions: { deliver, onError },
+    ...(replyOptions ? { replyOptions } : {}),
+  });
+  await deliver.closeStream();
 }
 
 /** Drafting for this turn, when the account allows it and the relay offers it now. */

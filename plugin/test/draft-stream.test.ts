@@ -268,6 +268,15 @@ describe("DraftStream limits and refusals", () => {
     expect(two.stream.partial({ text: "hi" })).toBe(true);
   });
 
+  test("after a reconnect to a relay without the feature, the open stream drafts no more", () => {
+    const { stream, written, link, clock } = setup();
+    stream.partial({ text: "a" });
+    (link as { hello: unknown }).hello = helloFrame({ features: ["media"] });
+    clock.advance(300);
+    expect(stream.partial({ text: "ab" })).toBe(false);
+    expect(written.map((f) => f.text)).toEqual(["a"]);
+  });
+
   test("no drafts when the relay does not list the stream feature", () => {
     const { stream, written } = setup({ features: ["media"] });
     expect(stream.partial({ text: "a" })).toBe(false);
