@@ -222,11 +222,12 @@ export class DraftStream {
   }
 
   #failed(stream: Stream, id: string, code: string, message: string): void {
+    // Even when the refusal arrives after the final: the relay refuses new streams for as long.
+    if (code === "stream_unavailable") this.#o.gate.block();
     if (stream.state === "stopped") return;
     stream.state = "stopped";
     stream.trailing?.();
     stream.trailing = undefined;
-    if (code === "stream_unavailable") this.#o.gate.block();
     this.#o.log.warn("draft_refused", { streamId: stream.streamId, id, code, error: message.slice(0, 200) });
   }
 }

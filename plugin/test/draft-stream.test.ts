@@ -256,6 +256,17 @@ describe("DraftStream limits and refusals", () => {
     expect(four.written.length).toBe(1);
   });
 
+  test("a stream_unavailable arriving after the final still holds new streams back", () => {
+    const clock = manualClock();
+    const gate = new StreamGate(clock.now);
+    const one = setup({ gate });
+    one.stream.partial({ text: "a" });
+    expect(one.stream.finish()?.streamId).toBe("om_user1:0");
+    one.routes.fail(one.written[0]!.id, "stream_unavailable", "late");
+    expect(gate.open).toBe(false);
+    expect(setup({ gate, base: "om_user2" }).stream.partial({ text: "hi" })).toBe(false);
+  });
+
   test("another draft error stops that stream only, without the back-off", () => {
     const clock = manualClock();
     const gate = new StreamGate(clock.now);
