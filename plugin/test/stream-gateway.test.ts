@@ -185,6 +185,37 @@ describe("drafts", () => {
     expect(t.gw.logs.some((l) => l.includes("relay_error_frame"))).toBe(false);
   });
 
+  test("a draft lost with the connection is not resent; the final goes out on the new one with the streamId", async () => {
+    const t = start({
+      relay: {
+        onOpen: (c) => {
+          c.send(streamHello());
+          if (c.n === 1) c.send(messageFrame(1));
+        },
+        answerDraft: (_f, conn) => {
+          if (conn.n === 1) conn.ws.close(1012, "relay restarting");
+          return undefined;
+        },
+      },
+    });
+    t.stub.reply = async (_ctx, opts) => {
+      opts?.onPartialReply?.({ text: "before the drop" });
+      await t.relay.waitFor(() => t.relay.conns[1] && t.gw.status().connected === true, 2000, "reconnect");
+      opts?.onPartialReply?.({ text: "before the drop, after it" });
+      return [{ text: "before the drop, after it." }];
+    };
+    // (No ack: this fake relay does not replay message 1 on the new connection.)
+    await t.relay.waitFor(() => t.relay.framesOf("send")[0], 3000, "the final");
+    const [first, second] = t.relay.conns;
+    expect(first!.frames.filter((f) => f.type === "draft").map((f) => f.type === "draft" && f.text)).toEqual([
+      "before the drop",
+    ]);
+    expect(second!.frames.filter((f) => f.type !== "ping" && f.type !== "ack")).toEqual([
+      expect.objectContaining({ type: "draft", text: "before the drop, after it", streamId: "om_msg1:0" }),
+      expect.objectContaining({ type: "send", text: "before the drop, after it.", streamId: "om_msg1:0" }),
+    ]);
+  });
+
   test("an error for an unknown or old draft id is only logged", async () => {
     const t = start({ frames: [messageFrame(1)] });
     t.stub.reply = streamingAgent(["x"], [{ text: "x." }]);
