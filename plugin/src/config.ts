@@ -15,6 +15,8 @@ export interface FeishuRelayAccount {
   /** The WebSocket URL (ws:/wss:), normalised; undefined when missing or invalid. */
   relayUrl?: string;
   token?: string;
+  /** Send live drafts of answers when the relay offers feature `stream` (default true). */
+  streaming: boolean;
   /** Why the account cannot start, when it cannot. Never contains the token. */
   problem?: string;
 }
@@ -23,6 +25,7 @@ interface RawSection {
   enabled?: unknown;
   relayUrl?: unknown;
   token?: unknown;
+  streaming?: unknown;
 }
 
 /** Reads `cfg.channels["feishu-relay"]` without trusting its shape. */
@@ -62,7 +65,8 @@ export function resolveAccount(cfg: unknown, accountId?: string | null): FeishuR
   if (!rawUrl) problem = "channels.feishu-relay.relayUrl is not set";
   else if (!relayUrl) problem = "channels.feishu-relay.relayUrl must be a ws:// or wss:// URL";
   else if (!token) problem = "channels.feishu-relay.token is not set";
-  return { accountId: id, enabled, configured: !problem, relayUrl, token, problem };
+  const streaming = section?.streaming !== false;
+  return { accountId: id, enabled, configured: !problem, relayUrl, token, streaming, problem };
 }
 
 /** Listed whenever the section exists, so `openclaw status` can say what is missing. */

@@ -4,6 +4,7 @@
  */
 import { untilAborted } from "./backoff.ts";
 import type { FeishuRelayAccount } from "./config.ts";
+import { StreamGate } from "./draft-stream.ts";
 import { handleInbound } from "./inbound.ts";
 import { eventLog, type Logger } from "./log.ts";
 import { type FetchFn, MediaHttp } from "./media-http.ts";
@@ -65,6 +66,8 @@ export async function startAccount(
   const hostVersion = getPluginRuntime()?.version;
   const { fetch, ...socketTuning } = tuning;
   const http = new MediaHttp({ base: relayHttpBase(account.relayUrl), token: account.token, fetch });
+  // One back-off for all turns: a relay that could not create a card is not asked again per message.
+  const streamGate = new StreamGate();
   const client: RelayClient = new RelayClient({
     ...socketTuning,
     url: account.relayUrl,
@@ -93,6 +96,7 @@ export async function startAccount(
             }
           : undefined,
         load: loadMedia(),
+        stream: account.streaming ? { link: client, gate: streamGate } : undefined,
         signal: ctx.abortSignal,
         log,
       });

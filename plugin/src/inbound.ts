@@ -12,9 +12,14 @@
  * as `media` facts (inbound-media.ts). Replies go back as `send` frames with `replyTo` = the Feishu
  * message id (payload-send.ts, media included); `deliver` resolves only when the relay confirms with
  * `sent` and throws on `error`, so OpenClaw sees failed deliveries.
+ *
+ * Live answers (relay feature `stream`): the turn gets OpenClaw's `onPartialReply` (and no block
+ * streaming, whose pieces would arrive as separate messages) and forwards the snapshots as drafts
+ * (draft-stream.ts); the first final payload closes the stream by carrying its `streamId`.
  */
 import type { MessageFrame } from "../../src/relay/protocol.ts";
 import { CHANNEL_ID } from "./config.ts";
+import { type DraftLink, DraftStream, relayStreams, type StreamGate } from "./draft-stream.ts";
 import {
   collectInboundMedia,
   type InboundMedia,
@@ -55,6 +60,8 @@ export interface InboundDeps {
   media?: Omit<InboundMediaDeps, "store" | "log">;
   /** OpenClaw's media loader, for media in replies. */
   load?: LoadMedia;
+  /** Set when the account streams answers (config `streaming`, default on); used if the relay can. */
+  stream?: { link: DraftLink; gate: StreamGate };
   signal?: AbortSignal;
   log: EventLog;
 }
@@ -122,7 +129,11 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     ...(inbound.media.length > 0 ? { media: inbound.media } : {}),
   });
 
-  const deliver = replyDeliverer(frame, deps);
+  const drafts = draftStreamFor(frame, deps);
+  const deliver = replyDeliverer(frame, deps, drafts);
+  const replyOptions = drafts
+    ? { onPartialReply: (payload: unknown) => drafts.partial(payload as never), disableBlockStreaming: true }
+    : undefined;
   const onError = (err: unknown, info?: { kind?: string }) =>
     log.warn("reply_failed", {
       messageId: frame.messageId,
@@ -151,16 +162,41 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
       dispatchReplyWithBufferedBlockDispatcher: dispatchClassic,
       delivery: { deliver, onError },
       replyPipeline: {},
+      ...(replyOptions ? { replyOptions } : {}),
       record: { onRecordError },
       messageId: frame.messageId,
     });
+    await deliver.closeStream();
     return;
   }
   log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "classic" });
   if (rt.session?.recordInboundSession && storePath) {
     await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
   }
-  await dispatchClassic?.({ ctx, cfg, dispatcherOptions: { deliver, onError } });
+  await dispatchClassic?.({
+    ctx,
+    cfg,
+    dispatcherOptions: { deliver, onError },
+    ...(replyOptions ? { replyOptions } : {}),
+  });
+  await deliver.closeStream();
+}
+
+/** Drafting for this turn, when the account allows it and the relay offers it now. */
+function draftStreamFor(frame: MessageFrame, deps: InboundDeps): DraftStream | undefined {
+  if (!deps.stream || !relayStreams(deps.stream.link.hello)) return undefined;
+  return new DraftStream({
+    link: deps.stream.link,
+    gate: deps.stream.gate,
+    target: replyTarget(frame),
+    base: frame.messageId,
+    log: deps.log,
+  });
+}
+
+/** Replies quote the user's message when it has a Feishu id; otherwise they go to its chat. */
+function replyTarget(frame: MessageFrame): { replyTo: string } | { to: RelayTarget } {
+  return frame.messageId.startsWith("om_") ? { replyTo: frame.messageId } : { to: conversationTarget(frame) };
 }
 
 /** The agent-visible body: OpenClaw's standard envelope when the host offers it. */
@@ -191,26 +227,34 @@ function envelope(
  * message; the uuid is derived from the message id and the payload's position, so if the relay
  * redelivers this message after a crash and the agent answers again, the relay recognises the
  * repeats instead of posting them twice.
+ *
+ * With drafts, the first final payload closes the stream (its text, or the last snapshot when it
+ * has none); `closeStream` does the same after the turn when no final payload came (e.g. the agent
+ * chose not to reply), so no card is left "generating" until the relay's idle timeout.
  */
-function replyDeliverer(frame: MessageFrame, deps: InboundDeps) {
+function replyDeliverer(frame: MessageFrame, deps: InboundDeps, drafts: DraftStream | undefined) {
   let index = 0;
-  const canReply = frame.messageId.startsWith("om_");
-  const to = conversationTarget(frame);
-  return async (payload: unknown, info?: { kind?: string }): Promise<void> => {
+  const target = replyTarget(frame);
+  const deliver = async (payload: unknown, info?: { kind?: string }): Promise<void> => {
     const p = (payload ?? {}) as { text?: unknown; mediaUrl?: unknown; mediaUrls?: unknown };
-    const text = typeof p.text === "string" ? p.text : "";
+    let text = typeof p.text === "string" ? p.text : "";
     const urls = payloadUrls(p);
+    const isFinal = info?.kind === undefined || info.kind === "final";
+    if (!text.trim() && urls.length === 0 && !(isFinal && drafts?.streamId)) return;
+    const stream = isFinal ? drafts?.finish() : undefined;
+    if (stream && !text.trim()) text = stream.text;
     if (!text.trim() && urls.length === 0) return;
     const n = index++;
     const answers = await sendPayload({
       link: deps.link,
       load: deps.load,
-      target: canReply ? { replyTo: frame.messageId } : { to },
+      target,
       // Later pieces stay in the topic of a thread, else they are plain messages in the chat.
-      followUp: canReply && frame.threadId ? { replyTo: frame.messageId } : { to },
+      followUp: "replyTo" in target && frame.threadId ? target : { to: conversationTarget(frame) },
       text,
       urls,
       uuidBase: [frame.messageId, n],
+      ...(stream ? { streamId: stream.streamId } : {}),
       signal: deps.signal,
       log: deps.log,
     });
@@ -222,4 +266,13 @@ function replyDeliverer(frame: MessageFrame, deps: InboundDeps) {
       });
     }
   };
+  const closeStream = async (): Promise<void> => {
+    if (!drafts?.streamId) return;
+    try {
+      await deliver({}, { kind: "final" });
+    } catch (err) {
+      deps.log.warn("stream_close_failed", { messageId: frame.messageId, error: errorText(err) });
+    }
+  };
+  return Object.assign(deliver, { closeStream });
 }

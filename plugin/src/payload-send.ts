@@ -56,6 +56,8 @@ export interface PayloadSend {
   urls: readonly string[];
   /** Stable uuid parts of this payload: text piece i is `…base, i`, media j is `…base, "m<j>"`. */
   uuidBase: ReadonlyArray<string | number>;
+  /** Feature `stream`: this payload closes that stream; its first text piece carries the id. */
+  streamId?: string;
   access?: MediaAccessLike;
   forceDocument?: boolean;
   signal?: AbortSignal;
@@ -108,7 +110,13 @@ async function sendTextPieces(p: PayloadSend, text: string): Promise<SendAnswer[
     const target = i === 0 ? p.target : (p.followUp ?? p.target);
     answers.push(
       await p.link.send(
-        { ...target, msgType: "markdown", text: piece, uuid: stableUuid(...p.uuidBase, i) },
+        {
+          ...target,
+          msgType: "markdown",
+          text: piece,
+          uuid: stableUuid(...p.uuidBase, i),
+          ...(i === 0 && p.streamId ? { streamId: p.streamId } : {}),
+        },
         { signal: p.signal },
       ),
     );
@@ -191,7 +199,8 @@ export async function sendPayload(p: PayloadSend): Promise<SendAnswer[]> {
   }
   const text = joinText(p.text, links);
   const pieces = text.trim() ? splitText(text) : [];
-  const caption = loaded.length > 0 && pieces.length === 1 ? pieces[0] : undefined;
+  // The stream's card takes the text, so it goes as its own message, not as a media caption.
+  const caption = loaded.length > 0 && pieces.length === 1 && !p.streamId ? pieces[0] : undefined;
   const answers: SendAnswer[] = [];
   for (const [j, { url, file }] of loaded.entries()) {
     const fileName = file.fileName?.trim() || label(url) || "file";

@@ -11,12 +11,15 @@
  *   with jittered, capped exponential back-off.
  * - `message` frames are deduped and acked by DeliveryTracker; `send` frames are correlated with
  *   their `sent` / `error` answers by PendingSends.
+ * - `draft` frames (feature `stream`) are written only on a ready socket and never resent; an
+ *   `error` naming a draft's id goes back to its stream through DraftRoutes.
  */
 
-import type { SendFrame, SendRequest } from "../../src/relay/protocol.ts";
+import type { DraftFrame, SendFrame, SendRequest } from "../../src/relay/protocol.ts";
 import { CloseCode, type HelloFrame, type MessageFrame } from "../../src/relay/protocol.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF, sleep, untilAborted } from "./backoff.ts";
 import { DeliveryTracker } from "./delivery-tracker.ts";
+import { type DraftErrorHandler, DraftRoutes } from "./draft-routes.ts";
 import { displayUrl, type EventLog, errorText } from "./log.ts";
 import { PendingSends, RelaySendError, type SendAnswer, type SendOptions } from "./pending-sends.ts";
 import { RecentIds } from "./recent-ids.ts";
@@ -66,6 +69,9 @@ const KNOWN_FRAME_TYPES = new Set(["hello", "message", "sent", "queued", "error"
 /** Queued sends whose late outcome we still recognise; older ones are logged as unknown. */
 const QUEUED_REMEMBERED = 1000;
 
+/** Drafts whose `error` we can still route; a refusal comes within a round trip. */
+const DRAFTS_REMEMBERED = 1000;
+
 /** OpenClaw's health monitor reads transport activity; reporting it every frame would be noise. */
 const ACTIVITY_REPORT_EVERY_MS = 10_000;
 
@@ -76,6 +82,7 @@ export class RelayClient {
   readonly #sends: PendingSends;
   /** Ids answered `queued`, so their late `sent` / `error` is logged as such. */
   readonly #queued = new RecentIds(QUEUED_REMEMBERED);
+  readonly #drafts = new DraftRoutes(DRAFTS_REMEMBERED);
   /** The current socket, set once its `hello` arrived; our frames are written only then. */
   #ready: WebSocket | undefined;
   #hello: HelloFrame | undefined;
@@ -105,6 +112,16 @@ export class RelayClient {
     const sent = await this.#sends.send(req, opts);
     this.#status({ lastOutboundAt: Date.now() });
     return sent;
+  }
+
+  /**
+   * Writes a `draft` now if connected and returns whether it was written; never waits and never
+   * queues: only the newest draft matters, and the final answer is a durable `send`.
+   */
+  draft(frame: DraftFrame, onError: DraftErrorHandler): boolean {
+    if (!this.#write(frame)) return false;
+    this.#drafts.add(frame.id, onError);
+    return true;
   }
 
   /** Waits for every message handling in flight to settle. */
@@ -201,6 +218,7 @@ export class RelayClient {
       onClosed: (ws) => {
         if (this.#ready === ws) this.#ready = undefined;
         this.#sends.disconnected();
+        this.#drafts.clear();
       },
     });
   }
@@ -231,6 +249,7 @@ export class RelayClient {
           this.#o.log.error("relay_send_failed_late", { id: frame.id, code: frame.code });
           return;
         }
+        if (frame.id && this.#drafts.fail(frame.id, frame.code, frame.message)) return;
         this.#o.log.warn("relay_error_frame", { code: frame.code, id: frame.id, retryable: frame.retryable });
         return;
       case "pong":
@@ -279,7 +298,7 @@ export class RelayClient {
     }
   }
 
-  #write(frame: SendFrame | { type: "ack"; seq: number }): boolean {
+  #write(frame: SendFrame | DraftFrame | { type: "ack"; seq: number }): boolean {
     const ws = this.#ready;
     if (ws?.readyState !== 1) return false;
     try {

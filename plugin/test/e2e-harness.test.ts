@@ -1,6 +1,13 @@
 /** The mock model of the real-OpenClaw e2e answers what the tests rely on (runs without OpenClaw). */
 import { describe, expect, test } from "bun:test";
-import { answerFor, newMarker } from "./e2e/harness/mock-model.ts";
+import {
+  answerFor,
+  cutInto,
+  newMarker,
+  STREAM_PIECES,
+  startMockModel,
+  streamedAnswer,
+} from "./e2e/harness/mock-model.ts";
 import { makePng } from "./e2e/harness/png.ts";
 
 const request = (text: string, parts: object[] = []) =>
@@ -32,6 +39,32 @@ describe("mock model", () => {
       "here is your file\nMEDIA:/tmp/x/report-1.pdf",
     );
   });
+
+  test("streamanswer answers the streamed text, cut into STREAM_PIECES pieces that add up to it", () => {
+    const m = newMarker();
+    const answer = answerFor(request(`streamanswer ${m}`));
+    expect(answer).toBe(streamedAnswer(m));
+    const pieces = cutInto(answer, STREAM_PIECES);
+    expect(pieces).toHaveLength(STREAM_PIECES);
+    expect(pieces.join("")).toBe(answer);
+  });
+
+  test("serves a streamanswer as several SSE content chunks", async () => {
+    const model = startMockModel({ streamGapMs: 0 });
+    try {
+      const m = newMarker();
+      const res = await fetch(`${model.url}/chat/completions`, {
+        method: "POST",
+        body: JSON.stringify({ stream: true, messages: [{ role: "user", content: `streamanswer ${m}` }] }),
+      });
+      const events = (await res.text()).split("\n\n").filter((e) => e.startsWith("data: {"));
+      const contents = events.map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? "");
+      expect(contents.filter(Boolean)).toHaveLength(STREAM_PIECES);
+      expect(contents.join("")).toBe(streamedAnswer(m));
+    } finally {
+      model.stop();
+    }
+  }, 10_000);
 
   test("makePng writes a PNG signature and IHDR with the size", () => {
     const png = makePng(80, 60);

@@ -7,6 +7,8 @@
  *   `openclaw message send --channel feishu-relay --target user:ou_x` → `send` (to)
  *   image attachment → GET /api/media → OpenClaw media store → image part at the model
  *   agent reply with MEDIA:<file> / `message send --media` → PUT /api/media → `send` msgType file
+ *   relay with feature `stream` (after a reconnect) + a model streaming in chunks → several `draft`
+ *   frames, then the final `send` with their `streamId` and the model's full answer
  *
  * Opt-in (downloads ~650 MB once, ~30–60 s per run): OPENCLAW_E2E=1 bun test plugin/test/e2e
  * Set OPENCLAW_E2E_KEEP=1 to keep the temp dir (config, gateway.log) for inspection.
@@ -15,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { answerSent, FakeRelay, helloFrame, messageFrame } from "../helpers/fake-relay.ts";
-import { newMarker, startMockModel } from "./harness/mock-model.ts";
+import { newMarker, STREAM_PIECES, startMockModel, streamedAnswer } from "./harness/mock-model.ts";
 import { ensureHost, type OpenClawHost, startOpenClaw } from "./harness/openclaw-host.ts";
 import { makePng } from "./harness/png.ts";
 
@@ -35,6 +37,8 @@ describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugi
   let host: OpenClawHost | undefined;
   const t0 = Date.now();
   const since = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  // The streaming test switches `stream` on and makes the plugin reconnect to see it.
+  let features = ["media"];
 
   beforeAll(async () => {
     relay = new FakeRelay({
@@ -42,7 +46,8 @@ describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugi
         c.send(
           helloFrame({
             user: { id: "1", openId: OWNER_OPEN_ID, name: "E2E Owner" },
-            features: ["media"],
+            features,
+            ...(features.includes("stream") ? { stream: { minIntervalMs: 100 } } : {}),
             media: { maxBytes: 30 * 1024 * 1024, imageMaxBytes: 10 * 1024 * 1024 },
           }),
         ),
@@ -301,6 +306,58 @@ describe.skipIf(Boolean(skipReason))("real OpenClaw gateway + feishu-relay plugi
       const upload = relay.uploads.find((u) => u.mediaId === send.mediaId);
       expect(Buffer.from(upload!.bytes).equals(pdf)).toBe(true);
       expect(send).toMatchObject({ msgType: "file", text: `caption ${m}` });
+    },
+    TIMEOUT_MS,
+  );
+
+  // Last: it reconnects the plugin to a relay with feature `stream`.
+  test(
+    "a streaming model's answer arrives as several drafts, then a final send with the stream's id and the full text",
+    async () => {
+      const m = newMarker();
+      const answer = streamedAnswer(m);
+      const conns = relay.conns.length;
+      features = ["media", "stream"];
+      relay.conns[conns - 1]!.ws.close(1012, "relay restarting");
+      const conn = await relay.waitFor(() => relay.conns[conns], 30_000, "the plugin to reconnect");
+      // The hello is handled before any message frame on the new socket.
+      conn.send(
+        messageFrame(30, {
+          messageId: "om_e2e_stream",
+          chatId: "oc_dm_e2e",
+          sender: { openId: OWNER_OPEN_ID, name: "E2E Owner" },
+          text: `streamanswer ${m}`,
+          content: { text: `streamanswer ${m}` },
+          createTime: Date.now(),
+        }),
+      );
+      const final = await relay.waitFor(
+        () => conn.frames.find((f) => f.type === "send" && f.replyTo === "om_e2e_stream"),
+        120_000,
+        "the final answer",
+      );
+      if (final.type !== "send") throw new Error("unreachable");
+      const drafts = conn.frames.filter((f) => f.type === "draft" && f.replyTo === "om_e2e_stream");
+      console.log(
+        `[openclaw e2e] ${drafts.length} drafts before the final: ${JSON.stringify(drafts.map((d) => (d.type === "draft" ? d.text.length : 0)))}`,
+      );
+      expect(drafts.length).toBeGreaterThanOrEqual(2);
+      expect(drafts.length).toBeLessThanOrEqual(STREAM_PIECES);
+      const finalAt = conn.frames.indexOf(final);
+      let previous = "";
+      for (const d of drafts) {
+        if (d.type !== "draft") continue;
+        expect(conn.frames.indexOf(d)).toBeLessThan(finalAt);
+        expect(d.streamId).toBe("om_e2e_stream:0");
+        // Each draft is the answer so far: a growing prefix of the model's full answer.
+        expect(answer.startsWith(d.text.trim())).toBe(true);
+        expect(d.text.length).toBeGreaterThan(previous.length);
+        previous = d.text;
+      }
+      expect(previous.length).toBeLessThan(answer.length + 1);
+      expect(final).toMatchObject({ msgType: "markdown", streamId: "om_e2e_stream:0" });
+      expect(final.text).toBe(answer);
+      await relay.waitFor(() => relay.framesOf("ack").find((a) => a.seq >= 30), 30_000, "ack 30");
     },
     TIMEOUT_MS,
   );

@@ -8,6 +8,7 @@
 import type { ServerWebSocket } from "bun";
 import {
   type ClientFrame,
+  type DraftFrame,
   HEARTBEAT_SEC,
   type HelloFrame,
   type MessageFrame,
@@ -67,6 +68,8 @@ export interface FakeRelayOptions {
   onOpen?: (conn: RelayConn) => void;
   /** How to answer a `send`; default: `sent` with a fresh om_ id. Return undefined to stay silent. */
   answerSend?: SendAnswer;
+  /** How to answer a `draft` (feature `stream`); default: no answer, as the relay does when all is well. */
+  answerDraft?: (frame: DraftFrame, conn: RelayConn) => ServerFrame | undefined;
   /** Answer pings (default true). */
   pong?: boolean;
   /** `GET /api/media/:id` serves these, by attachment id; other ids answer 404. */
@@ -163,6 +166,10 @@ export class FakeRelay {
           if (frame.type === "ping" && this.opts.pong !== false) conn.send({ type: "pong" });
           if (frame.type === "send") {
             const answer = (this.opts.answerSend ?? answerSent)(frame, conn);
+            if (answer) conn.send(answer);
+          }
+          if (frame.type === "draft") {
+            const answer = this.opts.answerDraft?.(frame, conn);
             if (answer) conn.send(answer);
           }
           this.#notify();

@@ -23,6 +23,14 @@ export interface StubSaved {
 export interface Dispatched {
   ctx: Record<string, unknown>;
   errors: unknown[];
+  /** What the plugin passed as `replyOptions` (live drafts: `onPartialReply`). */
+  replyOptions?: StubReplyOptions;
+}
+
+/** The `replyOptions` fields the plugin sets (OpenClaw's GetReplyOptions). */
+export interface StubReplyOptions {
+  onPartialReply?: (payload: { text?: string; delta?: string; replace?: true }) => unknown;
+  disableBlockStreaming?: boolean;
 }
 
 type Deliver = (payload: unknown, info: { kind: string }) => Promise<unknown>;
@@ -33,9 +41,10 @@ export interface StubRuntime {
   recorded: Array<Record<string, unknown>>;
   /** Files saved through `media.saveResponseMedia`, in order. */
   saved: StubSaved[];
-  /** The agent: given the finalized context, the payloads to deliver. */
+  /** The agent: given the finalized context (and the reply options), the payloads to deliver. */
   reply: (
     ctx: Record<string, unknown>,
+    replyOptions?: StubReplyOptions,
   ) =>
     | Array<{ text?: string; mediaUrl?: string; mediaUrls?: string[] }>
     | Promise<Array<{ text?: string; mediaUrl?: string; mediaUrls?: string[] }>>;
@@ -89,10 +98,11 @@ export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRunti
   const dispatch = async (p: {
     ctx: Record<string, unknown>;
     dispatcherOptions: { deliver: Deliver; onError?: (err: unknown, info: { kind: string }) => void };
+    replyOptions?: StubReplyOptions;
   }) => {
-    const entry: Dispatched = { ctx: p.ctx, errors: [] };
+    const entry: Dispatched = { ctx: p.ctx, errors: [], replyOptions: p.replyOptions };
     stub.dispatched.push(entry);
-    for (const payload of await stub.reply(p.ctx)) {
+    for (const payload of await stub.reply(p.ctx, p.replyOptions)) {
       try {
         await p.dispatcherOptions.deliver(payload, { kind: "final" });
       } catch (err) {
@@ -132,6 +142,7 @@ export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRunti
         recordInboundSession: (p: unknown) => Promise<void>;
         dispatchReplyWithBufferedBlockDispatcher: typeof dispatch;
         delivery: { deliver: Deliver; onError?: (err: unknown, info: { kind: string }) => void };
+        replyOptions?: StubReplyOptions;
       }) => {
         await turn.recordInboundSession({
           storePath: turn.storePath,
@@ -142,6 +153,7 @@ export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRunti
         return turn.dispatchReplyWithBufferedBlockDispatcher({
           ctx: turn.ctxPayload,
           dispatcherOptions: { deliver: turn.delivery.deliver, onError: turn.delivery.onError },
+          replyOptions: turn.replyOptions,
         });
       },
     };

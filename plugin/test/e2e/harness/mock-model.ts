@@ -9,6 +9,8 @@
  * - `whatimage <marker>`: reports the last image part it received, `got <mime> <n> bytes`;
  * - `sendfile <marker> <absolute path>`: answers with an OpenClaw `MEDIA:<path>` line, so the agent's
  *   reply carries that file.
+ * - `streamanswer <marker>`: answers `streamedAnswer(marker)` in STREAM_PIECES SSE chunks spaced
+ *   STREAM_GAP_MS apart, as a real model writes, so OpenClaw emits several partial replies.
  */
 
 // The prefix must not occur in anything else OpenClaw puts in the prompt: temp dirs named
@@ -17,6 +19,25 @@ const MARKER = /\bechomark[0-9a-f]{12}\b/g;
 
 export function newMarker(): string {
   return `echomark${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+/** How many chunks a `streamanswer` reply comes in, and the time between them. */
+export const STREAM_PIECES = 6;
+export const STREAM_GAP_MS = 400;
+
+const STREAMED_PREFIX = "Streaming ";
+
+/** The full answer to `streamanswer <marker>`. */
+export function streamedAnswer(marker: string): string {
+  return `${STREAMED_PREFIX}${marker}: first, second, third, fourth, fifth and the last words.`;
+}
+
+/** Cuts a text into `n` pieces of about equal length (the last takes the rest). */
+export function cutInto(text: string, n: number): string[] {
+  const size = Math.ceil(text.length / n);
+  const pieces: string[] = [];
+  for (let at = 0; at < text.length; at += size) pieces.push(text.slice(at, at + size));
+  return pieces;
 }
 
 export interface MockModel {
@@ -54,12 +75,15 @@ export function answerFor(body: string): string {
     const image = lastImagePart(body);
     return image ? `got ${image.mime} ${image.bytes} bytes` : "got no image";
   }
+  if (body.includes(`streamanswer ${marker}`)) return streamedAnswer(marker);
   const file = new RegExp(`sendfile ${marker} (/[^\\s"\\\\]+)`).exec(body);
   if (file) return `here is your file\nMEDIA:${file[1]}`;
   return `echo ${marker}`;
 }
 
-export function startMockModel(): MockModel {
+/** `streamGapMs`: time between the chunks of a `streamanswer` (STREAM_GAP_MS by default). */
+export function startMockModel(opts: { streamGapMs?: number } = {}): MockModel {
+  const gapMs = opts.streamGapMs ?? STREAM_GAP_MS;
   const state = { requests: 0 };
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -96,10 +120,27 @@ export function startMockModel(): MockModel {
       }
       const chunk = (choice: object, extra: object = {}) =>
         `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: "echo", choices: [choice], ...extra })}\n\n`;
-      const body =
-        chunk({ index: 0, delta: { role: "assistant", content }, finish_reason: null }) +
-        chunk({ index: 0, delta: {}, finish_reason: "stop" }, { usage }) +
-        "data: [DONE]\n\n";
+      const pieces = content.startsWith(STREAMED_PREFIX) ? cutInto(content, STREAM_PIECES) : [content];
+      const events = [
+        ...pieces.map((piece, i) =>
+          chunk({
+            index: 0,
+            delta: i === 0 ? { role: "assistant", content: piece } : { content: piece },
+            finish_reason: null,
+          }),
+        ),
+        `${chunk({ index: 0, delta: {}, finish_reason: "stop" }, { usage })}data: [DONE]\n\n`,
+      ];
+      // One event per pull, spaced out like a model generating: the real gateway sees partials.
+      let next = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (next > 0 && pieces.length > 1 && gapMs > 0) await Bun.sleep(gapMs);
+          controller.enqueue(new TextEncoder().encode(events[next]!));
+          next += 1;
+          if (next >= events.length) controller.close();
+        },
+      });
       return new Response(body, {
         headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
       });
