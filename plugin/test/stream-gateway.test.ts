@@ -138,7 +138,7 @@ describe("drafts", () => {
 
   test("a long final carries the streamId on its first piece only", async () => {
     const t = start({ frames: [messageFrame(1)] });
-    const long = `${"line of text\n".repeat(1200)}end`;
+    const long = `${"line of text\n".repeat(6000)}end`;
     t.stub.reply = streamingAgent(["line of text"], [{ text: long }]);
     await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
     const sends = t.relay.framesOf("send");
