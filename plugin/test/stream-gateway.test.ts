@@ -144,7 +144,7 @@ describe("drafts", () => {
     const sends = t.relay.framesOf("send");
     expect(sends.length).toBeGreaterThan(1);
     expect(sends.map((s) => s.streamId)).toEqual(["om_msg1:0", ...sends.slice(1).map(() => undefined)]);
-    expect(sends.map((s) => s.text).join("")).toBe(long);
+    expect(sends.map((s) => s.text).join("\n")).toBe(long);
   });
 
   test("stream_unavailable: that stream stops drafting, its final is plain, and the next turn does not draft", async () => {
