@@ -9,6 +9,11 @@
  * agent replies with (an OpenClaw `MEDIA:` line) is uploaded to the relay, then by the relay to the
  * fake's file API, and lands as a `file` message; so does `openclaw message send --media`.
  *
+ * Streaming (M2-3): the tests above run with FEISHU_STREAMING=false (plain replies, as M1/M2-2 checked
+ * them); the last test restarts the relay on the same port with streaming on, the plugin reconnects
+ * and sees `stream` in hello, and a model that streams its answer in chunks fills one card at the
+ * fake's CardKit: created, updated, then closed with the model's full answer.
+ *
  * Opt-in like the other tier-c suite: OPENCLAW_E2E=1 bun test test/e2e/openclaw.test.ts
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -16,7 +21,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { newMarker, startMockModel } from "../../plugin/test/e2e/harness/mock-model.ts";
+import { newMarker, startMockModel, streamedAnswer } from "../../plugin/test/e2e/harness/mock-model.ts";
 import { ensureHost, type OpenClawHost, startOpenClaw } from "../../plugin/test/e2e/harness/openclaw-host.ts";
 import { makePng } from "../../plugin/test/e2e/harness/png.ts";
 import { Logger } from "../../src/ops/logger.ts";
@@ -39,21 +44,27 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
   let model: ReturnType<typeof startMockModel>;
   let host: OpenClawHost | undefined;
 
-  beforeAll(async () => {
-    fake = await startFakeFeishu();
+  let port = 0;
+  const startRelay = async (streaming: boolean) => {
     relay = createRelay(
       {
         HOST: "127.0.0.1",
-        PORT: "0",
+        PORT: String(port),
         DATABASE_PATH: join(dir, "relay.db"),
         FEISHU_APP_ID: fake.appId,
         FEISHU_APP_SECRET: fake.appSecret,
         FEISHU_DOMAIN: fake.url,
+        FEISHU_STREAMING: String(streaming),
       },
       { log: new Logger("warn") },
     );
-    const port = await relay.listen();
+    port = await relay.listen();
     base = `http://127.0.0.1:${port}`;
+  };
+
+  beforeAll(async () => {
+    fake = await startFakeFeishu();
+    await startRelay(false);
     const { user } = usersOf(relay.ctx).upsert({ openId: OWNER, name: "E2E Owner" });
     const { token } = await tokensOf(relay.ctx).issue(user);
     model = startMockModel();
@@ -170,8 +181,11 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
         size: pdf.length,
         sha256: createHash("sha256").update(pdf).digest("hex"),
       });
-      // The reply's text follows the file as its caption.
-      await fake.waitForSent((s) => s.replyTo === messageId && s.text === "here is your file", 30_000);
+      // The reply's text follows the file as its caption: in the same chat, not quoting again (only
+      // the first part of a reply quotes the user's message).
+      const caption = await fake.waitForSent((s) => s.text === "here is your file", 30_000);
+      expect(caption).toMatchObject({ kind: "create", receiveIdType: "chat_id", receiveId: file.chatId });
+      expect(fake.sent.indexOf(caption)).toBeGreaterThan(fake.sent.indexOf(file));
     },
     TIMEOUT_MS,
   );
@@ -204,6 +218,39 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
       const upload = fake.uploads.find((u) => u.key === file.content.file_key);
       expect(upload).toMatchObject({ kind: "file", size: pdf.length });
       await fake.waitForSent((s) => s.text === `caption ${m}`, 30_000);
+    },
+    TIMEOUT_MS,
+  );
+
+  // Last: it restarts the relay with streaming on.
+  test(
+    "with streaming on, a streamed answer fills one card: created, updated, closed with the full answer",
+    async () => {
+      await relay.stop();
+      await startRelay(true);
+      const end = Date.now() + 60_000;
+      while (!relay.ctx.hub.isConnected(1) && Date.now() < end) await Bun.sleep(100);
+      expect(relay.ctx.hub.isConnected(1)).toBe(true);
+      const m = newMarker();
+      const event = fake.messageEvent({ senderOpenId: OWNER, text: `streamanswer ${m}` });
+      const messageId = (event.event as { message: { message_id: string } }).message.message_id;
+      expect((await fake.pushEvent(`${base}/api/feishu/webhook`, event)).status).toBe(200);
+      const sent = await fake.waitForSent((s) => s.replyTo === messageId, 120_000);
+      expect(sent.msgType).toBe("interactive");
+      const card = [...fake.cardkit.cards.values()].find((c) => c.messageId === sent.messageId)!;
+      expect(card).toBeDefined();
+      const closed = Date.now() + 60_000;
+      while (card.streaming && Date.now() < closed) await Bun.sleep(100);
+      expect(card.streaming).toBe(false);
+      expect(card.elements.content).toBe(streamedAnswer(m));
+      const ops = fake.cardkit.ops.items.filter((o) => o.cardId === card.cardId).map((o) => o.op);
+      console.log(`[openclaw e2e] card ops: ${ops.join(" ")}`);
+      // Created and sent as the reply, updated while the model streamed, then the final closes it.
+      expect(ops.slice(0, 2)).toEqual(["create", "send"]);
+      expect(ops.filter((o) => o === "content").length).toBeGreaterThanOrEqual(2);
+      expect(ops.at(-1)).toBe("settings");
+      // No plain message besides the card: the final went into it.
+      expect(fake.sent.filter((s) => s.replyTo === messageId)).toHaveLength(1);
     },
     TIMEOUT_MS,
   );
