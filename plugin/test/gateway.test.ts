@@ -3,7 +3,7 @@
  * inbound → agent → reply → ack, reconnects, dedupe, shutdown. Real WebSockets on 127.0.0.1, the
  * shared protocol schemas on both ends, a stub channel runtime for OpenClaw, millisecond back-off.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
 import {
@@ -14,16 +14,13 @@ import {
   messageFrame,
   OWNER,
 } from "./helpers/fake-relay.ts";
+import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.secret-jwt-value";
-const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, helloTimeoutMs: 1000, sendTimeoutMs: 1500 };
 
 let relay: FakeRelay | undefined;
-const stops: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
+const stops = stopsAfterEach(() => {
   relay?.stop();
   relay = undefined;
 });
@@ -31,7 +28,7 @@ afterEach(async () => {
 function start(opts: FakeRelayOptions = {}, flavor: "classic" | "modern" = "classic", tuning = {}) {
   relay = new FakeRelay(opts);
   const cfg = { channels: { "feishu-relay": { relayUrl: relay.url, token: TOKEN } } };
-  const plugin = createFeishuRelayPlugin({ client: { ...fast, ...tuning } });
+  const plugin = createFeishuRelayPlugin({ client: { ...FAST_CLIENT, ...tuning } });
   const stub: StubRuntime = stubRuntime(flavor);
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
   const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
@@ -369,7 +366,7 @@ describe("outbound.sendText", () => {
 });
 
 test("an unconfigured account reports why and waits for a config change instead of looping", async () => {
-  const plugin = createFeishuRelayPlugin({ client: fast });
+  const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
   const cfg = { channels: { "feishu-relay": { relayUrl: "ws://127.0.0.1:1/openclaw" } } };
   const gw = gatewayContext(cfg, resolveAccount(cfg), stubRuntime().rt);
   const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;

@@ -3,18 +3,15 @@
  * the first frame quotes the user's message; later frames go to the chat, or stay replies in a
  * thread so the answer stays in the topic.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
 import { FakeRelay, greetWith, messageFrame } from "./helpers/fake-relay.ts";
+import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, stubRuntime } from "./helpers/stub-runtime.ts";
 
-const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, helloTimeoutMs: 1000, sendTimeoutMs: 1500 };
 let relay: FakeRelay | undefined;
-const stops: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
+const stops = stopsAfterEach(() => {
   relay?.stop();
   relay = undefined;
 });
@@ -26,7 +23,7 @@ async function framesFor(overrides: Parameters<typeof messageFrame>[1]) {
   const cfg = { channels: { "feishu-relay": { relayUrl: relay.url, token: "tok.x" } } };
   const stub = stubRuntime("classic");
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
-  const plugin = createFeishuRelayPlugin({ client: fast });
+  const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
   const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
   stops.push(async () => {
     gw.abort.abort();

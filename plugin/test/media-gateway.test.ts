@@ -3,7 +3,7 @@
  * WebSocket plus its two HTTP media endpoints on the same port, a stub OpenClaw runtime whose media
  * store writes real temp files, and a stub of OpenClaw's loader that reads real files.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -19,17 +19,15 @@ import {
   helloFrame,
   messageFrame,
 } from "./helpers/fake-relay.ts";
+import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.media-secret-jwt";
-const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, helloTimeoutMs: 1000, sendTimeoutMs: 1500 };
 const mediaHello = (media?: HelloFrame["media"]) =>
   helloFrame({ features: ["media"], ...(media ? { media } : {}) });
 
 let relay: FakeRelay | undefined;
-const stops: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
+const stops = stopsAfterEach(() => {
   relay?.stop();
   relay = undefined;
 });
@@ -67,7 +65,7 @@ function start(o: StartOptions = {}) {
   });
   const cfg = { channels: { "feishu-relay": { relayUrl: relay.url, token: TOKEN } } };
   const plugin = createFeishuRelayPlugin({
-    client: { ...fast, ...(o.fetch ? { fetch: o.fetch } : {}) },
+    client: { ...FAST_CLIENT, ...(o.fetch ? { fetch: o.fetch } : {}) },
     loadMedia: o.loadMedia,
   });
   const stub = stubRuntime();

@@ -4,23 +4,20 @@
  * the final `send`, which carries the stream's id. Relays without the feature, a `streaming: false`
  * config and `stream_unavailable` all give the pre-M2-3 behaviour: no drafts, plain finals.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { HelloFrame, ServerFrame } from "../../src/relay/protocol.ts";
 import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
 import { FakeRelay, type FakeRelayOptions, helloFrame, messageFrame } from "./helpers/fake-relay.ts";
+import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, type StubReplyOptions, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.stream-secret";
-const fast = { backoff: { initialMs: 5, maxMs: 20, jitter: 0 }, helloTimeoutMs: 1000, sendTimeoutMs: 1500 };
 const streamHello = (minIntervalMs = 0): HelloFrame =>
   helloFrame({ features: ["media", "stream"], stream: { minIntervalMs } });
 
 let relay: FakeRelay | undefined;
-const stops: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
+const stops = stopsAfterEach(() => {
   relay?.stop();
   relay = undefined;
 });
@@ -47,7 +44,7 @@ function start(o: StartOptions = {}) {
     ...(o.streaming === undefined ? {} : { streaming: o.streaming }),
   };
   const cfg = { channels: { "feishu-relay": section } };
-  const plugin = createFeishuRelayPlugin({ client: fast });
+  const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
   const stub = stubRuntime(o.flavor ?? "classic");
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
   const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;

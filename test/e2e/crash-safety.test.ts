@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startFakeFeishu } from "../fakes/feishu.ts";
 import { tempDir } from "../helpers.ts";
 import { connect, isType } from "../relay/ws-client.ts";
-import { startRelayProcess } from "./relay-process.ts";
+import { createUser, startRelayProcess } from "./relay-process.ts";
 
 const ADMIN = "crash-test-admin-token-0123";
 const fake = await startFakeFeishu();
@@ -27,13 +27,7 @@ describe("crash safety", () => {
       FEISHU_DOMAIN: fake.url,
     };
     const first = await startRelayProcess(env);
-    const created = (await (
-      await fetch(`${first.base}/api/admin/users`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-        body: JSON.stringify({ openId: "ou_crash", name: "Crash" }),
-      })
-    ).json()) as { token: string };
+    const token = await createUser(first.base, ADMIN, "ou_crash", "Crash");
 
     const N = 30;
     const ids: string[] = [];
@@ -54,7 +48,7 @@ describe("crash safety", () => {
 
     const second = await startRelayProcess(env);
     try {
-      const c = connect(second.ws, { token: created.token });
+      const c = connect(second.ws, { token });
       const hello = await c.next(isType("hello"));
       expect(hello.pending).toBe(N);
       const got: Array<Record<string, unknown>> = [];

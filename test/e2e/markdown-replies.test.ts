@@ -3,22 +3,13 @@
  * the durable outbox, the sender, and the fake Feishu over HTTP. The relay's FEISHU_RENDER_MODE
  * applies when a send does not choose; only the first part quotes the user's message.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { startFakeFeishu } from "../fakes/feishu.ts";
-import { gatewayRelay } from "../relay/gateway-fixtures.ts";
+import { describe, expect, test } from "bun:test";
+import { relayWithFeishu } from "../relay/gateway-fixtures.ts";
 import { connect, isType } from "../relay/ws-client.ts";
 
-const fake = await startFakeFeishu();
-const r = await gatewayRelay({
-  FEISHU_APP_ID: fake.appId,
-  FEISHU_APP_SECRET: fake.appSecret,
-  FEISHU_DOMAIN: fake.url,
+const { fake, r } = await relayWithFeishu({
   FEISHU_RENDER_MODE: "post",
   FEISHU_RATE_CHAT: "100",
-});
-afterAll(async () => {
-  await r.close();
-  await fake.stop();
 });
 
 const longCode = [

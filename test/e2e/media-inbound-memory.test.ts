@@ -10,7 +10,7 @@ import { startFakeFeishu } from "../fakes/feishu.ts";
 import { mediaContent } from "../fakes/feishu-resources.ts";
 import { tempDir } from "../helpers.ts";
 import { connect, isType } from "../relay/ws-client.ts";
-import { startRelayProcess } from "./relay-process.ts";
+import { createUser, startRelayProcess } from "./relay-process.ts";
 
 const ADMIN = "media-memory-admin-token-0123";
 const SIZE = 30 * 1024 * 1024;
@@ -38,12 +38,7 @@ function peakRss(pid: number): number {
 
 describe("download memory", () => {
   test(`${PARALLEL} parallel downloads of 30 MiB grow the relay's peak RSS by well under ${PARALLEL} × 30 MiB`, async () => {
-    const res = await fetch(`${relay.base}/api/admin/users`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-      body: JSON.stringify({ openId: "ou_memory", name: "Memory" }),
-    });
-    const { token } = (await res.json()) as { token: string };
+    const token = await createUser(relay.base, ADMIN, "ou_memory", "Memory");
     const client = connect(relay.ws, { token });
     await client.next(isType("hello"));
     const bytes = randomBytes(SIZE);

@@ -12,7 +12,7 @@ import { type ResourceInput, startFakeFeishu } from "../fakes/feishu.ts";
 import { mediaContent } from "../fakes/feishu-resources.ts";
 import { tempDir } from "../helpers.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
-import { startRelayProcess } from "./relay-process.ts";
+import { createUser, startRelayProcess } from "./relay-process.ts";
 
 const ADMIN = "media-test-admin-token-0123";
 const MAX_BYTES = 2 * 1024 * 1024;
@@ -44,12 +44,7 @@ let counter = 0;
 async function plugin(openId: string) {
   const known = users.get(openId);
   if (known) return known;
-  const res = await fetch(`${relay.base}/api/admin/users`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-    body: JSON.stringify({ openId, name: openId }),
-  });
-  const { token } = (await res.json()) as { token: string };
+  const token = await createUser(relay.base, ADMIN, openId);
   const client = connect(relay.ws, { token });
   const hello = await client.next(isType("hello"));
   const entry = { token, client, hello };

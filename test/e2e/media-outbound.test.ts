@@ -10,7 +10,7 @@ import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { tempDir } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType } from "../relay/ws-client.ts";
-import { type RelayProcess, startRelayProcess } from "./relay-process.ts";
+import { createUser, type RelayProcess, startRelayProcess } from "./relay-process.ts";
 
 const fake = await useFakeFeishu();
 let clockOffset = 0;
@@ -311,14 +311,7 @@ describe("outbound media across kill -9", () => {
     FEISHU_APP_SECRET: fake.appSecret,
     FEISHU_DOMAIN: fake.url,
   });
-  async function userOn(relay: RelayProcess, openId: string): Promise<string> {
-    const res = await fetch(`${relay.base}/api/admin/users`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-      body: JSON.stringify({ openId, name: openId }),
-    });
-    return ((await res.json()) as { token: string }).token;
-  }
+  const userOn = (relay: RelayProcess, openId: string) => createUser(relay.base, ADMIN, openId);
   const putOn = (relay: RelayProcess, token: string, body: Uint8Array<ArrayBuffer>, mime: string) =>
     fetch(`${relay.base}/api/media`, {
       method: "PUT",

@@ -3,24 +3,14 @@
  * relay and the fake Feishu. A Feishu event reaches the agent; its reply lands at Feishu in the right
  * chat; the message is acked; `outbound.sendText` reaches Feishu too.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createFeishuRelayPlugin } from "../../plugin/src/channel.ts";
 import { resolveAccount } from "../../plugin/src/config.ts";
 import { gatewayContext, stubRuntime } from "../../plugin/test/helpers/stub-runtime.ts";
-import { startFakeFeishu } from "../fakes/feishu.ts";
-import { gatewayRelay } from "../relay/gateway-fixtures.ts";
+import { relayWithFeishu } from "../relay/gateway-fixtures.ts";
 
-const fake = await startFakeFeishu();
-const r = await gatewayRelay({
-  FEISHU_APP_ID: fake.appId,
-  FEISHU_APP_SECRET: fake.appSecret,
-  FEISHU_DOMAIN: fake.url,
-});
+const { fake, r } = await relayWithFeishu();
 const webhook = `${r.http}/api/feishu/webhook`;
-afterAll(async () => {
-  await r.close();
-  await fake.stop();
-});
 
 async function startPlugin(token: string) {
   const cfg = { channels: { "feishu-relay": { relayUrl: r.url, token } } };

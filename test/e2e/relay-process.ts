@@ -51,3 +51,20 @@ export async function startRelayProcess(env: Record<string, string>): Promise<Re
     },
   };
 }
+
+/** Registers a user through the admin API of a running relay; answers the plugin token. */
+export async function createUser(
+  base: string,
+  adminToken: string,
+  openId: string,
+  name: string = openId,
+): Promise<string> {
+  const res = await fetch(`${base}/api/admin/users`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ openId, name }),
+  });
+  if (res.status !== 201 && res.status !== 200)
+    throw new Error(`createUser: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}

@@ -2,24 +2,15 @@
  * The way back (M1-4): plugin `send` frames and cron pushes reach the fake Feishu over real HTTP,
  * in the right chat, through the durable outbox.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startFakeFeishu } from "../fakes/feishu.ts";
 import { tempDir } from "../helpers.ts";
-import { gatewayRelay } from "../relay/gateway-fixtures.ts";
+import { gatewayRelay, relayWithFeishu } from "../relay/gateway-fixtures.ts";
 import { connect, isType } from "../relay/ws-client.ts";
-import { startRelayProcess } from "./relay-process.ts";
+import { createUser, startRelayProcess } from "./relay-process.ts";
 
-const fake = await startFakeFeishu();
-const r = await gatewayRelay({
-  FEISHU_APP_ID: fake.appId,
-  FEISHU_APP_SECRET: fake.appSecret,
-  FEISHU_DOMAIN: fake.url,
-});
-afterAll(async () => {
-  await r.close();
-  await fake.stop();
-});
+const { fake, r } = await relayWithFeishu();
 
 describe("sends through the relay to Feishu", () => {
   test("a reply to a group message lands in that group's thread; sent carries Feishu's id", async () => {
@@ -210,13 +201,7 @@ describe("outbox across a restart", () => {
       FEISHU_DOMAIN: own.url,
     };
     const first = await startRelayProcess(env);
-    const { token } = (await (
-      await fetch(`${first.base}/api/admin/users`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify({ openId: "ou_outbox" }),
-      })
-    ).json()) as { token: string };
+    const token = await createUser(first.base, env.ADMIN_TOKEN, "ou_outbox");
     own.failNext(1000, { kind: "server_error", status: 503 });
     const c = connect(first.ws, { token });
     await c.next(isType("hello"));

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startFakeFeishu } from "../fakes/feishu.ts";
 import { tempDir } from "../helpers.ts";
 import { connect, isType } from "../relay/ws-client.ts";
-import { startRelayProcess } from "./relay-process.ts";
+import { createUser, startRelayProcess } from "./relay-process.ts";
 
 const ADMIN = "stream-crash-admin-token-0123";
 const fake = await startFakeFeishu();
@@ -27,19 +27,13 @@ describe("streaming crash safety", () => {
       FEISHU_DOMAIN: fake.url,
     };
     const first = await startRelayProcess(env);
-    const created = (await (
-      await fetch(`${first.base}/api/admin/users`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-        body: JSON.stringify({ openId: "ou_stream_crash", name: "Crash" }),
-      })
-    ).json()) as { token: string };
+    const token = await createUser(first.base, ADMIN, "ou_stream_crash", "Crash");
     const pushed = await fake.pushEvent(
       `${first.base}/api/feishu/webhook`,
       fake.messageEvent({ senderOpenId: "ou_stream_crash", text: "tell me a story" }),
     );
     expect(pushed.status).toBe(200);
-    const c = connect(first.ws, { token: created.token });
+    const c = connect(first.ws, { token });
     const message = await c.next(isType("message"));
     const replyTo = message.messageId as string;
     for (let i = 1; i <= 20; i++) {
@@ -67,7 +61,7 @@ describe("streaming crash safety", () => {
       // The chat-list preview shows the answer's start, not "[生成中…]".
       expect(shown.startsWith(card.summary!.replace(/…$/, ""))).toBe(true);
       // The plugin's late final still replaces the card's content.
-      const c2 = connect(second.ws, { token: created.token });
+      const c2 = connect(second.ws, { token });
       await c2.next(isType("hello"));
       c2.send({
         type: "send",

@@ -2,21 +2,11 @@
  * Streaming replies end to end (M2-3, feature `stream`): a real WebSocket plugin drafts, the relay
  * drives the fake Feishu's CardKit over HTTP, the final goes through the outbox into the card.
  */
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { startFakeFeishu } from "../fakes/feishu.ts";
-import { gatewayRelay } from "../relay/gateway-fixtures.ts";
+import { beforeEach, describe, expect, test } from "bun:test";
+import { gatewayRelay, relayWithFeishu } from "../relay/gateway-fixtures.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
 
-const fake = await startFakeFeishu();
-const r = await gatewayRelay({
-  FEISHU_APP_ID: fake.appId,
-  FEISHU_APP_SECRET: fake.appSecret,
-  FEISHU_DOMAIN: fake.url,
-});
-afterAll(async () => {
-  await r.close();
-  await fake.stop();
-});
+const { fake, r } = await relayWithFeishu();
 beforeEach(() => fake.cardkit.reset());
 
 async function plugin(openId: string) {

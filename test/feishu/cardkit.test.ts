@@ -4,11 +4,11 @@
  * 10 operations per second per card, an entity sent once).
  */
 import { describe, expect, test } from "bun:test";
-import { FeishuApiError } from "../../src/feishu/api-error.ts";
+import type { FeishuApiError } from "../../src/feishu/api-error.ts";
 import { CardKit, isCardGone, isStreamingClosed } from "../../src/feishu/cardkit.ts";
 import { markdownElement, streamingCard } from "../../src/relay/stream-card.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
-import { clientStack } from "./client-stack.ts";
+import { clientStack, failure } from "./client-stack.ts";
 
 const fake = await useFakeFeishu();
 const opts = { priority: "update" as const, owner: "user:1" };
@@ -16,16 +16,6 @@ const opts = { priority: "update" as const, owner: "user:1" };
 function cardkit() {
   const stack = clientStack(fake, { chatPerSecond: 100 });
   return { ...stack, cards: new CardKit(stack.client, stack.limiter) };
-}
-
-async function failure(p: Promise<unknown>): Promise<FeishuApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FeishuApiError) return err;
-    throw err;
-  }
-  throw new Error("expected a FeishuApiError");
 }
 
 describe("CardKit client", () => {

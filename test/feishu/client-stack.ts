@@ -2,6 +2,7 @@
  * The Feishu client modules wired by hand against the fake on 127.0.0.1, with the real global fetch,
  * an in-memory log and registry, and (optionally) virtual time for waits and back-off.
  */
+import { FeishuApiError } from "../../src/feishu/api-error.ts";
 import { FeishuDirectory } from "../../src/feishu/directory.ts";
 import { SendRateLimiter } from "../../src/feishu/rate-limiter.ts";
 import { FeishuRestClient } from "../../src/feishu/rest-client.ts";
@@ -70,4 +71,15 @@ export function clientStack(fake: FakeFeishu, opts: StackOptions = {}) {
   /** Calls the fake served for the send and reply endpoints. */
   const sendCalls = () => fake.calls.filter((c) => c.path.startsWith("/open-apis/im/v1/messages"));
   return { tokens, client, limiter, sender, directory, log, lines, metrics, sendCalls };
+}
+
+/** The FeishuApiError a call rejects with (anything else, or no rejection, fails the test). */
+export async function failure(p: Promise<unknown>): Promise<FeishuApiError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof FeishuApiError) return err;
+    throw err;
+  }
+  throw new Error("expected a FeishuApiError");
 }

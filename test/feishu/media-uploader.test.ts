@@ -1,10 +1,9 @@
 /** The uploader against the fake's im/v1/images and im/v1/files (reference §11.2), over real HTTP. */
 import { describe, expect, test } from "bun:test";
-import { FeishuApiError } from "../../src/feishu/api-error.ts";
 import { MediaUploader, type UploadRequest } from "../../src/feishu/media-uploader.ts";
 import { looksLikeImage, msgTypeForUpload } from "../fakes/feishu-uploads.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
-import { clientStack } from "./client-stack.ts";
+import { clientStack, failure } from "./client-stack.ts";
 
 const fake = await useFakeFeishu();
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
@@ -17,16 +16,6 @@ const image = (bytes: Uint8Array<ArrayBuffer>): UploadRequest => ({
 function uploader() {
   const stack = clientStack(fake);
   return { ...stack, uploader: new MediaUploader(stack.client, stack.limiter) };
-}
-
-async function failure(p: Promise<unknown>): Promise<FeishuApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FeishuApiError) return err;
-    throw err;
-  }
-  throw new Error("expected a FeishuApiError");
 }
 
 describe("media uploader", () => {

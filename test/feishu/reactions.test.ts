@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
 import { isReactionThrottle, ReactionClient, TYPING_EMOJI } from "../../src/feishu/reactions.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
-import { clientStack } from "./client-stack.ts";
+import { clientStack, failure } from "./client-stack.ts";
 
 const fake = await useFakeFeishu();
 
@@ -16,16 +16,6 @@ function reactions() {
 function userMessage(): string {
   const envelope = fake.messageEvent({ senderOpenId: "ou_reacting", text: "hi" });
   return (envelope.event as { message: { message_id: string } }).message.message_id;
-}
-
-async function failure(p: Promise<unknown>): Promise<FeishuApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof FeishuApiError) return err;
-    throw err;
-  }
-  throw new Error("expected a FeishuApiError");
 }
 
 describe("reaction client", () => {

@@ -1,9 +1,11 @@
 /** A listening relay with users and tokens, and a helper to store inbound messages for them. */
+import { afterAll } from "bun:test";
 import type { Raw } from "../../src/config/definition.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import type { RelayDeps } from "../../src/server.ts";
 import { tokensOf } from "../../src/users/tokens.ts";
 import { usersOf } from "../../src/users/user-store.ts";
+import { startFakeFeishu } from "../fakes/feishu.ts";
 import { testRelay } from "../helpers.ts";
 
 let counter = 0;
@@ -43,4 +45,20 @@ export async function gatewayRelay(raw: Raw = {}, deps: RelayDeps = {}) {
       return { seq: r.seq, message };
     },
   };
+}
+
+/** A fake Feishu and a relay that talks to it, both stopped after the file's tests. */
+export async function relayWithFeishu(raw: Raw = {}) {
+  const fake = await startFakeFeishu();
+  const r = await gatewayRelay({
+    FEISHU_APP_ID: fake.appId,
+    FEISHU_APP_SECRET: fake.appSecret,
+    FEISHU_DOMAIN: fake.url,
+    ...raw,
+  });
+  afterAll(async () => {
+    await r.close();
+    await fake.stop();
+  });
+  return { fake, r };
 }
