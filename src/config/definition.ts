@@ -213,6 +213,23 @@ const spec = {
     defaultText: "10m",
     parse: (v: string | undefined) => parseDuration("FEISHU_STREAM_IDLE", v || "10m"),
   },
+  FEISHU_CONTEXT: {
+    name: "FEISHU_CONTEXT",
+    help: "after storing a message, fetch what it refers to (the quoted message, a forwarded chat's messages, the group's name) and deliver it with the message; in groups this needs the im:message.group_msg scope",
+    parse: bool("FEISHU_CONTEXT", true),
+  },
+  FEISHU_CONTEXT_TIMEOUT: {
+    name: "FEISHU_CONTEXT_TIMEOUT",
+    help: "how long a stored message may wait for its context before it is delivered without it (e.g. 3s)",
+    defaultText: "3s",
+    parse: (v: string | undefined) => parseDuration("FEISHU_CONTEXT_TIMEOUT", v || "3s"),
+  },
+  CHAT_INFO_TTL: {
+    name: "CHAT_INFO_TTL",
+    help: "how long a group's name fetched from Feishu is reused before it is fetched again (e.g. 1h)",
+    defaultText: "1h",
+    parse: (v: string | undefined) => parseDuration("CHAT_INFO_TTL", v || "1h"),
+  },
   INBOX_RETENTION: {
     name: "INBOX_RETENTION",
     help: "how long acked inbox messages are kept after they arrived (e.g. 7d; at least the 8 h dedupe window)",

@@ -3,10 +3,12 @@ import m0000_init from "../../drizzle/0000_init.sql" with { type: "text" };
 import m0001_inbox_ack_by_seq from "../../drizzle/0001_inbox_ack_by_seq.sql" with { type: "text" };
 import m0002_media_outbound from "../../drizzle/0002_media_outbound.sql" with { type: "text" };
 import m0003_live_replies from "../../drizzle/0003_live_replies.sql" with { type: "text" };
+import m0004_groups_and_context from "../../drizzle/0004_groups_and_context.sql" with { type: "text" };
 
 export const MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795466300998, sql: m0000_init },
   { tag: "0001_inbox_ack_by_seq", when: 1795474957630, sql: m0001_inbox_ack_by_seq },
   { tag: "0002_media_outbound", when: 1796245966821, sql: m0002_media_outbound },
   { tag: "0003_live_replies", when: 1796259836206, sql: m0003_live_replies },
+  { tag: "0004_groups_and_context", when: 1796276259260, sql: m0004_groups_and_context },
 ];

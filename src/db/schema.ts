@@ -218,3 +218,40 @@ export const typingReactions = sqliteTable(
   },
   (t) => [index("typing_reactions_user_seq").on(t.userId, t.seq)],
 );
+
+/**
+ * M2-4: a group bound to one user's agent. Every @-mention in the group (from anyone, registered or
+ * not) goes to the owner's inbox; without a row a group keeps the M1 routing (each registered
+ * sender's own agent). `requireMention: false` (owner's agent sees every message) is allowed only
+ * here and needs the `im:message.group_msg` scope.
+ */
+export const groupBindings = sqliteTable(
+  "group_bindings",
+  {
+    chatId: text("chat_id").primaryKey(),
+    ownerUserId: integer("owner_user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    requireMention: integer("require_mention", { mode: "boolean" }).notNull().default(true),
+    /** Who bound it: `open_id:<ou_…>` (self-service /bind), `admin` (API or CLI). */
+    boundBy: text("bound_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("group_bindings_owner").on(t.ownerUserId)],
+);
+
+/**
+ * M2-4: what Feishu told us about a chat (GET im/v1/chats/:chat_id), cached so frames carry the
+ * group's name instead of its oc_ id, and so the bot-added notice goes out once per chat.
+ */
+export const chatInfo = sqliteTable("chat_info", {
+  chatId: text("chat_id").primaryKey(),
+  name: text("name"),
+  /** `group`, `topic` or `p2p` (Feishu's chat_mode). */
+  chatMode: text("chat_mode"),
+  /** When the name was fetched (ms); refreshed after CHAT_INFO_TTL. Null: never fetched. */
+  fetchedAt: integer("fetched_at"),
+  /** When the bot posted its "how to /bind" notice in this group (ms); null: not yet. */
+  noticeAt: integer("notice_at"),
+});

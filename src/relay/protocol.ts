@@ -90,6 +90,34 @@ export const Attachment = T.Object({
 });
 export type Attachment = Static<typeof Attachment>;
 
+/**
+ * M2-4: a message the inbound one refers to, rendered to text by the relay: the quoted (parent)
+ * message of a reply, or one message of a forwarded chat (`merge_forward`).
+ */
+export const ContextMessage = T.Object({
+  messageId: T.String(),
+  /** The sender's open_id; absent for apps and anonymous senders. */
+  senderOpenId: T.Optional(T.String()),
+  senderName: T.Optional(T.String()),
+  /** `app` when a bot (this relay's or another) sent it; else `user`. */
+  senderType: T.Optional(T.String()),
+  msgType: T.String(),
+  /** Rendered like an inbound message's `text` (mentions as @Name, media as placeholders). */
+  text: T.String(),
+  createTime: T.Optional(T.Number()),
+  /** Media of the quoted message (download with GET /api/media/:id as for the message itself). */
+  attachments: T.Optional(T.Array(Attachment)),
+});
+export type ContextMessage = Static<typeof ContextMessage>;
+
+/** M2-4: a forwarded chat's messages, oldest first, bounded (≤ 50 messages, ≤ 20,000 characters). */
+export const Forwarded = T.Object({
+  messages: T.Array(ContextMessage),
+  /** Some messages (or the end of a long one) were left out to stay within the bounds. */
+  truncated: T.Boolean(),
+});
+export type Forwarded = Static<typeof Forwarded>;
+
 /** What the relay stores for one inbound Feishu message; the `message` frame adds `type` and `seq`. */
 export const InboundMessage = T.Object({
   messageId: T.String(),
@@ -107,6 +135,18 @@ export const InboundMessage = T.Object({
   createTime: T.Number(),
   /** M2-2: present (and non-empty) only when the message has media. */
   attachments: T.Optional(T.Array(Attachment)),
+  /**
+   * M2-4 (no feature flag: older plugins ignore them). Filled in after the message is stored and
+   * before it is delivered, when Feishu answers in time (docs/protocol.md "Context"):
+   * `quoted` — the message this one replies to (`parentId`);
+   * `forwarded` — the messages of a `merge_forward`;
+   * `chatName` — the group's name;
+   * `boundChat` — the group is bound to the receiving user's agent: `sender` may be anyone in it.
+   */
+  quoted: T.Optional(ContextMessage),
+  forwarded: T.Optional(Forwarded),
+  chatName: T.Optional(T.String()),
+  boundChat: T.Optional(T.Boolean()),
 });
 export type InboundMessage = Static<typeof InboundMessage>;
 
