@@ -55,10 +55,15 @@ export interface EventMeta {
   schema: "v1" | "v2";
 }
 
-/** A message as Feishu sent it; only `mentionedBot` needs the bot's identity (`toInbound`). */
+/**
+ * A message as Feishu sent it; `mentionedBot`, and `text` without the bot's own mention, need the
+ * bot's identity (`toInbound`).
+ */
 export interface ParsedMessage extends Omit<InboundMessage, "mentionedBot"> {
   /** Open ids a post mentioned directly instead of through `mentions[]`. */
   atOpenIds: string[];
+  /** `message.content` as received, to render `text` again without the bot's mention. */
+  rawContent: string;
 }
 
 export type FeishuEvent =
@@ -117,7 +122,8 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
   const m = object(event.message, "event.message");
   const msgType = id(m, "message_type", "event.message");
   const mentions = parseMentions(m.mentions);
-  const rendered = renderContent(msgType, string(m, "content", "event.message", true), mentions);
+  const rawContent = string(m, "content", "event.message", true);
+  const rendered = renderContent(msgType, rawContent, mentions);
   const threadId = optId(m, "thread_id", "event.message");
   const rootId = optId(m, "root_id", "event.message");
   const parentId = optId(m, "parent_id", "event.message");
@@ -139,6 +145,7 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
       mentions,
       createTime: millis(m.create_time),
       atOpenIds: rendered.atOpenIds,
+      rawContent,
       ...(attachments.length > 0 ? { attachments } : {}),
     },
   };
@@ -155,14 +162,19 @@ function parseMentions(value: unknown): Mention[] {
   });
 }
 
-/** The frame's message: the bot counts as mentioned when a mention carries its open_id. */
+/**
+ * The frame's message: the bot counts as mentioned when a mention carries its open_id, and then its
+ * mention is left out of `text` ("@Bot /reset" → "/reset"); `mentions` keeps it.
+ */
 export function toInbound(parsed: ParsedMessage, botOpenId: string | undefined): InboundMessage {
-  const { atOpenIds, ...message } = parsed;
+  const { atOpenIds, rawContent, ...message } = parsed;
   const mentionedBot =
     botOpenId !== undefined &&
     botOpenId !== "" &&
     (message.mentions.some((m) => m.openId === botOpenId) || atOpenIds.includes(botOpenId));
-  return { ...message, mentionedBot };
+  if (!mentionedBot) return { ...message, mentionedBot };
+  const text = renderContent(message.msgType, rawContent, message.mentions, botOpenId).text;
+  return { ...message, text, mentionedBot };
 }
 
 /**

@@ -170,3 +170,19 @@ describe("envelopes", () => {
     expect(toInbound(event.message, "").mentionedBot).toBe(false);
   });
 });
+
+describe("the bot's mention in text (M2-4)", () => {
+  test("toInbound leaves the bot's mention out of text only; mentions keep it", () => {
+    const event = message(parseEvent(readJson("text-group-mentions.json")));
+    const seen = toInbound(event.message, BOT);
+    expect(seen.text).toBe("please ask @Tom about it @all @_user_9");
+    expect(seen.mentions.map((m) => m.name)).toEqual(["Relay Bot", "Tom"]);
+    // Not knowing the bot (or another bot's id): nothing is left out.
+    expect(toInbound(event.message, undefined).text).toBe(
+      "@Relay Bot please ask @Tom about it @all @_user_9",
+    );
+    expect(toInbound(event.message, "ou_other").text).toBe(
+      "@Relay Bot please ask @Tom about it @all @_user_9",
+    );
+  });
+});

@@ -104,3 +104,48 @@ describe("content nested too deeply", () => {
     expect(renderContent("text", bracketsInText, []).text).toBe(`${"[".repeat(500)}\\"{`);
   });
 });
+
+describe("the bot's own mention (M2-4)", () => {
+  const bot = { key: "@_user_2", openId: "ou_bot", name: "Relay Bot" };
+  const text = (s: string, mentions = [tom, bot]) =>
+    renderContent("text", JSON.stringify({ text: s }), mentions, "ou_bot").text;
+
+  test("is left out of a text message, other mentions and @all stay", () => {
+    expect(text("@_user_2 /reset")).toBe("/reset");
+    expect(text("  @_user_2   /reset  ")).toBe("/reset  ");
+    expect(text("ask @_user_2 about @_user_1")).toBe("ask about @Tom");
+    expect(text("ask @_user_1 @_user_2")).toBe("ask @Tom");
+    expect(text("@_all @_user_2 @_user_2 hi")).toBe("@all hi");
+    expect(text("line one\n@_user_2 /status\nend @_user_2")).toBe("line one\n/status\nend");
+    expect(text("@_user_2")).toBe("");
+  });
+
+  test("without the bot's open_id (or with another bot's) every mention stays", () => {
+    expect(renderContent("text", JSON.stringify({ text: "@_user_2 hi" }), [bot]).text).toBe("@Relay Bot hi");
+    expect(renderContent("text", JSON.stringify({ text: "@_user_2 hi" }), [bot], "ou_x").text).toBe(
+      "@Relay Bot hi",
+    );
+  });
+
+  test("is left out of a post, by key or by a direct open_id", () => {
+    const post = {
+      title: "",
+      content: [
+        [
+          { tag: "at", user_id: "@_user_2", user_name: "Relay Bot" },
+          { tag: "text", text: " /status" },
+        ],
+        [
+          { tag: "text", text: "cc " },
+          { tag: "at", user_id: "ou_bot" },
+          { tag: "text", text: " and " },
+          { tag: "at", user_id: "@_user_1" },
+          { tag: "at", user_id: "all" },
+        ],
+      ],
+    };
+    const out = renderContent("post", JSON.stringify(post), [tom, bot], "ou_bot");
+    expect(out.text).toBe("/status\ncc and @Tom@all");
+    expect(out.content).toEqual(post);
+  });
+});
