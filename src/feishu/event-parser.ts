@@ -7,6 +7,9 @@ import { mediaRefs, toAttachments } from "./attachments.ts";
 import { renderContent } from "./message-content.ts";
 
 export const MESSAGE_EVENT = "im.message.receive_v1";
+/** M2-4: the bot was added to / removed from a group (feishu-reference.md §2.2, §11.6). */
+export const BOT_ADDED_EVENT = "im.chat.member.bot.added_v1";
+export const BOT_REMOVED_EVENT = "im.chat.member.bot.deleted_v1";
 
 /**
  * Longest id we accept (event_id, message_id, chat and open ids, event and message types). Feishu's
@@ -69,7 +72,15 @@ export interface ParsedMessage extends Omit<InboundMessage, "mentionedBot"> {
 export type FeishuEvent =
   | { kind: "challenge"; challenge: string; token: string | undefined }
   | { kind: "message"; meta: EventMeta; senderType: string; message: ParsedMessage }
+  | { kind: "membership"; meta: EventMeta; membership: BotMembership }
   | { kind: "other"; meta: EventMeta };
+
+/** The bot joined or left a group; `operatorOpenId` is who added or removed it, when Feishu says. */
+export interface BotMembership {
+  change: "added" | "removed";
+  chatId: string;
+  operatorOpenId?: string;
+}
 
 /** The body is JSON but not an event we can read (answered 400 `invalid_event`). */
 export class EventParseError extends Error {
@@ -108,6 +119,9 @@ export function parseEvent(body: unknown): FeishuEvent {
     };
   } else {
     throw new EventParseError("body is neither a v2 nor a v1 Feishu event envelope");
+  }
+  if (meta.eventType === BOT_ADDED_EVENT || meta.eventType === BOT_REMOVED_EVENT) {
+    return { kind: "membership", meta, membership: parseMembership(meta.eventType, event) };
   }
   if (meta.eventType !== MESSAGE_EVENT) return { kind: "other", meta };
   return { kind: "message", meta, ...parseMessageEvent(event) };
@@ -148,6 +162,17 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
       rawContent,
       ...(attachments.length > 0 ? { attachments } : {}),
     },
+  };
+}
+
+function parseMembership(eventType: string, event: Json): BotMembership {
+  const operator =
+    event.operator_id && typeof event.operator_id === "object" ? (event.operator_id as Json) : {};
+  const operatorOpenId = optId(operator, "open_id", "event.operator_id");
+  return {
+    change: eventType === BOT_ADDED_EVENT ? "added" : "removed",
+    chatId: id(event, "chat_id", "event"),
+    ...(operatorOpenId ? { operatorOpenId } : {}),
   };
 }
 
