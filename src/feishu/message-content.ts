@@ -62,9 +62,9 @@ interface OwnMention {
 
 const NO_OWN: OwnMention = { keys: new Set(), openId: undefined };
 
-/** Marks where the bot's mention was, until `dropOwnMentions` tidies the whitespace around it. */
-const OWN = "\u0000";
-const OWN_GAP = /[ \t]*(?:\u0000[ \t]*)+/g;
+/** Marks where the bot's mention was (a private-use character), until `dropOwnMentions` tidies around it. */
+const OWN = "\uE000";
+const OWN_GAP = /[ \t]*(?:\uE000[ \t]*)+/g;
 
 function renderText(parsed: unknown, raw: string, mentions: Mention[], own: OwnMention): RenderedContent {
   const content = asObject(parsed);
