@@ -109,6 +109,7 @@ export class EventIngest {
       eventId: event.meta.eventId,
       eventType: event.meta.eventType,
       ...(event.kind === "message" ? { messageId: event.message.messageId } : {}),
+      ...(event.kind === "membership" ? { chatId: event.membership.chatId } : {}),
     };
     try {
       const result = await this.#route(event);
@@ -130,8 +131,9 @@ export class EventIngest {
     if (event.senderType !== "user") return { outcome: this.#markSeen(meta, "from_bot") };
     const inbound = toInbound(message, await this.#botOpenId(message));
     const user = this.#deps.userByOpenId(message.sender.openId);
-    const binding = inbound.chatType === "group" ? this.#deps.groups?.binding(message.chatId) : undefined;
-    const route = routeMessage(inbound, binding, user);
+    const groups = this.#deps.groups;
+    const binding = inbound.chatType === "group" ? groups?.binding(message.chatId) : undefined;
+    const route = routeMessage(inbound, binding, user, groups !== undefined);
     if (route.kind === "not_mentioned") return { outcome: this.#markSeen(meta, "not_mentioned") };
     if (route.kind === "command") {
       const outcome = this.#markSeen(meta, "group_command");

@@ -23,13 +23,15 @@ export type Route =
   | { kind: "not_mentioned" }
   | { kind: "unknown_sender" };
 
+/** `commands: false` (a relay without group support) reads "/bind" as an ordinary message. */
 export function routeMessage(
   message: RoutedMessage,
   binding: Pick<GroupBinding, "ownerUserId" | "requireMention"> | undefined,
   sender: { id: number } | undefined,
+  commands = true,
 ): Route {
   if (message.chatType === "p2p") return sender ? own(sender) : { kind: "unknown_sender" };
-  const command = message.mentionedBot ? groupCommand(message.text) : undefined;
+  const command = commands && message.mentionedBot ? groupCommand(message.text) : undefined;
   if (command) return { kind: "command", command };
   if (!binding) {
     if (!message.mentionedBot) return { kind: "not_mentioned" };

@@ -50,3 +50,11 @@ describe("routing", () => {
     expect(groupCommand("/binding")).toBeUndefined();
   });
 });
+
+test("without group support (commands off) @Bot /bind is an ordinary message", () => {
+  expect(routeMessage(group("/bind"), undefined, alice, false)).toEqual({
+    kind: "deliver",
+    userId: 1,
+    boundChat: false,
+  });
+});
