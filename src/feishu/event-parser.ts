@@ -5,6 +5,7 @@
 import type { InboundMessage, Mention } from "../relay/protocol.ts";
 import { mediaRefs, toAttachments } from "./attachments.ts";
 import { renderContent } from "./message-content.ts";
+import { textWithoutBot } from "./own-mention.ts";
 
 export const MESSAGE_EVENT = "im.message.receive_v1";
 /** M2-4: the bot was added to / removed from a group (feishu-reference.md §2.2, §11.6). */
@@ -198,7 +199,7 @@ export function toInbound(parsed: ParsedMessage, botOpenId: string | undefined):
     botOpenId !== "" &&
     (message.mentions.some((m) => m.openId === botOpenId) || atOpenIds.includes(botOpenId));
   if (!mentionedBot) return { ...message, mentionedBot };
-  const text = renderContent(message.msgType, rawContent, message.mentions, botOpenId).text;
+  const text = textWithoutBot(message.msgType, rawContent, message.mentions, botOpenId);
   return { ...message, text, mentionedBot };
 }
 

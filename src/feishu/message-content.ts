@@ -31,89 +31,44 @@ const LOCALES = ["zh_cn", "en_us", "ja_jp"];
  */
 export const MAX_CONTENT_DEPTH = 64;
 
-/**
- * `botOpenId`, when given, is the bot's own: its mentions are left out of `text` (M2-4), so "@Bot
- * /reset" reads "/reset" and works as a command.
- */
-export function renderContent(
-  msgType: string,
-  raw: string,
-  mentions: Mention[],
-  botOpenId?: string,
-): RenderedContent {
+export function renderContent(msgType: string, raw: string, mentions: Mention[]): RenderedContent {
   // Too deep to be real: the owner still learns that something arrived, without the structure.
   if (jsonDepth(raw, MAX_CONTENT_DEPTH) > MAX_CONTENT_DEPTH) {
     return { text: unreadableText(msgType), content: {}, atOpenIds: [] };
   }
   const parsed = parseJson(raw);
-  const bot = botOpenId ? mentions.filter((m) => m.openId === botOpenId).map((m) => m.key) : [];
-  const own = { keys: new Set(bot), openId: botOpenId || undefined };
-  if (msgType === "text") return renderText(parsed, raw, mentions, own);
-  if (msgType === "post") return renderPost(parsed, mentions, own);
+  if (msgType === "text") return renderText(parsed, raw, mentions);
+  if (msgType === "post") return renderPost(parsed, mentions);
   const content = asObject(parsed) ?? {};
   return { text: placeholder(msgType, content), content, atOpenIds: [] };
 }
 
-/** The bot's own mention keys (`@_user_1`) and open_id: rendered as nothing. */
-interface OwnMention {
-  keys: Set<string>;
-  openId: string | undefined;
-}
-
-const NO_OWN: OwnMention = { keys: new Set(), openId: undefined };
-
-/** Marks where the bot's mention was (a private-use character), until `dropOwnMentions` tidies around it. */
-const OWN = "\uE000";
-const OWN_GAP = /[ \t]*(?:\uE000[ \t]*)+/g;
-
-function renderText(parsed: unknown, raw: string, mentions: Mention[], own: OwnMention): RenderedContent {
+function renderText(parsed: unknown, raw: string, mentions: Mention[]): RenderedContent {
   const content = asObject(parsed);
   // A text message whose content is not `{"text"}` is still shown, raw, rather than dropped.
   const text = typeof content?.text === "string" ? content.text : raw;
-  const resolved = dropOwnMentions(resolvePlaceholders(text, mentions, own));
-  return { text: resolved, content: content ?? { text: raw }, atOpenIds: [] };
+  return { text: resolvePlaceholders(text, mentions), content: content ?? { text: raw }, atOpenIds: [] };
 }
 
 /** `@_user_1 hi` → `@Tom hi`; `@_all` → `@all`. Unknown keys stay as they are. */
-export function resolvePlaceholders(text: string, mentions: Mention[], own: OwnMention = NO_OWN): string {
+export function resolvePlaceholders(text: string, mentions: Mention[]): string {
   if (!text.includes("@_")) return text;
   const byKey = new Map(mentions.map((m) => [m.key, m.name]));
   return text.replace(PLACEHOLDER, (key) => {
     if (key === "@_all") return "@all";
-    if (own.keys.has(key)) return OWN;
     const name = byKey.get(key);
     return name ? `@${name}` : key;
   });
 }
 
-/**
- * "@Bot /reset" → "/reset", "ask @Bot now" → "ask now": the mention goes with its spaces, one space
- * stays between words it separated, none at the start or end of a line.
- */
-function dropOwnMentions(text: string): string {
-  if (!text.includes(OWN)) return text;
-  return text
-    .replace(OWN_GAP, (gap, offset: number, whole: string) => {
-      const before = whole[offset - 1];
-      const after = whole[offset + gap.length];
-      const edge = before === undefined || before === "\n" || after === undefined || after === "\n";
-      return edge || gap.trim() === gap ? "" : " ";
-    })
-    .replaceAll(OWN, "");
-}
-
-function renderPost(parsed: unknown, mentions: Mention[], own: OwnMention = NO_OWN): RenderedContent {
+function renderPost(parsed: unknown, mentions: Mention[]): RenderedContent {
   const original = asObject(parsed) ?? {};
   const post = unwrapLocale(original);
   const title = typeof post.title === "string" ? post.title : "";
   const paragraphs = Array.isArray(post.content) ? post.content : [];
   const atOpenIds: string[] = [];
   const lines = paragraphs.map((p) =>
-    dropOwnMentions(
-      (Array.isArray(p) ? p : [])
-        .map((node) => renderNode(asObject(node) ?? {}, mentions, atOpenIds, own))
-        .join(""),
-    ),
+    (Array.isArray(p) ? p : []).map((node) => renderNode(asObject(node) ?? {}, mentions, atOpenIds)).join(""),
   );
   const text = (title ? [title, ...lines] : lines).join("\n").trim();
   const content = Array.isArray(post.content) ? { title, content: paragraphs } : original;
@@ -131,16 +86,16 @@ function unwrapLocale(post: Json): Json {
   return post;
 }
 
-function renderNode(node: Json, mentions: Mention[], atOpenIds: string[], own: OwnMention): string {
+function renderNode(node: Json, mentions: Mention[], atOpenIds: string[]): string {
   const str = (key: string) => (typeof node[key] === "string" ? (node[key] as string) : "");
   switch (node.tag) {
     case "text":
     case "md":
-      return resolvePlaceholders(str("text"), mentions, own);
+      return resolvePlaceholders(str("text"), mentions);
     case "a":
       return str("href") ? `[${str("text") || str("href")}](${str("href")})` : str("text");
     case "at":
-      return renderAt(str("user_id"), str("user_name"), mentions, atOpenIds, own);
+      return renderAt(str("user_id"), str("user_name"), mentions, atOpenIds);
     case "img":
       return "[image]";
     case "media":
@@ -156,18 +111,10 @@ function renderNode(node: Json, mentions: Mention[], atOpenIds: string[], own: O
   }
 }
 
-function renderAt(
-  userId: string,
-  userName: string,
-  mentions: Mention[],
-  atOpenIds: string[],
-  own: OwnMention,
-): string {
+function renderAt(userId: string, userName: string, mentions: Mention[], atOpenIds: string[]): string {
   if (AT_ALL_KEYS.has(userId)) return "@all";
   const mention = mentions.find((m) => m.key === userId || m.openId === userId);
   if (!mention && userId.startsWith("ou_")) atOpenIds.push(userId);
-  if (own.keys.has(userId) || (own.openId && (userId === own.openId || mention?.openId === own.openId)))
-    return OWN;
   const name = mention?.name || userName;
   return name ? `@${name}` : `@${userId}`;
 }
