@@ -11,6 +11,7 @@ import { KvStore } from "./db/kv.ts";
 import { type Db, migrate, openDatabase } from "./db/open.ts";
 import { createFeishu } from "./feishu/index.ts";
 import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
+import { groupsFeature } from "./groups/index.ts";
 import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
@@ -46,7 +47,7 @@ export interface Relay {
 const DRAIN_MS = 5000;
 
 /** Feature modules, in data-flow order; later issues append theirs here. */
-export const FEATURES: FeatureModule[] = [feishuIngestFeature, usersFeature];
+export const FEATURES: FeatureModule[] = [feishuIngestFeature, usersFeature, groupsFeature];
 
 export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const now = deps.now ?? Date.now;

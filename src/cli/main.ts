@@ -1,5 +1,6 @@
 /**
- * Command-line entry: `serve` (default), `migrate`, `check-config`, `version`, `users …`, `token …`.
+ * Command-line entry: `serve` (default), `migrate`, `check-config`, `version`, `users …`, `token …`,
+ * `chats …`.
  * Returns the exit code; configuration errors are one line naming the variable, exit 2.
  */
 import { ConfigError, helpText, resolveConfig } from "../config/definition.ts";
@@ -11,6 +12,7 @@ import {
 } from "../config/load.ts";
 import { parseArgs } from "../config/sources.ts";
 import { VERSION } from "../version.ts";
+import { chatsCommand } from "./chats.ts";
 import { checkConfig } from "./check-config.ts";
 import { runMigrate } from "./migrate.ts";
 import { StartupError, serve } from "./serve.ts";
@@ -27,6 +29,7 @@ export const COMMANDS: Record<string, CommandHandler> = {};
 // Lazy wrappers: users.ts imports UsageError from here, so its bindings may not exist yet at load time.
 COMMANDS.users = (args, options, raw) => usersCommand(args, options, raw);
 COMMANDS.token = (args, options, raw) => tokenCommand(args, options, raw);
+COMMANDS.chats = (args, options, raw) => chatsCommand(args, options, raw);
 
 /** Per command: its usage line(s) and the flags it takes besides config flags, --help and --version. */
 interface CommandSpec {
@@ -63,6 +66,14 @@ const SPECS: Record<string, CommandSpec> = {
     options: ["open-id", "name"],
   },
   token: { usage: ["token issue <id|open_id>", "print a fresh token for a user"] },
+  chats: {
+    usage: [
+      "chats list [--json]                              list groups bound to a user's agent",
+      "chats bind <chat_id> <id|open_id> [--no-mention] bind a group (--no-mention: every message goes to the agent; needs the im:message.group_msg scope)",
+      "chats unbind <chat_id>                           remove a group's binding",
+    ],
+    options: ["json", "no-mention"],
+  },
 };
 
 /** Options every command accepts. */
@@ -72,7 +83,9 @@ function commandHelp(command: string, spec: CommandSpec): string {
   const [first, ...rest] = spec.usage;
   const lines = [
     `Usage: openclaw-relay ${first}`,
-    ...rest.map((l) => (command === "users" ? `       openclaw-relay ${l}` : `  ${l}`)),
+    ...rest.map((l) =>
+      command === "users" || command === "chats" ? `       openclaw-relay ${l}` : `  ${l}`,
+    ),
   ];
   if (spec.config) lines.push("", helpText().slice(helpText().indexOf("Configuration")));
   else

@@ -19,9 +19,10 @@ type Options = Record<string, string | true>;
 const OPEN_ID = new RegExp(OpenId.pattern as string);
 
 /** What the commands need: the database and config; no server, no gateway (nobody is connected here). */
-type CliContext = TokenDeps;
+export type CliContext = TokenDeps;
 
-async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<T> | T): Promise<T> {
+/** Opens (and migrates) the database for one command, and closes it after. */
+export async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<T> | T): Promise<T> {
   const db = openDatabase(raw.DATABASE_PATH || "./data/relay.db");
   try {
     migrate(db);
@@ -40,7 +41,7 @@ async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<T> | T)
   }
 }
 
-function findUser(ctx: CliContext, ref: string | undefined, usage: string): UserRecord {
+export function findUser(ctx: CliContext, ref: string | undefined, usage: string): UserRecord {
   if (!ref) throw new UsageError(`usage: ${usage}`);
   const user = usersOf(ctx).find(ref);
   if (!user) throw new UsageError(`no user "${ref}" (give a user id or an open_id)`);

@@ -4,12 +4,16 @@
  * inbox (which dedupes on event_id and message_id). Resolves only after the commit, so the caller
  * acknowledges Feishu after the message is safe. Delivery to the plugin follows `inbox.onStored`.
  */
+
+import { routeMessage } from "../groups/group-routing.ts";
+import type { IngestGroups } from "../groups/ingest-groups.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { Inbox } from "../relay/inbox.ts";
 import { withMediaUrls } from "./attachments.ts";
 import {
+  type BotMembership,
   type EventMeta,
   eventTypeLabel,
   type FeishuEvent,
@@ -36,6 +40,8 @@ export interface IngestNotices {
 export interface IngestDeps {
   inbox: Pick<Inbox, "accept" | "markEventSeen">;
   userByOpenId(openId: string): { id: number; name: string } | undefined;
+  /** A user's open_id, for notices to the owner of a bound group's inbox. */
+  userOpenId?(userId: number): string | undefined;
   bot: BotIdentity;
   notices: IngestNotices;
   log: Logger;
@@ -44,6 +50,8 @@ export interface IngestDeps {
   publicUrl?: string;
   /** How long a group message may wait for the bot's identity (Feishu wants an answer within 3 s). */
   botTimeoutMs?: number;
+  /** M2-4: group bindings, /bind and /unbind, the bot joining or leaving groups. Absent: M1 routing. */
+  groups?: IngestGroups;
 }
 
 export type IngestOutcome =
@@ -52,7 +60,10 @@ export type IngestOutcome =
   | "unknown_sender"
   | "not_mentioned"
   | "from_bot"
-  | "ignored_type";
+  | "ignored_type"
+  | "group_command"
+  | "bot_added"
+  | "bot_removed";
 
 /** The bot's open_id could not be learnt: the push is refused so that Feishu re-sends it later. */
 export class BotIdentityUnavailable extends HttpError {
@@ -98,6 +109,7 @@ export class EventIngest {
       eventId: event.meta.eventId,
       eventType: event.meta.eventType,
       ...(event.kind === "message" ? { messageId: event.message.messageId } : {}),
+      ...(event.kind === "membership" ? { chatId: event.membership.chatId } : {}),
     };
     try {
       const result = await this.#route(event);
@@ -114,38 +126,85 @@ export class EventIngest {
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
   ): Promise<{ outcome: IngestOutcome; userId?: number; seq?: number }> {
     if (event.kind === "other") return { outcome: this.#markSeen(event.meta, "ignored_type") };
+    if (event.kind === "membership") return { outcome: this.#membership(event.meta, event.membership) };
     const { message, meta } = event;
     if (event.senderType !== "user") return { outcome: this.#markSeen(meta, "from_bot") };
     const inbound = toInbound(message, await this.#botOpenId(message));
-    if (inbound.chatType === "group" && !inbound.mentionedBot) {
-      return { outcome: this.#markSeen(meta, "not_mentioned") };
-    }
     const user = this.#deps.userByOpenId(message.sender.openId);
-    if (!user) {
+    const groups = this.#deps.groups;
+    const binding = inbound.chatType === "group" ? groups?.binding(message.chatId) : undefined;
+    const route = routeMessage(inbound, binding, user, groups !== undefined);
+    if (route.kind === "not_mentioned") return { outcome: this.#markSeen(meta, "not_mentioned") };
+    if (route.kind === "command") {
+      const outcome = this.#markSeen(meta, "group_command");
+      if (outcome === "group_command") this.#command(route.command, message, user);
+      return { outcome, ...(user ? { userId: user.id } : {}) };
+    }
+    if (route.kind === "unknown_sender") {
       const outcome = this.#markSeen(meta, "unknown_sender");
-      if (outcome === "unknown_sender") {
-        const who = { openId: message.sender.openId, chatId: message.chatId, messageId: message.messageId };
-        this.#later(() => this.#deps.notices.unknownSender(who));
-      }
+      if (outcome === "unknown_sender") this.#signInHint(message);
       return { outcome };
     }
-    inbound.sender = { openId: message.sender.openId, ...(user.name ? { name: user.name } : {}) };
+    const userId = route.userId;
+    inbound.sender = { openId: message.sender.openId, ...(user?.name ? { name: user.name } : {}) };
+    if (route.boundChat) inbound.boundChat = true;
     if (inbound.attachments && this.#deps.publicUrl) {
       inbound.attachments = withMediaUrls(inbound.attachments, this.#deps.publicUrl);
     }
-    const result = await this.#deps.inbox.accept({
-      userId: user.id,
-      eventId: meta.eventId,
-      message: inbound,
-    });
-    if (result.status === "duplicate") return { outcome: "duplicate", userId: user.id };
-    this.#later(() => this.#deps.notices.storedForUser({ userId: user.id, messageId: message.messageId }));
+    const result = await this.#deps.inbox.accept({ userId, eventId: meta.eventId, message: inbound });
+    if (result.status === "duplicate") return { outcome: "duplicate", userId };
+    this.#later(() => this.#deps.notices.storedForUser({ userId, messageId: message.messageId }));
     const trimmed = result.trimmed;
     if (trimmed) {
-      const drop = { userId: user.id, openId: message.sender.openId, ...trimmed };
-      this.#later(() => this.#deps.notices.droppedOverCap(drop));
+      // The cap notice is a DM to the owner of the inbox, who is not the sender in a bound group.
+      const ownerOpenId = route.boundChat ? this.#deps.userOpenId?.(userId) : message.sender.openId;
+      if (ownerOpenId) {
+        const drop = { userId, openId: ownerOpenId, ...trimmed };
+        this.#later(() => this.#deps.notices.droppedOverCap(drop));
+      }
     }
-    return { outcome: "stored", userId: user.id, seq: result.seq };
+    return { outcome: "stored", userId, seq: result.seq };
+  }
+
+  #signInHint(message: ParsedMessage): void {
+    const who = { openId: message.sender.openId, chatId: message.chatId, messageId: message.messageId };
+    this.#later(() => this.#deps.notices.unknownSender(who));
+  }
+
+  /** "/bind" or "/unbind": applied now, answered after the push is; stored for nobody. */
+  #command(
+    command: "bind" | "unbind",
+    message: ParsedMessage,
+    user: { id: number; name: string } | undefined,
+  ): void {
+    const groups = this.#deps.groups;
+    if (!groups) return;
+    const facts = {
+      chatId: message.chatId,
+      senderOpenId: message.sender.openId,
+      ...(user ? { sender: user } : {}),
+    };
+    const result = groups.command(command, facts);
+    if (result.kind === "sign_in") this.#signInHint(message);
+    else this.#later(() => groups.reply(message.messageId, result.text));
+  }
+
+  /** The bot joined a group (one notice, when a user of ours added it) or left it (binding gone). */
+  #membership(meta: EventMeta, m: BotMembership): IngestOutcome {
+    const groups = this.#deps.groups;
+    const outcome = this.#markSeen(meta, m.change === "added" ? "bot_added" : "bot_removed");
+    if (outcome === "duplicate" || !groups) return outcome;
+    if (m.change === "removed") {
+      groups.botRemoved(m.chatId);
+      return outcome;
+    }
+    const operator = m.operatorOpenId ? this.#deps.userByOpenId(m.operatorOpenId) : undefined;
+    if (!operator) {
+      this.#deps.log.info("group_notice_skipped", { chatId: m.chatId, reason: "operator_not_registered" });
+      return outcome;
+    }
+    if (groups.botAdded(m.chatId)) this.#later(() => groups.postNotice(m.chatId));
+    return outcome;
   }
 
   /** Events that store nothing still leave a dedupe mark; a re-push of one reports `duplicate`. */

@@ -5,8 +5,12 @@
 import type { InboundMessage, Mention } from "../relay/protocol.ts";
 import { mediaRefs, toAttachments } from "./attachments.ts";
 import { renderContent } from "./message-content.ts";
+import { textWithoutBot } from "./own-mention.ts";
 
 export const MESSAGE_EVENT = "im.message.receive_v1";
+/** M2-4: the bot was added to / removed from a group (feishu-reference.md §2.2, §11.6). */
+export const BOT_ADDED_EVENT = "im.chat.member.bot.added_v1";
+export const BOT_REMOVED_EVENT = "im.chat.member.bot.deleted_v1";
 
 /**
  * Longest id we accept (event_id, message_id, chat and open ids, event and message types). Feishu's
@@ -55,16 +59,29 @@ export interface EventMeta {
   schema: "v1" | "v2";
 }
 
-/** A message as Feishu sent it; only `mentionedBot` needs the bot's identity (`toInbound`). */
+/**
+ * A message as Feishu sent it; `mentionedBot`, and `text` without the bot's own mention, need the
+ * bot's identity (`toInbound`).
+ */
 export interface ParsedMessage extends Omit<InboundMessage, "mentionedBot"> {
   /** Open ids a post mentioned directly instead of through `mentions[]`. */
   atOpenIds: string[];
+  /** `message.content` as received, to render `text` again without the bot's mention. */
+  rawContent: string;
 }
 
 export type FeishuEvent =
   | { kind: "challenge"; challenge: string; token: string | undefined }
   | { kind: "message"; meta: EventMeta; senderType: string; message: ParsedMessage }
+  | { kind: "membership"; meta: EventMeta; membership: BotMembership }
   | { kind: "other"; meta: EventMeta };
+
+/** The bot joined or left a group; `operatorOpenId` is who added or removed it, when Feishu says. */
+export interface BotMembership {
+  change: "added" | "removed";
+  chatId: string;
+  operatorOpenId?: string;
+}
 
 /** The body is JSON but not an event we can read (answered 400 `invalid_event`). */
 export class EventParseError extends Error {
@@ -104,6 +121,9 @@ export function parseEvent(body: unknown): FeishuEvent {
   } else {
     throw new EventParseError("body is neither a v2 nor a v1 Feishu event envelope");
   }
+  if (meta.eventType === BOT_ADDED_EVENT || meta.eventType === BOT_REMOVED_EVENT) {
+    return { kind: "membership", meta, membership: parseMembership(meta.eventType, event) };
+  }
   if (meta.eventType !== MESSAGE_EVENT) return { kind: "other", meta };
   return { kind: "message", meta, ...parseMessageEvent(event) };
 }
@@ -117,7 +137,8 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
   const m = object(event.message, "event.message");
   const msgType = id(m, "message_type", "event.message");
   const mentions = parseMentions(m.mentions);
-  const rendered = renderContent(msgType, string(m, "content", "event.message", true), mentions);
+  const rawContent = string(m, "content", "event.message", true);
+  const rendered = renderContent(msgType, rawContent, mentions);
   const threadId = optId(m, "thread_id", "event.message");
   const rootId = optId(m, "root_id", "event.message");
   const parentId = optId(m, "parent_id", "event.message");
@@ -139,8 +160,20 @@ function parseMessageEvent(event: Json): { senderType: string; message: ParsedMe
       mentions,
       createTime: millis(m.create_time),
       atOpenIds: rendered.atOpenIds,
+      rawContent,
       ...(attachments.length > 0 ? { attachments } : {}),
     },
+  };
+}
+
+function parseMembership(eventType: string, event: Json): BotMembership {
+  const operator =
+    event.operator_id && typeof event.operator_id === "object" ? (event.operator_id as Json) : {};
+  const operatorOpenId = optId(operator, "open_id", "event.operator_id");
+  return {
+    change: eventType === BOT_ADDED_EVENT ? "added" : "removed",
+    chatId: id(event, "chat_id", "event"),
+    ...(operatorOpenId ? { operatorOpenId } : {}),
   };
 }
 
@@ -155,14 +188,19 @@ function parseMentions(value: unknown): Mention[] {
   });
 }
 
-/** The frame's message: the bot counts as mentioned when a mention carries its open_id. */
+/**
+ * The frame's message: the bot counts as mentioned when a mention carries its open_id, and then its
+ * mention is left out of `text` ("@Bot /reset" → "/reset"); `mentions` keeps it.
+ */
 export function toInbound(parsed: ParsedMessage, botOpenId: string | undefined): InboundMessage {
-  const { atOpenIds, ...message } = parsed;
+  const { atOpenIds, rawContent, ...message } = parsed;
   const mentionedBot =
     botOpenId !== undefined &&
     botOpenId !== "" &&
     (message.mentions.some((m) => m.openId === botOpenId) || atOpenIds.includes(botOpenId));
-  return { ...message, mentionedBot };
+  if (!mentionedBot) return { ...message, mentionedBot };
+  const text = textWithoutBot(message.msgType, rawContent, message.mentions, botOpenId);
+  return { ...message, text, mentionedBot };
 }
 
 /**

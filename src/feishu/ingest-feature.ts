@@ -4,6 +4,8 @@
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
+import { bindingsOf } from "../groups/binding-store.ts";
+import { type ChatPost, ingestGroups } from "../groups/ingest-groups.ts";
 import { usersOf } from "../users/user-store.ts";
 import { type BotIdentity, EventIngest } from "./event-ingest.ts";
 import { type DirectMessage, ingestNotices, type TextReply } from "./ingest-notices.ts";
@@ -17,6 +19,8 @@ export interface IngestPorts {
   reply: () => TextReply | undefined;
   /** As `reply`, for direct messages to a user (the "queued messages were dropped" notice). */
   dm?: () => DirectMessage | undefined;
+  /** M2-4: a message into a group (the bot-added notice); absent: never posted. */
+  post?: () => ChatPost | undefined;
 }
 
 export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventIngest {
@@ -25,6 +29,7 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
   return new EventIngest({
     inbox: ctx.inbox,
     userByOpenId: (openId) => users.identity(openId),
+    userOpenId: (userId) => users.byId(userId)?.openId,
     bot: ports.bot,
     notices: ingestNotices({
       ...ctx,
@@ -36,6 +41,15 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
     log,
     metrics: ctx.metrics,
     publicUrl: ctx.config.PUBLIC_URL,
+    groups: ingestGroups({
+      db: ctx.db,
+      now: ctx.now,
+      log,
+      bindings: bindingsOf(ctx),
+      ownerName: (userId) => users.byId(userId)?.name || `#${userId}`,
+      reply: ports.reply,
+      post: ports.post ?? (() => undefined),
+    }),
   });
 }
 
@@ -74,6 +88,14 @@ function contextPorts(ctx: RelayContext): IngestPorts {
         feishu &&
         ((openId, text, uuid) =>
           feishu.sender.send({ receiveIdType: "open_id", receiveId: openId, text, uuid }))
+      );
+    },
+    post: () => {
+      const feishu = ctx.feishu;
+      return (
+        feishu &&
+        ((chatId, text, uuid) =>
+          feishu.sender.send({ receiveIdType: "chat_id", receiveId: chatId, text, uuid }))
       );
     },
   };

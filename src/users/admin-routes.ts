@@ -23,6 +23,24 @@ import { publicUser, type UserRecord, type UserStore, usersOf } from "./user-sto
 
 const admin = [{ adminToken: [] }];
 
+/**
+ * The check every `/api/admin/*` route runs first (as `onBeforeHandle`): ADMIN_TOKEN as a bearer
+ * token, constant-time compared, failures counted per IP (429 after too many).
+ */
+export function adminGuard(ctx: RelayContext, expected: string) {
+  const failures = authFailuresOf(ctx);
+  return ({ request, server }: { request: Request; server: Parameters<typeof clientIp>[1] }) => {
+    const ip = clientIp(request, server);
+    failures.assertAllowed(ip);
+    const given = bearerToken(request.headers);
+    if (!given || !secureEqual(given, expected)) {
+      failures.hit(ip);
+      ctx.log.warn("admin_auth_failed", { ip, path: new URL(request.url).pathname });
+      throw unauthorized("admin token missing or wrong");
+    }
+  };
+}
+
 function mustFind(users: UserStore, ref: string): UserRecord {
   const user = users.find(ref);
   if (!user) throw new HttpError(404, "user_not_found", "no such user");
@@ -34,20 +52,10 @@ export function adminRoutes(ctx: RelayContext) {
   if (!expected) return new Elysia({ name: "users-admin" });
   const users = usersOf(ctx);
   const tokens = tokensOf(ctx);
-  const failures = authFailuresOf(ctx);
   const llm = llmConfigOf(ctx);
 
   return new Elysia({ name: "users-admin" })
-    .onBeforeHandle(({ request, server }) => {
-      const ip = clientIp(request, server);
-      failures.assertAllowed(ip);
-      const given = bearerToken(request.headers);
-      if (!given || !secureEqual(given, expected)) {
-        failures.hit(ip);
-        ctx.log.warn("admin_auth_failed", { ip, path: new URL(request.url).pathname });
-        throw unauthorized("admin token missing or wrong");
-      }
-    })
+    .onBeforeHandle(adminGuard(ctx, expected))
     .post(
       "/api/admin/users",
       async ({ body, set }) => {

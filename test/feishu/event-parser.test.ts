@@ -57,14 +57,14 @@ describe("envelopes", () => {
   test("other event types are recognised but not parsed further", () => {
     const event = parseEvent({
       schema: "2.0",
-      header: { event_id: "e1", event_type: "im.chat.member.bot.added_v1", token: "t" },
+      header: { event_id: "e1", event_type: "im.chat.updated_v1", token: "t" },
       event: { chat_id: "oc_1" },
     });
     expect(event).toEqual({
       kind: "other",
       meta: {
         eventId: "e1",
-        eventType: "im.chat.member.bot.added_v1",
+        eventType: "im.chat.updated_v1",
         token: "t",
         schema: "v2",
       },
@@ -168,5 +168,64 @@ describe("envelopes", () => {
     expect(toInbound(event.message, "ou_someone_else").mentionedBot).toBe(false);
     expect(toInbound(event.message, undefined).mentionedBot).toBe(false);
     expect(toInbound(event.message, "").mentionedBot).toBe(false);
+  });
+});
+
+describe("the bot's mention in text (M2-4)", () => {
+  test("toInbound leaves the bot's mention out of text only; mentions keep it", () => {
+    const event = message(parseEvent(readJson("text-group-mentions.json")));
+    const seen = toInbound(event.message, BOT);
+    expect(seen.text).toBe("please ask @Tom about it @all @_user_9");
+    expect(seen.mentions.map((m) => m.name)).toEqual(["Relay Bot", "Tom"]);
+    // Not knowing the bot (or another bot's id): nothing is left out.
+    expect(toInbound(event.message, undefined).text).toBe(
+      "@Relay Bot please ask @Tom about it @all @_user_9",
+    );
+    expect(toInbound(event.message, "ou_other").text).toBe(
+      "@Relay Bot please ask @Tom about it @all @_user_9",
+    );
+  });
+});
+
+describe("bot added to / removed from a group (M2-4)", () => {
+  const envelope = (type: string, event: Record<string, unknown>) => ({
+    schema: "2.0",
+    header: { event_id: "e-bot", event_type: type, token: "t" },
+    event,
+  });
+  const operator = { union_id: "on_1", user_id: "u1", open_id: "ou_operator" };
+
+  test("both events parse to the chat and the operator's open_id", () => {
+    const added = parseEvent(
+      envelope("im.chat.member.bot.added_v1", {
+        chat_id: "oc_team",
+        operator_id: operator,
+        external: false,
+        operator_tenant_key: "tk",
+        name: "Team",
+        i18n_names: { zh_cn: "Team" },
+      }),
+    );
+    expect(added).toEqual({
+      kind: "membership",
+      meta: { eventId: "e-bot", eventType: "im.chat.member.bot.added_v1", token: "t", schema: "v2" },
+      membership: { change: "added", chatId: "oc_team", operatorOpenId: "ou_operator" },
+    });
+    const removed = parseEvent(
+      envelope("im.chat.member.bot.deleted_v1", { chat_id: "oc_team", operator_id: operator }),
+    );
+    expect(removed).toMatchObject({
+      kind: "membership",
+      membership: { change: "removed", chatId: "oc_team" },
+    });
+  });
+
+  test("the operator may be missing; the chat may not", () => {
+    expect(parseEvent(envelope("im.chat.member.bot.deleted_v1", { chat_id: "oc_team" }))).toMatchObject({
+      membership: { change: "removed", chatId: "oc_team" },
+    });
+    expect(() => parseEvent(envelope("im.chat.member.bot.added_v1", { operator_id: operator }))).toThrow(
+      EventParseError,
+    );
   });
 });

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { droppedNoticeText, formatUtc8, ingestNotices } from "../../src/feishu/ingest-notices.ts";
+import { bindingsOf } from "../../src/groups/binding-store.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { testRelay } from "../helpers.ts";
@@ -54,6 +55,32 @@ describe("messages dropped over the offline cap", () => {
       relay!.lines.some((l) => l.includes('"feishu_notice_skipped"') && l.includes('"rate_limited"'));
     while (!skipped()) await new Promise((r) => setImmediate(r));
     expect(fake.sent.filter((m) => m.kind === "create")).toHaveLength(1);
+  });
+});
+
+describe("messages dropped over the offline cap in a bound group (M2-4)", () => {
+  test("the DM goes to the owner of the inbox, not to the member who wrote", async () => {
+    relay = await gatewayRelay({
+      FEISHU_APP_ID: fake.appId,
+      FEISHU_APP_SECRET: fake.appSecret,
+      FEISHU_DOMAIN: fake.url,
+      INBOX_MAX_PENDING_BYTES: "1MiB",
+    });
+    const { user } = await relay.user(ALICE, "Alice");
+    bindingsOf(relay.ctx).bind({ chatId: "oc_capped_team", ownerUserId: user.id, boundBy: "admin" });
+    const text = "q".repeat(60_000);
+    for (let i = 0; i < 8; i++) await relay.store(user.id, { text, content: { text } });
+    const pushed = await fake.pushEvent(`${relay.http}/api/feishu/webhook`, {
+      senderOpenId: "ou_member_not_registered",
+      chatType: "group",
+      chatId: "oc_capped_team",
+      text: `@_user_1 ${"x".repeat(150_000)}`,
+      mentions: [fake.botMention()],
+    });
+    expect(pushed.status).toBe(200);
+    const dm = await fake.waitForSent((m) => m.kind === "create");
+    expect(dm).toMatchObject({ receiveIdType: "open_id", receiveId: ALICE });
+    expect(dm.text).toContain("已丢弃最早的 2 条");
   });
 });
 

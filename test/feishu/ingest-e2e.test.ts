@@ -60,7 +60,7 @@ describe("ingest end to end", () => {
       seq: 1,
       chatType: "group",
       mentionedBot: true,
-      text: `@${fake.botName} what's on today?`,
+      text: "what's on today?",
       sender: { openId: ALICE, name: "Alice" },
     });
     expect(relay.ctx.inbox.pendingCount(user.id)).toBe(1);

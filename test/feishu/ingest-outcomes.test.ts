@@ -66,6 +66,7 @@ const message = (eventId: string, senderType: string): Exclude<FeishuEvent, { ki
     mentions: [],
     createTime: 0,
     atOpenIds: [],
+    rawContent: JSON.stringify({ text: "hi" }),
   },
 });
 

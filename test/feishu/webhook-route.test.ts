@@ -164,7 +164,7 @@ describe("storing messages", () => {
     expect(relay.ctx.inbox.pending(alice)[0].message).toMatchObject({
       chatType: "group",
       mentionedBot: true,
-      text: `@${fake.botName} summarise @Tom`,
+      text: "summarise @Tom",
     });
   });
 
