@@ -5,7 +5,7 @@
  * as for inbound messages (attachments.ts).
  */
 import type { ContextMessage, Forwarded, Mention } from "../relay/protocol.ts";
-import { toAttachments, mediaRefs, withMediaUrls } from "./attachments.ts";
+import { mediaRefs, toAttachments, withMediaUrls } from "./attachments.ts";
 import { renderContent } from "./message-content.ts";
 
 /** Bounds of a forwarded chat in one frame (the official plugin's figures). */

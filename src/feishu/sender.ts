@@ -132,7 +132,12 @@ export class FeishuSender {
     }
   }
 
-  async #deliver(dest: Destination, msg: OutgoingMessage, opts: SendOptions, uuid: string): Promise<string[]> {
+  async #deliver(
+    dest: Destination,
+    msg: OutgoingMessage,
+    opts: SendOptions,
+    uuid: string,
+  ): Promise<string[]> {
     const mode = opts.retry ?? this.#o.defaultRetry ?? "in-process";
     const rest = followUp(dest);
     const parts = this.#render(dest === rest ? [dest] : [dest, rest], msg);

@@ -46,7 +46,12 @@ export class ChatsApi {
     this.lookups.push(chatId);
     const chat = this.chats.get(chatId);
     if (!chat) return feishuError(400, 232006, "invalid chat_id");
-    if (this.left.has(chatId)) return feishuError(400, 232011, "operator and chat can NOT be in different tenants or the bot is not in the chat");
+    if (this.left.has(chatId))
+      return feishuError(
+        400,
+        232011,
+        "operator and chat can NOT be in different tenants or the bot is not in the chat",
+      );
     const mode = chat.chatMode ?? "group";
     return ok({
       code: 0,

@@ -99,17 +99,17 @@ export class MessagesApi {
     return id;
   }
 
-  private addChildren(
-    upper: string,
-    chatId: string,
-    messages: ForwardEntry[],
-    base: number,
-  ): void {
+  private addChildren(upper: string, chatId: string, messages: ForwardEntry[], base: number): void {
     messages.forEach((m, i) => {
       const createTime = base - (messages.length - i) * 1000;
       if ("forward" in m) {
         const id = this.addMessage(
-          { chatId, msgType: "merge_forward", content: { content: "Merged and Forwarded Message" }, createTime },
+          {
+            chatId,
+            msgType: "merge_forward",
+            content: { content: "Merged and Forwarded Message" },
+            createTime,
+          },
           upper,
         );
         this.addChildren(id, chatId, m.forward, createTime);
@@ -177,7 +177,11 @@ export class MessagesApi {
     if (this.recalled.has(messageId)) return feishuError(400, 230110, "The message has been deleted.");
     const found = this.messages.get(messageId)?.item ?? this.fromSent(messageId);
     if (!found) {
-      return feishuError(400, 230001, "Your request contains an invalid request parameter, ext=invalid message_id");
+      return feishuError(
+        400,
+        230001,
+        "Your request contains an invalid request parameter, ext=invalid message_id",
+      );
     }
     const chatId = String(found.chat_id);
     if (this.leftChats.has(chatId)) return feishuError(400, 230002, "Bot is not in the chat.");

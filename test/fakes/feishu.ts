@@ -30,12 +30,7 @@ import {
   v2Envelope,
 } from "./feishu-events.ts";
 import { ImApi, type SentMessage } from "./feishu-im.ts";
-import {
-  type FakeMessageInput,
-  type ForwardEntry,
-  MessagesApi,
-  type RecallCode,
-} from "./feishu-messages.ts";
+import { type FakeMessageInput, type ForwardEntry, MessagesApi, type RecallCode } from "./feishu-messages.ts";
 import { OAuthProvider } from "./feishu-oauth.ts";
 import { type PushOptions, type PushResult, WebhookPusher } from "./feishu-pusher.ts";
 import { ReactionsApi } from "./feishu-reactions.ts";
@@ -58,9 +53,9 @@ export type {
   Failure,
   FakeChatInput,
   FakeMessageInput,
-  ForwardEntry,
   FakeUser,
   FakeUserInput,
+  ForwardEntry,
   MessageEventOptions,
   PushOptions,
   PushResult,
