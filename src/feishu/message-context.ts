@@ -108,7 +108,8 @@ export function toForwarded(
     }
     const room = FORWARD_MAX_CHARS - chars;
     if (message.text.length > room) {
-      message.text = `${message.text.slice(0, room)}…`;
+      // The ellipsis counts too: the bound is on what the agent reads.
+      message.text = `${message.text.slice(0, Math.max(0, room - 1))}…`;
       truncated = true;
     }
     chars += message.text.length;
