@@ -32,8 +32,17 @@ export function forwardSummary(count: number): string {
   return `[合并转发: ${count} 条消息]`;
 }
 
-/** One item → a context message; undefined for an item without an id (nothing to refer to). */
-export function toContextMessage(item: MessageItem, publicUrl?: string): ContextMessage | undefined {
+/**
+ * One item → a context message; undefined for an item without an id (nothing to refer to).
+ * `quoted`: the message is the one replied to, whose media can be downloaded: it keeps its parsed
+ * content (the media keys) and its attachments. Sub-messages of a forward get neither: Feishu does
+ * not serve their resources (feishu-reference.md §11.1, 234043).
+ */
+export function toContextMessage(
+  item: MessageItem,
+  publicUrl?: string,
+  opts: { quoted?: boolean } = { quoted: true },
+): ContextMessage | undefined {
   const messageId = str(item.message_id);
   if (!messageId) return undefined;
   const msgType = str(item.msg_type) || "unknown";
@@ -46,7 +55,8 @@ export function toContextMessage(item: MessageItem, publicUrl?: string): Context
   const senderType = str(sender.sender_type);
   const senderOpenId = str(sender.id_type) === "open_id" || senderType === "user" ? str(sender.id) : "";
   const createTime = Number(item.create_time);
-  let attachments = rendered ? toAttachments(messageId, mediaRefs(msgType, rendered.content)) : [];
+  const quoted = opts.quoted === true && rendered !== undefined;
+  let attachments = quoted ? toAttachments(messageId, mediaRefs(msgType, rendered.content)) : [];
   if (publicUrl && attachments.length > 0) attachments = withMediaUrls(attachments, publicUrl);
   return {
     messageId,
@@ -56,6 +66,7 @@ export function toContextMessage(item: MessageItem, publicUrl?: string): Context
     text: rendered ? rendered.text : "[deleted]",
     ...(Number.isFinite(createTime) && createTime > 0 ? { createTime } : {}),
     ...(attachments.length > 0 ? { attachments } : {}),
+    ...(quoted ? { content: rendered.content } : {}),
   };
 }
 
@@ -97,7 +108,7 @@ export function toForwarded(
   let chars = 0;
   let truncated = false;
   for (const item of ordered) {
-    const message = toContextMessage(item, publicUrl);
+    const message = toContextMessage(item, publicUrl, { quoted: false });
     if (!message) continue;
     if (message.msgType === MERGE_FORWARD) {
       message.text = forwardSummary(children.get(message.messageId)?.length ?? 0);

@@ -41,7 +41,7 @@ async function start(raw: Record<string, string> = {}) {
   const { user, token } = await relay.user(OWNER, "Owner");
   plugin = connect(relay.url, { token });
   await plugin.next(isType("hello"));
-  return { relay, plugin, user };
+  return { relay, plugin, user, token };
 }
 
 const webhook = () => `${relay!.http}/api/feishu/webhook`;
@@ -49,7 +49,7 @@ const message = (c: TestClient, timeoutMs?: number) => c.next(isType("message"),
 
 describe("message context", () => {
   test("a reply to an earlier message carries it as quoted, with the quoted image as an attachment", async () => {
-    const { plugin } = await start();
+    const { plugin, token } = await start();
     fake.addUser({ openId: PEER, name: "韩梅梅" });
     const parent = fake.addMessage({
       chatId: `oc_p2p_${OWNER}`,
@@ -57,6 +57,13 @@ describe("message context", () => {
       content: { image_key: "img_v3_quoted" },
       senderOpenId: PEER,
       createTime: 1_764_700_000_000,
+    });
+    fake.addResource({
+      messageId: parent,
+      fileKey: "img_v3_quoted",
+      type: "image",
+      bytes: "PNGDATA",
+      mime: "image/png",
     });
     const textParent = fake.addMessage({
       chatId: `oc_p2p_${OWNER}`,
@@ -70,6 +77,8 @@ describe("message context", () => {
       rootId: parent,
     });
     const first = await message(plugin);
+    // Read before toMatchObject: bun's asymmetric matchers write themselves into the object compared.
+    const url = String((first.quoted as { attachments: Array<{ url: string }> }).attachments[0]!.url);
     expect(first.quoted).toMatchObject({
       messageId: parent,
       senderOpenId: PEER,
@@ -80,6 +89,15 @@ describe("message context", () => {
       createTime: 1_764_700_000_000,
       attachments: [{ kind: "image", url: expect.stringContaining("https://relay.example/api/media/") }],
     });
+    // The quoted image downloads like the message's own media, for the owner only.
+    const path = new URL(url).pathname;
+    const download = await fetch(`${relay!.http}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    expect([download.status, await download.text()]).toEqual([200, "PNGDATA"]);
+    const other = await relay!.user("ou_c0ntextstranger000000000000003");
+    const refused = await fetch(`${relay!.http}${path}`, {
+      headers: { authorization: `Bearer ${other.token}` },
+    });
+    expect(refused.status).toBe(404);
     await fake.pushEvent(webhook(), { senderOpenId: OWNER, text: "and this", parentId: textParent });
     const second = await message(plugin);
     expect(second.quoted).toMatchObject({ messageId: textParent, text: "上周的数据在哪？" });

@@ -37,6 +37,7 @@ describe("a fetched message as context", () => {
       msgType: "text",
       text: "@李雷 上周的数据在哪？",
       createTime: 1764700000000,
+      content: { text: "@_user_1 上周的数据在哪？" },
     });
   });
 
@@ -55,6 +56,14 @@ describe("a fetched message as context", () => {
       { id: "b21fNA.0", kind: "image", url: "https://relay.example/api/media/b21fNA.0" },
     ]);
     expect(toContextMessage({ msg_type: "text" })).toBeUndefined();
+    // In a forward: no attachments (Feishu does not serve sub-messages' media), no content.
+    const inForward = toContextMessage(
+      item("om_5", { msg_type: "image", body: { content: '{"image_key":"img_1"}' } }),
+      "https://relay.example/",
+      { quoted: false },
+    );
+    expect(inForward).toMatchObject({ text: "[image]" });
+    expect([inForward?.attachments, inForward?.content]).toEqual([undefined, undefined]);
   });
 });
 
