@@ -2,7 +2,9 @@
  * Group names for the `chatName` of frames (M2-4), cached in memory and in the `chat_info` table
  * (columns name, chat_mode, fetched_at; `notice_at` belongs to the bot-added notice and is never
  * written here). A name is trusted for CHAT_INFO_TTL, then fetched again; one call per chat at a
- * time. When a refresh fails the older name is kept: a stale name beats a raw `oc_` id.
+ * time. When a refresh fails the older name is kept: a stale name beats a raw `oc_` id. A chat
+ * that cannot be read at all (232011 not a member, a missing scope) is not asked about again for
+ * FAILURE_RETRY_MS, so its messages are not held for a lookup each.
  */
 import type { Database } from "bun:sqlite";
 import type { ChatFacts } from "./message-lookup.ts";
@@ -16,9 +18,13 @@ export interface ChatInfoOptions {
   maxEntries?: number;
 }
 
+/** How long a chat whose info could not be had is left alone (memory only). */
+export const FAILURE_RETRY_MS = 5 * 60_000;
+
 interface Entry {
   name: string | undefined;
-  fetchedAt: number;
+  /** Fresh until then (ms). */
+  until: number;
 }
 
 export class ChatInfo {
@@ -66,11 +72,14 @@ export class ChatInfo {
       .fetchChat(chatId, signal)
       .then(
         (facts) => {
-          this.#remember(chatId, { name: facts.name, fetchedAt: this.#now() });
-          this.#stmt.put.run(chatId, facts.name ?? null, facts.chatMode ?? null, this.#now());
+          const now = this.#now();
+          this.#remember(chatId, { name: facts.name, until: now + this.#o.ttlMs });
+          this.#stmt.put.run(chatId, facts.name ?? null, facts.chatMode ?? null, now);
           return facts.name;
         },
         (err) => {
+          const retry = Math.min(FAILURE_RETRY_MS, this.#o.ttlMs);
+          this.#remember(chatId, { name: hit?.name, until: this.#now() + retry });
           if (hit?.name !== undefined) return hit.name;
           throw err;
         },
@@ -81,13 +90,13 @@ export class ChatInfo {
   }
 
   #fresh(entry: Entry): boolean {
-    return this.#now() - entry.fetchedAt < this.#o.ttlMs;
+    return this.#now() < entry.until;
   }
 
   #load(chatId: string): Entry | undefined {
     const row = this.#stmt.get.get(chatId);
     if (!row || row.fetchedAt === null) return undefined;
-    const entry = { name: row.name ?? undefined, fetchedAt: row.fetchedAt };
+    const entry = { name: row.name ?? undefined, until: row.fetchedAt + this.#o.ttlMs };
     this.#remember(chatId, entry);
     return entry;
   }

@@ -108,6 +108,8 @@ export class Inbox {
   /** M2-4: messages waiting for their context; delivery stops below each user's first. */
   readonly #awaitingContext = new SeqHolds();
   #context: ContextSource | undefined;
+  /** Set by `close()`: a lookup that ends after it no longer writes (the database is closing). */
+  #closed = false;
   readonly #batch: BatchWriter;
   readonly #stmt;
   readonly #m;
@@ -365,6 +367,7 @@ export class Inbox {
 
   /** Stores the message with its context (no fsync: a crash only loses the context, not the row). */
   #rewrite(m: StoredMessage, message: InboundMessage): void {
+    if (this.#closed) return;
     const payload = JSON.stringify(message);
     this.#reported(() => this.#relaxed(() => this.#stmt.rewrite.run(m.userId, m.seq, payload)));
     // The payload's size changed: the cap sums the user's bytes again on its next commit.
@@ -408,6 +411,7 @@ export class Inbox {
 
   /** Waits for the WAL syncs under way (shutdown, before the database closes). */
   close(): Promise<void> {
+    this.#closed = true;
     return this.#walSync.close();
   }
 

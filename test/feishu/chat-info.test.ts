@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
-import { ChatInfo } from "../../src/feishu/chat-info.ts";
+import { ChatInfo, FAILURE_RETRY_MS } from "../../src/feishu/chat-info.ts";
 import type { ChatFacts } from "../../src/feishu/message-lookup.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -62,6 +62,12 @@ describe("chat names", () => {
     s.answer(() => Promise.reject(new Error("232011")));
     expect(await chats.name("oc_1")).toBe("产品周会");
     await expect(chats.name("oc_2")).rejects.toThrow("232011");
+    // Not asked again for a while: its messages are not held for a failing lookup each.
+    expect([chats.isFresh("oc_2"), s.calls.length]).toEqual([true, 3]);
+    expect(await chats.name("oc_2")).toBeUndefined();
+    s.advance(FAILURE_RETRY_MS);
+    await expect(chats.name("oc_2")).rejects.toThrow("232011");
+    expect(s.calls.length).toBe(4);
     s.close();
   });
 
