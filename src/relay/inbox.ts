@@ -344,8 +344,9 @@ export class Inbox {
     for (const m of stored) {
       if (!wantsContext(source, m.message, this.#log)) continue;
       this.#awaitingContext.hold(m.userId, m.seq);
-      source
-        .enrich(m.message, m.userId)
+      // Through a promise from the start: a lookup that throws at once is released like any other.
+      Promise.resolve()
+        .then(() => source.enrich(m.message, m.userId))
         .then((enriched) => {
           if (enriched) this.#rewrite(m, enriched);
         })

@@ -171,6 +171,8 @@ describe("message context", () => {
     await fake.pushEvent(webhook(), { senderOpenId: OWNER, text: "@_user_1 two", ...mention });
     expect(await message(plugin)).toMatchObject({ chatName: "产品周会" });
     expect(fake.chats.lookups).toEqual([GROUP]);
+    // Counted with the other Feishu calls, in their own budget.
+    expect(relay.ctx.metrics.render()).toContain('feishu_api_calls_total{kind="read",result="ok"} 1');
     const row = relay.ctx.db.$client.query("SELECT name, chat_mode AS mode FROM chat_info").all();
     expect(row).toEqual([{ name: "产品周会", mode: "group" }]);
   });

@@ -120,3 +120,21 @@ describe("fake GET chat", () => {
     expect(fake.chats.lookups).toEqual(["oc_named", "oc_topic", "oc_unknown", "oc_named"]);
   });
 });
+
+describe("control API", () => {
+  test("seeds a message and a chat, and lists the lookups", async () => {
+    const post = (name: string, body: unknown) =>
+      fetch(`${fake.url}/_fake/${name}`, { method: "POST", body: JSON.stringify(body) }).then((r) =>
+        r.json(),
+      );
+    const { messageId } = (await post("messages", { chatId: "oc_c", text: "seeded" })) as {
+      messageId: string;
+    };
+    await post("chats", { chatId: "oc_c", name: "C" });
+    const t = await token();
+    expect(items((await get(`messages/${messageId}`, t)).body)[0]).toMatchObject({ chat_id: "oc_c" });
+    expect((await get("chats/oc_c", t)).body.data).toMatchObject({ name: "C" });
+    const lookups = await fetch(`${fake.url}/_fake/message-lookups`).then((r) => r.json());
+    expect(lookups).toEqual([messageId]);
+  });
+});
