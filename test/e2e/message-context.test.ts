@@ -4,7 +4,9 @@
  * WebSocket plugin client; replies to recalled messages fall back to a new message in the chat.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { tempDir } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
 
@@ -195,6 +197,26 @@ describe("message context", () => {
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(2500);
     expect(relay!.ctx.metrics.render()).toContain('message_context_total{outcome="timeout"} 1');
+  });
+
+  test("a message still waiting for its context when the relay stops is delivered as stored after the restart", async () => {
+    const { dir, cleanup } = tempDir();
+    const raw = { DATABASE_PATH: join(dir, "relay.db"), FEISHU_CONTEXT_TIMEOUT: "3" };
+    const { relay: first, plugin } = await start(raw);
+    plugin.close();
+    const parent = fake.addMessage({ chatId: `oc_p2p_${OWNER}`, text: "never fetched", senderOpenId: OWNER });
+    fake.setReadDelay(5000);
+    expect(
+      (await fake.pushEvent(webhook(), { senderOpenId: OWNER, text: "before", parentId: parent })).status,
+    ).toBe(200);
+    await first.close();
+    relay = undefined;
+    fake.setReadDelay(0);
+    const { plugin: again } = await start(raw);
+    const frame = await message(again);
+    expect(frame).toMatchObject({ text: "before", parentId: parent });
+    expect(frame.quoted).toBeUndefined();
+    cleanup();
   });
 
   test("without im:message.group_msg (230027) a group reply is delivered without its quote, logged once", async () => {
