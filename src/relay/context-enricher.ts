@@ -92,7 +92,12 @@ export class ContextEnricher implements ContextSource {
     const patch: Patch = {};
     const parts: Array<Promise<void>> = [];
     const run = (what: string, work: () => Promise<void>) =>
-      parts.push(work().catch((err) => this.#failed(what, message.messageId, err)));
+      parts.push(
+        work().catch((err) => {
+          // Cut off at the deadline: already counted as a timeout, not a failure of the lookup.
+          if (!abort.signal.aborted) this.#failed(what, message.messageId, err);
+        }),
+      );
     if (message.parentId && !message.quoted) {
       const parentId = message.parentId;
       run("quoted", async () => {
