@@ -16,6 +16,7 @@ import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
+import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
@@ -89,6 +90,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   if (feishu) {
     ctx.feishu = feishu;
     ctx.status.feishu = () => feishu.health();
+    startMessageContext(ctx, feishu);
   }
   const media = createMedia(ctx, dbPath);
   const typing = feishu && startTyping(ctx, feishu.reactions);

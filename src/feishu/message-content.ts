@@ -39,6 +39,7 @@ export function renderContent(msgType: string, raw: string, mentions: Mention[])
   const parsed = parseJson(raw);
   if (msgType === "text") return renderText(parsed, raw, mentions);
   if (msgType === "post") return renderPost(parsed, mentions);
+  if (msgType === "interactive") return renderCard(parsed, mentions);
   const content = asObject(parsed) ?? {};
   return { text: placeholder(msgType, content), content, atOpenIds: [] };
 }
@@ -133,9 +134,84 @@ function placeholder(msgType: string, content: Json): string {
     case "file":
     case "media":
       return fileName ? `[${msgType}: ${fileName}]` : `[${msgType}]`;
+    case "share_chat":
+      return sharedChatText(content);
     default:
       return `[${msgType || "unknown"}]`;
   }
+}
+
+/**
+ * A card as text: its title, then its text, one line per block. Feishu hands cards over in two
+ * shapes (feishu-reference.md §2.1, §11.4): the "simplified" receive form, `{title, elements}` with
+ * `elements` a list of post-like paragraphs, and card JSON (`header.title`, `elements` or 2.0's
+ * `body.elements`) with text in `content` / `text` fields of nested components. Buttons keep their
+ * label in brackets so the agent sees what the user could click.
+ */
+function renderCard(parsed: unknown, mentions: Mention[]): RenderedContent {
+  const card = asObject(parsed) ?? {};
+  const header = asObject(card.header);
+  const title =
+    (typeof card.title === "string" ? card.title : "") || textOf(asObject(header?.title)?.content) || "";
+  const elements = Array.isArray(card.elements) ? card.elements : asObject(card.body)?.elements;
+  const lines: string[] = [];
+  for (const element of Array.isArray(elements) ? elements : []) {
+    if (Array.isArray(element)) {
+      // Simplified form: a paragraph of post nodes.
+      const atOpenIds: string[] = [];
+      lines.push(element.map((node) => cardNode(asObject(node) ?? {}, mentions, atOpenIds)).join(""));
+    } else {
+      cardText(element, mentions, lines);
+    }
+  }
+  const body = lines.map((l) => l.trim()).filter((l) => l !== "");
+  const text = (title ? [title, ...body] : body).join("\n").trim();
+  return { text: text || "[interactive]", content: card, atOpenIds: [] };
+}
+
+/** Post nodes, plus the card-only ones of the simplified form (buttons, images with alt text). */
+function cardNode(node: Json, mentions: Mention[], atOpenIds: string[]): string {
+  if (node.tag === "button") return `[${textOf(node.text) || "button"}]`;
+  return renderNode(node, mentions, atOpenIds);
+}
+
+/** Every text a card component carries, depth first; a button's label in brackets. */
+function cardText(value: unknown, mentions: Mention[], lines: string[]): void {
+  if (Array.isArray(value)) {
+    for (const item of value) cardText(item, mentions, lines);
+    return;
+  }
+  const node = asObject(value);
+  if (!node) return;
+  if (node.tag === "button") {
+    lines.push(`[${textOf(node.text) || "button"}]`);
+    return;
+  }
+  if (node.tag === "hr") {
+    lines.push("---");
+    return;
+  }
+  const own = textOf(node.content) || (typeof node.text === "string" ? node.text : "");
+  if (own) lines.push(resolvePlaceholders(own, mentions));
+  for (const [key, child] of Object.entries(node)) {
+    if (key === "content" && typeof child === "string") continue;
+    if (child !== null && typeof child === "object") cardText(child, mentions, lines);
+  }
+}
+
+/** A card text field: a plain string, or `{tag: "plain_text" | "lark_md", content}`. */
+function textOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  const obj = asObject(value);
+  return typeof obj?.content === "string" ? obj.content : "";
+}
+
+/** `[shared chat: 产品周会 (oc_…)]`; the receive form carries only `chat_id`. */
+function sharedChatText(content: Json): string {
+  const chatId = typeof content.chat_id === "string" ? content.chat_id : "";
+  const name = typeof content.chat_name === "string" ? content.chat_name : "";
+  if (name && chatId) return `[shared chat: ${name} (${chatId})]`;
+  return name || chatId ? `[shared chat: ${name || chatId}]` : "[share_chat]";
 }
 
 /** `[unreadable text message: content nested too deeply]` */

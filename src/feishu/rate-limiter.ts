@@ -138,9 +138,10 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
  * - `message`: send / reply (per-key limit: the chat's `chatPerSecond`);
  * - `card`: CardKit create / content / element / settings (per-key limit: 10/s per card entity);
  * - `reaction`: add / remove a reaction (no per-key limit);
- * - `upload`: im/v1/images, im/v1/files (no per-key limit).
+ * - `upload`: im/v1/images, im/v1/files (no per-key limit);
+ * - `read`: M2-4 context lookups, im/v1/messages/:id and im/v1/chats/:id (no per-key limit).
  */
-export type CallKind = "message" | "card" | "reaction" | "upload";
+export type CallKind = "message" | "card" | "reaction" | "upload" | "read";
 
 /**
  * M2-3: who goes first when a budget is short: final replies (and their uploads), then streaming card
@@ -161,7 +162,7 @@ export interface AcquireOptions {
 
 /** Gate ranks: 0 passes first. */
 const RANK: Record<CallPriority, number> = { final: 0, update: 1, reaction: 2 };
-const KINDS: CallKind[] = ["message", "card", "reaction", "upload"];
+const KINDS: CallKind[] = ["message", "card", "reaction", "upload", "read"];
 
 /** One API family's app-wide budget: its windows, its 429 pause and its priority gate. */
 interface KindBudget {

@@ -144,6 +144,7 @@ export function apiKind(api: string): CallKind | undefined {
   if (api === "im.image.create" || api === "im.file.create") return "upload";
   if (api.startsWith("im.reaction.") || api.startsWith("im.message.reaction.")) return "reaction";
   if (api.startsWith("cardkit.")) return "card";
+  if (api === "im.message.get" || api === "im.chat.get") return "read";
   return undefined;
 }
 

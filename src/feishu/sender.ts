@@ -111,9 +111,33 @@ export class FeishuSender {
     this.#closing.abort(new Error("the Feishu sender is closing"));
   }
 
-  /** The outbox's entry point: a destination, the message, and the options. */
+  /**
+   * The outbox's entry point: a destination, the message, and the options. A reply whose target
+   * was recalled (230011, or 231003 "not found or recalled") goes out once more as a new message
+   * to the same chat, top level (a new message cannot name a thread), under the same uuid: the
+   * refused reply posted nothing, and a retry of the whole send takes the same path again.
+   */
   async deliver(dest: Destination, msg: OutgoingMessage, opts: SendOptions = {}): Promise<string[]> {
     const uuid = opts.uuid || randomUUID();
+    try {
+      return await this.#deliver(dest, msg, opts, uuid);
+    } catch (err) {
+      if (dest.kind !== "reply" || !dest.chatId || !isRecalledTarget(err)) throw err;
+      this.#o.log.info("feishu_reply_target_recalled", {
+        messageId: dest.messageId,
+        code: (err as FeishuApiError).code,
+      });
+      const topLevel: Destination = { kind: "create", receiveIdType: "chat_id", receiveId: dest.chatId };
+      return this.#deliver(topLevel, msg, opts, uuid);
+    }
+  }
+
+  async #deliver(
+    dest: Destination,
+    msg: OutgoingMessage,
+    opts: SendOptions,
+    uuid: string,
+  ): Promise<string[]> {
     const mode = opts.retry ?? this.#o.defaultRetry ?? "in-process";
     const rest = followUp(dest);
     const parts = this.#render(dest === rest ? [dest] : [dest, rest], msg);
@@ -201,6 +225,13 @@ export class FeishuSender {
 export function followUp(dest: Destination): Destination {
   if (dest.kind !== "reply" || dest.replyInThread || !dest.chatId) return dest;
   return { kind: "create", receiveIdType: "chat_id", receiveId: dest.chatId };
+}
+
+/** Feishu codes for "the message you reply to is gone" (reference §5.2; PARITY §1.2). */
+export const RECALLED_TARGET_CODES: ReadonlySet<number | string> = new Set([230011, 231003]);
+
+function isRecalledTarget(err: unknown): boolean {
+  return err instanceof FeishuApiError && RECALLED_TARGET_CODES.has(err.code);
 }
 
 function apiName(dest: Destination): string {

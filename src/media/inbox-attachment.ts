@@ -16,7 +16,7 @@ export interface LocatedAttachment {
 
 /** The attachment `id` names in `message`, when it is there and downloadable. Pure. */
 export function attachmentIn(
-  message: InboundMessage,
+  message: Pick<InboundMessage, "messageId" | "msgType" | "content" | "attachments">,
   id: string,
   index: number,
 ): LocatedAttachment | undefined {
@@ -30,10 +30,17 @@ export function attachmentIn(
 
 export class InboxAttachments {
   readonly #payload;
+  readonly #quoting;
 
   constructor(sqlite: Database) {
     this.#payload = sqlite.query<{ payload: string }, [string, number]>(
       "SELECT payload FROM inbox WHERE message_id = ? AND user_id = ?",
+    );
+    // M2-4: a quoted message's media belong to whoever received the message quoting it. Only asked
+    // when the id is not the user's own message; it scans that user's rows alone.
+    this.#quoting = sqlite.query<{ payload: string }, [number, string]>(
+      `SELECT payload FROM inbox WHERE user_id = ? AND json_extract(payload, '$.quoted.messageId') = ?
+       ORDER BY seq DESC LIMIT 1`,
     );
   }
 
@@ -42,13 +49,21 @@ export class InboxAttachments {
     const parsed = parseAttachmentId(id);
     if (!parsed) return undefined;
     const row = this.#payload.get(parsed.messageId, userId);
-    if (!row) return undefined;
-    let message: InboundMessage;
-    try {
-      message = JSON.parse(row.payload) as InboundMessage;
-    } catch {
-      return undefined;
+    if (row) {
+      const message = parse(row.payload);
+      return message && attachmentIn(message, id, parsed.index);
     }
-    return attachmentIn(message, id, parsed.index);
+    const quoting = this.#quoting.get(userId, parsed.messageId);
+    const quoted = quoting ? parse(quoting.payload)?.quoted : undefined;
+    if (!quoted?.content) return undefined;
+    return attachmentIn({ ...quoted, content: quoted.content }, id, parsed.index);
+  }
+}
+
+function parse(payload: string): InboundMessage | undefined {
+  try {
+    return JSON.parse(payload) as InboundMessage;
+  } catch {
+    return undefined;
   }
 }

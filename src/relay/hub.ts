@@ -21,6 +21,8 @@ export class Hub {
       }
       for (const [id, list] of byUser) this.#byUser.get(id)?.deliverLive(list);
     });
+    // M2-4: a message held for its context (and those behind it) may now go, read from the inbox.
+    inbox.onReleased((userId) => this.#byUser.get(userId)?.pump());
   }
 
   get size(): number {

@@ -13,6 +13,7 @@ import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import { type BatchItem, BatchWriter } from "./inbox-batch.ts";
 import { PendingCap, type Trimmed } from "./inbox-cap.ts";
+import { SeqHolds } from "./inbox-holds.ts";
 import type { InboundMessage } from "./protocol.ts";
 
 export type { Trimmed } from "./inbox-cap.ts";
@@ -50,6 +51,20 @@ export interface StoredMessage {
   receivedAt: number;
 }
 
+/**
+ * M2-4: what a message refers to (quoted message, forwarded chat, group name, sender name), looked
+ * up after the commit and before delivery (relay/context-enricher.ts). `prefill` and `wants` are
+ * synchronous and do no I/O: a message that needs nothing is neither held nor read again.
+ */
+export interface ContextSource {
+  /** Fills in what memory already knows (a cached group name) before the message is stored. */
+  prefill(message: InboundMessage): void;
+  /** Whether a lookup could add anything: such a message is held back until `enrich` settles. */
+  wants(message: InboundMessage): boolean;
+  /** The message with its context, or undefined for no change. Settles within its own deadline. */
+  enrich(message: InboundMessage, userId: number): Promise<InboundMessage | undefined>;
+}
+
 interface Pending extends BatchItem {
   resolve: (r: AcceptResult) => void;
   reject: (e: unknown) => void;
@@ -77,6 +92,7 @@ export class Inbox {
   /** Every write attempt of the inbox reports here; `/health` reads it. */
   readonly #writes: WriteHealth;
   readonly #listeners: Array<(stored: StoredMessage[]) => void> = [];
+  readonly #releaseListeners: Array<(userId: number) => void> = [];
   #queue: Pending[] = [];
   readonly #pendingAcks = new Map<number, number>();
   #ackFlushScheduled = false;
@@ -89,6 +105,11 @@ export class Inbox {
    * could hand its seq to another message that the plugin would then drop as already seen.
    */
   readonly #notDurable = new Map<number, number[]>();
+  /** M2-4: messages waiting for their context; delivery stops below each user's first. */
+  readonly #awaitingContext = new SeqHolds();
+  #context: ContextSource | undefined;
+  /** Set by `close()`: a lookup that ends after it no longer writes (the database is closing). */
+  #closed = false;
   readonly #batch: BatchWriter;
   readonly #stmt;
   readonly #m;
@@ -140,6 +161,9 @@ export class Inbox {
       latest: q.query<{ messageId: string }, [number]>(
         "SELECT message_id AS messageId FROM inbox WHERE user_id = ? ORDER BY seq DESC LIMIT 1",
       ),
+      rewrite: q.query<unknown, [number, number, string]>(
+        "UPDATE inbox SET payload = ?3 WHERE user_id = ?1 AND seq = ?2",
+      ),
       messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, string]>(
         `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
          FROM inbox WHERE user_id = ? AND message_id = ?`,
@@ -164,8 +188,22 @@ export class Inbox {
     this.#listeners.push(listener);
   }
 
+  /**
+   * M2-4: a message stored from now on gets its context before delivery when `source.wants` it.
+   * The seq is held until `enrich` settles; messages of the same user after it wait too.
+   */
+  useContext(source: ContextSource): void {
+    this.#context = source;
+  }
+
+  /** A user's first held message was released: its connection should read on (hub.ts pumps). */
+  onReleased(listener: (userId: number) => void): void {
+    this.#releaseListeners.push(listener);
+  }
+
   /** Stores a message unless it was seen before; resolves once it is durable. */
   accept(item: IncomingMessage): Promise<AcceptResult> {
+    if (this.#context) prefillContext(this.#context, item.message, this.#log);
     let payload: string;
     try {
       payload = JSON.stringify(item.message);
@@ -260,6 +298,7 @@ export class Inbox {
     });
     this.#onCommit?.();
     const users = this.#holdBack(stored);
+    this.#fetchContext(stored);
     // Duplicates wait too: their original may be in this very batch.
     this.#walSync.sync().then(
       () => {
@@ -280,7 +319,9 @@ export class Inbox {
   }
 
   /** A failing listener (a delivery bug) is logged; it must not stop the others or the relay. */
-  #notify(stored: StoredMessage[]): void {
+  #notify(committed: StoredMessage[]): void {
+    // Messages at or after a held one wait for its release (`#fetchContext`), in order.
+    const stored = committed.filter((m) => m.seq < (this.#awaitingContext.first(m.userId) ?? Infinity));
     if (stored.length === 0) return;
     for (const listener of this.#listeners) {
       try {
@@ -289,6 +330,51 @@ export class Inbox {
         this.#log.error("inbox_listener_failed", { err: err as Error, messages: stored.length });
       }
     }
+  }
+
+  /**
+   * Holds the committed messages that want context and starts their lookups (at once: they run
+   * while the WAL syncs). Each lookup settles within its deadline, success or not; then the stored
+   * payload is rewritten (the StoredMessage too, in case the batch is not yet delivered from memory)
+   * and the hold is released.
+   */
+  #fetchContext(stored: StoredMessage[]): void {
+    const source = this.#context;
+    if (!source) return;
+    for (const m of stored) {
+      if (!wantsContext(source, m.message, this.#log)) continue;
+      this.#awaitingContext.hold(m.userId, m.seq);
+      // Through a promise from the start: a lookup that throws at once is released like any other.
+      Promise.resolve()
+        .then(() => source.enrich(m.message, m.userId))
+        .then((enriched) => {
+          if (enriched) this.#rewrite(m, enriched);
+        })
+        .catch((err) =>
+          this.#log.error("inbox_context_failed", { userId: m.userId, seq: m.seq, err: err as Error }),
+        )
+        .finally(() => {
+          if (!this.#awaitingContext.release(m.userId, m.seq)) return;
+          for (const listener of this.#releaseListeners) {
+            try {
+              listener(m.userId);
+            } catch (err) {
+              this.#log.error("inbox_listener_failed", { err: err as Error, userId: m.userId });
+            }
+          }
+        });
+    }
+  }
+
+  /** Stores the message with its context (no fsync: a crash only loses the context, not the row). */
+  #rewrite(m: StoredMessage, message: InboundMessage): void {
+    if (this.#closed) return;
+    const payload = JSON.stringify(message);
+    this.#reported(() => this.#relaxed(() => this.#stmt.rewrite.run(m.userId, m.seq, payload)));
+    // The payload's size changed: the cap sums the user's bytes again on its next commit.
+    this.#cap.forget(m.userId);
+    m.message = message;
+    m.payload = payload;
   }
 
   /** Marks a committed batch as not yet durable; returns its users for `#release`. */
@@ -326,13 +412,17 @@ export class Inbox {
 
   /** Waits for the WAL syncs under way (shutdown, before the database closes). */
   close(): Promise<void> {
+    this.#closed = true;
     return this.#walSync.close();
   }
 
   /** Unacked messages after `afterSeq`, oldest first. */
   pending(userId: number, afterSeq = 0, limit = 500): StoredMessage[] {
     this.flushAcks();
-    const below = this.#notDurable.get(userId)?.[0] ?? Number.MAX_SAFE_INTEGER;
+    const below = Math.min(
+      this.#notDurable.get(userId)?.[0] ?? Number.MAX_SAFE_INTEGER,
+      this.#awaitingContext.first(userId) ?? Number.MAX_SAFE_INTEGER,
+    );
     return this.#stmt.pending.all(userId, afterSeq, limit, below).map((r) => ({
       userId,
       seq: r.seq,
@@ -437,5 +527,24 @@ export class Inbox {
       messages: this.#stmt.pruneAcked.run(now - Math.max(retentionMs, DEDUPE_WINDOW_MS)).changes,
       marks: this.#stmt.pruneSeen.run(now - DEDUPE_WINDOW_MS).changes,
     }));
+  }
+}
+
+/** A failing `wants` (a bug) must not hold the message forever or fail the commit: no context. */
+function wantsContext(source: ContextSource, message: InboundMessage, log: Logger): boolean {
+  try {
+    return source.wants(message);
+  } catch (err) {
+    log.error("inbox_context_failed", { messageId: message.messageId, err: err as Error });
+    return false;
+  }
+}
+
+/** Memory-only context; a failure (a bug) stores the message without it. */
+function prefillContext(source: ContextSource, message: InboundMessage, log: Logger): void {
+  try {
+    source.prefill(message);
+  } catch (err) {
+    log.error("inbox_context_failed", { messageId: message.messageId, err: err as Error });
   }
 }

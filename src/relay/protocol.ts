@@ -107,6 +107,11 @@ export const ContextMessage = T.Object({
   createTime: T.Optional(T.Number()),
   /** Media of the quoted message (download with GET /api/media/:id as for the message itself). */
   attachments: T.Optional(T.Array(Attachment)),
+  /**
+   * The quoted message's parsed content, as `content` of the message itself (a post normalised to
+   * `{title, content}`); the relay reads its media keys from it. Absent in forwarded messages.
+   */
+  content: T.Optional(T.Record(T.String(), T.Unknown())),
 });
 export type ContextMessage = Static<typeof ContextMessage>;
 

@@ -4,9 +4,11 @@
  */
 
 import type { FakeFeishu } from "./feishu.ts";
+import type { FakeChatInput } from "./feishu-chats.ts";
 import { isObject, type JsonObject, parseJsonObject } from "./feishu-common.ts";
 import type { FakeUserInput } from "./feishu-contact.ts";
 import type { Envelope, MessageEventOptions } from "./feishu-events.ts";
+import type { FakeMessageInput } from "./feishu-messages.ts";
 import type { PushOptions } from "./feishu-pusher.ts";
 import type { ResourceInput } from "./feishu-resources.ts";
 import type { Failure, SwitchScope } from "./feishu-switches.ts";
@@ -58,6 +60,15 @@ const POST_ROUTES: Record<string, Handler> = {
     body.op === "create"
       ? fake.cardkit.failNextCreates(Number(body.n ?? 1), body.failure as Failure)
       : fake.cardkit.failNextUpdates(Number(body.n ?? 1), body.failure as Failure),
+  // M2-4: readable messages and chats, recalls and a slow read API.
+  messages: (fake, body) => ({ messageId: fake.addMessage(body as unknown as FakeMessageInput) }),
+  forwards: (fake, body) => ({
+    messageId: fake.addForward(body as unknown as Parameters<FakeFeishu["addForward"]>[0]),
+  }),
+  chats: (fake, body) => fake.addChat(body as unknown as FakeChatInput),
+  recall: (fake, body) =>
+    fake.recallMessage(String(body.messageId), body.replyCode === 231003 ? 231003 : 230011),
+  "read-delay": (fake, body) => fake.setReadDelay(Number(body.ms ?? 0)),
 };
 
 const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
@@ -81,6 +92,8 @@ const GET_ROUTES: Record<string, (fake: FakeFeishu) => unknown> = {
   "reaction-calls": (fake) => fake.reactions.calls.items,
   cards: (fake) => [...fake.cardkit.cards.values()],
   "card-ops": (fake) => fake.cardkit.ops.items,
+  "message-lookups": (fake) => fake.messages.lookups,
+  "chat-lookups": (fake) => fake.chats.lookups,
 };
 
 export async function handleControl(fake: FakeFeishu, req: Request, url: URL): Promise<Response | undefined> {

@@ -2,10 +2,12 @@
 import type { Server } from "bun";
 import type { TenantTokens } from "./feishu-auth.ts";
 import type { CardKitApi } from "./feishu-cardkit.ts";
+import type { ChatsApi } from "./feishu-chats.ts";
 import type { FakeContext } from "./feishu-common.ts";
 import { feishuError, type Reply, replyCode, toResponse } from "./feishu-common.ts";
 import { getBotInfo, getContactUser, type UserDirectory } from "./feishu-contact.ts";
 import type { ImApi } from "./feishu-im.ts";
+import type { MessagesApi } from "./feishu-messages.ts";
 import type { OAuthProvider } from "./feishu-oauth.ts";
 import type { ReactionsApi } from "./feishu-reactions.ts";
 import { RESOURCE_RE, type ResourceApi } from "./feishu-resources.ts";
@@ -41,6 +43,10 @@ export interface RouterDeps {
   reactions?: ReactionsApi;
   /** M2-3: CardKit card entities. */
   cards?: CardKitApi;
+  /** M2-4: GET a message (and a reply to a recalled one answers 230011/231003). */
+  messages?: MessagesApi;
+  /** M2-4: GET a chat's info. */
+  chats?: ChatsApi;
   calls: CallRecord[];
   onRateLimited: () => void;
   /** Optional extra routes (the control API); return undefined to fall through. */
@@ -50,6 +56,8 @@ export interface RouterDeps {
 const SEND_PATH = "/open-apis/im/v1/messages";
 const REPLY_RE = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/;
 const USER_RE = /^\/open-apis\/contact\/v3\/users\/([^/]+)$/;
+const MESSAGE_GET_RE = /^\/open-apis\/im\/v1\/messages\/([^/]+)$/;
+const CHAT_GET_RE = /^\/open-apis\/im\/v1\/chats\/([^/]+)$/;
 const RATE_LIMIT_CODES = new Set([99991400, 230020]);
 
 function isSendCall(method: string, path: string): boolean {
@@ -98,6 +106,20 @@ export function createFetchHandler(deps: RouterDeps) {
       record(deps, req, url, reply.status, code);
       return toResponse(reply);
     }
+    const read = req.method === "GET" ? readRoute(deps, url.pathname) : undefined;
+    if (read) {
+      // Reads have their own delay (a slow lookup) on top of the "all" switches.
+      const delayMs = deps.switches.takeDelay(false) + read.delayMs;
+      if (delayMs > 0) await Bun.sleep(delayMs);
+      const failure = deps.switches.takeFailure(false);
+      const reply = failure
+        ? failureReply(failure, deps.tokens.authErrorStatus)
+        : (deps.tokens.check(req) ?? read.handle());
+      const code = replyCode(reply);
+      if (code !== undefined && RATE_LIMIT_CODES.has(code)) deps.onRateLimited();
+      record(deps, req, url, reply.status, code);
+      return toResponse(reply);
+    }
     const rawBody = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
     const isSend = isSendCall(req.method, url.pathname);
     const delayMs = deps.switches.takeDelay(isSend);
@@ -111,6 +133,21 @@ export function createFetchHandler(deps: RouterDeps) {
     record(deps, req, url, reply.status, code);
     return toResponse(reply);
   };
+}
+
+/** GET a message or a chat (M2-4), when the path names one. */
+function readRoute(deps: RouterDeps, path: string): { delayMs: number; handle: () => Reply } | undefined {
+  const message = deps.messages && MESSAGE_GET_RE.exec(path);
+  if (message && deps.messages) {
+    const api = deps.messages;
+    return { delayMs: api.delayMs, handle: () => api.handle(decodeURIComponent(message[1]!)) };
+  }
+  const chat = deps.chats && CHAT_GET_RE.exec(path);
+  if (chat && deps.chats) {
+    const api = deps.chats;
+    return { delayMs: api.delayMs, handle: () => api.handle(decodeURIComponent(chat[1]!)) };
+  }
+  return undefined;
 }
 
 function record(deps: RouterDeps, req: Request, url: URL, status: number, code: number | undefined): void {
@@ -163,5 +200,7 @@ function tenantRoute(deps: RouterDeps, req: Request, url: URL, rawBody: string):
   if (path === "/open-apis/bot/v3/info") return getBotInfo(deps.ctx);
   const throttled = deps.im.checkAppLimit();
   if (throttled) return throttled;
+  const recalled = replyMatch && deps.messages?.replyRefusal(decodeURIComponent(replyMatch[1]!));
+  if (recalled) return recalled;
   return deps.im.handle(url, rawBody, replyMatch ? decodeURIComponent(replyMatch[1]) : undefined);
 }

@@ -11,6 +11,7 @@
 import type { Server } from "bun";
 import { TenantTokens } from "./feishu-auth.ts";
 import { CardKitApi } from "./feishu-cardkit.ts";
+import { ChatsApi, type FakeChatInput } from "./feishu-chats.ts";
 import type { FakeContext, JsonObject } from "./feishu-common.ts";
 import { type FakeUser, type FakeUserInput, UserDirectory } from "./feishu-contact.ts";
 import { handleControl } from "./feishu-control.ts";
@@ -29,6 +30,7 @@ import {
   v2Envelope,
 } from "./feishu-events.ts";
 import { ImApi, type SentMessage } from "./feishu-im.ts";
+import { type FakeMessageInput, type ForwardEntry, MessagesApi, type RecallCode } from "./feishu-messages.ts";
 import { OAuthProvider } from "./feishu-oauth.ts";
 import { type PushOptions, type PushResult, WebhookPusher } from "./feishu-pusher.ts";
 import { ReactionsApi } from "./feishu-reactions.ts";
@@ -49,8 +51,11 @@ export type {
   CallRecord,
   Envelope,
   Failure,
+  FakeChatInput,
+  FakeMessageInput,
   FakeUser,
   FakeUserInput,
+  ForwardEntry,
   MessageEventOptions,
   PushOptions,
   PushResult,
@@ -116,6 +121,10 @@ export class FakeFeishu {
   readonly reactions: ReactionsApi;
   /** M2-3: CardKit card entities and their op log. */
   readonly cardkit: CardKitApi;
+  /** M2-4: readable messages (GET im/v1/messages/:id) and recalls. */
+  readonly messages: MessagesApi;
+  /** M2-4: chat info (GET im/v1/chats/:id). */
+  readonly chats: ChatsApi;
   /** Count of 429/99991400 and 230020 answers, injected or enforced. */
   rateLimited = 0;
   private timeOffsetMs = 0;
@@ -146,6 +155,10 @@ export class FakeFeishu {
     this.im = new ImApi(this.ctx, this.users, (key) => this.uploadsApi.byKey(key));
     this.cardkit = new CardKitApi(this.ctx.clock);
     this.im.cardRefs = this.cardkit;
+    this.messages = new MessagesApi(this.appId, this.tenantKey, this.ctx.clock, (id) =>
+      this.im.sent.items.find((m) => m.messageId === id),
+    );
+    this.chats = new ChatsApi(this.tenantKey);
     this.oauth = new OAuthProvider(this.ctx, this.users);
     this.pusher = new WebhookPusher(this.ctx);
     this.ws = new WsGateway(this.ctx, () => `ws://127.0.0.1:${this.port}`);
@@ -162,6 +175,8 @@ export class FakeFeishu {
       uploads: this.uploadsApi,
       reactions: this.reactions,
       cards: this.cardkit,
+      messages: this.messages,
+      chats: this.chats,
       calls: this.calls,
       onRateLimited: () => {
         this.rateLimited++;
@@ -236,6 +251,8 @@ export class FakeFeishu {
     this.ws.reset();
     this.pusher.pushes.length = 0;
     this.resources.reset();
+    this.messages.reset();
+    this.chats.reset();
   }
 
   async stop(): Promise<void> {
@@ -318,6 +335,39 @@ export class FakeFeishu {
     return this.resources.calls;
   }
 
+  // ---- messages and chats (M2-4) ----
+
+  /** Makes a message readable by GET im/v1/messages/:id; returns its id. */
+  addMessage(input: FakeMessageInput): string {
+    return this.messages.addMessage(input);
+  }
+
+  /** A merge_forward holding `messages` (`{forward:[…]}` nests one); returns the forward's id. */
+  addForward(input: {
+    chatId: string;
+    messageId?: string;
+    senderOpenId?: string;
+    createTime?: number;
+    messages: ForwardEntry[];
+  }): string {
+    return this.messages.addForward(input);
+  }
+
+  /** Recalls a message: reading it answers 230110, a reply to it `replyCode` (230011 default). */
+  recallMessage(messageId: string, replyCode?: RecallCode): void {
+    this.messages.recall(messageId, replyCode);
+  }
+
+  addChat(input: FakeChatInput): void {
+    this.chats.addChat(input);
+  }
+
+  /** Every GET of a message or a chat answers this much later (0: at once). */
+  setReadDelay(ms: number): void {
+    this.messages.delayMs = ms;
+    this.chats.delayMs = ms;
+  }
+
   // ---- users and OAuth ----
 
   addUser(input: FakeUserInput): FakeUser {
@@ -353,6 +403,9 @@ export class FakeFeishu {
   messageEvent(opts: MessageEventOptions): V2Envelope {
     const envelope = messageEvent(this.identity(), opts);
     this.pusher.remember(envelope);
+    // Pushed messages can be quoted later, as on Feishu.
+    const event = envelope.event as JsonObject;
+    this.messages.recordEvent(event.message as JsonObject, opts.senderOpenId);
     return envelope;
   }
 

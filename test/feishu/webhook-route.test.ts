@@ -133,7 +133,8 @@ describe("storing messages", () => {
   });
 
   test("a group message counts only when it @-mentions the bot", async () => {
-    relay = ingestRelay(fake);
+    // Read from the inbox right after Feishu is answered: no hold for the group's name (M2-4).
+    relay = ingestRelay(fake, { FEISHU_CONTEXT: "false" });
     const alice = relay.addUser(ALICE);
     const chatId = "oc_group00000000000000000000000001";
     const tom = { openId: "ou_70m", name: "Tom" };
