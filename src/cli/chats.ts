@@ -8,6 +8,7 @@ import { chatJson } from "../groups/admin-routes.ts";
 import { bindingsOf } from "../groups/binding-store.ts";
 import { ChatId } from "../groups/model.ts";
 import { UsageError } from "./main.ts";
+import { formatTable } from "./table.ts";
 import { findUser, withContext } from "./users.ts";
 
 type Options = Record<string, string | true>;
@@ -38,15 +39,7 @@ export function chatsList(options: Options, raw: Raw): Promise<string> {
         c.boundBy,
         new Date(c.updatedAt).toISOString(),
       ]);
-    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-    return table
-      .map((row) =>
-        row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n");
+    return formatTable(table);
   });
 }
 

@@ -13,6 +13,7 @@ import { OpenId } from "../users/model.ts";
 import { type TokenDeps, tokensOf } from "../users/tokens.ts";
 import { type UserRecord, usersOf } from "../users/user-store.ts";
 import { UsageError } from "./main.ts";
+import { formatTable } from "./table.ts";
 
 type Options = Record<string, string | true>;
 
@@ -81,15 +82,7 @@ export function usersList(raw: Raw): Promise<string> {
     const table = [["ID", "OPEN_ID", "NAME", "PENDING", "LAST_SEEN", "LLM"]];
     for (const r of rows)
       table.push([r.id, r.openId, r.name, String(r.pending), r.lastSeenAt ?? "never", llm.get(r.id) || "-"]);
-    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-    return table
-      .map((row) =>
-        row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n");
+    return formatTable(table);
   });
 }
 

@@ -1,17 +1,10 @@
 /** The fake's GET message and GET chat APIs behave as reference §11.4 and §11.6 say. */
 import { describe, expect, test } from "bun:test";
-import { useFakeFeishu } from "./use-fake-feishu.ts";
+import { tenantToken, useFakeFeishu } from "./use-fake-feishu.ts";
 
 const fake = await useFakeFeishu();
 
-async function token(): Promise<string> {
-  const res = await fetch(`${fake.url}/open-apis/auth/v3/tenant_access_token/internal`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ app_id: fake.appId, app_secret: fake.appSecret }),
-  });
-  return ((await res.json()) as { tenant_access_token: string }).tenant_access_token;
-}
+const token = () => tenantToken(fake);
 
 async function get(path: string, auth?: string) {
   const res = await fetch(`${fake.url}/open-apis/im/v1/${path}`, {

@@ -1,17 +1,10 @@
 /** The fake's message-resource API behaves as reference §11.1 says, and its control API drives it. */
 import { describe, expect, test } from "bun:test";
-import { useFakeFeishu } from "./use-fake-feishu.ts";
+import { tenantToken, useFakeFeishu } from "./use-fake-feishu.ts";
 
 const fake = await useFakeFeishu();
 
-async function token(): Promise<string> {
-  const res = await fetch(`${fake.url}/open-apis/auth/v3/tenant_access_token/internal`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ app_id: fake.appId, app_secret: fake.appSecret }),
-  });
-  return ((await res.json()) as { tenant_access_token: string }).tenant_access_token;
-}
+const token = () => tenantToken(fake);
 
 function download(messageId: string, fileKey: string, type: string | null, auth?: string) {
   const query = type === null ? "" : `?type=${type}`;
