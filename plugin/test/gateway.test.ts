@@ -15,7 +15,7 @@ import {
   OWNER,
 } from "./helpers/fake-relay.ts";
 import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
-import { gatewayContext, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
+import { gatewayContext, type StubFlavor, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.secret-jwt-value";
 
@@ -25,7 +25,7 @@ const stops = stopsAfterEach(() => {
   relay = undefined;
 });
 
-function start(opts: FakeRelayOptions = {}, flavor: "classic" | "modern" = "classic", tuning = {}) {
+function start(opts: FakeRelayOptions = {}, flavor: StubFlavor = "classic", tuning = {}) {
   relay = new FakeRelay(opts);
   const cfg = { channels: { "feishu-relay": { relayUrl: relay.url, token: TOKEN } } };
   const plugin = createFeishuRelayPlugin({ client: { ...FAST_CLIENT, ...tuning } });
@@ -152,7 +152,7 @@ describe("connection", () => {
 });
 
 describe("inbound", () => {
-  for (const flavor of ["classic", "modern"] as const) {
+  for (const flavor of ["classic", "modern", "current"] as const) {
     test(`message → agent → send(replyTo) → sent → ack (${flavor} runtime)`, async () => {
       const t = start({ onOpen: greetWith(messageFrame(1)) }, flavor);
       const ack = await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
