@@ -35,6 +35,7 @@ import {
   collectInboundMedia,
   type InboundMedia,
   type InboundMediaDeps,
+  legacyMediaFields,
   type MediaStoreLike,
 } from "./inbound-media.ts";
 import { type EventLog, errorText } from "./log.ts";
@@ -347,7 +348,7 @@ function classicContext(rt: ChannelRuntimeLike, f: Facts): Record<string, unknow
     Timestamp: frame.createTime,
     WasMentioned: f.isGroup ? frame.mentionedBot : undefined,
     CommandAuthorized: f.authorized,
-    ...(f.media.length > 0 ? { media: f.media } : {}),
+    ...(f.media.length > 0 ? { media: f.media, ...legacyMediaFields(f.media) } : {}),
   });
 }
 
