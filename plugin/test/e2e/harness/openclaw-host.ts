@@ -219,6 +219,27 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
 
   const workspace = join(dir, "state/workspace");
   mkdirSync(workspace, { recursive: true });
+  let cliPaired = false;
+  const runCli = (args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> =>
+    new Promise((resolve) => {
+      const p = spawn(node, [entry, ...args], {
+        cwd: dir,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      p.stdout?.on("data", (b: Buffer) => (output += b.toString()));
+      p.stderr?.on("data", (b: Buffer) => (output += b.toString()));
+      const timer = setTimeout(() => {
+        output += `\n[harness] CLI timed out after ${timeoutMs} ms`;
+        if (p.pid) process.kill(-p.pid, "SIGKILL");
+      }, timeoutMs);
+      p.once("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, output });
+      });
+    });
   return {
     dir,
     version,
@@ -229,26 +250,17 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
       out.flush();
       return existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
     },
-    cli: (args, timeoutMs = 90_000) =>
-      new Promise((resolve) => {
-        const p = spawn(node, [entry, ...args], {
-          cwd: dir,
-          env,
-          detached: true,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let output = "";
-        p.stdout?.on("data", (b: Buffer) => (output += b.toString()));
-        p.stderr?.on("data", (b: Buffer) => (output += b.toString()));
-        const timer = setTimeout(() => {
-          output += `\n[harness] CLI timed out after ${timeoutMs} ms`;
-          if (p.pid) process.kill(-p.pid, "SIGKILL");
-        }, timeoutMs);
-        p.once("exit", (code) => {
-          clearTimeout(timer);
-          resolve({ code, output });
-        });
-      }),
+    cli: async (args, timeoutMs = 90_000) => {
+      // OpenClaw 2026.3.x pairs the CLI's device silently on loopback, but only with the scopes of
+      // its first command, and asks for approval of any later scope upgrade ("pairing required"):
+      // `channels status` (read) then blocks `message send` (write). `devices list` asks for the
+      // CLI's full default scopes, so one call first pairs the device for everything.
+      if (version !== PINNED_VERSION && !cliPaired) {
+        cliPaired = true;
+        await runCli(["devices", "list", "--json"], timeoutMs);
+      }
+      return runCli(args, timeoutMs);
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
