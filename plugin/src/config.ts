@@ -6,6 +6,13 @@
  */
 
 export const CHANNEL_ID = "feishu-relay";
+
+/**
+ * Which group messages share an agent session, named as the official Feishu channel names them:
+ * one per group (default), per sender in a group, per topic, or per sender in a topic.
+ */
+export const GROUP_SESSION_SCOPES = ["group", "group_sender", "group_topic", "group_topic_sender"] as const;
+export type GroupSessionScope = (typeof GROUP_SESSION_SCOPES)[number];
 export const DEFAULT_ACCOUNT_ID = "default";
 
 export interface FeishuRelayAccount {
@@ -17,6 +24,8 @@ export interface FeishuRelayAccount {
   token?: string;
   /** Send live drafts of answers when the relay offers feature `stream` (default true). */
   streaming: boolean;
+  /** How group messages are split into sessions (default "group"). */
+  groupSessionScope: GroupSessionScope;
   /** Why the account cannot start, when it cannot. Never contains the token. */
   problem?: string;
 }
@@ -26,6 +35,7 @@ interface RawSection {
   relayUrl?: unknown;
   token?: unknown;
   streaming?: unknown;
+  groupSessionScope?: unknown;
 }
 
 /** Reads `cfg.channels["feishu-relay"]` without trusting its shape. */
@@ -66,7 +76,22 @@ export function resolveAccount(cfg: unknown, accountId?: string | null): FeishuR
   else if (!relayUrl) problem = "channels.feishu-relay.relayUrl must be a ws:// or wss:// URL";
   else if (!token) problem = "channels.feishu-relay.token is not set";
   const streaming = section?.streaming !== false;
-  return { accountId: id, enabled, configured: !problem, relayUrl, token, streaming, problem };
+  const groupSessionScope = parseGroupSessionScope(section?.groupSessionScope);
+  return {
+    accountId: id,
+    enabled,
+    configured: !problem,
+    relayUrl,
+    token,
+    streaming,
+    groupSessionScope,
+    problem,
+  };
+}
+
+/** An unknown value falls back to "group": the manifest schema rejects it before we get here. */
+export function parseGroupSessionScope(raw: unknown): GroupSessionScope {
+  return GROUP_SESSION_SCOPES.find((s) => s === raw) ?? "group";
 }
 
 /** Listed whenever the section exists, so `openclaw status` can say what is missing. */

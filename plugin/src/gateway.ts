@@ -83,6 +83,8 @@ export async function startAccount(
         cfg: ctx.cfg,
         accountId,
         ownerOpenId: client.hello?.user.openId,
+        bot: client.hello?.bot,
+        groupSessionScope: account.groupSessionScope,
         link,
         media: limits
           ? {

@@ -1,6 +1,7 @@
 /**
  * Inbound attachments → files in OpenClaw's media store → ordered `media` facts for the agent's
- * context (MsgContext.media; not the deprecated MediaPath/MediaUrl fields).
+ * context (MsgContext.media). Hosts without `inbound.buildContext` also get the older
+ * MediaPath/MediaPaths/… fields (legacyMediaFields): 2026.3.x reads only those.
  *
  * Runs before the message is dispatched, so the model sees the real image or file. A download that
  * fails never blocks the message: the agent gets a short note saying which attachment it cannot
@@ -164,4 +165,23 @@ export async function collectInboundMedia(
     });
   }
   return out;
+}
+
+/**
+ * The pre-`media` context fields, projected from the facts as OpenClaw 2026.9's own
+ * `projectMediaFacts` does for channels. Only for hosts that build the context the old way
+ * (finalizeInboundContext): OpenClaw 2026.3.x ignores `media` and reads these; newer hosts
+ * project them from `media` themselves (and mark them `removeAfter 2026-10-01`).
+ */
+export function legacyMediaFields(media: readonly InboundMediaFact[]): Record<string, unknown> {
+  if (media.length === 0) return {};
+  const types = media.map((m) => m.contentType ?? m.kind);
+  return {
+    MediaPath: media[0]!.path,
+    MediaUrl: media[0]!.path,
+    MediaType: types[0],
+    MediaPaths: media.map((m) => m.path),
+    MediaUrls: media.map((m) => m.path),
+    MediaTypes: types,
+  };
 }

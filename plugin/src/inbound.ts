@@ -2,11 +2,14 @@
  * One relay `message` frame → one agent turn, through OpenClaw's channel runtime
  * (openclaw-plugin-reference.md §2.5).
  *
- * The classic pipeline (resolveAgentRoute → finalizeInboundContext → recordInboundSession →
- * dispatchReplyWithBufferedBlockDispatcher) has worked unchanged from 2026.1 to 2026.9. Hosts that
- * have `inbound.dispatchReply` (2026.9+) get the same context through it instead, which records
- * the session and runs the turn lifecycle for us. Everything is feature-detected: the runtime is
- * typed structurally here, not imported, so the plugin keeps working across host versions.
+ * Three pipelines, feature-detected (the runtime is typed structurally here, not imported, so the
+ * plugin keeps working across host versions):
+ * - "current" (2026.9+): `inbound.buildContext` builds the context from facts and `inbound.dispatch`
+ *   records the session and runs the turn, as OpenClaw's own channels do.
+ * - "turn": hosts with `inbound.dispatchReply` but no `dispatch` get the finalized context through it.
+ * - "classic" (2026.1 to 2026.9): resolveAgentRoute → finalizeInboundContext → recordInboundSession →
+ *   dispatchReplyWithBufferedBlockDispatcher. 2026.9.6 marks finalizeInboundContext,
+ *   recordInboundSession and resolveStorePath `removeAfter 2026-10-01`, so they are only the fallback.
  *
  * Attachments (relay feature `media`) are downloaded and stored before dispatch and reach the agent
  * as `media` facts (inbound-media.ts). Replies go back as `send` frames with `replyTo` = the Feishu
@@ -18,12 +21,21 @@
  * (draft-stream.ts); the first final payload closes the stream by carrying its `streamId`.
  */
 import type { MessageFrame } from "../../src/relay/protocol.ts";
-import { CHANNEL_ID } from "./config.ts";
+import { CHANNEL_ID, type GroupSessionScope } from "./config.ts";
 import { type DraftLink, DraftStream, relayStreams, type StreamGate } from "./draft-stream.ts";
+import {
+  agentText,
+  chatLabel,
+  commandAuthorized,
+  quotedFacts,
+  sessionPeer,
+  withoutBotMention,
+} from "./inbound-context.ts";
 import {
   collectInboundMedia,
   type InboundMedia,
   type InboundMediaDeps,
+  legacyMediaFields,
   type MediaStoreLike,
 } from "./inbound-media.ts";
 import { type EventLog, errorText } from "./log.ts";
@@ -44,7 +56,7 @@ export interface ChannelRuntimeLike {
     resolveEnvelopeFormatOptions?: Fn;
   };
   session?: { resolveStorePath?: Fn; recordInboundSession?: Fn };
-  inbound?: { dispatchReply?: Fn };
+  inbound?: { buildContext?: Fn; dispatch?: Fn; dispatchReply?: Fn };
   media?: MediaStoreLike;
 }
 
@@ -54,6 +66,10 @@ export interface InboundDeps {
   accountId: string;
   /** The owner's open_id from `hello`: only the owner may run OpenClaw commands. */
   ownerOpenId: string | undefined;
+  /** The bot from `hello`: its mention is removed from text an older relay left it in. */
+  bot?: { openId?: string; name?: string };
+  /** Config `groupSessionScope` (default "group"). */
+  groupSessionScope?: GroupSessionScope;
   /** The relay connection replies go out on (send frames, media uploads). */
   link: RelayLink;
   /** Set when the relay has the `media` feature: how to fetch this message's attachments. */
@@ -70,6 +86,28 @@ interface Route {
   agentId: string;
   accountId?: string;
   sessionKey: string;
+  dmScope?: string;
+}
+
+export type Pipeline = "current" | "turn" | "classic";
+
+/** Which pipeline this host supports, or undefined when it lacks what every one of them needs. */
+export function pipelineFor(rt: ChannelRuntimeLike): Pipeline | undefined {
+  if (!rt.routing?.resolveAgentRoute) return undefined;
+  const build = rt.inbound?.buildContext;
+  const finalize = rt.reply?.finalizeInboundContext;
+  const classic = rt.reply?.dispatchReplyWithBufferedBlockDispatcher;
+  if (build && rt.inbound?.dispatch) return "current";
+  if (!build && !finalize) return undefined;
+  if (
+    rt.inbound?.dispatchReply &&
+    classic &&
+    finalize &&
+    rt.session?.recordInboundSession &&
+    rt.session.resolveStorePath
+  )
+    return "turn";
+  return classic ? "classic" : undefined;
 }
 
 export function conversationTarget(frame: MessageFrame): RelayTarget {
@@ -78,56 +116,64 @@ export function conversationTarget(frame: MessageFrame): RelayTarget {
     : (`user:${frame.sender.openId}` as RelayTarget);
 }
 
+/** What the context is built from, whichever API builds it. */
+interface Facts {
+  frame: MessageFrame;
+  route: Route;
+  accountId: string;
+  target: string;
+  isGroup: boolean;
+  senderLabel: string;
+  label: string;
+  /** The message text without the bot's mention (commands parse this). */
+  text: string;
+  /** What the agent reads: text, forwarded chat, media notes. */
+  bodyForAgent: string;
+  body: string;
+  authorized: boolean;
+  media: InboundMedia["media"];
+}
+
 export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Promise<void> {
   const { rt, cfg, log } = deps;
-  const resolveAgentRoute = rt.routing?.resolveAgentRoute;
-  const finalize = rt.reply?.finalizeInboundContext;
-  const dispatchClassic = rt.reply?.dispatchReplyWithBufferedBlockDispatcher;
-  if (!resolveAgentRoute || !finalize || (!dispatchClassic && !rt.inbound?.dispatchReply)) {
+  const pipeline = pipelineFor(rt);
+  if (!pipeline) {
     throw new Error("this OpenClaw version lacks the channel runtime the feishu-relay plugin needs");
   }
   const isGroup = frame.chatType === "group";
-  const target = qualifiedTarget(conversationTarget(frame));
-  const route = resolveAgentRoute({
+  const { peer, parentPeer } = sessionPeer(frame, deps.groupSessionScope);
+  const route = rt.routing!.resolveAgentRoute!({
     cfg,
     channel: CHANNEL_ID,
     accountId: deps.accountId,
-    peer: isGroup ? { kind: "group", id: frame.chatId } : { kind: "direct", id: frame.sender.openId },
+    peer,
+    ...(parentPeer ? { parentPeer } : {}),
   }) as Route;
   const senderLabel = frame.sender.name || frame.sender.openId;
   // Before dispatch: the agent should see the files; a failed download only adds a note.
   const inbound: InboundMedia = deps.media
     ? await collectInboundMedia(frame, { ...deps.media, store: rt.media, log })
     : { media: [], notes: [] };
-  const bodyForAgent = withNotes(frame.text, inbound.notes);
-  const ctx = finalize({
-    Body: envelope(rt, cfg, frame, senderLabel, bodyForAgent),
-    BodyForAgent: bodyForAgent,
-    RawBody: frame.text,
-    CommandBody: frame.text,
-    From: target,
-    To: target,
-    OriginatingTo: target,
-    OriginatingChannel: CHANNEL_ID,
-    Provider: CHANNEL_ID,
-    Surface: CHANNEL_ID,
-    SessionKey: route.sessionKey,
-    AccountId: route.accountId ?? deps.accountId,
-    ChatType: isGroup ? "group" : "direct",
-    ConversationLabel: isGroup ? frame.chatId : senderLabel,
-    GroupSubject: isGroup ? frame.chatId : undefined,
-    NativeChannelId: frame.chatId,
-    SenderId: frame.sender.openId,
-    SenderName: frame.sender.name,
-    MessageSid: frame.messageId,
-    MessageSidFull: frame.messageId,
-    ReplyToId: frame.parentId,
-    MessageThreadId: frame.threadId,
-    Timestamp: frame.createTime,
-    WasMentioned: isGroup ? frame.mentionedBot : undefined,
-    CommandAuthorized: Boolean(deps.ownerOpenId) && frame.sender.openId === deps.ownerOpenId,
-    ...(inbound.media.length > 0 ? { media: inbound.media } : {}),
-  });
+  const text = withoutBotMention(frame, deps.bot);
+  const bodyForAgent = withNotes(agentText(text, frame.forwarded), inbound.notes);
+  const label = isGroup ? chatLabel(frame) : senderLabel;
+  const facts: Facts = {
+    frame,
+    route,
+    accountId: route.accountId ?? deps.accountId,
+    target: qualifiedTarget(conversationTarget(frame)),
+    isGroup,
+    senderLabel,
+    label,
+    text,
+    bodyForAgent,
+    body: envelope(rt, cfg, frame, senderLabel, label, bodyForAgent),
+    authorized: commandAuthorized(frame, deps.ownerOpenId),
+    media: inbound.media,
+  };
+  const ctx = rt.inbound?.buildContext
+    ? await buildCurrentContext(rt.inbound.buildContext, facts)
+    : classicContext(rt, facts);
 
   const drafts = draftStreamFor(frame, deps);
   const deliver = replyDeliverer(frame, deps, drafts);
@@ -143,23 +189,19 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     });
   const onRecordError = (err: unknown) =>
     log.warn("session_record_failed", { messageId: frame.messageId, error: errorText(err) });
-  const storePath = rt.session?.resolveStorePath?.(
-    (cfg as { session?: { store?: string } } | undefined)?.session?.store,
-    { agentId: route.agentId },
-  );
+  log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline });
 
-  if (rt.inbound?.dispatchReply && dispatchClassic && rt.session?.recordInboundSession && storePath) {
-    log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "turn" });
-    await rt.inbound.dispatchReply({
+  if (pipeline === "current") {
+    await rt.inbound!.dispatch!({
       cfg,
       channel: CHANNEL_ID,
-      accountId: route.accountId ?? deps.accountId,
-      agentId: route.agentId,
-      routeSessionKey: route.sessionKey,
-      storePath,
+      accountId: facts.accountId,
+      route: {
+        agentId: route.agentId,
+        sessionKey: route.sessionKey,
+        ...(route.dmScope ? { dmScope: route.dmScope } : {}),
+      },
       ctxPayload: ctx,
-      recordInboundSession: rt.session.recordInboundSession,
-      dispatchReplyWithBufferedBlockDispatcher: dispatchClassic,
       delivery: { deliver, onError },
       replyPipeline: {},
       ...(replyOptions ? { replyOptions } : {}),
@@ -169,17 +211,145 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     await deliver.closeStream();
     return;
   }
-  log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline: "classic" });
+  const storePath = rt.session?.resolveStorePath?.(
+    (cfg as { session?: { store?: string } } | undefined)?.session?.store,
+    { agentId: route.agentId },
+  );
+  if (pipeline === "turn" && storePath) {
+    await rt.inbound!.dispatchReply!({
+      cfg,
+      channel: CHANNEL_ID,
+      accountId: facts.accountId,
+      agentId: route.agentId,
+      routeSessionKey: route.sessionKey,
+      storePath,
+      ctxPayload: ctx,
+      recordInboundSession: rt.session!.recordInboundSession,
+      dispatchReplyWithBufferedBlockDispatcher: rt.reply!.dispatchReplyWithBufferedBlockDispatcher,
+      delivery: { deliver, onError },
+      replyPipeline: {},
+      ...(replyOptions ? { replyOptions } : {}),
+      record: { onRecordError },
+      messageId: frame.messageId,
+    });
+    await deliver.closeStream();
+    return;
+  }
   if (rt.session?.recordInboundSession && storePath) {
     await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
   }
-  await dispatchClassic?.({
+  await rt.reply!.dispatchReplyWithBufferedBlockDispatcher!({
     ctx,
     cfg,
     dispatcherOptions: { deliver, onError },
     ...(replyOptions ? { replyOptions } : {}),
   });
   await deliver.closeStream();
+}
+
+/** `inbound.buildContext` (buildChannelInboundEventContext): facts in, finalized context out. */
+async function buildCurrentContext(build: Fn, f: Facts): Promise<Record<string, unknown>> {
+  const { frame } = f;
+  const quote = quotedFacts(frame.quoted);
+  return await build({
+    channel: CHANNEL_ID,
+    accountId: f.accountId,
+    messageId: frame.messageId,
+    messageIdFull: frame.messageId,
+    timestamp: frame.createTime,
+    from: f.target,
+    sender: { id: frame.sender.openId, name: frame.sender.name },
+    conversation: {
+      kind: f.isGroup ? "group" : "direct",
+      id: frame.chatId,
+      label: f.label,
+      threadId: frame.threadId,
+      nativeChannelId: frame.chatId,
+    },
+    route: {
+      agentId: f.route.agentId,
+      accountId: f.route.accountId,
+      routeSessionKey: f.route.sessionKey,
+      ...(f.route.dmScope ? { dmScope: f.route.dmScope } : {}),
+    },
+    reply: {
+      to: f.target,
+      originatingTo: f.target,
+      nativeChannelId: frame.chatId,
+      replyToId: frame.parentId,
+      messageThreadId: frame.threadId,
+    },
+    message: {
+      body: f.body,
+      bodyForAgent: f.bodyForAgent,
+      rawBody: f.text,
+      commandBody: f.text,
+      senderLabel: f.senderLabel,
+    },
+    access: {
+      commands: { authorized: f.authorized },
+      ...(f.isGroup
+        ? {
+            mentions: {
+              canDetectMention: true,
+              wasMentioned: frame.mentionedBot,
+              explicitlyMentionedBot: frame.mentionedBot,
+            },
+          }
+        : {}),
+    },
+    ...(f.media.length > 0 ? { media: f.media } : {}),
+    ...(quote
+      ? {
+          supplemental: {
+            quote: {
+              id: quote.id,
+              fullId: quote.id,
+              body: quote.body,
+              sender: quote.sender,
+              senderAllowed: true,
+            },
+          },
+        }
+      : {}),
+    extra: { MessageThreadId: frame.threadId, RootMessageId: frame.rootId },
+  });
+}
+
+/** The same context for hosts without `buildContext`, as MsgContext fields. */
+function classicContext(rt: ChannelRuntimeLike, f: Facts): Record<string, unknown> {
+  const { frame } = f;
+  const quote = quotedFacts(frame.quoted);
+  return rt.reply!.finalizeInboundContext!({
+    Body: f.body,
+    BodyForAgent: f.bodyForAgent,
+    RawBody: f.text,
+    CommandBody: f.text,
+    From: f.target,
+    To: f.target,
+    OriginatingTo: f.target,
+    OriginatingChannel: CHANNEL_ID,
+    Provider: CHANNEL_ID,
+    Surface: CHANNEL_ID,
+    SessionKey: f.route.sessionKey,
+    AccountId: f.accountId,
+    ChatType: f.isGroup ? "group" : "direct",
+    ConversationLabel: f.label,
+    GroupSubject: f.isGroup ? f.label : undefined,
+    NativeChannelId: frame.chatId,
+    SenderId: frame.sender.openId,
+    SenderName: frame.sender.name,
+    MessageSid: frame.messageId,
+    MessageSidFull: frame.messageId,
+    ReplyToId: frame.parentId ?? quote?.id,
+    ...(quote ? { ReplyToBody: quote.body, ReplyToSender: quote.sender } : {}),
+    RootMessageId: frame.rootId,
+    MessageThreadId: frame.threadId,
+    Timestamp: frame.createTime,
+    WasMentioned: f.isGroup ? frame.mentionedBot : undefined,
+    CommandAuthorized: f.authorized,
+    ...(f.media.length > 0 ? { media: f.media, ...legacyMediaFields(f.media) } : {}),
+  });
 }
 
 /** Drafting for this turn, when the account allows it and the relay offers it now. */
@@ -205,6 +375,7 @@ function envelope(
   cfg: unknown,
   frame: MessageFrame,
   from: string,
+  label: string,
   body: string,
 ): string {
   const format = rt.reply?.formatAgentEnvelope;
@@ -212,7 +383,7 @@ function envelope(
   try {
     return format({
       channel: "Feishu",
-      from: frame.chatType === "group" ? `${from} (group ${frame.chatId})` : from,
+      from: frame.chatType === "group" ? `${from} (group ${label})` : from,
       timestamp: frame.createTime,
       envelope: rt.reply?.resolveEnvelopeFormatOptions?.(cfg),
       body,

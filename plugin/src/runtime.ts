@@ -26,6 +26,11 @@ export function getPluginRuntime(): PluginRuntimeLike | undefined {
 /** Prefers the runtime passed with the gateway context when it is the full channel runtime. */
 export function channelRuntimeFor(ctxRuntime: unknown): ChannelRuntimeLike | undefined {
   const fromCtx = ctxRuntime as ChannelRuntimeLike | undefined;
-  if (fromCtx && typeof fromCtx === "object" && fromCtx.reply?.finalizeInboundContext) return fromCtx;
+  if (
+    fromCtx &&
+    typeof fromCtx === "object" &&
+    (fromCtx.inbound?.buildContext || fromCtx.reply?.finalizeInboundContext)
+  )
+    return fromCtx;
   return stored?.channel;
 }

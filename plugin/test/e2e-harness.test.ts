@@ -1,13 +1,24 @@
 /** The mock model of the real-OpenClaw e2e answers what the tests rely on (runs without OpenClaw). */
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   answerFor,
   cutInto,
   newMarker,
+  newQuotedMarker,
   STREAM_PIECES,
   startMockModel,
   streamedAnswer,
 } from "./e2e/harness/mock-model.ts";
+import {
+  cacheDirFor,
+  e2eVersions,
+  OLDEST_VERSION,
+  PINNED_VERSION,
+  PLUGIN_DIR,
+  REPO_ROOT,
+} from "./e2e/harness/openclaw-host.ts";
 import { makePng } from "./e2e/harness/png.ts";
 
 const request = (text: string, parts: object[] = []) =>
@@ -23,6 +34,8 @@ describe("mock model", () => {
     const [a, b] = [newMarker(), newMarker()];
     expect(answerFor(request(`${a} then ${b}`))).toBe(`echo ${b}`);
     expect(answerFor(request("no marker"))).toBe("ok");
+    // As OpenClaw 2026.9.6 sends it: the marker on its own line, i.e. after `\n` in the raw JSON.
+    expect(answerFor(request(`Conversation info\n\n${b}\n\nRuntime: x`))).toBe(`echo ${b}`);
   });
 
   test("whatimage reports the last image part's type and decoded size", () => {
@@ -31,6 +44,13 @@ describe("mock model", () => {
     const part = { type: "image_url", image_url: { url: `data:image/png;base64,${png.toString("base64")}` } };
     expect(answerFor(request(`whatimage ${m}`, [part]))).toBe(`got image/png ${png.length} bytes`);
     expect(answerFor(request(`whatimage ${m}`))).toBe("got no image");
+  });
+
+  test("whatquoted reports the quoted-text token it was shown, or nothing", () => {
+    const m = newMarker();
+    const q = newQuotedMarker();
+    expect(answerFor(request(`Reply target: ${q}\nwhatquoted ${m}`))).toBe(`quoted ${q}`);
+    expect(answerFor(request(`whatquoted ${m}`))).toBe("quoted nothing");
   });
 
   test("sendfile answers with a MEDIA: line for the path", () => {
@@ -72,5 +92,29 @@ describe("mock model", () => {
     expect(png.subarray(12, 16).toString("ascii")).toBe("IHDR");
     expect(png.readUInt32BE(16)).toBe(80);
     expect(png.readUInt32BE(20)).toBe(60);
+  });
+});
+
+describe("host versions", () => {
+  test("both the pinned and the oldest claimed host by default; OPENCLAW_E2E_VERSIONS picks", () => {
+    expect(e2eVersions("")).toEqual([PINNED_VERSION, OLDEST_VERSION]);
+    expect(e2eVersions(" 2026.9.6 , ")).toEqual(["2026.9.6"]);
+  });
+
+  test("the pinned host keeps .cache/openclaw; others get .cache/openclaw-<version>", () => {
+    const saved = process.env.OPENCLAW_CACHE_DIR;
+    delete process.env.OPENCLAW_CACHE_DIR;
+    try {
+      expect(cacheDirFor(PINNED_VERSION)).toBe(join(REPO_ROOT, ".cache/openclaw"));
+      expect(cacheDirFor("2026.3.28")).toBe(join(REPO_ROOT, ".cache/openclaw-2026.3.28"));
+    } finally {
+      if (saved !== undefined) process.env.OPENCLAW_CACHE_DIR = saved;
+    }
+  });
+
+  test("the oldest tested host is what the package claims", () => {
+    const pkg = JSON.parse(readFileSync(join(PLUGIN_DIR, "package.json"), "utf8"));
+    expect(pkg.openclaw.install.minHostVersion).toBe(`>=${OLDEST_VERSION}`);
+    expect(pkg.openclaw.build.openclawVersion).toBe(PINNED_VERSION);
   });
 });

@@ -6,6 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
+import { handleInbound } from "../src/inbound.ts";
+import { eventLog } from "../src/log.ts";
 import {
   FakeRelay,
   type FakeRelayOptions,
@@ -15,7 +17,7 @@ import {
   OWNER,
 } from "./helpers/fake-relay.ts";
 import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
-import { gatewayContext, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
+import { gatewayContext, type StubFlavor, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.secret-jwt-value";
 
@@ -25,7 +27,7 @@ const stops = stopsAfterEach(() => {
   relay = undefined;
 });
 
-function start(opts: FakeRelayOptions = {}, flavor: "classic" | "modern" = "classic", tuning = {}) {
+function start(opts: FakeRelayOptions = {}, flavor: StubFlavor = "classic", tuning = {}) {
   relay = new FakeRelay(opts);
   const cfg = { channels: { "feishu-relay": { relayUrl: relay.url, token: TOKEN } } };
   const plugin = createFeishuRelayPlugin({ client: { ...FAST_CLIENT, ...tuning } });
@@ -152,7 +154,7 @@ describe("connection", () => {
 });
 
 describe("inbound", () => {
-  for (const flavor of ["classic", "modern"] as const) {
+  for (const flavor of ["classic", "modern", "current"] as const) {
     test(`message → agent → send(replyTo) → sent → ack (${flavor} runtime)`, async () => {
       const t = start({ onOpen: greetWith(messageFrame(1)) }, flavor);
       const ack = await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
@@ -196,6 +198,110 @@ describe("inbound", () => {
       CommandAuthorized: false,
       SessionKey: "agent:main:feishu-relay:group:oc_group",
     });
+  });
+
+  for (const flavor of ["classic", "modern", "current"] as const) {
+    test(`group context (${flavor} runtime): chat name, quoted message, forwarded chat, real sender of a bound group`, async () => {
+      const msg = messageFrame(1, {
+        chatType: "group",
+        chatId: "oc_team",
+        chatName: "产品周会",
+        boundChat: true,
+        sender: { openId: "ou_member", name: "李雷" },
+        mentionedBot: true,
+        mentions: [{ key: "@_user_1", openId: "ou_bot", name: "Bot" }],
+        // As an older relay sent it, with the bot's mention in the text.
+        text: "@Bot /status",
+        parentId: "om_parent",
+        quoted: {
+          messageId: "om_parent",
+          senderOpenId: "ou_h",
+          senderName: "韩梅梅",
+          senderType: "user",
+          msgType: "text",
+          text: "上周的数据在哪？",
+        },
+        forwarded: {
+          messages: [{ messageId: "om_c1", senderName: "韩梅梅", msgType: "text", text: "数据在表里" }],
+          truncated: true,
+        },
+      });
+      const t = start({ onOpen: greetWith(msg) }, flavor);
+      await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+      const ctx = t.stub.dispatched[0]!.ctx;
+      expect(ctx).toMatchObject({
+        ChatType: "group",
+        ConversationLabel: "产品周会",
+        GroupSubject: "产品周会",
+        SenderId: "ou_member",
+        SenderName: "李雷",
+        CommandAuthorized: false,
+        CommandBody: "/status",
+        ReplyToId: "om_parent",
+        ReplyToBody: "上周的数据在哪？",
+        ReplyToSender: "韩梅梅",
+        SessionKey: "agent:main:feishu-relay:group:oc_team",
+      });
+      expect(String(ctx.BodyForAgent)).toBe(
+        "/status\n\n[Forwarded chat: 1 messages, oldest first]\n韩梅梅: 数据在表里\n[Forwarded chat truncated: some messages were left out]",
+      );
+      expect(t.relay.framesOf("send")[0]).toMatchObject({ replyTo: msg.messageId });
+      if (flavor === "current") expect(ctx.built).toBe(true);
+      else expect(ctx.finalized).toBe(true);
+    });
+  }
+
+  test("groupSessionScope group_topic: a topic gets its own session under the group", async () => {
+    relay = new FakeRelay({
+      onOpen: greetWith(
+        messageFrame(1, { chatType: "group", chatId: "oc_g", threadId: "omt_9", mentionedBot: true }),
+      ),
+    });
+    const cfg = {
+      channels: { "feishu-relay": { relayUrl: relay.url, token: TOKEN, groupSessionScope: "group_topic" } },
+    };
+    const stub = stubRuntime("current");
+    const peers: unknown[] = [];
+    const resolve = stub.rt.routing!.resolveAgentRoute!;
+    stub.rt.routing!.resolveAgentRoute = (p: { peer: unknown; parentPeer?: unknown }) => {
+      peers.push({ peer: p.peer, parentPeer: p.parentPeer });
+      return resolve(p);
+    };
+    const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
+    const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
+    const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
+    stops.push(async () => {
+      gw.abort.abort();
+      await running;
+    });
+    await relay.waitFor(() => relay!.framesOf("ack")[0], 2000, "ack");
+    expect(peers).toEqual([
+      { peer: { kind: "group", id: "oc_g:topic:omt_9" }, parentPeer: { kind: "group", id: "oc_g" } },
+    ]);
+    expect(stub.dispatched[0]!.ctx.SessionKey).toBe("agent:main:feishu-relay:group:oc_g:topic:omt_9");
+  });
+
+  test("a host without the deprecated calls answers through buildContext + dispatch; one with neither API fails clearly", async () => {
+    const t = start({ onOpen: greetWith(messageFrame(1)) }, "current");
+    expect(t.stub.rt.reply?.finalizeInboundContext).toBeUndefined();
+    expect(t.stub.rt.session).toBeUndefined();
+    await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 2000, "ack");
+    expect(t.relay.framesOf("send")[0]).toMatchObject({ replyTo: "om_msg1", text: "echo hello 1" });
+    expect(t.stub.recorded).toMatchObject([{ current: true }]);
+    expect(t.gw.logs.some((l) => l.includes("pipeline=current"))).toBe(true);
+
+    const bare = stubRuntime("current");
+    bare.rt.inbound = {};
+    await expect(
+      handleInbound(messageFrame(2), {
+        rt: bare.rt,
+        cfg: {},
+        accountId: "default",
+        ownerOpenId: OWNER.openId,
+        link: { send: async () => [] } as never,
+        log: eventLog({ info() {}, warn() {}, error() {}, debug() {} }),
+      }),
+    ).rejects.toThrow("lacks the channel runtime");
   });
 
   test("an error frame makes deliver throw (OpenClaw records it); the message is still acked", async () => {

@@ -20,7 +20,7 @@ import {
   messageFrame,
 } from "./helpers/fake-relay.ts";
 import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
-import { gatewayContext, stubRuntime } from "./helpers/stub-runtime.ts";
+import { gatewayContext, type StubFlavor, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.media-secret-jwt";
 const mediaHello = (media?: HelloFrame["media"]) =>
@@ -53,6 +53,7 @@ interface StartOptions {
   frames?: MessageFrame[];
   loadMedia?: LoadMedia;
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  flavor?: StubFlavor;
 }
 
 function start(o: StartOptions = {}) {
@@ -68,7 +69,7 @@ function start(o: StartOptions = {}) {
     client: { ...FAST_CLIENT, ...(o.fetch ? { fetch: o.fetch } : {}) },
     loadMedia: o.loadMedia,
   });
-  const stub = stubRuntime();
+  const stub = stubRuntime(o.flavor);
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
   const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
   stops.push(async () => {
@@ -86,6 +87,21 @@ const withAttachments = (
 ) => messageFrame(seq, { msgType: "image", text: "[image]", content: {}, attachments, ...over });
 
 describe("inbound attachments", () => {
+  test("with the current runtime, media facts go to buildContext and the plugin sets no legacy fields", async () => {
+    const png = bytes(500);
+    const t = start({
+      flavor: "current",
+      frames: [withAttachments(1, [{ id: "img_1", kind: "image", url: "/api/media/img_1" }])],
+      relay: { mediaToken: TOKEN, mediaFiles: { img_1: { bytes: png, mime: "image/png" } } },
+    });
+    await t.relay.waitFor(() => t.relay.framesOf("ack")[0], 3000, "ack");
+    const ctx = t.stub.dispatched[0]!.ctx;
+    expect(ctx.built).toBe(true);
+    expect(ctx.media).toMatchObject([{ contentType: "image/png", kind: "image", messageId: "om_msg1" }]);
+    // The host projects the old fields from `media` itself.
+    expect(ctx.MediaPath).toBeUndefined();
+  });
+
   test("are downloaded with the token, saved under inbound, and reach the agent as ordered media facts", async () => {
     const png = bytes(1234);
     const pdf = bytes(3000, 3);
@@ -141,9 +157,14 @@ describe("inbound attachments", () => {
     expect(new Uint8Array(readFileSync(media[0]!.path as string))).toEqual(png);
     expect(new Uint8Array(readFileSync(media[1]!.path as string))).toEqual(pdf);
     for (const s of t.stub.saved) expect(s).toMatchObject({ subdir: "inbound", maxBytes: 30 * 1024 * 1024 });
-    // Not the deprecated single-file fields.
-    expect(ctx.MediaPath).toBeUndefined();
-    expect(ctx.MediaUrl).toBeUndefined();
+    // The classic runtime (no buildContext) also gets the older fields, as OpenClaw projects them:
+    // OpenClaw 2026.3.x reads only those (real e2e: "got no image" without them).
+    expect(ctx).toMatchObject({
+      MediaPath: media[0]!.path,
+      MediaType: "image/png",
+      MediaPaths: [media[0]!.path, media[1]!.path],
+      MediaTypes: ["image/png", "application/pdf"],
+    });
     expect(ctx.BodyForAgent).toBe("see [image] [sticker] [file: 报告.pdf]");
     // Handled (replied) before the ack.
     const types = t.relay.conns[0]!.frames.map((f) => f.type).filter((x) => x !== "ping");

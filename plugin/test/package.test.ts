@@ -26,7 +26,13 @@ describe("package", () => {
     expect(manifest.channels).toEqual(["feishu-relay"]);
     expect(manifest.configSchema).toEqual({ type: "object", additionalProperties: false, properties: {} });
     const ch = manifest.channelConfigs["feishu-relay"];
-    expect(Object.keys(ch.schema.properties).sort()).toEqual(["enabled", "relayUrl", "streaming", "token"]);
+    expect(Object.keys(ch.schema.properties).sort()).toEqual([
+      "enabled",
+      "groupSessionScope",
+      "relayUrl",
+      "streaming",
+      "token",
+    ]);
     expect(ch.uiHints.token.sensitive).toBe(true);
   });
 });

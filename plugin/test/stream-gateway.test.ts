@@ -10,7 +10,12 @@ import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
 import { FakeRelay, type FakeRelayOptions, helloFrame, messageFrame } from "./helpers/fake-relay.ts";
 import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
-import { gatewayContext, type StubReplyOptions, stubRuntime } from "./helpers/stub-runtime.ts";
+import {
+  gatewayContext,
+  type StubFlavor,
+  type StubReplyOptions,
+  stubRuntime,
+} from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.stream-secret";
 const streamHello = (minIntervalMs = 0): HelloFrame =>
@@ -26,7 +31,7 @@ interface StartOptions {
   hello?: HelloFrame;
   frames?: ServerFrame[];
   relay?: FakeRelayOptions;
-  flavor?: "classic" | "modern";
+  flavor?: StubFlavor;
   streaming?: boolean;
 }
 
@@ -67,7 +72,7 @@ const typesOnConn = (r: FakeRelay) =>
   r.conns[0]!.frames.map((f) => f.type).filter((t) => t !== "ping" && t !== "ack");
 
 describe("drafts", () => {
-  for (const flavor of ["classic", "modern"] as const) {
+  for (const flavor of ["classic", "modern", "current"] as const) {
     test(`snapshots become drafts before the final, which carries the streamId (${flavor})`, async () => {
       const t = start({ frames: [messageFrame(1)], flavor });
       t.stub.reply = streamingAgent(

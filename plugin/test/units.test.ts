@@ -1,6 +1,7 @@
 /** Pure pieces of the plugin: back-off, ack bookkeeping, targets, config, reply text, redaction. */
 import { describe, expect, test } from "bun:test";
 import { backoffDelay, DEFAULT_BACKOFF } from "../src/backoff.ts";
+import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { listAccountIds, normalizeRelayUrl, resolveAccount } from "../src/config.ts";
 import { DeliveryTracker } from "../src/delivery-tracker.ts";
 import { displayUrl, eventLog, redact } from "../src/log.ts";
@@ -146,6 +147,29 @@ describe("config", () => {
     );
     expect(normalizeRelayUrl("http://127.0.0.1:5178/openclaw")).toBe("ws://127.0.0.1:5178/openclaw");
     expect(normalizeRelayUrl("not a url")).toBeUndefined();
+  });
+});
+
+describe("status snapshot", () => {
+  test("the gateway's runtime state plus the account, without the token (older hosts show only this)", async () => {
+    const cfg = {
+      channels: { "feishu-relay": { relayUrl: "wss://r.example/openclaw", token: "secret-tok" } },
+    };
+    const snapshot = await createFeishuRelayPlugin().status!.buildAccountSnapshot!({
+      account: resolveAccount(cfg),
+      cfg: cfg as never,
+      runtime: { accountId: "default", running: true, connected: true, lastError: null, lastInboundAt: 5 },
+    });
+    expect(snapshot).toMatchObject({
+      accountId: "default",
+      running: true,
+      connected: true,
+      lastError: null,
+      lastInboundAt: 5,
+      configured: true,
+      tokenStatus: "configured",
+    });
+    expect(JSON.stringify(snapshot)).not.toContain("secret-tok");
   });
 });
 

@@ -85,8 +85,15 @@ function stubMediaStore(saved: StubSaved[]) {
   };
 }
 
-/** `flavor` "classic": reply.dispatchReplyWithBufferedBlockDispatcher only; "modern": plus inbound.dispatchReply. */
-export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRuntime {
+export type StubFlavor = "classic" | "modern" | "current";
+
+/**
+ * `flavor` "classic": reply.dispatchReplyWithBufferedBlockDispatcher only; "modern": plus
+ * inbound.dispatchReply; "current": inbound.buildContext + inbound.dispatch and none of the calls
+ * 2026.9.6 deprecates (finalizeInboundContext, recordInboundSession, resolveStorePath), like a
+ * host after their removal.
+ */
+export function stubRuntime(flavor: StubFlavor = "classic"): StubRuntime {
   const stub: StubRuntime = {
     dispatched: [],
     recorded: [],
@@ -158,7 +165,102 @@ export function stubRuntime(flavor: "classic" | "modern" = "classic"): StubRunti
       },
     };
   }
+  if (flavor === "current") {
+    stub.rt.reply = { dispatchReplyWithBufferedBlockDispatcher: dispatch };
+    stub.rt.session = undefined;
+    stub.rt.inbound = {
+      buildContext: buildContextLikeHost,
+      dispatch: async (turn: {
+        ctxPayload: Record<string, unknown>;
+        route: { agentId: string; sessionKey: string };
+        delivery: { deliver: Deliver; onError?: (err: unknown, info: { kind: string }) => void };
+        replyOptions?: StubReplyOptions;
+      }) => {
+        // The host records the session itself (no storePath or recorder from the plugin).
+        stub.recorded.push({ sessionKey: turn.route.sessionKey, ctx: turn.ctxPayload, current: true });
+        return dispatch({
+          ctx: turn.ctxPayload,
+          dispatcherOptions: { deliver: turn.delivery.deliver, onError: turn.delivery.onError },
+          replyOptions: turn.replyOptions,
+        });
+      },
+    };
+  }
   return stub;
+}
+
+/** Facts given to the stub's `inbound.buildContext` (the fields the plugin sets). */
+interface BuildFacts {
+  channel: string;
+  accountId?: string;
+  messageId?: string;
+  messageIdFull?: string;
+  timestamp?: number;
+  from: string;
+  sender: { id?: string; name?: string };
+  conversation: { kind: string; id: string; label?: string; threadId?: string; nativeChannelId?: string };
+  route: { agentId: string; accountId?: string; routeSessionKey: string };
+  reply: {
+    to: string;
+    originatingTo?: string;
+    replyToId?: string;
+    messageThreadId?: string;
+    nativeChannelId?: string;
+  };
+  message: { body?: string; bodyForAgent?: string; rawBody: string; commandBody?: string };
+  access?: { commands?: { authorized?: boolean }; mentions?: { wasMentioned?: boolean } };
+  media?: unknown[];
+  supplemental?: { quote?: { id?: string; fullId?: string; body?: string; sender?: string } };
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * The field mapping of OpenClaw 2026.9.6's buildChannelInboundEventContext (dist/context-*.mjs)
+ * and finalizeInboundContext's supplemental step (dist/inbound-context-*.mjs), for what the plugin
+ * passes.
+ */
+function buildContextLikeHost(p: BuildFacts): Record<string, unknown> {
+  const ctx: Record<string, unknown> = {
+    Body: p.message.body ?? p.message.rawBody,
+    BodyForAgent: p.message.bodyForAgent ?? p.message.rawBody,
+    RawBody: p.message.rawBody,
+    CommandBody: p.message.commandBody ?? p.message.rawBody,
+    BodyForCommands: p.message.commandBody ?? p.message.rawBody,
+    From: p.from,
+    To: p.reply.to,
+    SessionKey: p.route.routeSessionKey,
+    AgentId: p.route.agentId,
+    AccountId: p.route.accountId ?? p.accountId,
+    MessageSid: p.messageId,
+    MessageSidFull: p.messageIdFull,
+    ReplyToId: p.reply.replyToId,
+    ChatType: p.conversation.kind,
+    ChatId: p.conversation.id,
+    ConversationLabel: p.conversation.label,
+    GroupSubject: p.conversation.kind !== "direct" ? p.conversation.label : undefined,
+    SenderName: p.sender.name,
+    SenderId: p.sender.id,
+    Timestamp: p.timestamp,
+    Provider: p.channel,
+    Surface: p.channel,
+    WasMentioned: p.access?.mentions?.wasMentioned,
+    CommandAuthorized: p.access?.commands?.authorized === true,
+    MessageThreadId: p.reply.messageThreadId ?? p.conversation.threadId,
+    NativeChannelId: p.reply.nativeChannelId ?? p.conversation.nativeChannelId,
+    OriginatingChannel: p.channel,
+    OriginatingTo: p.reply.originatingTo ?? p.reply.to,
+    ...(p.media ? { media: p.media } : {}),
+    ...p.extra,
+  };
+  const quote = p.supplemental?.quote;
+  const fromQuote = {
+    ReplyToId: quote?.id,
+    ReplyToIdFull: quote?.fullId,
+    ReplyToBody: quote?.body,
+    ReplyToSender: quote?.sender,
+  };
+  for (const [k, v] of Object.entries(fromQuote)) if (v !== undefined && ctx[k] === undefined) ctx[k] = v;
+  return { ...ctx, built: true };
 }
 
 export interface StubGatewayContext {

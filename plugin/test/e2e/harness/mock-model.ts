@@ -9,16 +9,27 @@
  * - `whatimage <marker>`: reports the last image part it received, `got <mime> <n> bytes`;
  * - `sendfile <marker> <absolute path>`: answers with an OpenClaw `MEDIA:<path>` line, so the agent's
  *   reply carries that file.
+ * - `whatquoted <marker>`: reports the `quotedmark…` token (newQuotedMarker) found in the request,
+ *   i.e. what the agent was shown of the message the user replied to: `quoted <token>` or
+ *   `quoted nothing`;
  * - `streamanswer <marker>`: answers `streamedAnswer(marker)` in STREAM_PIECES SSE chunks spaced
  *   STREAM_GAP_MS apart, as a real model writes, so OpenClaw emits several partial replies.
  */
 
 // The prefix must not occur in anything else OpenClaw puts in the prompt: temp dirs named
 // `openclaw-e2e-XXXXXX` once matched a looser `e2e-…` pattern and the model echoed a path.
-const MARKER = /\bechomark[0-9a-f]{12}\b/g;
+// No leading \b: in the raw JSON body a marker after a newline follows the `n` of `\n`.
+const MARKER = /echomark[0-9a-f]{12}\b/g;
 
 export function newMarker(): string {
   return `echomark${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+const QUOTED = /quotedmark[0-9a-f]{12}\b/g;
+
+/** A token for the text of a quoted message: the model reports it back on `whatquoted`. */
+export function newQuotedMarker(): string {
+  return `quotedmark${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 }
 
 /** How many chunks a `streamanswer` reply comes in, and the time between them. */
@@ -75,6 +86,10 @@ export function answerFor(body: string): string {
     const image = lastImagePart(body);
     return image ? `got ${image.mime} ${image.bytes} bytes` : "got no image";
   }
+  if (body.includes(`whatquoted ${marker}`)) {
+    const quoted = body.match(QUOTED);
+    return `quoted ${quoted?.[quoted.length - 1] ?? "nothing"}`;
+  }
   if (body.includes(`streamanswer ${marker}`)) return streamedAnswer(marker);
   const file = new RegExp(`sendfile ${marker} (/[^\\s"\\\\]+)`).exec(body);
   if (file) return `here is your file\nMEDIA:${file[1]}`;
@@ -98,6 +113,9 @@ export function startMockModel(opts: { streamGapMs?: number } = {}): MockModel {
       }
       state.requests += 1;
       const raw = await req.text();
+      // Debugging aid: MOCK_MODEL_DUMP_DIR=<dir> keeps every request body.
+      if (process.env.MOCK_MODEL_DUMP_DIR)
+        await Bun.write(`${process.env.MOCK_MODEL_DUMP_DIR}/request-${state.requests}.json`, raw);
       let stream = false;
       try {
         stream = Boolean(JSON.parse(raw).stream);

