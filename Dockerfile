@@ -1,14 +1,23 @@
-# Multi-stage: build the single binary with Bun, ship it on a slim base as a non-root user.
-FROM oven/bun:1.4.5 AS build
+# Multi-stage: build the single binary from the lockfile, ship it on a slim base as a non-root user.
+#   docker build --build-arg VERSION=0.1.0 -t openclaw-relay .     (or: docker compose up -d)
+# The build stage needs only Node and npm, like a clone: `npm ci` installs exactly package-lock.json,
+# Bun included (pinned devDependency), and fails if the lock does not match package.json.
+FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json bunfig.toml tsconfig.json ./
-RUN bun install --ignore-scripts
+RUN npm ci --no-audit --no-fund
 COPY src ./src
 COPY drizzle ./drizzle
 COPY scripts ./scripts
-RUN bun scripts/build.ts
+# The version /health, /metrics and `openclaw-relay version` report; without it, package.json's.
+ARG VERSION=
+RUN RELAY_VERSION="$VERSION" npm run --silent build
 
 FROM debian:bookworm-slim
+ARG VERSION=
+LABEL org.opencontainers.image.title="openclaw-relay" \
+      org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.source="https://github.com/openclaw-relay/openclaw-relay"
 # /data holds relay.db (JWT_SECRET, user data): private to the relay user.
 RUN useradd --system --uid 10001 --home /data relay && mkdir -p -m 0700 /data && chown relay /data
 COPY --from=build /src/dist/openclaw-relay /usr/local/bin/openclaw-relay

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Smoke test of the compiled binary (M1-1): copied alone into an empty temp dir it starts on a free
 # port, creates its DB (0700 dir, 0600 file), answers /health and /swagger/json, and exits 0 on SIGTERM within 10 s.
+#   scripts/smoke-binary.sh [BINARY]   (default dist/openclaw-relay; e.g. a release's linux-x64 binary)
 set -euo pipefail
-bin="$(cd "$(dirname "$0")/.." && pwd)/dist/openclaw-relay"
+bin="${1:-$(cd "$(dirname "$0")/.." && pwd)/dist/openclaw-relay}"
+[ -x "$bin" ] || { echo "no executable at $bin"; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-cp "$bin" "$dir/"
+cp "$bin" "$dir/openclaw-relay"
 cd "$dir"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 HOST=127.0.0.1 PORT=$port LOG_LEVEL=warn ./openclaw-relay serve > relay.log 2>&1 &
