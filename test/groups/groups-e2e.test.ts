@@ -54,6 +54,20 @@ async function push(env: Parameters<typeof fake.pushEvent>[1]) {
   return res;
 }
 
+/**
+ * The stored message once it is deliverable: a group message is held briefly while the relay looks
+ * up the group's name (M2-4 context), so `pending()` shows it only after that settles.
+ */
+async function deliverable(userId: number, messageId: string) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = r.ctx.inbox.pending(userId).find((s) => s.message.messageId === messageId);
+    if (found) return found.message;
+    if (Date.now() > deadline) throw new Error(`${messageId} was not deliverable to user ${userId}`);
+    await Bun.sleep(5);
+  }
+}
+
 const inboxCount = () =>
   r.ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
 
@@ -93,8 +107,9 @@ describe("a bound group", () => {
   test("a registered member's mention goes to the owner too, with the member's name", async () => {
     const chatId = newChat();
     bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
-    await push(atBot(chatId, MEMBER, "hello team"));
-    const stored = r.ctx.inbox.pending(owner.user.id).at(-1)!.message;
+    const env = atBot(chatId, MEMBER, "hello team");
+    await push(env);
+    const stored = await deliverable(owner.user.id, messageIdOf(env));
     expect(stored).toMatchObject({ chatId, boundChat: true, sender: { openId: MEMBER, name: "Member" } });
     expect(r.ctx.inbox.pending(member.user.id).some((s) => s.message.chatId === chatId)).toBe(false);
   });
@@ -109,7 +124,7 @@ describe("a bound group", () => {
       text: "no mention",
     });
     await push(plain);
-    const last = r.ctx.inbox.pending(owner.user.id).at(-1)!.message;
+    const last = await deliverable(owner.user.id, messageIdOf(plain));
     expect(last).toMatchObject({ messageId: messageIdOf(plain), mentionedBot: false, boundChat: true });
     bindings.bind({ chatId, ownerUserId: owner.user.id, requireMention: true, boundBy: "admin" });
     const before = inboxCount();
@@ -121,9 +136,11 @@ describe("a bound group", () => {
 describe("an unbound group", () => {
   test("keeps each sender's own agent, and the sign-in hint for strangers", async () => {
     const chatId = newChat();
-    await push(atBot(chatId, MEMBER, "mine"));
-    expect(r.ctx.inbox.pending(member.user.id).at(-1)!.message).toMatchObject({ chatId, text: "mine" });
-    expect(r.ctx.inbox.pending(member.user.id).at(-1)!.message.boundChat).toBeUndefined();
+    const mine = atBot(chatId, MEMBER, "mine");
+    await push(mine);
+    const stored = await deliverable(member.user.id, messageIdOf(mine));
+    expect(stored).toMatchObject({ chatId, text: "mine" });
+    expect(stored.boundChat).toBeUndefined();
     const env = atBot(chatId, STRANGER, "hi");
     await push(env);
     const hint = await fake.waitForSent((m) => m.replyTo === messageIdOf(env));
