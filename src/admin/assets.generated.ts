@@ -1,0 +1,2 @@
+export const CONSOLE_JS = "";
+export const CONSOLE_CSS = "";
