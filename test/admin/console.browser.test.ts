@@ -136,6 +136,12 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
     const { user } = await relay.user("ou_overview_user", "概览用户");
     await relay.store(user.id);
     const { context, page } = await tokenSession();
+    // CSP violations and script errors show up here: the console must need nothing inline or remote.
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(m.text());
+    });
+    page.on("pageerror", (e) => problems.push(e.message));
     for (const width of [1280, 390]) {
       await page.setViewportSize({ width, height: 900 });
       await page.goto(`${base}/admin#/overview`);
@@ -149,6 +155,7 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
       const png = await page.screenshot({ path: join(shots, `overview-${width}.png`), fullPage: true });
       expect(await distinctColours(page, png)).toBeGreaterThan(8);
     }
+    expect(problems).toEqual([]);
     await context.close();
   });
 
@@ -193,6 +200,26 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
     expect(status).toEqual([403, "csrf_failed"]);
     const listed = (await (await adminApi(`/api/admin/users?q=${user.id}`)).json()).users[0];
     expect(listed.revoked).toBe(false);
+    await context.close();
+  });
+
+  test("groups and recent errors pages list what the API has", async () => {
+    const { user } = await relay.user("ou_group_owner", "群主");
+    const put = await adminApi("/api/admin/chats/oc_console_group_1", {
+      method: "PUT",
+      body: JSON.stringify({ ownerUserId: user.id }),
+    });
+    expect(put.status).toBe(200);
+    relay.ctx.log.warn("console_test_warning", { detail: "shown on the errors page" });
+    const { context, page } = await tokenSession({ width: 390, height: 800 });
+    await page.goto(`${base}/admin#/groups`);
+    await page.waitForSelector('[data-test="groups"]');
+    expect(await page.textContent('[data-test="groups"]')).toContain("oc_console_group_1");
+    expect(await page.textContent('[data-test="groups"]')).toContain("群主");
+    expect(await overflowsX(page)).toBe(false);
+    await page.goto(`${base}/admin#/errors`);
+    await page.waitForSelector('[data-test="errors"]');
+    expect(await page.textContent('[data-test="errors"]')).toContain("console_test_warning");
     await context.close();
   });
 
