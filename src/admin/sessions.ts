@@ -28,11 +28,13 @@ const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 export class AdminSessions {
   constructor(
-    private readonly kv: Pick<KvStore, "set" | "get" | "delete">,
+    private readonly kv: Pick<KvStore, "set" | "get" | "delete" | "pruneExpired">,
     private readonly now: () => number,
   ) {}
 
   create(subject: string, name: string): { id: string; session: AdminSession } {
+    // Sign-ins are rare: a good moment to drop sessions (and other kv rows) that have expired.
+    this.kv.pruneExpired();
     const id = random(32);
     const session: AdminSession = {
       subject,
