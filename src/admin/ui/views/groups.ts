@@ -23,9 +23,9 @@ export async function groupsView(rerender: () => void): Promise<HTMLElement> {
         c.ownerName || "—",
         h("div", { class: "mono small" }, c.ownerOpenId ?? `#${c.ownerUserId}`),
       ),
-      h("td", {}, c.requireMention ? t("yes") : t("no")),
-      h("td", {}, c.boundBy),
-      h("td", {}, when(c.updatedAt)),
+      h("td", { "data-label": t("mention") }, c.requireMention ? t("yes") : t("no")),
+      h("td", { "data-label": t("boundBy") }, c.boundBy),
+      h("td", { "data-label": t("updated") }, when(c.updatedAt)),
       h("td", {}, unbind),
     );
   });
@@ -37,7 +37,7 @@ export async function groupsView(rerender: () => void): Promise<HTMLElement> {
       { class: "scroll" },
       h(
         "table",
-        {},
+        { class: "stack-sm" },
         h(
           "thead",
           {},

@@ -118,15 +118,15 @@ function table(r: UsersResponse, reload: () => Promise<void>, notice: HTMLElemen
         ),
         u.revoked ? h("span", { class: "status failing", "data-test": "revoked" }, t("revoked")) : null,
       ),
-      h("td", {}, when(u.lastSeenAt)),
-      h("td", { class: "num" }, u.pending),
+      h("td", { "data-label": t("lastSeen") }, when(u.lastSeenAt)),
+      h("td", { class: "num", "data-label": t("pending") }, u.pending),
       h("td", {}, llm),
       h("td", {}, revoke),
     );
   });
   return h(
     "table",
-    {},
+    { class: "stack-sm" },
     h(
       "thead",
       {},
