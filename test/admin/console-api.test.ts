@@ -195,6 +195,7 @@ describe("admin console server side", () => {
     expect(doc.paths["/api/admin/users"].get.parameters.some((p: { name: string }) => p.name === "q")).toBe(
       true,
     );
+    expect(doc.paths["/admin/assets/console.js"]).toBeUndefined();
   });
 });
 

@@ -1,12 +1,7 @@
 import { api } from "../api.ts";
 import { clear, h, when } from "../dom.ts";
 import { t } from "../i18n.ts";
-import type { ConsoleUser } from "../types.ts";
-
-interface UsersResponse {
-  users: ConsoleUser[];
-  llmProviders: string[];
-}
+import type { UsersResponse } from "../types.ts";
 
 export async function usersView(): Promise<HTMLElement> {
   const list = h("div", { class: "scroll" });
