@@ -56,13 +56,15 @@ export function consolePageRoutes(ctx: RelayContext) {
     )
     .get(
       "/admin/login",
-      () =>
-        shell({
-          view: "login",
-          feishu: feishu(),
-          token: Boolean(ctx.config.ADMIN_TOKEN),
-          version: ctx.version,
-        }),
+      ({ request }) =>
+        currentSession(ctx, request)
+          ? new Response(null, { status: 302, headers: { location: "/admin", "cache-control": "no-store" } })
+          : shell({
+              view: "login",
+              feishu: feishu(),
+              token: Boolean(ctx.config.ADMIN_TOKEN),
+              version: ctx.version,
+            }),
       {
         detail: { summary: "Console sign-in: Feishu (ADMIN_OPEN_IDS) or the admin token", tags: ["console"] },
       },

@@ -178,6 +178,13 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
     expect(await page.textContent(`[data-test="user-${id}"]`)).toContain("已连接");
     expect(await overflowsX(page)).toBe(false);
 
+    const [assigned] = await Promise.all([
+      page.waitForResponse((res) => res.url().endsWith(`/api/admin/users/${id}/llm`)),
+      page.selectOption(`[data-test="llm-${id}"]`, "fast"),
+    ]);
+    expect(assigned.status()).toBe(200);
+    expect((await (await adminApi(`/api/admin/users?q=${id}`)).json()).users[0].llmProvider).toBe("fast");
+
     await page.click(`[data-test="revoke-${id}"]`); // asks
     await page.click(`[data-test="revoke-${id}"]`); // revokes
     expect((await plugin.closed).code).toBe(4001);
