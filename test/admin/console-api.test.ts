@@ -93,6 +93,27 @@ describe("admin console server side", () => {
     expect(csrf).not.toBe(second.csrf);
   });
 
+  test("pages: /admin needs a session, /admin/login sends a signed-in admin on; strict CSP, own assets only", async () => {
+    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    const out = await call(req("/admin"));
+    expect([out.status, out.headers.get("location")]).toEqual([302, "/admin/login"]);
+    const login = await call(req("/admin/login"));
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('data-token="1"');
+    const { cookie } = await signIn();
+    const page = await call(req("/admin", { headers: { cookie } }));
+    expect(page.status).toBe(200);
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe");
+    expect(await page.text()).toContain('<script src="/admin/assets/console.js');
+    const again = await call(req("/admin/login", { headers: { cookie } }));
+    expect([again.status, again.headers.get("location")]).toEqual([302, "/admin"]);
+    const js = await call(req("/admin/assets/console.js"));
+    expect(js.headers.get("content-type")).toContain("javascript");
+    expect((await js.text()).length).toBeGreaterThan(10_000);
+  });
+
   test("CSRF: session writes need X-CSRF-Token; reads and bearer writes do not", async () => {
     relay = testRelay({ ADMIN_TOKEN: ADMIN });
     const { cookie, csrf } = await signIn();
