@@ -2,6 +2,7 @@
  * The composition root: opens the database, finishes the config, builds every service and the app,
  * and owns start-up and the graceful stop (DESIGN §8).
  */
+import { adminConsoleFeature } from "./admin/index.ts";
 import { type App, buildApp, type FeatureModule } from "./app.ts";
 import type { Config, Raw } from "./config/definition.ts";
 import { finishConfig } from "./config/load.ts";
@@ -48,7 +49,12 @@ export interface Relay {
 const DRAIN_MS = 5000;
 
 /** Feature modules, in data-flow order; later issues append theirs here. */
-export const FEATURES: FeatureModule[] = [feishuIngestFeature, usersFeature, groupsFeature];
+export const FEATURES: FeatureModule[] = [
+  feishuIngestFeature,
+  usersFeature,
+  groupsFeature,
+  adminConsoleFeature,
+];
 
 export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const now = deps.now ?? Date.now;

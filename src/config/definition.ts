@@ -139,6 +139,19 @@ const spec = {
       return v || undefined;
     },
   },
+  ADMIN_OPEN_IDS: {
+    name: "ADMIN_OPEN_IDS",
+    help: "comma-separated Feishu open_ids (ou_…) who may sign in to the admin console at /admin",
+    parse: (v: string | undefined): string[] => {
+      const ids = (v ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const id of ids)
+        if (!/^ou_[A-Za-z0-9_-]+$/.test(id)) fail("ADMIN_OPEN_IDS", `"${id}" is not an open_id (ou_…)`);
+      return ids;
+    },
+  },
   FEISHU_APP_ID: { name: "FEISHU_APP_ID", help: "the bot app's App ID (cli_…)", parse: str("FEISHU_APP_ID") },
   FEISHU_APP_SECRET: {
     name: "FEISHU_APP_SECRET",

@@ -1,12 +1,12 @@
 /**
  * `/api/admin/chats` (M2-4): list, set and remove group bindings. Guarded like every admin route
- * (ADMIN_TOKEN); without ADMIN_TOKEN the routes do not exist.
+ * (ADMIN_TOKEN or a console session, admin/guard.ts); with neither configured the routes do not exist.
  */
 import { Elysia } from "elysia";
+import { adminEnabled, adminGuard } from "../admin/guard.ts";
 import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
-import { adminGuard } from "../users/admin-routes.ts";
 import { usersOf } from "../users/user-store.ts";
 import { bindingsOf, type GroupBindingView } from "./binding-store.ts";
 import { ChatBindBody, ChatBindingJson, ChatId, ChatRef, ChatsResponse } from "./model.ts";
@@ -35,13 +35,12 @@ function checkedChatId(chatId: string): string {
 }
 
 export function chatAdminRoutes(ctx: RelayContext) {
-  const expected = ctx.config.ADMIN_TOKEN;
-  if (!expected) return new Elysia({ name: "groups-admin" });
+  if (!adminEnabled(ctx.config)) return new Elysia({ name: "groups-admin" });
   const bindings = bindingsOf(ctx);
   const users = usersOf(ctx);
 
   return new Elysia({ name: "groups-admin" })
-    .onBeforeHandle(adminGuard(ctx, expected))
+    .onBeforeHandle(adminGuard(ctx))
     .get("/api/admin/chats", () => ({ chats: bindings.list().map(chatJson) }), {
       response: { 200: ChatsResponse },
       detail: { summary: "Every group bound to a user's agent", tags: ["admin"], security: admin },

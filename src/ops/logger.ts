@@ -19,6 +19,8 @@ const MAX_LOG_DEPTH = 4;
 
 export type LogFields = Record<string, unknown>;
 export type LogSink = (line: string) => void;
+/** Sees every written entry after redaction and bounding (the admin console's recent errors). */
+export type LogTap = (entry: Readonly<LogFields>) => void;
 
 let stdoutSink: LogSink | undefined;
 
@@ -69,10 +71,17 @@ export class Logger {
     private readonly sink: LogSink = bufferedStdout(),
     private readonly base: LogFields = {},
     private readonly now: () => number = Date.now,
+    /** Shared with children, so a tap added once sees every module's lines. */
+    private readonly taps: LogTap[] = [],
   ) {}
 
   child(fields: LogFields): Logger {
-    return new Logger(this.level, this.sink, { ...this.base, ...fields }, this.now);
+    return new Logger(this.level, this.sink, { ...this.base, ...fields }, this.now, this.taps);
+  }
+
+  /** Adds a tap for this logger and all its children (existing and future). */
+  tap(fn: LogTap): void {
+    this.taps.push(fn);
   }
 
   debug(event: string, fields?: LogFields) {
@@ -95,6 +104,7 @@ export class Logger {
       entry[bounded(k, 0) as string] = REDACTED.test(k) ? "[redacted]" : bounded(v, 0);
     }
     this.sink(JSON.stringify(entry));
+    for (const tap of this.taps) tap(entry);
   }
 }
 

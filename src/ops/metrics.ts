@@ -43,6 +43,12 @@ export class Counter implements Metric {
   get(labels: Labels = {}) {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
+  /** Summed over every label set (the console's per-minute rates). */
+  total() {
+    let sum = 0;
+    for (const v of this.#values.values()) sum += v;
+    return sum;
+  }
   render() {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     if (this.#values.size === 0) lines.push(fmt(this.name, "", 0));

@@ -1,45 +1,28 @@
 /**
- * `/api/admin/*` (DESIGN §3), guarded by ADMIN_TOKEN with a constant-time compare. Without
- * ADMIN_TOKEN these routes are not registered at all, so they answer 404 like any unknown path.
+ * `/api/admin/*` (DESIGN §3), guarded by ADMIN_TOKEN or a console session (admin/guard.ts). With
+ * neither ADMIN_TOKEN nor ADMIN_OPEN_IDS these routes are not registered at all, so they answer 404
+ * like any unknown path.
  */
 import { Elysia } from "elysia";
+import { adminEnabled, adminGuard } from "../admin/guard.ts";
+import { ConsoleUsersResponse, UsersQuery } from "../admin/model.ts";
+import { consoleStatsOf } from "../admin/stats.ts";
 import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
-import { clientIp } from "../ops/rate-limit.ts";
-import { bearerToken, secureEqual } from "../ops/secure-compare.ts";
 import { llmConfigOf } from "./llm-config.ts";
 import {
   AdminCreateBody,
   AdminTokenResponse,
-  AdminUsersResponse,
   LlmAssignBody,
   LlmAssignResponse,
   RevokeResponse,
   UserRef,
 } from "./model.ts";
-import { authFailuresOf, tokensOf, unauthorized } from "./tokens.ts";
+import { tokensOf } from "./tokens.ts";
 import { publicUser, type UserRecord, type UserStore, usersOf } from "./user-store.ts";
 
 const admin = [{ adminToken: [] }];
-
-/**
- * The check every `/api/admin/*` route runs first (as `onBeforeHandle`): ADMIN_TOKEN as a bearer
- * token, constant-time compared, failures counted per IP (429 after too many).
- */
-export function adminGuard(ctx: RelayContext, expected: string) {
-  const failures = authFailuresOf(ctx);
-  return ({ request, server }: { request: Request; server: Parameters<typeof clientIp>[1] }) => {
-    const ip = clientIp(request, server);
-    failures.assertAllowed(ip);
-    const given = bearerToken(request.headers);
-    if (!given || !secureEqual(given, expected)) {
-      failures.hit(ip);
-      ctx.log.warn("admin_auth_failed", { ip, path: new URL(request.url).pathname });
-      throw unauthorized("admin token missing or wrong");
-    }
-  };
-}
 
 function mustFind(users: UserStore, ref: string): UserRecord {
   const user = users.find(ref);
@@ -48,14 +31,13 @@ function mustFind(users: UserStore, ref: string): UserRecord {
 }
 
 export function adminRoutes(ctx: RelayContext) {
-  const expected = ctx.config.ADMIN_TOKEN;
-  if (!expected) return new Elysia({ name: "users-admin" });
+  if (!adminEnabled(ctx.config)) return new Elysia({ name: "users-admin" });
   const users = usersOf(ctx);
   const tokens = tokensOf(ctx);
   const llm = llmConfigOf(ctx);
 
   return new Elysia({ name: "users-admin" })
-    .onBeforeHandle(adminGuard(ctx, expected))
+    .onBeforeHandle(adminGuard(ctx))
     .post(
       "/api/admin/users",
       async ({ body, set }) => {
@@ -83,10 +65,22 @@ export function adminRoutes(ctx: RelayContext) {
         },
       },
     )
-    .get("/api/admin/users", () => ({ users: users.list(ctx.hub.isConnected) }), {
-      response: { 200: AdminUsersResponse },
-      detail: { summary: "Every user with connection status and queue", tags: ["admin"], security: admin },
-    })
+    .get(
+      "/api/admin/users",
+      ({ query }) => ({
+        users: consoleStatsOf(ctx.db).users(query.q ?? "", ctx.hub.isConnected),
+        llmProviders: [...llm.providers.keys()],
+      }),
+      {
+        query: UsersQuery,
+        response: { 200: ConsoleUsersResponse },
+        detail: {
+          summary: "Users (first 500, or those matching q) with connection, queue and revocation state",
+          tags: ["admin"],
+          security: admin,
+        },
+      },
+    )
     .post(
       "/api/admin/users/:id/revoke",
       ({ params }) => {

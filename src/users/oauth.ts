@@ -63,6 +63,14 @@ export interface CallbackParams {
 interface StoredState {
   verifier: string;
   bindingHash: string;
+  /** Set when the sign-in returns somewhere else than /oauth/callback (the admin console's). */
+  redirectUri?: string;
+}
+
+/** Who signed in at Feishu, before anything is stored about them. */
+export interface FeishuIdentity {
+  profile: { openId: string; name?: string; unionId?: string; userId?: string; avatarUrl?: string };
+  tokens: FeishuUserTokens;
 }
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("base64url");
@@ -84,7 +92,8 @@ export class FeishuOAuth {
     return `${this.ctx.config.PUBLIC_URL}/oauth/callback`;
   }
 
-  start(): SignInStart {
+  /** `redirectUri`: where Feishu sends the browser back; a state only completes there. */
+  start(redirectUri = this.redirectUri): SignInStart {
     if (!this.configured) throw notConfigured();
     const now = this.ctx.now();
     // Abandoned sign-ins leave expired states behind; sweep at most once a minute.
@@ -95,7 +104,11 @@ export class FeishuOAuth {
     const state = random(24);
     const verifier = random(48); // 64 characters, within PKCE's 43-128
     const binding = random(24);
-    const stored: StoredState = { verifier, bindingHash: sha256(binding) };
+    const stored: StoredState = {
+      verifier,
+      bindingHash: sha256(binding),
+      ...(redirectUri === this.redirectUri ? {} : { redirectUri }),
+    };
     this.ctx.kv.set(STATE_PREFIX + state, JSON.stringify(stored), now + STATE_TTL_MS);
     const url = new URL(
       "/open-apis/authen/v1/authorize",
@@ -104,7 +117,7 @@ export class FeishuOAuth {
     url.search = new URLSearchParams({
       client_id: this.ctx.config.FEISHU_APP_ID!,
       response_type: "code",
-      redirect_uri: this.redirectUri,
+      redirect_uri: redirectUri,
       state,
       code_challenge: sha256(verifier),
       code_challenge_method: "S256",
@@ -114,11 +127,27 @@ export class FeishuOAuth {
   }
 
   async finish(p: CallbackParams): Promise<SignInResult> {
+    const { profile: info, tokens: feishuTokens } = await this.identify(p);
+    const users = usersOf(this.ctx);
+    const { user, created } = users.upsert(info);
+    users.setFeishuTokensEnc(user.id, this.#cipher.sealTokens(feishuTokens, user.id));
+    const issued = await tokensOf(this.ctx).issue(user);
+    this.ctx.log.info("oauth_signed_in", { userId: user.id, created });
+    return { user, created, issued };
+  }
+
+  /**
+   * Checks the callback (state, browser binding, code) and asks Feishu who signed in; stores nothing.
+   * `redirectUri` must be the one the sign-in started with.
+   */
+  async identify(p: CallbackParams, redirectUri = this.redirectUri): Promise<FeishuIdentity> {
     // The state is single-use, but only the browser that started the sign-in may use it up: a
     // callback carrying someone else's state (without their cookie) must leave it intact.
     const key = p.state ? STATE_PREFIX + p.state : undefined;
     const peeked = key ? this.ctx.kv.get(key) : undefined;
-    const stored = peeked ? (JSON.parse(peeked) as StoredState) : undefined;
+    const parsed = peeked ? (JSON.parse(peeked) as StoredState) : undefined;
+    // A state started for another callback is unknown here (and left for its own callback).
+    const stored = parsed && (parsed.redirectUri ?? this.redirectUri) === redirectUri ? parsed : undefined;
     const owned = Boolean(stored && p.binding && secureEqual(sha256(p.binding), stored.bindingHash));
     // Taken (atomically) only by its owner; two racing callbacks cannot both get it.
     const taken = owned && key ? this.ctx.kv.take(key) !== undefined : false;
@@ -136,14 +165,8 @@ export class FeishuOAuth {
     if (!taken) throw this.#fail(400, "invalid_state", "this sign-in link has expired or was already used");
     if (!p.code) throw this.#fail(400, "missing_code", "the sign-in response has no code");
 
-    const feishuTokens = await this.#exchange(p.code, stored.verifier);
-    const info = await this.#userInfo(feishuTokens.accessToken);
-    const users = usersOf(this.ctx);
-    const { user, created } = users.upsert(info);
-    users.setFeishuTokensEnc(user.id, this.#cipher.sealTokens(feishuTokens, user.id));
-    const issued = await tokensOf(this.ctx).issue(user);
-    this.ctx.log.info("oauth_signed_in", { userId: user.id, created });
-    return { user, created, issued };
+    const tokens = await this.#exchange(p.code, stored.verifier, redirectUri);
+    return { profile: await this.#userInfo(tokens.accessToken), tokens };
   }
 
   /** The stored Feishu user tokens of a user, decrypted (null if none or unreadable). */
@@ -157,7 +180,7 @@ export class FeishuOAuth {
     return new HttpError(status, code, message);
   }
 
-  async #exchange(code: string, verifier: string): Promise<FeishuUserTokens> {
+  async #exchange(code: string, verifier: string, redirectUri: string): Promise<FeishuUserTokens> {
     const cfg = this.ctx.config;
     const { status, body } = await this.#call("/open-apis/authen/v2/oauth/token", {
       method: "POST",
@@ -167,7 +190,7 @@ export class FeishuOAuth {
         client_id: cfg.FEISHU_APP_ID,
         client_secret: cfg.FEISHU_APP_SECRET,
         code,
-        redirect_uri: this.redirectUri,
+        redirect_uri: redirectUri,
         code_verifier: verifier,
       }),
     });

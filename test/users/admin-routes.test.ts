@@ -60,11 +60,20 @@ describe("admin API", () => {
     await relay.app.handle(req("/api/admin/users", { token: ADMIN, body: { openId: "ou_bo" } }));
     relay.connected.add(1);
     const list = await json(await relay.app.handle(req("/api/admin/users", { token: ADMIN })));
+    const more = {
+      pending: 0,
+      lastSeenAt: null,
+      revoked: false,
+      revocations: 0,
+      llmProvider: null,
+      createdAt: "2026-01-15T09:00:00.000Z",
+    };
     expect(list).toEqual({
       users: [
-        { id: "1", openId: "ou_ann", name: "Ann", connected: true, pending: 0, lastSeenAt: null },
-        { id: "2", openId: "ou_bo", name: "", connected: false, pending: 0, lastSeenAt: null },
+        { id: "1", openId: "ou_ann", name: "Ann", connected: true, ...more },
+        { id: "2", openId: "ou_bo", name: "", connected: false, ...more },
       ],
+      llmProviders: [],
     });
   });
 

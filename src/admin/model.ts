@@ -1,0 +1,73 @@
+/** Schemas of the console's JSON endpoints (TypeBox), so OpenAPI lists every field. */
+import { t } from "elysia";
+
+const Iso = t.String({ format: "date-time" });
+
+export const ConsoleUserJson = t.Object({
+  id: t.String(),
+  openId: t.String(),
+  name: t.String(),
+  connected: t.Boolean(),
+  pending: t.Integer(),
+  lastSeenAt: t.Union([Iso, t.Null()]),
+  revoked: t.Boolean({ description: "tokens were revoked at least once; tokens issued since then work" }),
+  revocations: t.Integer(),
+  llmProvider: t.Union([t.String(), t.Null()]),
+  createdAt: Iso,
+});
+
+export const UsersQuery = t.Object({
+  q: t.Optional(t.String({ maxLength: 200, description: "id, open_id or part of the name" })),
+});
+
+export const ConsoleUsersResponse = t.Object({
+  users: t.Array(ConsoleUserJson),
+  llmProviders: t.Array(t.String(), { description: "names declared in LLM_PROVIDERS" }),
+});
+
+const Series = t.Object({
+  start: t.Integer({ description: "Unix ms of the first minute" }),
+  perMinute: t.Array(t.Integer(), { description: "counts per minute, oldest first; the last is partial" }),
+});
+
+export const OverviewResponse = t.Object({
+  version: t.String(),
+  uptimeSec: t.Integer(),
+  startedAt: Iso,
+  feishu: t.Object({
+    status: t.Union([t.Literal("ok"), t.Literal("unconfigured"), t.Literal("failing")]),
+    lastError: t.Union([t.Object({ time: t.String(), event: t.String(), message: t.String() }), t.Null()]),
+  }),
+  plugins: t.Object({
+    connected: t.Integer(),
+    users: t.Array(t.Object({ id: t.String(), name: t.String(), openId: t.String() })),
+  }),
+  rates: t.Object({ events: Series, sends: Series }),
+  outbox: t.Object({
+    backlog: t.Integer(),
+    failedLastHour: t.Integer(),
+    lastFailure: t.Union([t.Object({ at: Iso, code: t.String(), message: t.String() }), t.Null()]),
+  }),
+  inboxPending: t.Array(
+    t.Object({ id: t.String(), openId: t.String(), name: t.String(), pending: t.Integer() }),
+  ),
+});
+
+export const RecentErrorsResponse = t.Object({
+  entries: t.Array(
+    t.Object({
+      time: t.String(),
+      level: t.Union([t.Literal("warn"), t.Literal("error")]),
+      event: t.String(),
+      fields: t.Record(t.String(), t.Unknown()),
+    }),
+  ),
+});
+
+export const SessionBody = t.Object({ token: t.String({ minLength: 1, maxLength: 1024 }) });
+export const SessionResponse = t.Object({
+  subject: t.String(),
+  name: t.String(),
+  csrfToken: t.String(),
+  expiresAt: Iso,
+});

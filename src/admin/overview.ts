@@ -1,0 +1,44 @@
+/** The overview page's data, gathered from live state; no request context here. */
+import type { RelayContext } from "../context.ts";
+import type { Rates } from "./rates.ts";
+import type { RecentLog } from "./recent-log.ts";
+import { consoleStatsOf } from "./stats.ts";
+
+export interface OverviewDeps {
+  rates: Rates;
+  recent: RecentLog;
+}
+
+export function overview(ctx: RelayContext, deps: OverviewDeps) {
+  const now = ctx.now();
+  const stats = consoleStatsOf(ctx.db);
+  deps.rates.sample();
+  const connected = stats
+    .users("", ctx.hub.isConnected)
+    .filter((u) => u.connected)
+    .map((u) => ({ id: u.id, name: u.name, openId: u.openId }));
+  const series = (c: Rates["events"]) => {
+    const s = c.series(now);
+    return { start: s.start, perMinute: s.counts };
+  };
+  return {
+    version: ctx.version,
+    uptimeSec: Math.floor((now - ctx.startedAt) / 1000),
+    startedAt: new Date(ctx.startedAt).toISOString(),
+    feishu: { status: ctx.status.feishu(), lastError: lastFeishuError(deps.recent) },
+    plugins: { connected: ctx.status.connections(), users: connected },
+    rates: { events: series(deps.rates.events), sends: series(deps.rates.sends) },
+    outbox: stats.outbox(now),
+    inboxPending: stats.pendingByUser(),
+  };
+}
+
+/** The newest warn/error line of the Feishu modules (their logger carries `module: "feishu"`). */
+function lastFeishuError(recent: RecentLog) {
+  const e = recent.list().find((x) => x.fields.module === "feishu" || x.event.startsWith("feishu_"));
+  if (!e) return null;
+  const err = e.fields.err as { message?: unknown } | undefined;
+  const message =
+    typeof err?.message === "string" ? err.message : String(e.fields.code ?? e.fields.feishuCode ?? "");
+  return { time: e.time, event: e.event, message };
+}
