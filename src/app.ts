@@ -2,9 +2,9 @@
  * Builds the HTTP + WebSocket application without listening, so tests drive it with `app.handle()`.
  * Every error becomes `{"error":{"code","message"}}` here and nowhere else.
  */
-import { openapi } from "@elysiajs/openapi";
 import { type AnyElysia, Elysia } from "elysia";
 import type { RelayContext } from "./context.ts";
+import { apiDocsRoutes } from "./ops/api-docs.ts";
 import {
   checkDeclaredLength,
   parseFailure,
@@ -34,19 +34,6 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
     // and a silent peer is dropped after three missed heartbeats.
     websocket: { maxPayloadLength: MAX_CLIENT_FRAME_BYTES, idleTimeout: HEARTBEAT_SEC * 3 },
   })
-    .use(
-      openapi({
-        path: "/swagger",
-        specPath: "/swagger/json",
-        documentation: {
-          info: {
-            title: "OpenClaw Relay",
-            version: ctx.version,
-            description: "One shared Feishu bot, many users, each with their own OpenClaw agent.",
-          },
-        },
-      }),
-    )
     .onRequest(({ request }) => {
       const tooBig = checkDeclaredLength(request);
       if (tooBig) {
@@ -71,6 +58,8 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx));
   for (const feature of features) app.use(feature(ctx));
+  // Last: the OpenAPI document is generated from every route mounted above.
+  app.use(apiDocsRoutes(ctx, () => app));
   return app;
 
   function errorAnswer(code: unknown, error: unknown, request: Request): Response {
