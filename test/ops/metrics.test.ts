@@ -114,3 +114,70 @@ describe("Registry", () => {
     expect(reg.render()).toContain("work_seconds_total 2\n");
   });
 });
+
+/** Metric names in a PromQL expression: identifiers that are not functions, keywords, labels or Prometheus's own `up`. */
+function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"[^"]*"/g, "")
+    .replace(/\{[^}]*\}/g, "")
+    .replace(/\[[^\]]*\]/g, "")
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, "");
+  const keywords = new Set([
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "up",
+  ]);
+  return [...bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)]
+    .map((m) => m[1]!)
+    .filter((n) => !keywords.has(n) && !/^\d/.test(n));
+}
+
+describe("deploy/prometheus-alerts.yml", () => {
+  const file = new URL("../../deploy/prometheus-alerts.yml", import.meta.url).pathname;
+
+  test("is YAML of alert rules whose metrics the relay exports", async () => {
+    const rules = Bun.YAML.parse(await Bun.file(file).text()) as {
+      groups: Array<{ name: string; rules: Array<Record<string, unknown>> }>;
+    };
+    const all = rules.groups.flatMap((g) => g.rules);
+    expect(all.length).toBeGreaterThanOrEqual(5);
+    const families = parseExposition(await scrape()).families;
+    const used = new Set<string>();
+    for (const rule of all) {
+      expect(rule.alert).toBeString();
+      expect(rule.expr).toBeString();
+      expect((rule.labels as { severity?: string }).severity).toMatch(/^(warning|critical)$/);
+      for (const name of metricNames(String(rule.expr))) {
+        used.add(name);
+        expect({ alert: rule.alert, name, exported: families.has(name) }).toEqual({
+          alert: rule.alert,
+          name,
+          exported: true,
+        });
+      }
+    }
+    // The issue's three: plugins away, outbox failing, Feishu token errors.
+    for (const name of [
+      "inbox_oldest_pending_age_seconds",
+      "outbox_sends_total",
+      "feishu_token_fetches_total",
+    ])
+      expect(used).toContain(name);
+  });
+
+  const promtool = Bun.which("promtool");
+  test.skipIf(!promtool)(
+    `promtool check rules accepts it${promtool ? "" : " (skipped: promtool not installed)"}`,
+    () => {
+      const p = Bun.spawnSync([promtool!, "check", "rules", file]);
+      expect({ code: p.exitCode, out: p.stdout.toString() + p.stderr.toString() }).toMatchObject({ code: 0 });
+    },
+  );
+});
