@@ -20,7 +20,7 @@ const init = `window.addEventListener("load", function () {
 `;
 
 const page = (title: string) => `<!doctype html>
-<html lang="zh-CN">
+<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
