@@ -28,6 +28,11 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
   const errorStatus = new WeakMap<Request, number>();
   const count = (request: Request, route: string | undefined, status: number) =>
     requests.inc({ method: request.method, route: route || "unmatched", status });
+  /** WebSocket paths, read once every route is mounted: an accepted upgrade answered 101, not 200. */
+  let webSocketPaths: Set<string> | undefined;
+  const isWebSocket = (route: string | undefined) =>
+    route !== undefined &&
+    (webSocketPaths ??= new Set(app.routes.filter((r) => r.method === "WS").map((r) => r.path))).has(route);
   const app = new Elysia({
     name: "openclaw-relay",
     // Bun's WebSocket settings are per server: plugin frames over 64 KiB are refused (close 1009),
@@ -47,7 +52,11 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
       const returned = (c as { responseValue?: unknown }).responseValue;
       const status =
         errorStatus.get(c.request) ??
-        (returned instanceof Response ? returned.status : Number(c.set.status ?? 200));
+        (returned instanceof Response
+          ? returned.status
+          : isWebSocket(c.route)
+            ? 101
+            : Number(c.set.status ?? 200));
       count(c.request, c.route, status);
     })
     .onError(({ code, error, request }) => {

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Counter, Registry } from "../../src/ops/metrics.ts";
 import { VERSION } from "../../src/version.ts";
 import { relayWithFeishu } from "../relay/gateway-fixtures.ts";
+import { connect } from "../relay/ws-client.ts";
 import { parseExposition } from "./exposition.ts";
 
 const admin = "admin-token-0123456789";
@@ -101,6 +102,21 @@ describe("http_requests_total status label", () => {
     );
     expect(text).not.toContain('route="/api/auth/verify",status="200"');
     expect(text).not.toContain('route="/auth/feishu/login",status="200"');
+  });
+});
+
+describe("http_requests_total for the plugin WebSocket", () => {
+  test("an accepted upgrade counts as 101, not 200", async () => {
+    const { token } = await r.user("ou_ws_metrics");
+    const plugin = connect(r.url, { token });
+    await plugin.next((f) => f.type === "hello");
+    plugin.close();
+    await plugin.closed;
+    const text = await scrape();
+    expect(
+      Number(sample(text, 'http_requests_total{method="GET",route="/openclaw",status="101"}')),
+    ).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain('route="/openclaw",status="200"');
   });
 });
 
