@@ -28,11 +28,8 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
   const errorStatus = new WeakMap<Request, number>();
   const count = (request: Request, route: string | undefined, status: number) =>
     requests.inc({ method: request.method, route: route || "unmatched", status });
-  /** WebSocket paths, read once every route is mounted: an accepted upgrade answered 101, not 200. */
-  let webSocketPaths: Set<string> | undefined;
-  const isWebSocket = (route: string | undefined) =>
-    route !== undefined &&
-    (webSocketPaths ??= new Set(app.routes.filter((r) => r.method === "WS").map((r) => r.path))).has(route);
+  /** WebSocket paths (filled once every route is mounted): an accepted upgrade answered 101, not 200. */
+  const webSocketPaths = new Set<string>();
   const app = new Elysia({
     name: "openclaw-relay",
     // Bun's WebSocket settings are per server: plugin frames over 64 KiB are refused (close 1009),
@@ -54,7 +51,7 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
         errorStatus.get(c.request) ??
         (returned instanceof Response
           ? returned.status
-          : isWebSocket(c.route)
+          : webSocketPaths.has(c.route)
             ? 101
             : Number(c.set.status ?? 200));
       count(c.request, c.route, status);
@@ -69,6 +66,7 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
   for (const feature of features) app.use(feature(ctx));
   // Last: the OpenAPI document is generated from every route mounted above.
   app.use(apiDocsRoutes(ctx, () => app));
+  for (const r of app.routes) if (r.method === "WS") webSocketPaths.add(r.path);
   return app;
 
   function errorAnswer(code: unknown, error: unknown, request: Request): Response {
