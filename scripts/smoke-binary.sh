@@ -18,6 +18,10 @@ for _ in $(seq 1 200); do
 done
 curl -sf "http://127.0.0.1:$port/health" | grep -q '"status":"ok"'
 curl -sf "http://127.0.0.1:$port/swagger/json" | grep -q '"/api/feishu/webhook"'
+# The API docs' UI comes from inside the binary, not from a CDN.
+# (to a file: grep -q quitting early would fail curl with SIGPIPE under pipefail)
+curl -sf "http://127.0.0.1:$port/swagger/assets/swagger-ui-bundle.js" -o swagger-ui.js
+grep -q 'SwaggerUIBundle' swagger-ui.js
 [ -f data/relay.db ]
 # relay.db holds JWT_SECRET: a private directory and file, whatever the umask.
 [ "$(stat -c %a data)" = 700 ] || { echo "data/ is $(stat -c %a data), want 700"; exit 1; }

@@ -2,9 +2,9 @@
  * Builds the HTTP + WebSocket application without listening, so tests drive it with `app.handle()`.
  * Every error becomes `{"error":{"code","message"}}` here and nowhere else.
  */
-import { openapi } from "@elysiajs/openapi";
 import { type AnyElysia, Elysia } from "elysia";
 import type { RelayContext } from "./context.ts";
+import { apiDocsRoutes } from "./ops/api-docs.ts";
 import {
   checkDeclaredLength,
   parseFailure,
@@ -28,25 +28,14 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
   const errorStatus = new WeakMap<Request, number>();
   const count = (request: Request, route: string | undefined, status: number) =>
     requests.inc({ method: request.method, route: route || "unmatched", status });
+  /** WebSocket paths (filled once every route is mounted): an accepted upgrade answered 101, not 200. */
+  const webSocketPaths = new Set<string>();
   const app = new Elysia({
     name: "openclaw-relay",
     // Bun's WebSocket settings are per server: plugin frames over 64 KiB are refused (close 1009),
     // and a silent peer is dropped after three missed heartbeats.
     websocket: { maxPayloadLength: MAX_CLIENT_FRAME_BYTES, idleTimeout: HEARTBEAT_SEC * 3 },
   })
-    .use(
-      openapi({
-        path: "/swagger",
-        specPath: "/swagger/json",
-        documentation: {
-          info: {
-            title: "OpenClaw Relay",
-            version: ctx.version,
-            description: "One shared Feishu bot, many users, each with their own OpenClaw agent.",
-          },
-        },
-      }),
-    )
     .onRequest(({ request }) => {
       const tooBig = checkDeclaredLength(request);
       if (tooBig) {
@@ -60,7 +49,11 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
       const returned = (c as { responseValue?: unknown }).responseValue;
       const status =
         errorStatus.get(c.request) ??
-        (returned instanceof Response ? returned.status : Number(c.set.status ?? 200));
+        (returned instanceof Response
+          ? returned.status
+          : webSocketPaths.has(c.route)
+            ? 101
+            : Number(c.set.status ?? 200));
       count(c.request, c.route, status);
     })
     .onError(({ code, error, request }) => {
@@ -71,6 +64,9 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx));
   for (const feature of features) app.use(feature(ctx));
+  // Last: the OpenAPI document is generated from every route mounted above.
+  app.use(apiDocsRoutes(ctx, () => app));
+  for (const r of app.routes) if (r.method === "WS") webSocketPaths.add(r.path);
   return app;
 
   function errorAnswer(code: unknown, error: unknown, request: Request): Response {

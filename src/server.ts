@@ -16,9 +16,10 @@ import { groupsFeature } from "./groups/index.ts";
 import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
-import { Registry, registerProcessMetrics } from "./ops/metrics.ts";
+import { Registry, registerBuildInfo, registerProcessMetrics } from "./ops/metrics.ts";
 import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
+import { registerInboxGauges } from "./relay/inbox-gauges.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
@@ -67,6 +68,8 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
   const log = deps.log ?? new Logger(config.LOG_LEVEL);
   const metrics = new Registry();
   registerProcessMetrics(metrics, startedAt, now);
+  registerBuildInfo(metrics, VERSION);
+  registerInboxGauges(metrics, db, now);
   const closers: Array<() => void | Promise<void>> = [];
   const checkpointer = new Checkpointer(db.$client, { log, metrics });
 

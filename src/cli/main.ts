@@ -3,7 +3,7 @@
  * `chats …`.
  * Returns the exit code; configuration errors are one line naming the variable, exit 2.
  */
-import { ConfigError, helpText, resolveConfig } from "../config/definition.ts";
+import { ConfigError, resolveConfig } from "../config/definition.ts";
 import {
   checkDatabasePath,
   DEFAULT_DATABASE_PATH,
@@ -14,6 +14,7 @@ import { parseArgs } from "../config/sources.ts";
 import { VERSION } from "../version.ts";
 import { chatsCommand } from "./chats.ts";
 import { checkConfig } from "./check-config.ts";
+import { allowedOptions, commandHelp, globalHelp, specFor } from "./commands.ts";
 import { runMigrate } from "./migrate.ts";
 import { StartupError, serve } from "./serve.ts";
 import { tokenCommand, usersCommand } from "./users.ts";
@@ -31,68 +32,6 @@ COMMANDS.users = (args, options, raw) => usersCommand(args, options, raw);
 COMMANDS.token = (args, options, raw) => tokenCommand(args, options, raw);
 COMMANDS.chats = (args, options, raw) => chatsCommand(args, options, raw);
 
-/** Per command: its usage line(s) and the flags it takes besides config flags, --help and --version. */
-interface CommandSpec {
-  usage: string[];
-  options?: string[];
-  /** Lists the configuration flags under its --help. */
-  config?: boolean;
-}
-
-const SPECS: Record<string, CommandSpec> = {
-  serve: {
-    usage: ["serve [flags]", "start the relay (the default command); SIGTERM drains and exits 0"],
-    config: true,
-  },
-  migrate: { usage: ["migrate [--database-path P]", "apply database migrations and exit"] },
-  "check-config": {
-    usage: [
-      "check-config [flags]",
-      "validate the configuration, the database path (writable) and placeholders; exit 0, or 2 with the reason",
-    ],
-    config: true,
-  },
-  healthcheck: {
-    usage: ["healthcheck [--port N]", "exit 0 when the local relay answers /health (for containers)"],
-  },
-  version: { usage: ["version", "print the version"] },
-  users: {
-    usage: [
-      "users add --open-id ou_… [--name N]   create a user and print a token",
-      "users list                            list users",
-      "users revoke <id|open_id>             invalidate every token of a user",
-      "users set-llm <id|open_id> <provider|default>   assign an LLM provider to a user",
-    ],
-    options: ["open-id", "name"],
-  },
-  token: { usage: ["token issue <id|open_id>", "print a fresh token for a user"] },
-  chats: {
-    usage: [
-      "chats list [--json]                              list groups bound to a user's agent",
-      "chats bind <chat_id> <id|open_id> [--no-mention] bind a group (--no-mention: every message goes to the agent; needs the im:message.group_msg scope)",
-      "chats unbind <chat_id>                           remove a group's binding",
-    ],
-    options: ["json", "no-mention"],
-  },
-};
-
-/** Options every command accepts. */
-const GLOBAL_OPTIONS = new Set(["help", "version"]);
-
-function commandHelp(command: string, spec: CommandSpec): string {
-  const [first, ...rest] = spec.usage;
-  const lines = [
-    `Usage: openclaw-relay ${first}`,
-    ...rest.map((l) =>
-      command === "users" || command === "chats" ? `       openclaw-relay ${l}` : `  ${l}`,
-    ),
-  ];
-  if (spec.config) lines.push("", helpText().slice(helpText().indexOf("Configuration")));
-  else
-    lines.push("", "Configuration flags (e.g. --database-path) are accepted too; see openclaw-relay --help.");
-  return lines.join("\n");
-}
-
 export async function main(
   argv: string[],
   out = console.log,
@@ -102,14 +41,13 @@ export async function main(
   const [command = "serve", ...rest] = args.positionals;
   const explicit = args.positionals.length > 0;
   if (command === "help" || (args.options.help && !explicit)) {
-    const about = command === "help" ? rest[0] : undefined;
-    const spec = about ? SPECS[about] : undefined;
-    out(spec && about ? commandHelp(about, spec) : helpText());
+    const about = command === "help" ? specFor(rest[0] ?? "", rest[1]) : undefined;
+    out(about ? commandHelp(about) : globalHelp());
     return 0;
   }
-  const spec = SPECS[command];
-  if (args.options.help && (spec || COMMANDS[command])) {
-    out(spec ? commandHelp(command, spec) : helpText());
+  const spec = specFor(command, rest[0]);
+  if (args.options.help) {
+    out(spec ? commandHelp(spec) : globalHelp());
     return 0;
   }
   if (command === "version" || args.options.version) {
@@ -120,11 +58,12 @@ export async function main(
     err(`unknown command "${command}"; see --help`);
     return 2;
   }
-  const allowed = new Set([...GLOBAL_OPTIONS, ...(spec?.options ?? [])]);
+  const allowed = spec ? allowedOptions(spec) : new Set(["help", "version"]);
   const unknown = Object.keys(args.options).filter((o) => !allowed.has(o));
   if (unknown.length) {
     const flags = unknown.map((o) => (o.startsWith("-") ? o : `--${o}`)).join(", ");
-    err(`unknown flag ${flags} for "${command}"; see openclaw-relay ${command} --help`);
+    const named = spec && spec !== specFor(command, undefined) ? `${command} ${rest[0]}` : command;
+    err(`unknown flag ${flags} for "${named}"; see openclaw-relay ${named} --help`);
     return 2;
   }
   try {

@@ -8,8 +8,10 @@ import { finishConfig } from "../config/load.ts";
 import { KvStore } from "../db/kv.ts";
 import { migrate, openDatabase } from "../db/open.ts";
 import { Logger } from "../ops/logger.ts";
+import { openSessionUsers } from "../relay/sessions.ts";
 import { llmConfigOf } from "../users/llm-config.ts";
 import { OpenId } from "../users/model.ts";
+import { Revocations } from "../users/revocations.ts";
 import { type TokenDeps, tokensOf } from "../users/tokens.ts";
 import { type UserRecord, usersOf } from "../users/user-store.ts";
 import { UsageError } from "./main.ts";
@@ -73,15 +75,56 @@ export function usersAdd(options: Options, raw: Raw): Promise<string> {
   });
 }
 
-export function usersList(raw: Raw): Promise<string> {
+/** One user as `users list` shows it; `--json` prints these. */
+export interface UserListing {
+  id: string;
+  openId: string;
+  name: string;
+  status: "connected" | "offline" | "revoked";
+  connected: boolean;
+  revoked: boolean;
+  revokedAt: string | null;
+  pending: number;
+  lastSeenAt: string | null;
+  llmProvider: string | null;
+}
+
+export function usersList(options: Options, raw: Raw): Promise<string> {
   return withContext(raw, (ctx) => {
     const users = usersOf(ctx);
-    const rows = users.list(() => false);
-    if (rows.length === 0) return "no users";
-    const llm = new Map(rows.map((r) => [r.id, users.byId(Number(r.id))?.llmProvider ?? ""]));
-    const table = [["ID", "OPEN_ID", "NAME", "PENDING", "LAST_SEEN", "LLM"]];
-    for (const r of rows)
-      table.push([r.id, r.openId, r.name, String(r.pending), r.lastSeenAt ?? "never", llm.get(r.id) || "-"]);
+    const open = openSessionUsers(ctx.db);
+    const revocations = new Revocations(ctx.db, ctx.now);
+    const listed: UserListing[] = users
+      .list((id) => open.has(id))
+      .map((u) => {
+        const revokedAt = revocations.revokedAt(Number(u.id)) ?? null;
+        return {
+          id: u.id,
+          openId: u.openId,
+          name: u.name,
+          // A revoked user's socket is closed by the relay's sweep; until then "revoked" is the truth.
+          status: revokedAt ? "revoked" : u.connected ? "connected" : "offline",
+          connected: u.connected,
+          revoked: revokedAt !== null,
+          revokedAt,
+          pending: u.pending,
+          lastSeenAt: u.lastSeenAt,
+          llmProvider: users.byId(Number(u.id))?.llmProvider ?? null,
+        };
+      });
+    if (options.json !== undefined) return JSON.stringify({ users: listed }, null, 2);
+    if (listed.length === 0) return "no users";
+    const table = [["ID", "OPEN_ID", "NAME", "STATUS", "PENDING", "LAST_SEEN", "LLM"]];
+    for (const u of listed)
+      table.push([
+        u.id,
+        u.openId,
+        u.name || "-",
+        u.status,
+        String(u.pending),
+        u.lastSeenAt ?? "never",
+        u.llmProvider ?? "-",
+      ]);
     return formatTable(table);
   });
 }
@@ -127,7 +170,7 @@ export function usersCommand(args: string[], options: Options, raw: Raw): Promis
     case "add":
       return usersAdd(options, raw);
     case "list":
-      return usersList(raw);
+      return usersList(options, raw);
     case "revoke":
       return usersRevoke(rest[0], raw);
     case "set-llm":

@@ -347,29 +347,13 @@ export function resolveConfig(raw: Raw): Config {
   return cfg;
 }
 
-export function helpText(): string {
+/** The configuration part of `--help`: every variable with its flag, help and default. */
+export function configHelp(): string {
   const rows = VARIABLES.map((v) => {
     const def = v.defaultText ?? defaultOf(v);
     return `  ${flagFor(v.name).padEnd(30)} ${v.name.padEnd(27)} ${v.help}${def ? ` (default: ${def})` : ""}`;
   });
   return [
-    "Usage: openclaw-relay [command] [flags]",
-    "",
-    "Commands:",
-    "  serve                          start the relay (default)",
-    "  migrate                        apply database migrations and exit",
-    "  check-config                   validate the configuration (exit 0, or 2 with the reason)",
-    "  users add --open-id ou_… [--name N]   create a user and print a token",
-    "  users list                     list users with connection status",
-    "  users revoke <id|open_id>      invalidate every token of a user",
-    "  users set-llm <id|open_id> <provider|default>   assign an LLM provider to a user",
-    "  token issue <id|open_id>       print a fresh token for a user",
-    "  chats list [--json]            list groups bound to a user's agent",
-    "  chats bind <chat_id> <id|open_id> [--no-mention]   bind a group to a user's agent",
-    "  chats unbind <chat_id>         remove a group's binding",
-    "  healthcheck                    exit 0 when the local relay answers /health (for containers)",
-    "  version                        print the version",
-    "",
     "Configuration (flag, environment variable; flags > environment and .env > database > defaults):",
     ...rows,
   ].join("\n");

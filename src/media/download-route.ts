@@ -14,6 +14,7 @@ import {
   type ResourceStream,
 } from "../feishu/message-resource.ts";
 import { HttpError } from "../ops/errors.ts";
+import { BEARER } from "../ops/openapi-document.ts";
 import { authenticate } from "../users/tokens.ts";
 import { limitBytes } from "./byte-limit.ts";
 import { downloadError } from "./download-errors.ts";
@@ -135,6 +136,7 @@ export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps =
         summary: "Download an inbound attachment",
         description:
           "Bearer user token. Streams the bytes of an attachment of a message in the caller's inbox from Feishu.",
+        security: BEARER,
       },
     },
   );

@@ -6,6 +6,7 @@
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
+import { BEARER } from "../ops/openapi-document.ts";
 import type { MediaUploadResponse } from "../relay/protocol.ts";
 import { databaseBusy, isDatabaseBusy } from "../relay/send-failure.ts";
 import { authenticate } from "../users/tokens.ts";
@@ -56,6 +57,7 @@ export function uploadRoutes(ctx: RelayContext, store: MediaStore) {
         summary: "Upload media for a later send (M2-2)",
         description:
           "Raw body, Content-Type required, optional X-File-Name (percent-encoded UTF-8). Bearer user token. Answers 201 {mediaId,size,mime,name?,expiresAt}.",
+        security: BEARER,
       },
     },
   );

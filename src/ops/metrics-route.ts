@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "./errors.ts";
+import { ADMIN } from "./openapi-document.ts";
 import { bearerToken, secureEqual } from "./secure-compare.ts";
 
 export function metricsRoutes(ctx: RelayContext) {
@@ -21,6 +22,14 @@ export function metricsRoutes(ctx: RelayContext) {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     },
-    { detail: { summary: "Prometheus metrics" } },
+    {
+      detail: {
+        summary: "Prometheus metrics",
+        description: "Needs ADMIN_TOKEN when one is set, unless METRICS_PUBLIC=true.",
+        // `{}`: no credentials at all when no ADMIN_TOKEN is configured or METRICS_PUBLIC is set.
+        security: [...ADMIN, {}],
+        responses: { "200": { description: "Text exposition format 0.0.4", content: { "text/plain": {} } } },
+      },
+    },
   );
 }

@@ -35,6 +35,8 @@ export class Counter implements Metric {
   constructor(
     readonly name: string,
     readonly help: string,
+    /** Read at scrape time, for totals another party keeps (the kernel's CPU time). */
+    private readonly collect?: () => number,
   ) {}
   inc(labels: Labels = {}, by = 1) {
     const k = labelKey(labels);
@@ -51,6 +53,7 @@ export class Counter implements Metric {
   }
   render() {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.collect) return [...lines, fmt(this.name, "", this.collect())];
     if (this.#values.size === 0) lines.push(fmt(this.name, "", 0));
     for (const [k, v] of this.#values) lines.push(fmt(this.name, k, v));
     return lines;
@@ -131,8 +134,8 @@ export class Histogram implements Metric {
 export class Registry {
   readonly #metrics = new Map<string, Metric>();
 
-  counter(name: string, help: string): Counter {
-    return this.#add(name, () => new Counter(name, help)) as Counter;
+  counter(name: string, help: string, collect?: () => number): Counter {
+    return this.#add(name, () => new Counter(name, help, collect)) as Counter;
   }
   gauge(name: string, help: string, collect?: () => number | Array<[Labels, number]>): Gauge {
     return this.#add(name, () => new Gauge(name, help, collect)) as Gauge;
@@ -169,8 +172,14 @@ export function registerProcessMetrics(r: Registry, startedAt: number, now: () =
     Math.floor(startedAt / 1000),
   );
   r.gauge("process_uptime_seconds", "Seconds since the relay started.", () => (now() - startedAt) / 1000);
-  r.gauge("process_cpu_seconds_total", "User and system CPU time in seconds.", () => {
+  // A counter: it only grows, and promtool refuses `_total` on anything else.
+  r.counter("process_cpu_seconds_total", "User and system CPU time spent in seconds.", () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e6;
   });
+}
+
+/** The usual `*_build_info` gauge: always 1, the version in a label, for joins and upgrade dashboards. */
+export function registerBuildInfo(r: Registry, version: string) {
+  r.gauge("openclaw_relay_build_info", "The running relay's version (always 1).", () => [[{ version }, 1]]);
 }

@@ -3,10 +3,11 @@
  * `Idempotency-Key` (or the body's `uuid`) makes a retried call safe: the same key returns the first
  * call's result.
  */
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
+import { BEARER, errorResponse, jsonResponse } from "../ops/openapi-document.ts";
 import { authenticate } from "../users/tokens.ts";
 import type { Outbox } from "./outbox.ts";
 import { SendRequest } from "./protocol.ts";
@@ -67,6 +68,31 @@ export function messagesRoutes(ctx: RelayContext, outbox: Outbox, waitMs = HTTP_
         summary: "Proactive send (cron jobs)",
         description:
           "Same body as the WebSocket send frame. Bearer user token. Idempotency-Key header supported.",
+        security: BEARER,
+        parameters: [
+          {
+            name: "Idempotency-Key",
+            in: "header",
+            required: false,
+            description:
+              "Repeat a call with the same key to get the first call's result (default: the body's uuid)",
+            schema: { type: "string", maxLength: 50 },
+          },
+        ],
+        responses: {
+          "200": jsonResponse(
+            "Sent; the Feishu message ids (a long markdown reply may be several messages)",
+            t.Object({ messageId: t.String(), messageIds: t.Array(t.String()) }),
+          ),
+          "202": jsonResponse(
+            "Feishu is failing transiently and the relay keeps retrying; repeat with the same Idempotency-Key",
+            t.Object({ status: t.Literal("pending"), message: t.String() }),
+          ),
+          "403": errorResponse("The target is not the caller or a group bound to them (forbidden_target)"),
+          "429": errorResponse("Rate limited; see Retry-After"),
+          "502": errorResponse("Feishu refused the send"),
+          "503": errorResponse("Feishu is not configured or unavailable"),
+        },
       },
     },
   );

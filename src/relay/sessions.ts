@@ -126,3 +126,16 @@ export class SessionLog {
     this.#stopped = true;
   }
 }
+
+/**
+ * Users with a session the relay has not closed: what another process (the CLI) can know of who is
+ * connected. A relay that crashed leaves its sessions open until it starts again (closeStale).
+ */
+export function openSessionUsers(db: Db): Set<number> {
+  const rows = db.$client
+    .query<{ userId: number }, []>(
+      "SELECT DISTINCT user_id AS userId FROM sessions WHERE disconnected_at IS NULL",
+    )
+    .all();
+  return new Set(rows.map((r) => r.userId));
+}

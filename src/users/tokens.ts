@@ -9,6 +9,7 @@ import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp, type PeerSource, RateLimiter } from "../ops/rate-limit.ts";
 import { bearerToken } from "../ops/secure-compare.ts";
+import { Revocations } from "./revocations.ts";
 import { type UserRecord, type UserStore, usersOf } from "./user-store.ts";
 
 /** Close code for a revoked or invalid token (DESIGN §4): terminal for the plugin. */
@@ -50,6 +51,7 @@ export type TokenDeps = Pick<RelayContext, "config" | "db" | "now" | "log" | "hu
 export class TokenService {
   readonly #key: Uint8Array;
   readonly #ttlSec: number;
+  readonly #revocations: Revocations;
 
   constructor(
     private readonly ctx: TokenDeps,
@@ -58,6 +60,7 @@ export class TokenService {
     if (!ctx.config.JWT_SECRET) throw new Error("JWT_SECRET missing: finishConfig fills it");
     this.#key = new TextEncoder().encode(ctx.config.JWT_SECRET);
     this.#ttlSec = ctx.config.JWT_EXPIRES_IN;
+    this.#revocations = new Revocations(ctx.db, ctx.now);
   }
 
   async issue(user: UserRecord): Promise<IssuedToken> {
@@ -71,6 +74,7 @@ export class TokenService {
       .setIssuedAt(iat)
       .setExpirationTime(exp)
       .sign(this.#key);
+    this.#revocations.clear(user.id);
     this.ctx.log.info("token_issued", { userId: user.id, jti, exp });
     return { token, expiresAt: exp * 1000, jti };
   }
@@ -105,6 +109,7 @@ export class TokenService {
   revoke(userId: number): boolean {
     const ver = this.users.bumpTokenVersion(userId);
     if (ver === undefined) return false;
+    this.#revocations.mark(userId);
     // Read the hub at call time: the gateway installs the real one after the context is built.
     this.ctx.hub.disconnect(userId, CLOSE_REVOKED, "revoked");
     this.ctx.log.info("user_revoked", { userId, ver });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   ConfigError,
-  helpText,
+  configHelp,
   parseDuration,
   parseSize,
   resolveConfig,
@@ -77,7 +77,7 @@ describe("configuration definition", () => {
   });
 
   test("--help lists every variable with its flag", () => {
-    const help = helpText();
+    const help = configHelp();
     for (const v of VARIABLES) {
       expect(help).toContain(v.name);
       expect(help).toContain(`--${v.name.toLowerCase().replaceAll("_", "-")}`);

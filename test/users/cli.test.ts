@@ -38,10 +38,10 @@ describe("users and token commands", () => {
 
   test("users list, token issue and users revoke by id or open_id", async () => {
     await usersAdd({ "open-id": "ou_cli2" }, raw);
-    const list = await usersList(raw);
-    expect(list.split("\n")[0]).toMatch(/^ID\s+OPEN_ID\s+NAME\s+PENDING\s+LAST_SEEN\s+LLM$/);
-    expect(list).toMatch(/^1\s+ou_cli1\s+Cli One\s+0\s+never\s+-$/m);
-    expect(list).toMatch(/^2\s+ou_cli2\s+0\s+never\s+-$/m);
+    const list = await usersList({}, raw);
+    expect(list.split("\n")[0]).toMatch(/^ID\s+OPEN_ID\s+NAME\s+STATUS\s+PENDING\s+LAST_SEEN\s+LLM$/);
+    expect(list).toMatch(/^1\s+ou_cli1\s+Cli One\s+offline\s+0\s+never\s+-$/m);
+    expect(list).toMatch(/^2\s+ou_cli2\s+-\s+offline\s+0\s+never\s+-$/m);
 
     const token = tokenOf(await tokenIssue("ou_cli2", raw));
     expect(await serverAccepts(token)).toBe(true);
@@ -52,7 +52,7 @@ describe("users and token commands", () => {
 
   test("users set-llm assigns a declared provider", async () => {
     expect(await usersSetLlm("ou_cli1", "alpha", raw)).toBe("user 1 (ou_cli1) now uses alpha");
-    expect(await usersList(raw)).toMatch(/^1\s+ou_cli1\s+Cli One\s+0\s+never\s+alpha$/m);
+    expect(await usersList({}, raw)).toMatch(/^1\s+ou_cli1\s+Cli One\s+offline\s+0\s+never\s+alpha$/m);
     expect(await usersSetLlm("1", "default", raw)).toContain("the default provider (alpha)");
     await expect(usersSetLlm("1", "nope", raw)).rejects.toBeInstanceOf(UsageError);
   });
