@@ -10,7 +10,7 @@ export const ConsoleUserJson = t.Object({
   connected: t.Boolean(),
   pending: t.Integer(),
   lastSeenAt: t.Union([Iso, t.Null()]),
-  revoked: t.Boolean({ description: "tokens were revoked at least once; tokens issued since then work" }),
+  revoked: t.Boolean({ description: "every token of the user was revoked and none was issued since" }),
   revocations: t.Integer(),
   llmProvider: t.Union([t.String(), t.Null()]),
   createdAt: Iso,

@@ -14,7 +14,7 @@ export function overview(ctx: RelayContext, deps: OverviewDeps) {
   const stats = consoleStatsOf(ctx.db);
   deps.rates.sample();
   const connected = stats
-    .users("", ctx.hub.isConnected)
+    .users("", ctx.hub.isConnected, () => false) // only who is connected matters here
     .filter((u) => u.connected)
     .map((u) => ({ id: u.id, name: u.name, openId: u.openId }));
   const series = (c: Rates["events"]) => {

@@ -28,7 +28,7 @@ export interface ConsoleUser {
   connected: boolean;
   pending: number;
   lastSeenAt: string | null;
-  /** Tokens revoked at least once; tokens issued after the last revocation work. */
+  /** Every token revoked and none issued since. */
   revoked: boolean;
   revocations: number;
   llmProvider: string | null;
@@ -76,7 +76,12 @@ export class ConsoleStats {
     );
   }
 
-  users(query: string, isConnected: (userId: number) => boolean): ConsoleUser[] {
+  /** `isRevoked`: every token revoked and none issued since (users/revocations.ts). */
+  users(
+    query: string,
+    isConnected: (userId: number) => boolean,
+    isRevoked: (userId: number) => boolean,
+  ): ConsoleUser[] {
     return this.#users.all(query.trim(), USERS_SHOWN).map((r) => ({
       id: String(r.id),
       openId: r.openId,
@@ -84,7 +89,7 @@ export class ConsoleStats {
       connected: isConnected(r.id),
       pending: r.pending,
       lastSeenAt: isoOrNull(r.lastSeenAt),
-      revoked: r.tokenVersion > 1,
+      revoked: isRevoked(r.id),
       revocations: r.tokenVersion - 1,
       llmProvider: r.llmProvider,
       createdAt: new Date(r.createdAt).toISOString(),

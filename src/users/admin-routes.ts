@@ -68,7 +68,9 @@ export function adminRoutes(ctx: RelayContext) {
     .get(
       "/api/admin/users",
       ({ query }) => ({
-        users: consoleStatsOf(ctx.db).users(query.q ?? "", ctx.hub.isConnected),
+        users: consoleStatsOf(ctx.db).users(query.q ?? "", ctx.hub.isConnected, (id) =>
+          tokensOf(ctx).isRevoked(id),
+        ),
         llmProviders: [...llm.providers.keys()],
       }),
       {

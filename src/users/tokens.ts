@@ -63,6 +63,11 @@ export class TokenService {
     this.#revocations = new Revocations(ctx.db, ctx.now);
   }
 
+  /** Every token of the user was revoked and none was issued since. */
+  isRevoked(userId: number): boolean {
+    return this.#revocations.revokedAt(userId) !== undefined;
+  }
+
   async issue(user: UserRecord): Promise<IssuedToken> {
     const iat = Math.floor(this.ctx.now() / 1000);
     const exp = iat + this.#ttlSec;
