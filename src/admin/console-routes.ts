@@ -4,10 +4,11 @@
  * sign-in, users/oauth.ts) and the bundled assets. Only open_ids in ADMIN_OPEN_IDS get a session;
  * anyone else gets a 403 page. Signing in as an admin creates no relay user and issues no token.
  */
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp, RateLimiter, rateLimited } from "../ops/rate-limit.ts";
+import { OAuthCallbackQuery } from "../users/model.ts";
 import { oauthOf, STATE_TTL_MS } from "../users/oauth.ts";
 import { OAUTH_LIMIT, OAUTH_WINDOW_MS } from "../users/oauth-routes.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.generated.ts";
@@ -138,14 +139,7 @@ export function consolePageRoutes(ctx: RelayContext) {
         return res;
       },
       {
-        query: t.Object(
-          {
-            code: t.Optional(t.String({ maxLength: 1024 })),
-            state: t.Optional(t.String({ maxLength: 256 })),
-            error: t.Optional(t.String({ maxLength: 256 })),
-          },
-          { additionalProperties: true },
-        ),
+        query: OAuthCallbackQuery,
         detail: { summary: "Feishu's redirect back after an admin sign-in", tags: ["console"] },
       },
     )

@@ -11,17 +11,6 @@ export const UserJson = t.Object({
   avatarUrl: t.Optional(t.String()),
 });
 
-export const UserSummaryJson = t.Object({
-  id: t.String(),
-  openId: t.String(),
-  name: t.String(),
-  unionId: t.Optional(t.String()),
-  avatarUrl: t.Optional(t.String()),
-  connected: t.Boolean(),
-  pending: t.Integer(),
-  lastSeenAt: t.Union([t.String(), t.Null()]),
-});
-
 const Iso = t.String({ format: "date-time" });
 
 export const VerifyBody = t.Optional(t.Object({ token: t.Optional(t.String({ maxLength: 8192 })) }));
@@ -37,7 +26,6 @@ export const MeResponse = t.Object({
 export const OpenId = t.String({ minLength: 3, maxLength: 128, pattern: "^ou_[A-Za-z0-9_-]+$" });
 
 export const AdminCreateBody = t.Object({ openId: OpenId, name: t.Optional(t.String({ maxLength: 200 })) });
-export const AdminUsersResponse = t.Object({ users: t.Array(UserSummaryJson) });
 export const RevokeResponse = t.Object({ revoked: t.Literal(true), user: UserJson });
 export const LlmAssignBody = t.Object({ provider: t.Union([t.String({ maxLength: 64 }), t.Null()]) });
 export const LlmAssignResponse = t.Object({ user: UserJson, provider: t.Union([t.String(), t.Null()]) });
@@ -46,3 +34,13 @@ export const UserRef = t.Object({ id: t.String({ minLength: 1, maxLength: 128 })
 export const AdminTokenResponse = t.Object({ user: UserJson, token: t.String(), expiresAt: Iso });
 
 export const SignInResponse = t.Object({ token: t.String(), user: UserJson, relayUrl: t.String() });
+
+/** What Feishu appends to an OAuth redirect (user and admin sign-in alike); extra fields pass. */
+export const OAuthCallbackQuery = t.Object(
+  {
+    code: t.Optional(t.String({ maxLength: 1024 })),
+    state: t.Optional(t.String({ maxLength: 256 })),
+    error: t.Optional(t.String({ maxLength: 256 })),
+  },
+  { additionalProperties: true },
+);

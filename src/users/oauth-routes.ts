@@ -3,12 +3,12 @@
  * Failures show a page, or the usual JSON error with `Accept: application/json`.
  * Every start and callback counts against the client's IP: each one costs a kv row or Feishu calls.
  */
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp, type PeerSource, RateLimiter, rateLimited } from "../ops/rate-limit.ts";
 import { errorPage, loginPage, signedInPage } from "../web/pages.ts";
-import { SignInResponse } from "./model.ts";
+import { OAuthCallbackQuery, SignInResponse } from "./model.ts";
 import { oauthOf, relayUrlFrom, STATE_TTL_MS } from "./oauth.ts";
 import { publicUser } from "./user-store.ts";
 
@@ -102,14 +102,7 @@ export function oauthRoutes(ctx: RelayContext) {
           return res;
         }),
       {
-        query: t.Object(
-          {
-            code: t.Optional(t.String({ maxLength: 1024 })),
-            state: t.Optional(t.String({ maxLength: 256 })),
-            error: t.Optional(t.String({ maxLength: 256 })),
-          },
-          { additionalProperties: true },
-        ),
+        query: OAuthCallbackQuery,
         response: { 200: SignInResponse },
         detail: {
           summary:

@@ -6,21 +6,23 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
-import { gatewayRelay } from "../relay/gateway-fixtures.ts";
-import { connect } from "../relay/ws-client.ts";
 import {
   distinctColours,
   freePort,
   hasChromium,
   launchChromium,
+  NO_CHROMIUM,
   overflowsX,
   screenshotDir,
-} from "./browser.ts";
+} from "../chromium.ts";
+import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
+import { gatewayRelay } from "../relay/gateway-fixtures.ts";
+import { connect } from "../relay/ws-client.ts";
 
 const ADMIN_TOKEN = "console-admin-token-0123456789";
 const ADMIN_OPEN_ID = "ou_c0ffee00000000000000000000000001";
 
+if (!hasChromium) console.warn(`admin console browser tests skipped: ${NO_CHROMIUM}`);
 describe.skipIf(!hasChromium)("admin console in Chromium", () => {
   let fake: FakeFeishu;
   let relay: Awaited<ReturnType<typeof gatewayRelay>>;

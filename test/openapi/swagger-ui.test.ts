@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { CHROMIUM, NO_CHROMIUM, offlineBrowser } from "../chromium.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
-import { CHROMIUM, NO_CHROMIUM, offlineBrowser } from "./browser.ts";
 
 describe("/swagger", () => {
   test("serves the UI's assets itself and names no other host", async () => {
