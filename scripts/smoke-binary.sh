@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the compiled binary (M1-1): copied alone into an empty temp dir it starts on a free
-# port, creates its DB (0700 dir, 0600 file), answers /health and /swagger/json, and exits 0 on SIGTERM within 10 s.
+# port, creates its DB (0700 dir, 0600 file), answers /health and /swagger/json, exits 0 on SIGTERM within 10 s,
+# and reads `.env` from its working directory.
 #   scripts/smoke-binary.sh [BINARY]   (default dist/openclaw-relay; e.g. a release's linux-x64 binary)
 set -euo pipefail
 bin="${1:-$(cd "$(dirname "$0")/.." && pwd)/dist/openclaw-relay}"
@@ -33,4 +34,9 @@ wait "$pid" || code=$?
 elapsed=$(( $(date +%s) - start ))
 [ "$code" -eq 0 ] || { echo "binary exited $code on SIGTERM"; cat relay.log; exit 1; }
 [ "$elapsed" -le 10 ] || { echo "binary took ${elapsed}s to stop"; exit 1; }
-echo "binary smoke test ok: /health, /swagger/json, data/relay.db, SIGTERM → exit 0 in ${elapsed}s"
+# `.env` in the working directory is read by the binary itself (Bun's loader; we have no other).
+printf 'PORT=not-a-port\n' > .env
+dotenv_code=0
+env -i PATH="$PATH" ./openclaw-relay check-config > dotenv.log 2>&1 || dotenv_code=$?
+[ "$dotenv_code" -eq 2 ] && grep -q 'PORT' dotenv.log || { echo ".env was not read"; cat dotenv.log; exit 1; }
+echo "binary smoke test ok: /health, /swagger/json, data/relay.db, SIGTERM → exit 0 in ${elapsed}s, .env read"

@@ -67,7 +67,7 @@ export async function main(
     return 2;
   }
   try {
-    const raw = readRawConfig({ flags: args.config, env: process.env, cwd: process.cwd() });
+    const raw = readRawConfig({ flags: args.config, env: process.env });
     switch (command) {
       case "serve":
         resolveConfig(raw);

@@ -1,12 +1,13 @@
 /**
- * Loads the configuration with its precedence: flags > environment (and `.env`) > database > defaults.
+ * Loads the configuration with its precedence: flags > environment (with `.env`, loaded by Bun) >
+ * database > defaults.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { KvStore } from "../db/kv.ts";
 import { type Config, ConfigError, type Raw, resolveConfig, VARIABLES } from "./definition.ts";
-import { mergeSources, parseDotenv } from "./sources.ts";
+import { mergeSources } from "./sources.ts";
 
 export const DB_CONFIG_PREFIX = "config.";
 export const DEFAULT_DATABASE_PATH = "./data/relay.db";
@@ -64,11 +65,12 @@ export function checkDatabasePath(path: string): void {
   }
 }
 
-/** Everything but the database layer: enough to know DATABASE_PATH and to validate early. */
-export function readRawConfig(opts: { flags: Raw; env: Raw; cwd: string }): Raw {
-  const envFile = join(opts.cwd, ".env");
-  const dotenv = existsSync(envFile) ? parseDotenv(readFileSync(envFile, "utf8")) : {};
-  return mergeSources({ flags: opts.flags, env: opts.env, dotenv, db: {} });
+/**
+ * Everything but the database layer: enough to know DATABASE_PATH and to validate early. `env` is
+ * process.env, into which Bun has already loaded `.env` (sources.ts).
+ */
+export function readRawConfig(opts: { flags: Raw; env: Raw }): Raw {
+  return mergeSources({ flags: opts.flags, env: opts.env, db: {} });
 }
 
 /** Values an operator stored in the database (`kv` keys `config.<NAME>`). */

@@ -1,6 +1,11 @@
 /**
- * Where raw configuration values come from: command-line flags, the environment and `.env`, and the
- * database. Pure parsing here; `load.ts` does the I/O and applies the precedence.
+ * Where raw configuration values come from: command-line flags, the environment and the database.
+ * Pure parsing here; `load.ts` does the I/O and applies the precedence.
+ *
+ * `.env` is Bun's job, not ours: `bun src/index.ts` and the compiled binary load `.env` (and
+ * `.env.local`, `.env.<NODE_ENV>`) from the working directory into the environment before our code
+ * runs, never over a variable that is already set — the "environment (including `.env`)" of the
+ * precedence. A second parser here could only disagree with Bun's on quoting.
  */
 import { flagFor, type Raw, VARIABLES } from "./definition.ts";
 
@@ -48,25 +53,6 @@ export function parseArgs(argv: string[]): ParsedArgs {
   return out;
 }
 
-/** Minimal dotenv: `KEY=value`, optional `export `, single/double quotes, `#` comments. */
-export function parseDotenv(text: string): Raw {
-  const out: Raw = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
-    if (!m) continue;
-    let value = m[2]!.trim();
-    const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) {
-      value = value.slice(1, -1);
-      if (quote === '"') value = value.replaceAll("\\n", "\n");
-    } else {
-      value = value.replace(/\s+#.*$/, "");
-    }
-    out[m[1]!] = value;
-  }
-  return out;
-}
-
 /** Keeps only known variables, so unrelated environment never leaks into the config. */
 export function pickKnown(source: Raw): Raw {
   const out: Raw = {};
@@ -74,7 +60,7 @@ export function pickKnown(source: Raw): Raw {
   return out;
 }
 
-/** flags > environment (incl. .env, which never overrides the real environment) > database > defaults. */
-export function mergeSources(s: { flags: Raw; env: Raw; dotenv: Raw; db: Raw }): Raw {
-  return { ...pickKnown(s.db), ...pickKnown(s.dotenv), ...pickKnown(s.env), ...pickKnown(s.flags) };
+/** flags > environment (Bun has merged `.env` into it) > database > defaults. */
+export function mergeSources(s: { flags: Raw; env: Raw; db: Raw }): Raw {
+  return { ...pickKnown(s.db), ...pickKnown(s.env), ...pickKnown(s.flags) };
 }

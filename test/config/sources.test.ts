@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/definition.ts";
-import { checkDatabasePath, finishConfig, readRawConfig } from "../../src/config/load.ts";
-import { mergeSources, parseArgs, parseDotenv } from "../../src/config/sources.ts";
+import { checkDatabasePath, finishConfig } from "../../src/config/load.ts";
+import { mergeSources, parseArgs } from "../../src/config/sources.ts";
 import { KvStore } from "../../src/db/kv.ts";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { tempDir } from "../helpers.ts";
@@ -48,34 +48,31 @@ describe("configuration sources", () => {
     }
   });
 
-  test("dotenv parsing handles quotes, export and comments", () => {
-    const env = parseDotenv(
-      "# c\nexport PORT=7000\nPUBLIC_URL=\"https://a.b\" \nLOG_LEVEL=debug # why\nX='y z'\n",
-    );
-    expect(env).toEqual({ PORT: "7000", PUBLIC_URL: "https://a.b", LOG_LEVEL: "debug", X: "y z" });
-  });
-
-  test("precedence: flags > environment > .env > database", () => {
+  test("precedence: flags > environment > database", () => {
     const merged = mergeSources({
       flags: { PORT: "1" },
       env: { PORT: "2", HOST: "h-env" },
-      dotenv: { PORT: "3", HOST: "h-dotenv", LOG_LEVEL: "warn" },
-      db: { PORT: "4", LOG_LEVEL: "error", PUBLIC_URL: "https://db" },
+      db: { PORT: "4", HOST: "h-db", PUBLIC_URL: "https://db" },
     });
-    expect(merged).toMatchObject({ PORT: "1", HOST: "h-env", LOG_LEVEL: "warn", PUBLIC_URL: "https://db" });
+    expect(merged).toMatchObject({ PORT: "1", HOST: "h-env", PUBLIC_URL: "https://db" });
   });
 
   test("unknown environment variables never enter the config", () => {
-    expect(mergeSources({ flags: {}, env: { PATH: "/bin", PORT: "1" }, dotenv: {}, db: {} })).toEqual({
+    expect(mergeSources({ flags: {}, env: { PATH: "/bin", PORT: "1" }, db: {} })).toEqual({
       PORT: "1",
     });
   });
 
-  test(".env in the working directory is read", async () => {
+  test(".env in the working directory reaches the config through Bun, never over the environment", async () => {
     const { dir, cleanup } = tempDir();
-    await Bun.write(join(dir, ".env"), "PORT=6123\n");
-    expect(readRawConfig({ flags: {}, env: {}, cwd: dir }).PORT).toBe("6123");
-    expect(readRawConfig({ flags: {}, env: { PORT: "1" }, cwd: dir }).PORT).toBe("1");
+    await Bun.write(join(dir, ".env"), '# c\nexport PORT=6123\nPUBLIC_URL="https://dot.env" # why\n');
+    const show = ["bun", "-e", "console.log(JSON.stringify([process.env.PORT, process.env.PUBLIC_URL]))"];
+    const run = (env: Record<string, string>) =>
+      JSON.parse(
+        Bun.spawnSync(show, { cwd: dir, env: { PATH: process.env.PATH ?? "", ...env } }).stdout.toString(),
+      );
+    expect(run({})).toEqual(["6123", "https://dot.env"]);
+    expect(run({ PORT: "1" })).toEqual(["1", "https://dot.env"]);
     cleanup();
   });
 
