@@ -191,59 +191,54 @@ export async function handleInbound(frame: MessageFrame, deps: InboundDeps): Pro
     log.warn("session_record_failed", { messageId: frame.messageId, error: errorText(err) });
   log.debug("inbound_dispatch", { messageId: frame.messageId, seq: frame.seq, pipeline });
 
+  // What the two inbound.* entry points take alike.
+  const shared = {
+    cfg,
+    channel: CHANNEL_ID,
+    accountId: facts.accountId,
+    ctxPayload: ctx,
+    delivery: { deliver, onError },
+    replyPipeline: {},
+    ...(replyOptions ? { replyOptions } : {}),
+    record: { onRecordError },
+    messageId: frame.messageId,
+  };
+  const storePath =
+    pipeline === "current"
+      ? undefined
+      : rt.session?.resolveStorePath?.(
+          (cfg as { session?: { store?: string } } | undefined)?.session?.store,
+          { agentId: route.agentId },
+        );
   if (pipeline === "current") {
     await rt.inbound!.dispatch!({
-      cfg,
-      channel: CHANNEL_ID,
-      accountId: facts.accountId,
+      ...shared,
       route: {
         agentId: route.agentId,
         sessionKey: route.sessionKey,
         ...(route.dmScope ? { dmScope: route.dmScope } : {}),
       },
-      ctxPayload: ctx,
-      delivery: { deliver, onError },
-      replyPipeline: {},
-      ...(replyOptions ? { replyOptions } : {}),
-      record: { onRecordError },
-      messageId: frame.messageId,
     });
-    await deliver.closeStream();
-    return;
-  }
-  const storePath = rt.session?.resolveStorePath?.(
-    (cfg as { session?: { store?: string } } | undefined)?.session?.store,
-    { agentId: route.agentId },
-  );
-  if (pipeline === "turn" && storePath) {
+  } else if (pipeline === "turn" && storePath) {
     await rt.inbound!.dispatchReply!({
-      cfg,
-      channel: CHANNEL_ID,
-      accountId: facts.accountId,
+      ...shared,
       agentId: route.agentId,
       routeSessionKey: route.sessionKey,
       storePath,
-      ctxPayload: ctx,
       recordInboundSession: rt.session!.recordInboundSession,
       dispatchReplyWithBufferedBlockDispatcher: rt.reply!.dispatchReplyWithBufferedBlockDispatcher,
-      delivery: { deliver, onError },
-      replyPipeline: {},
-      ...(replyOptions ? { replyOptions } : {}),
-      record: { onRecordError },
-      messageId: frame.messageId,
     });
-    await deliver.closeStream();
-    return;
+  } else {
+    if (rt.session?.recordInboundSession && storePath) {
+      await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
+    }
+    await rt.reply!.dispatchReplyWithBufferedBlockDispatcher!({
+      ctx,
+      cfg,
+      dispatcherOptions: { deliver, onError },
+      ...(replyOptions ? { replyOptions } : {}),
+    });
   }
-  if (rt.session?.recordInboundSession && storePath) {
-    await rt.session.recordInboundSession({ storePath, sessionKey: route.sessionKey, ctx, onRecordError });
-  }
-  await rt.reply!.dispatchReplyWithBufferedBlockDispatcher!({
-    ctx,
-    cfg,
-    dispatcherOptions: { deliver, onError },
-    ...(replyOptions ? { replyOptions } : {}),
-  });
   await deliver.closeStream();
 }
 
