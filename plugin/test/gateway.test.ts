@@ -16,7 +16,7 @@ import {
   messageFrame,
   OWNER,
 } from "./helpers/fake-relay.ts";
-import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
+import { FAST_CLIENT, runAccount, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, type StubFlavor, type StubRuntime, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.secret-jwt-value";
@@ -33,14 +33,9 @@ function start(opts: FakeRelayOptions = {}, flavor: StubFlavor = "classic", tuni
   const plugin = createFeishuRelayPlugin({ client: { ...FAST_CLIENT, ...tuning } });
   const stub: StubRuntime = stubRuntime(flavor);
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
-  const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
+  const { running, stop } = runAccount(plugin, gw, stops);
   let settled = false;
   void running.then(() => (settled = true));
-  const stop = async () => {
-    gw.abort.abort();
-    await running;
-  };
-  stops.push(stop);
   return { relay, plugin, stub, gw, running, stop, isSettled: () => settled, cfg };
 }
 
@@ -269,11 +264,7 @@ describe("inbound", () => {
     };
     const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
     const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
-    const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
-    stops.push(async () => {
-      gw.abort.abort();
-      await running;
-    });
+    runAccount(plugin, gw, stops);
     await relay.waitFor(() => relay!.framesOf("ack")[0], 2000, "ack");
     expect(peers).toEqual([
       { peer: { kind: "group", id: "oc_g:topic:omt_9" }, parentPeer: { kind: "group", id: "oc_g" } },

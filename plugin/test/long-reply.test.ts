@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
 import { FakeRelay, greetWith, messageFrame } from "./helpers/fake-relay.ts";
-import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
+import { FAST_CLIENT, runAccount, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, stubRuntime } from "./helpers/stub-runtime.ts";
 
 let relay: FakeRelay | undefined;
@@ -24,11 +24,7 @@ async function framesFor(overrides: Parameters<typeof messageFrame>[1]) {
   const stub = stubRuntime("classic");
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
   const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
-  const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
-  stops.push(async () => {
-    gw.abort.abort();
-    await running;
-  });
+  runAccount(plugin, gw, stops);
   await relay.waitFor(() => relay!.framesOf("ack")[0], 3000, "ack");
   return relay.framesOf("send");
 }

@@ -19,7 +19,7 @@ import {
   helloFrame,
   messageFrame,
 } from "./helpers/fake-relay.ts";
-import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
+import { FAST_CLIENT, runAccount, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import { gatewayContext, type StubFlavor, stubRuntime } from "./helpers/stub-runtime.ts";
 
 const TOKEN = "tok.media-secret-jwt";
@@ -71,11 +71,7 @@ function start(o: StartOptions = {}) {
   });
   const stub = stubRuntime(o.flavor);
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
-  const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
-  stops.push(async () => {
-    gw.abort.abort();
-    await running;
-  });
+  runAccount(plugin, gw, stops);
   const connected = () => relay!.waitFor(() => gw.status().connected === true, 2000, "connected");
   return { relay, plugin, stub, gw, cfg, connected };
 }

@@ -9,7 +9,7 @@ import type { HelloFrame, ServerFrame } from "../../src/relay/protocol.ts";
 import { createFeishuRelayPlugin } from "../src/channel.ts";
 import { resolveAccount } from "../src/config.ts";
 import { FakeRelay, type FakeRelayOptions, helloFrame, messageFrame } from "./helpers/fake-relay.ts";
-import { FAST_CLIENT, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
+import { FAST_CLIENT, runAccount, stopsAfterEach } from "./helpers/gateway-cleanup.ts";
 import {
   gatewayContext,
   type StubFlavor,
@@ -52,11 +52,7 @@ function start(o: StartOptions = {}) {
   const plugin = createFeishuRelayPlugin({ client: FAST_CLIENT });
   const stub = stubRuntime(o.flavor ?? "classic");
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
-  const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
-  stops.push(async () => {
-    gw.abort.abort();
-    await running;
-  });
+  runAccount(plugin, gw, stops);
   return { relay, stub, gw };
 }
 
