@@ -118,21 +118,7 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
   test(
     "`openclaw message send --channel feishu-relay` reaches Feishu",
     async () => {
-      const result = await host!.cli(
-        [
-          "message",
-          "send",
-          "--channel",
-          "feishu-relay",
-          "--target",
-          `user:${OWNER}`,
-          "--message",
-          `proactive ${marker}`,
-        ],
-        120_000,
-      );
-      if (result.code !== 0) console.log(result.output);
-      expect(result.code).toBe(0);
+      expect(await host!.messageSend({ target: `user:${OWNER}`, message: `proactive ${marker}` })).toBe(0);
       const sent = await fake.waitForSent((m) => m.text === `proactive ${marker}`, 30_000);
       expect(sent).toMatchObject({ kind: "create", receiveIdType: "open_id", receiveId: OWNER });
     },
@@ -207,23 +193,9 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
       const path = join(host!.workspace, `notes-${m}.pdf`);
       const pdf = Buffer.from(`%PDF-1.4\n% cli ${m}\n%%EOF\n`);
       writeFileSync(path, pdf);
-      const result = await host!.cli(
-        [
-          "message",
-          "send",
-          "--channel",
-          "feishu-relay",
-          "--target",
-          `user:${OWNER}`,
-          "--media",
-          path,
-          "--message",
-          `caption ${m}`,
-        ],
-        120_000,
+      expect(await host!.messageSend({ target: `user:${OWNER}`, message: `caption ${m}`, media: path })).toBe(
+        0,
       );
-      if (result.code !== 0) console.log(result.output);
-      expect(result.code).toBe(0);
       const file = await fake.waitForSent((s) => s.msgType === "file" && s.receiveId === OWNER, 30_000);
       const upload = fake.uploads.find((u) => u.key === file.content.file_key);
       expect(upload).toMatchObject({ kind: "file", size: pdf.length });

@@ -370,22 +370,8 @@ for (const version of e2eVersions()) {
       "`openclaw message send` goes through the gateway's connection as a send frame with `to`",
       async () => {
         const started = Date.now();
-        const result = await host!.cli(
-          [
-            "message",
-            "send",
-            "--channel",
-            "feishu-relay",
-            "--target",
-            `user:${OWNER_OPEN_ID}`,
-            "--message",
-            "hi",
-          ],
-          120_000,
-        );
+        expect(await host!.messageSend({ target: `user:${OWNER_OPEN_ID}`, message: "hi" })).toBe(0);
         console.log(`[openclaw e2e] message send took ${((Date.now() - started) / 1000).toFixed(1)}s`);
-        if (result.code !== 0) console.log(result.output);
-        expect(result.code).toBe(0);
         // Not the first `to` frame: after the reconnects OpenClaw may have told the chat on its own
         // that the refused reply above was never confirmed ("I couldn't confirm whether my previous
         // reply reached this chat…").
@@ -485,23 +471,9 @@ for (const version of e2eVersions()) {
         const path = join(host!.workspace, `notes-${m}.pdf`);
         const pdf = Buffer.from(`%PDF-1.4\n% cli ${m}\n%%EOF\n`);
         writeFileSync(path, pdf);
-        const result = await host!.cli(
-          [
-            "message",
-            "send",
-            "--channel",
-            "feishu-relay",
-            "--target",
-            `user:${OWNER_OPEN_ID}`,
-            "--media",
-            path,
-            "--message",
-            `caption ${m}`,
-          ],
-          120_000,
-        );
-        if (result.code !== 0) console.log(result.output);
-        expect(result.code).toBe(0);
+        expect(
+          await host!.messageSend({ target: `user:${OWNER_OPEN_ID}`, message: `caption ${m}`, media: path }),
+        ).toBe(0);
         const send = await relay.waitFor(
           () => relay.framesOf("send").find((f) => f.to === `user:${OWNER_OPEN_ID}` && f.mediaId),
           10_000,

@@ -129,6 +129,11 @@ export interface OpenClawHost {
   log(): string;
   /** Runs the openclaw CLI against this host; resolves with exit code and output. */
   cli(args: string[], timeoutMs?: number): Promise<{ code: number | null; output: string }>;
+  /**
+   * `openclaw message send --channel feishu-relay` (the CLI's own proactive send, with `--media` when
+   * given); resolves with its exit code and prints its output when that is not 0.
+   */
+  messageSend(o: { target: string; message: string; media?: string }): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -240,7 +245,7 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
         resolve({ code, output });
       });
     });
-  return {
+  const host: OpenClawHost = {
     dir,
     version,
     workspace,
@@ -261,6 +266,13 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
       }
       return runCli(args, timeoutMs);
     },
+    messageSend: async (o) => {
+      const media = o.media ? ["--media", o.media] : [];
+      const args = ["message", "send", "--channel", "feishu-relay", "--target", o.target, ...media];
+      const result = await host.cli([...args, "--message", o.message], 120_000);
+      if (result.code !== 0) console.log(result.output);
+      return result.code;
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -276,4 +288,5 @@ export async function startOpenClaw(o: HostOptions): Promise<OpenClawHost> {
       if (!process.env.OPENCLAW_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
+  return host;
 }
