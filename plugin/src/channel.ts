@@ -64,14 +64,9 @@ export function createFeishuRelayPlugin(
       resolveAccount: (cfg, accountId) => resolveAccount(cfg, accountId),
       defaultAccountId: () => DEFAULT_ACCOUNT_ID,
       inspectAccount: (cfg, accountId) => {
-        const a = resolveAccount(cfg, accountId);
-        return {
-          accountId: a.accountId,
-          enabled: a.enabled,
-          configured: a.configured,
-          relayUrl: a.relayUrl ? displayUrl(a.relayUrl) : undefined,
-          tokenStatus: a.token ? "configured" : "missing",
-        };
+        // The same facts as the status snapshot, with the URL under the name `inspect` uses.
+        const { baseUrl, ...facts } = describeAccount(resolveAccount(cfg, accountId));
+        return { ...facts, relayUrl: baseUrl };
       },
       isEnabled: (account) => account.enabled,
       disabledReason: () => `channels.${CHANNEL_ID}.enabled is false`,
