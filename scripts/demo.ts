@@ -16,7 +16,7 @@ const say = (who: string, what: string) => console.log(`${bold(who.padEnd(14))} 
 
 const dir = mkdtempSync(join(tmpdir(), "relay-demo-"));
 const fake = await startFakeFeishu({ botName: "Relay Demo Bot" });
-const relay = createRelay(
+const relay = await createRelay(
   {
     HOST: "127.0.0.1",
     PORT: "0",

@@ -3,19 +3,23 @@
  * module. I/O dependencies (clock, fetch, db) live here so tests can substitute them.
  */
 import type { Config } from "./config/definition.ts";
-import type { KvStore } from "./db/kv.ts";
+import type { Kv } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
 import type { Feishu } from "./feishu/index.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Registry } from "./ops/metrics.ts";
 import type { Inbox } from "./relay/inbox.ts";
+import type { Storage } from "./storage/storage.ts";
 
 export type FeishuHealth = "ok" | "unconfigured" | "failing";
 
 export interface RelayContext {
   config: Config;
+  /** The open database (SQLite or PostgreSQL); store adapters are built from it in createRelay. */
+  storage: Storage;
+  /** SQLite only, while stores move behind ports (M2-6); removed when the last one has. */
   db: Db;
-  kv: KvStore;
+  kv: Kv;
   log: Logger;
   metrics: Registry;
   now: () => number;

@@ -8,8 +8,8 @@ import type { Config, Raw } from "./config/definition.ts";
 import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
 import { Checkpointer } from "./db/checkpointer.ts";
-import { KvStore } from "./db/kv.ts";
-import { type Db, migrate, openDatabase } from "./db/open.ts";
+import { createKv } from "./db/kv.ts";
+import type { Db } from "./db/open.ts";
 import { createFeishu } from "./feishu/index.ts";
 import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
 import { groupsFeature } from "./groups/index.ts";
@@ -24,6 +24,7 @@ import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
+import { closeStorage, openStorage, type Storage } from "./storage/storage.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -57,14 +58,19 @@ export const FEATURES: FeatureModule[] = [
   adminConsoleFeature,
 ];
 
-export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
+export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
-  const dbPath = raw.DATABASE_PATH || "./data/relay.db";
-  const db: Db = openDatabase(dbPath, { log: deps.log ?? new Logger() });
-  migrate(db);
-  const kv = new KvStore(db, now);
-  const config: Config = finishConfig(raw, kv);
+  const storage: Storage = await openStorage(raw, { log: deps.log ?? new Logger() });
+  if (storage.dialect !== "sqlite") {
+    // Until every store has its PostgreSQL adapter (M2-6 in progress), cluster mode refuses to start.
+    await closeStorage(storage);
+    throw new Error("cluster mode (DATABASE_URL) is not complete yet");
+  }
+  const db: Db = storage.db;
+  const dbPath = storage.path;
+  const kv = createKv(storage, now);
+  const config: Config = await finishConfig(raw, kv);
   const log = deps.log ?? new Logger(config.LOG_LEVEL);
   const metrics = new Registry();
   registerProcessMetrics(metrics, startedAt, now);
@@ -75,6 +81,7 @@ export function createRelay(raw: Raw, deps: RelayDeps = {}): Relay {
 
   const ctx: RelayContext = {
     config,
+    storage,
     db,
     kv,
     log,

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { buildApp } from "../src/app.ts";
 import { request, testRelay } from "./helpers.ts";
 
-const t = testRelay();
+const t = await testRelay();
 /** The same app pipeline with one echo route, to exercise body handling independently of features. */
 const echoApp = buildApp(t.relay.ctx, [() => new Elysia().post("/echo", ({ body }) => ({ body }))]);
 const app = t.relay.app;
@@ -20,7 +20,7 @@ describe("HTTP foundation", () => {
   });
 
   test("/health degrades when the database fails", async () => {
-    const r = testRelay();
+    const r = await testRelay();
     r.relay.ctx.db.$client.close();
     const res = await r.relay.app.handle(request("/health"));
     expect(res.status).toBe(503);
@@ -97,7 +97,7 @@ describe("HTTP foundation", () => {
 
 describe("metrics guard", () => {
   test("with ADMIN_TOKEN set, /metrics needs it", async () => {
-    const r = testRelay({ ADMIN_TOKEN: "admin-token-0123456789" });
+    const r = await testRelay({ ADMIN_TOKEN: "admin-token-0123456789" });
     const denied = await r.relay.app.handle(request("/metrics"));
     expect(denied.status).toBe(401);
     const ok = await r.relay.app.handle(
@@ -111,7 +111,7 @@ describe("metrics guard", () => {
 describe("http_requests_total over real HTTP", () => {
   test("counts the status actually sent: refusals, returned Responses, 404s and early 413s", async () => {
     const admin = "admin-token-0123456789";
-    const r = testRelay({ ADMIN_TOKEN: admin });
+    const r = await testRelay({ ADMIN_TOKEN: admin });
     try {
       const base = `http://127.0.0.1:${await r.relay.listen()}`;
       const auth = { authorization: `Bearer ${admin}` };

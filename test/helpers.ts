@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Raw } from "../src/config/definition.ts";
 import { memoryLogger } from "../src/ops/logger.ts";
 import { createRelay, type RelayDeps } from "../src/server.ts";
+import { testDatabase } from "./storage/databases.ts";
 
 export function tempDir(prefix = "relay-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -12,11 +13,12 @@ export function tempDir(prefix = "relay-test-"): { dir: string; cleanup: () => v
 }
 
 /** A relay on a fresh SQLite file, logging to memory; `lines` lets tests assert on logs. */
-export function testRelay(raw: Raw = {}, deps: RelayDeps = {}) {
+export async function testRelay(raw: Raw = {}, deps: RelayDeps = {}) {
   const { dir, cleanup } = tempDir();
   const { log, lines } = memoryLogger();
-  const relay = createRelay(
-    { HOST: "127.0.0.1", PORT: "0", DATABASE_PATH: join(dir, "relay.db"), ...raw },
+  const database = await testDatabase(dir);
+  const relay = await createRelay(
+    { HOST: "127.0.0.1", PORT: "0", ...database.raw, ...raw },
     { log, ...deps },
   );
   return {
@@ -25,6 +27,7 @@ export function testRelay(raw: Raw = {}, deps: RelayDeps = {}) {
     lines,
     async close() {
       await relay.stop();
+      await database.drop();
       cleanup();
     },
   };

@@ -52,7 +52,7 @@ export function sessionRoutes(ctx: RelayContext) {
   return new Elysia({ name: "admin-console-session" })
     .post(
       "/api/admin/session",
-      ({ body, request, server }) => {
+      async ({ body, request, server }) => {
         const expected = ctx.config.ADMIN_TOKEN;
         if (!expected)
           throw new HttpError(403, "token_sign_in_off", "sign-in with the admin token needs ADMIN_TOKEN");
@@ -63,7 +63,7 @@ export function sessionRoutes(ctx: RelayContext) {
           ctx.log.warn("admin_auth_failed", { ip, path: "/api/admin/session" });
           throw unauthorized("admin token wrong");
         }
-        const { id, session } = sessions.create(TOKEN_SUBJECT, "ADMIN_TOKEN");
+        const { id, session } = await sessions.create(TOKEN_SUBJECT, "ADMIN_TOKEN");
         ctx.log.info("admin_signed_in", { subject: TOKEN_SUBJECT, ip });
         const secure = cameOverHttps(request, server, publicUrl);
         return Response.json(sessionJson(session), {
@@ -85,8 +85,8 @@ export function sessionRoutes(ctx: RelayContext) {
     )
     .get(
       "/api/admin/session",
-      ({ request }) => {
-        const session = currentSession(ctx, request);
+      async ({ request }) => {
+        const session = await currentSession(ctx, request);
         if (!session) throw unauthorized("not signed in to the console");
         return sessionJson(session);
       },
@@ -97,11 +97,11 @@ export function sessionRoutes(ctx: RelayContext) {
     )
     .delete(
       "/api/admin/session",
-      ({ request, server, set }) => {
-        const session = currentSession(ctx, request);
+      async ({ request, server, set }) => {
+        const session = await currentSession(ctx, request);
         if (!session) throw unauthorized("not signed in to the console");
         checkCsrf(request, session);
-        sessions.destroy(readCookie(request, SESSION_COOKIE));
+        await sessions.destroy(readCookie(request, SESSION_COOKIE));
         ctx.log.info("admin_signed_out", { subject: session.subject });
         set.status = 204;
         set.headers["set-cookie"] = sessionCookie("", 0, cameOverHttps(request, server, publicUrl));

@@ -41,8 +41,8 @@ export function consolePageRoutes(ctx: RelayContext) {
   return new Elysia({ name: "admin-console-pages" })
     .get(
       "/admin",
-      ({ request }) =>
-        currentSession(ctx, request)
+      async ({ request }) =>
+        (await currentSession(ctx, request))
           ? shell({ view: "console", version: ctx.version })
           : new Response(null, {
               status: 302,
@@ -57,8 +57,8 @@ export function consolePageRoutes(ctx: RelayContext) {
     )
     .get(
       "/admin/login",
-      ({ request }) =>
-        currentSession(ctx, request)
+      async ({ request }) =>
+        (await currentSession(ctx, request))
           ? new Response(null, { status: 302, headers: { location: "/admin", "cache-control": "no-store" } })
           : shell({
               view: "login",
@@ -72,7 +72,7 @@ export function consolePageRoutes(ctx: RelayContext) {
     )
     .get(
       "/admin/auth/feishu",
-      ({ request, server }) => {
+      async ({ request, server }) => {
         try {
           const wait = limiter.take(clientIp(request, server));
           if (wait > 0) throw rateLimited(wait);
@@ -82,7 +82,7 @@ export function consolePageRoutes(ctx: RelayContext) {
               "feishu_sign_in_off",
               "Feishu sign-in needs the Feishu app and ADMIN_OPEN_IDS",
             );
-          const started = oauth.start(redirectUri);
+          const started = await oauth.start(redirectUri);
           const secure = cameOverHttps(request, server, publicUrl);
           return new Response(null, {
             status: 302,
@@ -126,7 +126,7 @@ export function consolePageRoutes(ctx: RelayContext) {
             ctx.log.warn("admin_sign_in_refused", { openId: profile.openId });
             res = refusedPage(name, profile.openId);
           } else {
-            const { id, session } = sessionsOf(ctx).create(profile.openId, name);
+            const { id, session } = await sessionsOf(ctx).create(profile.openId, name);
             ctx.log.info("admin_signed_in", { subject: profile.openId });
             res = signedInPage(name);
             res.headers.append("set-cookie", sessionCookie(id, session.expiresAt - ctx.now(), secure));

@@ -35,8 +35,8 @@ export function sessionsOf(ctx: RelayContext): AdminSessions {
  * The console session of the request, if it is live and its subject still allowed (an open_id taken
  * out of ADMIN_OPEN_IDS, or ADMIN_TOKEN unset, ends its sessions at the next restart).
  */
-export function currentSession(ctx: RelayContext, request: Request): AdminSession | undefined {
-  const session = sessionsOf(ctx).get(readCookie(request, SESSION_COOKIE));
+export async function currentSession(ctx: RelayContext, request: Request): Promise<AdminSession | undefined> {
+  const session = await sessionsOf(ctx).get(readCookie(request, SESSION_COOKIE));
   if (!session) return undefined;
   const allowed =
     session.subject === TOKEN_SUBJECT
@@ -49,11 +49,11 @@ export function currentSession(ctx: RelayContext, request: Request): AdminSessio
 export function adminGuard(ctx: RelayContext) {
   const failures = authFailuresOf(ctx);
   const expected = ctx.config.ADMIN_TOKEN;
-  return ({ request, server }: { request: Request; server: PeerSource | null }) => {
+  return async ({ request, server }: { request: Request; server: PeerSource | null }) => {
     const ip = clientIp(request, server);
     const given = bearerToken(request.headers);
     if (given === undefined) {
-      const session = currentSession(ctx, request);
+      const session = await currentSession(ctx, request);
       if (session) return checkCsrf(request, session);
       failures.assertAllowed(ip);
     } else {

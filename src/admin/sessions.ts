@@ -6,7 +6,7 @@
  * Lifetime is bounded (SESSION_TTL_MS from sign-in, no sliding renewal); signing out deletes the row.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { KvStore } from "../db/kv.ts";
+import type { Kv } from "../db/kv.ts";
 import { clientIpOf, type PeerSource } from "../ops/rate-limit.ts";
 
 export const SESSION_COOKIE = "oc_admin";
@@ -28,13 +28,13 @@ const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 export class AdminSessions {
   constructor(
-    private readonly kv: Pick<KvStore, "set" | "get" | "delete" | "pruneExpired">,
+    private readonly kv: Pick<Kv, "set" | "get" | "delete" | "pruneExpired">,
     private readonly now: () => number,
   ) {}
 
-  create(subject: string, name: string): { id: string; session: AdminSession } {
+  async create(subject: string, name: string): Promise<{ id: string; session: AdminSession }> {
     // Sign-ins are rare: a good moment to drop sessions (and other kv rows) that have expired.
-    this.kv.pruneExpired();
+    await this.kv.pruneExpired();
     const id = random(32);
     const session: AdminSession = {
       subject,
@@ -42,14 +42,14 @@ export class AdminSessions {
       csrf: random(24),
       expiresAt: this.now() + SESSION_TTL_MS,
     };
-    this.kv.set(PREFIX + sha256(id), JSON.stringify(session), session.expiresAt);
+    await this.kv.set(PREFIX + sha256(id), JSON.stringify(session), session.expiresAt);
     return { id, session };
   }
 
   /** The live session for a cookie value; undefined when unknown, expired or malformed. */
-  get(id: string | undefined): AdminSession | undefined {
+  async get(id: string | undefined): Promise<AdminSession | undefined> {
     if (!id || id.length > 128) return undefined;
-    const raw = this.kv.get(PREFIX + sha256(id));
+    const raw = await this.kv.get(PREFIX + sha256(id));
     if (!raw) return undefined;
     try {
       return JSON.parse(raw) as AdminSession;
@@ -58,8 +58,8 @@ export class AdminSessions {
     }
   }
 
-  destroy(id: string | undefined): void {
-    if (id && id.length <= 128) this.kv.delete(PREFIX + sha256(id));
+  async destroy(id: string | undefined): Promise<void> {
+    if (id && id.length <= 128) await this.kv.delete(PREFIX + sha256(id));
   }
 }
 

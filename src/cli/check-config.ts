@@ -6,12 +6,12 @@ import {
   readDbConfig,
   refusePlaceholders,
 } from "../config/load.ts";
-import { KvStore } from "../db/kv.ts";
+import { SqliteKv } from "../db/kv.ts";
 import { migrate, openDatabase } from "../db/open.ts";
 import { LlmConfig } from "../users/llm-config.ts";
 
 /** Validates without starting anything; reads database-stored values only if the file exists. */
-export function checkConfig(raw: Raw): string {
+export async function checkConfig(raw: Raw): Promise<string> {
   const path = raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
   checkDatabasePath(path);
   let dbValues: Raw = {};
@@ -19,7 +19,7 @@ export function checkConfig(raw: Raw): string {
     const db = openDatabase(path);
     try {
       migrate(db);
-      dbValues = readDbConfig(new KvStore(db));
+      dbValues = await readDbConfig(new SqliteKv(db));
     } finally {
       db.$client.close();
     }

@@ -76,7 +76,7 @@ export async function main(
         await serve(raw);
         return "running";
       case "check-config":
-        out(checkConfig(raw));
+        out(await checkConfig(raw));
         return 0;
       case "migrate":
         checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);

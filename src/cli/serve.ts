@@ -7,7 +7,7 @@ export class StartupError extends Error {}
 
 /** Runs until SIGTERM/SIGINT, then drains and exits 0 (DESIGN §8: within 10 s). */
 export async function serve(raw: Raw): Promise<void> {
-  const relay = createRelay(raw);
+  const relay = await createRelay(raw);
   installProcessGuard({ process, log: relay.ctx.log, metrics: relay.ctx.metrics });
   try {
     await relay.listen();

@@ -5,7 +5,7 @@
  */
 import type { Raw } from "../config/definition.ts";
 import { finishConfig } from "../config/load.ts";
-import { KvStore } from "../db/kv.ts";
+import { SqliteKv } from "../db/kv.ts";
 import { migrate, openDatabase } from "../db/open.ts";
 import { Logger } from "../ops/logger.ts";
 import { openSessionUsers } from "../relay/sessions.ts";
@@ -29,10 +29,12 @@ export async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<
   const db = openDatabase(raw.DATABASE_PATH || "./data/relay.db");
   try {
     migrate(db);
-    const config = finishConfig(raw, new KvStore(db));
+    const kv = new SqliteKv(db);
+    const config = await finishConfig(raw, kv);
     const ctx: CliContext = {
       config,
       db,
+      kv,
       // Only problems reach stderr; stdout carries the command's answer.
       log: new Logger("warn", (line) => process.stderr.write(`${line}\n`)),
       now: Date.now,
@@ -90,28 +92,28 @@ export interface UserListing {
 }
 
 export function usersList(options: Options, raw: Raw): Promise<string> {
-  return withContext(raw, (ctx) => {
+  return withContext(raw, async (ctx) => {
     const users = usersOf(ctx);
     const open = openSessionUsers(ctx.db);
-    const revocations = new Revocations(ctx.db, ctx.now);
-    const listed: UserListing[] = users
-      .list((id) => open.has(id))
-      .map((u) => {
-        const revokedAt = revocations.revokedAt(Number(u.id)) ?? null;
-        return {
-          id: u.id,
-          openId: u.openId,
-          name: u.name,
-          // A revoked user's socket is closed by the relay's sweep; until then "revoked" is the truth.
-          status: revokedAt ? "revoked" : u.connected ? "connected" : "offline",
-          connected: u.connected,
-          revoked: revokedAt !== null,
-          revokedAt,
-          pending: u.pending,
-          lastSeenAt: u.lastSeenAt,
-          llmProvider: users.byId(Number(u.id))?.llmProvider ?? null,
-        };
-      });
+    const revocations = new Revocations(ctx.kv, ctx.now);
+    const all = users.list((id) => open.has(id));
+    const revokedAts = await Promise.all(all.map((u) => revocations.revokedAt(Number(u.id))));
+    const listed: UserListing[] = all.map((u, i) => {
+      const revokedAt = revokedAts[i] ?? null;
+      return {
+        id: u.id,
+        openId: u.openId,
+        name: u.name,
+        // A revoked user's socket is closed by the relay's sweep; until then "revoked" is the truth.
+        status: revokedAt ? "revoked" : u.connected ? "connected" : "offline",
+        connected: u.connected,
+        revoked: revokedAt !== null,
+        revokedAt,
+        pending: u.pending,
+        lastSeenAt: u.lastSeenAt,
+        llmProvider: users.byId(Number(u.id))?.llmProvider ?? null,
+      };
+    });
     if (options.json !== undefined) return JSON.stringify({ users: listed }, null, 2);
     if (listed.length === 0) return "no users";
     const table = [["ID", "OPEN_ID", "NAME", "STATUS", "PENDING", "LAST_SEEN", "LLM"]];
@@ -130,9 +132,9 @@ export function usersList(options: Options, raw: Raw): Promise<string> {
 }
 
 export function usersRevoke(ref: string | undefined, raw: Raw): Promise<string> {
-  return withContext(raw, (ctx) => {
+  return withContext(raw, async (ctx) => {
     const user = findUser(ctx, ref, "users revoke <id|open_id>");
-    tokensOf(ctx).revoke(user.id);
+    await tokensOf(ctx).revoke(user.id);
     return `revoked every token of user ${user.id} (${user.openId})`;
   });
 }

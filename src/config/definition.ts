@@ -108,6 +108,32 @@ const spec = {
     help: "SQLite file, created with its folder; ':memory:' allowed",
     parse: str("DATABASE_PATH", "./data/relay.db"),
   },
+  DATABASE_URL: {
+    name: "DATABASE_URL",
+    help: "postgres://… switches to cluster mode on PostgreSQL (DATABASE_PATH is then ignored)",
+    // Its password must never reach a log line; `redactUrl` is what may be printed.
+    secret: true,
+    parse: (v: string | undefined) => {
+      if (!v) return undefined;
+      if (!/^postgres(ql)?:\/\//.test(v))
+        fail("DATABASE_URL", "must start with postgres:// or postgresql://");
+      try {
+        new URL(v);
+      } catch {
+        fail("DATABASE_URL", "is not a valid URL");
+      }
+      return v;
+    },
+  },
+  NODE_ID: {
+    name: "NODE_ID",
+    help: "this process's name in a cluster (/health, /metrics, the console)",
+    defaultText: "<hostname>-<random>",
+    parse: (v: string | undefined) => {
+      if (v && !/^[A-Za-z0-9._-]{1,64}$/.test(v)) fail("NODE_ID", "must be 1-64 of A-Z a-z 0-9 . _ -");
+      return v || undefined;
+    },
+  },
   PUBLIC_URL: {
     name: "PUBLIC_URL",
     help: "how users reach the relay (OAuth redirect, links in chat)",

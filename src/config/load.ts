@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { KvStore } from "../db/kv.ts";
+import type { Kv } from "../db/kv.ts";
 import { type Config, ConfigError, type Raw, resolveConfig, VARIABLES } from "./definition.ts";
 import { mergeSources } from "./sources.ts";
 
@@ -74,22 +74,24 @@ export function readRawConfig(opts: { flags: Raw; env: Raw }): Raw {
 }
 
 /** Values an operator stored in the database (`kv` keys `config.<NAME>`). */
-export function readDbConfig(kv: KvStore): Raw {
+export async function readDbConfig(kv: Kv): Promise<Raw> {
   const out: Raw = {};
-  for (const v of VARIABLES) {
-    const value = kv.get(DB_CONFIG_PREFIX + v.name);
-    if (value !== undefined) out[v.name] = value;
-  }
+  const values = await Promise.all(VARIABLES.map((v) => kv.get(DB_CONFIG_PREFIX + v.name)));
+  VARIABLES.forEach((v, i) => {
+    if (values[i] !== undefined) out[v.name] = values[i];
+  });
   return out;
 }
 
 /** Final config: database values fill what flags/env left unset; JWT_SECRET is generated once. */
-export function finishConfig(raw: Raw, kv: KvStore): Config {
-  const merged = { ...readDbConfig(kv), ...raw };
+export async function finishConfig(raw: Raw, kv: Kv): Promise<Config> {
+  const merged = { ...(await readDbConfig(kv)), ...raw };
   const config = resolveConfig(merged);
   if (!config.JWT_SECRET) {
-    config.JWT_SECRET = randomBytes(48).toString("base64url");
-    kv.set(`${DB_CONFIG_PREFIX}JWT_SECRET`, config.JWT_SECRET);
+    // Nodes of a cluster starting together: the first one's secret wins, every node reads it back.
+    const key = `${DB_CONFIG_PREFIX}JWT_SECRET`;
+    await kv.setIfAbsent(key, randomBytes(48).toString("base64url"), null);
+    config.JWT_SECRET = await kv.get(key);
   }
   return config;
 }

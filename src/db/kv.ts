@@ -1,18 +1,44 @@
 /**
- * The `kv` table: small settings and caches with an optional expiry. Statements prepared once.
+ * The `kv` port: small settings and caches with an optional expiry (JWT secret, tenant token, OAuth
+ * state, admin sessions, notice marks). Adapters: SQLite (statements prepared once) and PostgreSQL.
  */
+import { and, eq, isNotNull, lte } from "drizzle-orm";
+import type { Storage } from "../storage/storage.ts";
 import type { Db } from "./open.ts";
+import { kv } from "./pg-schema.ts";
+import type { PgDb } from "./postgres.ts";
 
 export interface KvEntry {
   value: string;
   expiresAt: number | null;
 }
 
-export class KvStore {
+export interface Kv {
+  /** The entry, or undefined when absent or expired. */
+  getEntry(key: string): Promise<KvEntry | undefined>;
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, expiresAt?: number | null): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Reads and deletes atomically: single-use values such as OAuth state. */
+  take(key: string): Promise<string | undefined>;
+  /** Sets the key only if it is absent or expired, atomically; true when this call set it. */
+  setIfAbsent(key: string, value: string, expiresAt: number | null): Promise<boolean>;
+  pruneExpired(): Promise<number>;
+}
+
+export function createKv(storage: Storage, now: () => number = Date.now): Kv {
+  return storage.dialect === "sqlite" ? new SqliteKv(storage.db, now) : new PostgresKv(storage.db, now);
+}
+
+const live = (row: KvEntry | undefined, now: number) =>
+  row && (row.expiresAt === null || row.expiresAt > now) ? row : undefined;
+
+export class SqliteKv implements Kv {
   readonly #get;
   readonly #put;
   readonly #del;
   readonly #take;
+  readonly #claim;
   readonly #prune;
 
   constructor(
@@ -29,44 +55,86 @@ export class KvStore {
     this.#take = c.query<KvEntry, [string]>(
       "DELETE FROM kv WHERE key = ? RETURNING value, expires_at AS expiresAt",
     );
+    this.#claim = c.query(
+      `INSERT INTO kv (key, value, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT(key) DO UPDATE SET value = ?2, expires_at = ?3, updated_at = ?4
+       WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?4`,
+    );
     this.#prune = c.query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?");
   }
 
-  /** The entry, or undefined when absent or expired. */
-  getEntry(key: string): KvEntry | undefined {
-    const row = this.#get.get(key);
-    if (!row) return undefined;
-    if (row.expiresAt !== null && row.expiresAt <= this.now()) return undefined;
-    return row;
+  async getEntry(key: string) {
+    return live(this.#get.get(key) ?? undefined, this.now());
   }
-
-  get(key: string): string | undefined {
-    return this.getEntry(key)?.value;
+  async get(key: string) {
+    return (await this.getEntry(key))?.value;
   }
-
-  set(key: string, value: string, expiresAt: number | null = null): void {
+  async set(key: string, value: string, expiresAt: number | null = null) {
     this.#put.run(key, value, expiresAt, this.now());
   }
-
-  delete(key: string): void {
+  async delete(key: string) {
     this.#del.run(key);
   }
-
-  /** Reads and deletes atomically: single-use values such as OAuth state. */
-  take(key: string): string | undefined {
-    const row = this.#take.get(key);
-    if (!row || (row.expiresAt !== null && row.expiresAt <= this.now())) return undefined;
-    return row.value;
+  async take(key: string) {
+    return live(this.#take.get(key) ?? undefined, this.now())?.value;
   }
-
-  /** Sets the key only if it is absent or expired; true when this call set it (rate-limit marks). */
-  setIfAbsent(key: string, value: string, expiresAt: number | null): boolean {
-    if (this.getEntry(key)) return false;
-    this.set(key, value, expiresAt);
-    return true;
+  async setIfAbsent(key: string, value: string, expiresAt: number | null) {
+    return this.#claim.run(key, value, expiresAt, this.now()).changes > 0;
   }
-
-  pruneExpired(): number {
+  async pruneExpired() {
     return this.#prune.run(this.now()).changes;
+  }
+}
+
+export class PostgresKv implements Kv {
+  constructor(
+    private readonly db: PgDb,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async getEntry(key: string) {
+    const [row] = await this.db
+      .select({ value: kv.value, expiresAt: kv.expiresAt })
+      .from(kv)
+      .where(eq(kv.key, key));
+    return live(row, this.now());
+  }
+  async get(key: string) {
+    return (await this.getEntry(key))?.value;
+  }
+  async set(key: string, value: string, expiresAt: number | null = null) {
+    const row = { key, value, expiresAt, updatedAt: this.now() };
+    await this.db.insert(kv).values(row).onConflictDoUpdate({ target: kv.key, set: row });
+  }
+  async delete(key: string) {
+    await this.db.delete(kv).where(eq(kv.key, key));
+  }
+  async take(key: string) {
+    const [row] = await this.db
+      .delete(kv)
+      .where(eq(kv.key, key))
+      .returning({ value: kv.value, expiresAt: kv.expiresAt });
+    return live(row, this.now())?.value;
+  }
+  async setIfAbsent(key: string, value: string, expiresAt: number | null) {
+    const now = this.now();
+    const row = { key, value, expiresAt, updatedAt: now };
+    const rows = await this.db
+      .insert(kv)
+      .values(row)
+      .onConflictDoUpdate({
+        target: kv.key,
+        set: row,
+        setWhere: and(isNotNull(kv.expiresAt), lte(kv.expiresAt, now)),
+      })
+      .returning({ key: kv.key });
+    return rows.length > 0;
+  }
+  async pruneExpired() {
+    const rows = await this.db
+      .delete(kv)
+      .where(and(isNotNull(kv.expiresAt), lte(kv.expiresAt, this.now())))
+      .returning({ key: kv.key });
+    return rows.length;
   }
 }

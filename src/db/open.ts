@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { Logger } from "../ops/logger.ts";
 import { securePaths } from "./file-modes.ts";
-import { MIGRATIONS } from "./migrations.generated.ts";
+import { SQLITE_MIGRATIONS } from "./migrations.generated.ts";
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
@@ -47,8 +47,8 @@ export function walDatabaseFile(sqlite: Database): string | undefined {
 }
 
 /** Drizzle's migration records, built from the migrations embedded in the binary. */
-export function embeddedMigrations() {
-  return MIGRATIONS.map((m) => ({
+export function embeddedMigrations(migrations = SQLITE_MIGRATIONS) {
+  return migrations.map((m) => ({
     sql: m.sql.split("--> statement-breakpoint"),
     bps: true,
     folderMillis: m.when,

@@ -1,6 +1,6 @@
 /**
- * Tables of DESIGN §7. Unique indexes carry the invariants; drizzle-kit generates `drizzle/` from here
- * (`bun run db:generate`). Times are Unix milliseconds.
+ * Tables of DESIGN §7. Unique indexes carry the invariants; drizzle-kit generates `drizzle/sqlite/`
+ * from here (`bun run db:generate`); `pg-schema.ts` is the same data for PostgreSQL (cluster mode). Times are Unix milliseconds.
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
@@ -47,6 +47,8 @@ export const sessions = sqliteTable(
     userAgent: text("user_agent"),
     pluginVersion: text("plugin_version"),
     protocol: text("protocol").notNull().default("v1"),
+    /** M2-6: the relay process (NODE_ID) that holds the socket; where each user is connected. */
+    nodeId: text("node_id"),
   },
   (t) => [index("sessions_user").on(t.userId, t.connectedAt)],
 );

@@ -15,6 +15,8 @@ import {
 } from "../users/onboarding.ts";
 import type { IngestNotices } from "./event-ingest.ts";
 
+type DroppedOverCap = Parameters<IngestNotices["droppedOverCap"]>[0];
+
 /** A plain-text reply to a received message (it lands in that chat, or thread). */
 export type TextReply = (messageId: string, text: string) => Promise<unknown>;
 
@@ -39,8 +41,40 @@ export interface NoticeDeps extends Pick<RelayContext, "kv" | "now" | "hub"> {
   dm?: () => DirectMessage | undefined;
 }
 
-export function ingestNotices(deps: NoticeDeps): IngestNotices {
+export function ingestNotices(deps: NoticeDeps): IngestNotices & { idle(): Promise<void> } {
   const tallies = new Map<number, DropTally>();
+  const chains = new Map<number, Promise<void>>();
+  const decideDrop = async ({ userId, openId, dropped, oldestReceivedAt }: DroppedOverCap, now: number) => {
+    const tally = tallies.get(userId);
+    const total = {
+      dropped: (tally?.dropped ?? 0) + dropped,
+      oldestReceivedAt: Math.min(tally?.oldestReceivedAt ?? oldestReceivedAt, oldestReceivedAt),
+    };
+    tallies.set(userId, total);
+    const dm = deps.dm?.();
+    if (!dm) {
+      deps.log.warn("feishu_notice_skipped", { kind: "dropped", reason: "no_sender", userId });
+      return;
+    }
+    try {
+      if (!(await deps.kv.setIfAbsent(`notice:dropped:${userId}`, "1", now + DROP_NOTICE_INTERVAL_MS))) {
+        deps.log.debug("feishu_notice_skipped", { kind: "dropped", reason: "rate_limited", userId });
+        return;
+      }
+    } catch (err) {
+      deps.log.warn("feishu_notice_failed", { kind: "dropped", userId, err: err as Error });
+      return;
+    }
+    tallies.delete(userId);
+    dm(
+      openId,
+      droppedNoticeText(total.dropped, total.oldestReceivedAt),
+      `notice-dropped-${userId}-${now}`,
+    ).then(
+      () => deps.log.info("feishu_notice_sent", { kind: "dropped", userId, dropped: total.dropped }),
+      (err: Error) => deps.log.warn("feishu_notice_failed", { kind: "dropped", userId, err }),
+    );
+  };
   const send = (kind: string, messageId: string, text: string, reply: TextReply) => {
     reply(messageId, text).then(
       () => deps.log.info("feishu_notice_sent", { kind, messageId }),
@@ -54,39 +88,33 @@ export function ingestNotices(deps: NoticeDeps): IngestNotices {
         deps.log.warn("feishu_notice_skipped", { kind: "onboarding", reason: "no_sender", messageId });
         return;
       }
-      if (shouldOnboard(deps, openId)) send("onboarding", messageId, onboardingText(deps.publicUrl), reply);
+      shouldOnboard(deps, openId).then(
+        (yes) => yes && send("onboarding", messageId, onboardingText(deps.publicUrl), reply),
+        (err: Error) => deps.log.warn("feishu_notice_failed", { kind: "onboarding", messageId, err }),
+      );
     },
     storedForUser({ userId, messageId }) {
       if (deps.hub.isConnected(userId)) return;
       const reply = deps.reply();
-      if (reply && shouldNotifyOffline(deps, userId)) send("offline", messageId, offlineNoticeText(), reply);
-    },
-    droppedOverCap({ userId, openId, dropped, oldestReceivedAt }) {
-      const tally = tallies.get(userId);
-      const total = {
-        dropped: (tally?.dropped ?? 0) + dropped,
-        oldestReceivedAt: Math.min(tally?.oldestReceivedAt ?? oldestReceivedAt, oldestReceivedAt),
-      };
-      tallies.set(userId, total);
-      const dm = deps.dm?.();
-      if (!dm) {
-        deps.log.warn("feishu_notice_skipped", { kind: "dropped", reason: "no_sender", userId });
-        return;
-      }
-      const now = deps.now();
-      if (!deps.kv.setIfAbsent(`notice:dropped:${userId}`, "1", now + DROP_NOTICE_INTERVAL_MS)) {
-        deps.log.debug("feishu_notice_skipped", { kind: "dropped", reason: "rate_limited", userId });
-        return;
-      }
-      tallies.delete(userId);
-      dm(
-        openId,
-        droppedNoticeText(total.dropped, total.oldestReceivedAt),
-        `notice-dropped-${userId}-${now}`,
-      ).then(
-        () => deps.log.info("feishu_notice_sent", { kind: "dropped", userId, dropped: total.dropped }),
-        (err: Error) => deps.log.warn("feishu_notice_failed", { kind: "dropped", userId, err }),
+      if (!reply) return;
+      shouldNotifyOffline(deps, userId).then(
+        (yes) => yes && send("offline", messageId, offlineNoticeText(), reply),
+        (err: Error) => deps.log.warn("feishu_notice_failed", { kind: "offline", messageId, err }),
       );
+    },
+    droppedOverCap(drop) {
+      // One user's drops are decided in order: the kv mark is a database round trip now, and a drop
+      // must not be counted into a DM whose decision was made before it arrived.
+      const { userId } = drop;
+      const at = deps.now();
+      const next = (chains.get(userId) ?? Promise.resolve()).then(() => decideDrop(drop, at));
+      chains.set(userId, next);
+      next.finally(() => {
+        if (chains.get(userId) === next) chains.delete(userId);
+      });
+    },
+    async idle() {
+      while (chains.size) await Promise.all(chains.values());
     },
   };
 }

@@ -34,9 +34,9 @@ const API = "auth.tenant_access_token";
 
 /** The part of `KvStore` the manager needs. */
 export interface TokenKv {
-  getEntry(key: string): { value: string; expiresAt: number | null } | undefined;
-  set(key: string, value: string, expiresAt: number | null): void;
-  delete(key: string): void;
+  getEntry(key: string): Promise<{ value: string; expiresAt: number | null } | undefined>;
+  set(key: string, value: string, expiresAt: number | null): Promise<void>;
+  delete(key: string): Promise<void>;
 }
 
 export interface TenantTokenOptions {
@@ -88,13 +88,12 @@ export class TenantTokenManager implements TokenSource {
       "Feishu API call duration by API.",
       LATENCY_BUCKETS,
     );
-    this.#cached = this.#load();
   }
 
   /** A token valid for at least MIN_USABLE_MS; fetches (once, shared) when needed. */
   async get(): Promise<string> {
     const now = this.#now();
-    const cached = this.#cached ?? this.#load();
+    const cached = this.#cached ?? (await this.#load());
     this.#cached = cached;
     if (cached && cached.expiresAt - now > REFRESH_AHEAD_MS) return cached.token;
     if (cached && cached.expiresAt - now > MIN_USABLE_MS) {
@@ -108,15 +107,14 @@ export class TenantTokenManager implements TokenSource {
   }
 
   /** Drops `token` (memory and database) if it is still the current one; a newer token is kept. */
-  invalidate(token: string): void {
-    if (this.#cached?.token !== token) return;
+  invalidate(token: string): Promise<void> {
+    if (this.#cached?.token !== token) return Promise.resolve();
     this.#cached = undefined;
-    try {
-      const stored = this.#read();
-      if (stored?.token === token) this.#o.kv?.delete(TOKEN_KV_KEY);
-    } catch (err) {
-      this.#o.log.warn("feishu_token_store_failed", { err: err as Error });
-    }
+    return this.#read()
+      .then(async (stored) => {
+        if (stored?.token === token) await this.#o.kv?.delete(TOKEN_KV_KEY);
+      })
+      .catch((err: Error) => this.#o.log.warn("feishu_token_store_failed", { err }));
   }
 
   /** "failing" while the credentials are refused, or no usable token can be had right now. */
@@ -236,9 +234,9 @@ export class TenantTokenManager implements TokenSource {
     return error;
   }
 
-  #load(): Cached | undefined {
+  async #load(): Promise<Cached | undefined> {
     try {
-      const stored = this.#read();
+      const stored = await this.#read();
       if (!stored || stored.appId !== this.#o.appId || stored.base !== this.#o.baseUrl) return undefined;
       if (stored.expiresAt - this.#now() <= MIN_USABLE_MS) return undefined;
       return { token: stored.token, expiresAt: stored.expiresAt };
@@ -248,8 +246,8 @@ export class TenantTokenManager implements TokenSource {
     }
   }
 
-  #read(): Stored | undefined {
-    const entry = this.#o.kv?.getEntry(TOKEN_KV_KEY);
+  async #read(): Promise<Stored | undefined> {
+    const entry = await this.#o.kv?.getEntry(TOKEN_KV_KEY);
     if (!entry) return undefined;
     const v = JSON.parse(entry.value) as Partial<Stored>;
     if (typeof v.token !== "string" || typeof v.expiresAt !== "number") return undefined;
@@ -259,11 +257,9 @@ export class TenantTokenManager implements TokenSource {
   #save(fresh: Cached): void {
     if (!this.#o.kv) return;
     const stored: Stored = { ...fresh, appId: this.#o.appId, base: this.#o.baseUrl };
-    try {
-      this.#o.kv.set(TOKEN_KV_KEY, JSON.stringify(stored), fresh.expiresAt);
-    } catch (err) {
-      // The memory copy still works; only a restart would fetch again.
-      this.#o.log.warn("feishu_token_store_failed", { err: err as Error });
-    }
+    // The memory copy still works when this fails; only a restart would fetch again.
+    this.#o.kv
+      .set(TOKEN_KV_KEY, JSON.stringify(stored), fresh.expiresAt)
+      .catch((err: Error) => this.#o.log.warn("feishu_token_store_failed", { err }));
   }
 }

@@ -67,12 +67,11 @@ export function adminRoutes(ctx: RelayContext) {
     )
     .get(
       "/api/admin/users",
-      ({ query }) => ({
-        users: consoleStatsOf(ctx.db).users(query.q ?? "", ctx.hub.isConnected, (id) =>
-          tokensOf(ctx).isRevoked(id),
-        ),
-        llmProviders: [...llm.providers.keys()],
-      }),
+      async ({ query }) => {
+        const listed = consoleStatsOf(ctx.db).users(query.q ?? "", ctx.hub.isConnected, () => false);
+        for (const u of listed) u.revoked = await tokensOf(ctx).isRevoked(Number(u.id));
+        return { users: listed, llmProviders: [...llm.providers.keys()] };
+      },
       {
         query: UsersQuery,
         response: { 200: ConsoleUsersResponse },
@@ -85,9 +84,9 @@ export function adminRoutes(ctx: RelayContext) {
     )
     .post(
       "/api/admin/users/:id/revoke",
-      ({ params }) => {
+      async ({ params }) => {
         const user = mustFind(users, params.id);
-        tokens.revoke(user.id);
+        await tokens.revoke(user.id);
         return { revoked: true as const, user: publicUser(user) };
       },
       {

@@ -63,8 +63,8 @@ export function oauthRoutes(ctx: RelayContext) {
     .get(
       "/auth/feishu/login",
       ({ request, server }) =>
-        guarded(request, server, () => {
-          const { authorizeUrl, binding } = oauth.start();
+        guarded(request, server, async () => {
+          const { authorizeUrl, binding } = await oauth.start();
           return new Response(null, {
             status: 302,
             headers: {

@@ -93,13 +93,13 @@ export class FeishuOAuth {
   }
 
   /** `redirectUri`: where Feishu sends the browser back; a state only completes there. */
-  start(redirectUri = this.redirectUri): SignInStart {
+  async start(redirectUri = this.redirectUri): Promise<SignInStart> {
     if (!this.configured) throw notConfigured();
     const now = this.ctx.now();
     // Abandoned sign-ins leave expired states behind; sweep at most once a minute.
     if (now - this.#lastPrune > 60_000) {
       this.#lastPrune = now;
-      this.ctx.kv.pruneExpired();
+      this.ctx.kv.pruneExpired().catch((err: Error) => this.ctx.log.warn("kv_prune_failed", { err }));
     }
     const state = random(24);
     const verifier = random(48); // 64 characters, within PKCE's 43-128
@@ -109,7 +109,7 @@ export class FeishuOAuth {
       bindingHash: sha256(binding),
       ...(redirectUri === this.redirectUri ? {} : { redirectUri }),
     };
-    this.ctx.kv.set(STATE_PREFIX + state, JSON.stringify(stored), now + STATE_TTL_MS);
+    await this.ctx.kv.set(STATE_PREFIX + state, JSON.stringify(stored), now + STATE_TTL_MS);
     const url = new URL(
       "/open-apis/authen/v1/authorize",
       feishuBases(this.ctx.config.FEISHU_DOMAIN).accounts,
@@ -144,13 +144,13 @@ export class FeishuOAuth {
     // The state is single-use, but only the browser that started the sign-in may use it up: a
     // callback carrying someone else's state (without their cookie) must leave it intact.
     const key = p.state ? STATE_PREFIX + p.state : undefined;
-    const peeked = key ? this.ctx.kv.get(key) : undefined;
+    const peeked = key ? await this.ctx.kv.get(key) : undefined;
     const parsed = peeked ? (JSON.parse(peeked) as StoredState) : undefined;
     // A state started for another callback is unknown here (and left for its own callback).
     const stored = parsed && (parsed.redirectUri ?? this.redirectUri) === redirectUri ? parsed : undefined;
     const owned = Boolean(stored && p.binding && secureEqual(sha256(p.binding), stored.bindingHash));
     // Taken (atomically) only by its owner; two racing callbacks cannot both get it.
-    const taken = owned && key ? this.ctx.kv.take(key) !== undefined : false;
+    const taken = owned && key ? (await this.ctx.kv.take(key)) !== undefined : false;
     if (p.error) {
       this.ctx.log.info("oauth_failed", {
         reason: p.error === "access_denied" ? "denied" : "provider_error",

@@ -3,24 +3,24 @@
  * 10 minutes, a known user whose plugin is offline one "queued" notice per hour. Pure decisions over
  * kv marks (which survive restarts); the ingest path sends the texts through the Feishu sender.
  */
-import type { KvStore } from "../db/kv.ts";
+import type { Kv } from "../db/kv.ts";
 
 export const ONBOARD_INTERVAL_MS = 10 * 60 * 1000;
 export const OFFLINE_NOTICE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** What the decisions need of the relay context. */
 export interface NoticeDeps {
-  kv: KvStore;
+  kv: Kv;
   now: () => number;
 }
 
 /** True when this unknown sender should get the sign-in reply now (and marks it as sent). */
-export function shouldOnboard(deps: NoticeDeps, openId: string): boolean {
+export function shouldOnboard(deps: NoticeDeps, openId: string): Promise<boolean> {
   return deps.kv.setIfAbsent(`notice:onboard:${openId}`, "1", deps.now() + ONBOARD_INTERVAL_MS);
 }
 
 /** True when this user, whose plugin is offline, should be told the message is queued (and marks it). */
-export function shouldNotifyOffline(deps: NoticeDeps, userId: number): boolean {
+export function shouldNotifyOffline(deps: NoticeDeps, userId: number): Promise<boolean> {
   return deps.kv.setIfAbsent(`notice:offline:${userId}`, "1", deps.now() + OFFLINE_NOTICE_INTERVAL_MS);
 }
 

@@ -3,32 +3,27 @@
  * stored (tokens.ts), so the revocation leaves a mark in `kv` that the next issued token clears; the
  * CLI and admin views read it to tell "revoked" from "offline".
  */
-import { KvStore } from "../db/kv.ts";
-import type { Db } from "../db/open.ts";
+import type { Kv } from "../db/kv.ts";
 
 const key = (userId: number) => `user_revoked:${userId}`;
 
 export class Revocations {
-  readonly #kv: KvStore;
-
   constructor(
-    db: Db,
+    private readonly kv: Kv,
     private readonly now: () => number = Date.now,
-  ) {
-    this.#kv = new KvStore(db, now);
-  }
+  ) {}
 
-  mark(userId: number): void {
-    this.#kv.set(key(userId), new Date(this.now()).toISOString());
+  async mark(userId: number): Promise<void> {
+    await this.kv.set(key(userId), new Date(this.now()).toISOString());
   }
 
   /** Read first: issuing is frequent (sign-in, refresh), a revoked user rare; no write when unmarked. */
-  clear(userId: number): void {
-    if (this.#kv.get(key(userId)) !== undefined) this.#kv.delete(key(userId));
+  async clear(userId: number): Promise<void> {
+    if ((await this.kv.get(key(userId))) !== undefined) await this.kv.delete(key(userId));
   }
 
   /** ISO 8601 time of the revocation, or undefined when the user has a token issued after it. */
-  revokedAt(userId: number): string | undefined {
-    return this.#kv.get(key(userId));
+  revokedAt(userId: number): Promise<string | undefined> {
+    return this.kv.get(key(userId));
   }
 }

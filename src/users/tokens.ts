@@ -46,7 +46,7 @@ export interface IssuedToken {
 }
 
 /** What the token service needs of the relay context (the CLI builds just this). */
-export type TokenDeps = Pick<RelayContext, "config" | "db" | "now" | "log" | "hub">;
+export type TokenDeps = Pick<RelayContext, "config" | "db" | "kv" | "now" | "log" | "hub">;
 
 export class TokenService {
   readonly #key: Uint8Array;
@@ -60,12 +60,12 @@ export class TokenService {
     if (!ctx.config.JWT_SECRET) throw new Error("JWT_SECRET missing: finishConfig fills it");
     this.#key = new TextEncoder().encode(ctx.config.JWT_SECRET);
     this.#ttlSec = ctx.config.JWT_EXPIRES_IN;
-    this.#revocations = new Revocations(ctx.db, ctx.now);
+    this.#revocations = new Revocations(ctx.kv, ctx.now);
   }
 
   /** Every token of the user was revoked and none was issued since. */
-  isRevoked(userId: number): boolean {
-    return this.#revocations.revokedAt(userId) !== undefined;
+  async isRevoked(userId: number): Promise<boolean> {
+    return (await this.#revocations.revokedAt(userId)) !== undefined;
   }
 
   async issue(user: UserRecord): Promise<IssuedToken> {
@@ -79,7 +79,7 @@ export class TokenService {
       .setIssuedAt(iat)
       .setExpirationTime(exp)
       .sign(this.#key);
-    this.#revocations.clear(user.id);
+    await this.#revocations.clear(user.id);
     this.ctx.log.info("token_issued", { userId: user.id, jti, exp });
     return { token, expiresAt: exp * 1000, jti };
   }
@@ -111,10 +111,10 @@ export class TokenService {
    * Invalidates every token of the user and closes their plugin socket with 4001.
    * Returns false for an unknown user.
    */
-  revoke(userId: number): boolean {
+  async revoke(userId: number): Promise<boolean> {
     const ver = this.users.bumpTokenVersion(userId);
     if (ver === undefined) return false;
-    this.#revocations.mark(userId);
+    await this.#revocations.mark(userId);
     // Read the hub at call time: the gateway installs the real one after the context is built.
     this.ctx.hub.disconnect(userId, CLOSE_REVOKED, "revoked");
     this.ctx.log.info("user_revoked", { userId, ver });

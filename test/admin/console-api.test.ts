@@ -25,7 +25,7 @@ async function signIn(): Promise<{ cookie: string; csrf: string; setCookie: stri
 
 describe("admin console server side", () => {
   test("without ADMIN_TOKEN and ADMIN_OPEN_IDS the console and its API do not exist", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     for (const path of [
       "/admin",
       "/admin/login",
@@ -37,7 +37,7 @@ describe("admin console server side", () => {
   });
 
   test("ADMIN_OPEN_IDS alone turns the admin API on for sessions; token sign-in is then off", async () => {
-    relay = testRelay({ ADMIN_OPEN_IDS: ADMIN_OPEN_ID });
+    relay = await testRelay({ ADMIN_OPEN_IDS: ADMIN_OPEN_ID });
     expect((await call(req("/api/admin/users"))).status).toBe(401);
     expect((await call(req("/api/admin/users", { token: "anything-at-all-here" }))).status).toBe(401);
     const res = await call(req("/api/admin/session", { body: { token: "anything-at-all-here" } }));
@@ -45,19 +45,19 @@ describe("admin console server side", () => {
     expect((await json(res)).error.code).toBe("token_sign_in_off");
   });
 
-  test("ADMIN_OPEN_IDS must list open_ids", () => {
+  test("ADMIN_OPEN_IDS must list open_ids", async () => {
     expect(() => resolveConfig({ ADMIN_OPEN_IDS: "ou_abc, admin@example.com" })).toThrow(ConfigError);
     expect(resolveConfig({ ADMIN_OPEN_IDS: " ou_a1 ,ou_b2,, " }).ADMIN_OPEN_IDS).toEqual(["ou_a1", "ou_b2"]);
   });
 
   test("the session cookie is HttpOnly, SameSite=Strict, bounded, and Secure behind https", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN, PUBLIC_URL: "https://relay.example" });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN, PUBLIC_URL: "https://relay.example" });
     const { setCookie } = await signIn();
     expect(setCookie).toMatch(
       /^oc_admin=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800; Secure$/,
     );
     await relay.cleanup();
-    relay = testRelay({ ADMIN_TOKEN: ADMIN, PUBLIC_URL: "http://relay.example" });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN, PUBLIC_URL: "http://relay.example" });
     // A forwarded proto from a peer that is not a local proxy is not believed.
     const res = await call(
       req("/api/admin/session", { body: { token: ADMIN }, headers: { "x-forwarded-proto": "https" } }),
@@ -66,7 +66,7 @@ describe("admin console server side", () => {
   });
 
   test("a wrong token gets 401 and no cookie; the session ends after 8 hours and on sign-out", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const wrong = await call(req("/api/admin/session", { body: { token: "not-the-admin-token" } }));
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get("set-cookie")).toBeNull();
@@ -94,7 +94,7 @@ describe("admin console server side", () => {
   });
 
   test("pages: /admin needs a session, /admin/login sends a signed-in admin on; strict CSP, own assets only", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const out = await call(req("/admin"));
     expect([out.status, out.headers.get("location")]).toEqual([302, "/admin/login"]);
     const login = await call(req("/admin/login"));
@@ -115,7 +115,7 @@ describe("admin console server side", () => {
   });
 
   test("CSRF: session writes need X-CSRF-Token; reads and bearer writes do not", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const { cookie, csrf } = await signIn();
     const create = (headers: Record<string, string>) =>
       call(req("/api/admin/users", { body: { openId: "ou_csrf" }, headers }));
@@ -129,7 +129,7 @@ describe("admin console server side", () => {
   });
 
   test("users: search by name, id or open_id; revocation is shown", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     for (const [openId, name] of [
       ["ou_ann", "Ann Lee"],
       ["ou_bo", "王博"],
@@ -151,7 +151,7 @@ describe("admin console server side", () => {
   });
 
   test("overview: per-minute event rate, outbox backlog and failures, pending by user", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const ctx = relay.ctx;
     await call(req("/api/admin/users", { token: ADMIN, body: { openId: "ou_busy", name: "Busy" } }));
     ctx.metrics
@@ -193,7 +193,7 @@ describe("admin console server side", () => {
   });
 
   test("recent errors: warn and error lines, newest first, with secrets redacted", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     relay.ctx.log
       .child({ module: "feishu" })
       .warn("feishu_token_fetch_failed", { appSecret: "s3cret", code: 10014 });
@@ -209,7 +209,7 @@ describe("admin console server side", () => {
   });
 
   test("the console's endpoints are in the OpenAPI document", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const doc = await json(await call(req("/swagger/json")));
     for (const path of ["/api/admin/overview", "/api/admin/errors", "/api/admin/session", "/api/admin/users"])
       expect(doc.paths[path]).toBeDefined();
@@ -221,8 +221,8 @@ describe("admin console server side", () => {
 });
 
 describe("admin Feishu sign-in", () => {
-  const start = () =>
-    (relay = testRelay({
+  const start = async () =>
+    (relay = await testRelay({
       PUBLIC_URL: "https://relay.example",
       ADMIN_OPEN_IDS: ADMIN_OPEN_ID,
       FEISHU_DOMAIN: fake.url,
@@ -241,7 +241,7 @@ describe("admin Feishu sign-in", () => {
   }
 
   test("an admin gets a session and no relay user; someone else gets 403", async () => {
-    start();
+    await start();
     fake.setOAuthUser({ openId: ADMIN_OPEN_ID, name: "Admin" });
     const ok = await viaFeishu("/admin/auth/feishu");
     expect(ok.url.origin + ok.url.pathname).toBe("https://relay.example/admin/oauth/callback");
@@ -261,7 +261,7 @@ describe("admin Feishu sign-in", () => {
   });
 
   test("a user sign-in's state cannot complete at the admin callback", async () => {
-    start();
+    await start();
     fake.setOAuthUser({ openId: ADMIN_OPEN_ID, name: "Admin" });
     const user = await viaFeishu("/auth/feishu/login");
     const res = await call(

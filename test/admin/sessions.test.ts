@@ -17,27 +17,27 @@ describe("console sessions", () => {
     expect(cameOverHttps(request(), peer("127.0.0.1"), "http://relay.example")).toBe(false);
   });
 
-  test("the cookie carries only an opaque id; the store keeps its hash, until the session expires", () => {
+  test("the cookie carries only an opaque id; the store keeps its hash, until the session expires", async () => {
     const rows = new Map<string, { value: string; expiresAt: number }>();
     let now = 1_000_000;
     const kv = {
-      set: (k: string, value: string, expiresAt: number | null) =>
-        rows.set(k, { value, expiresAt: expiresAt! }),
-      get: (k: string) => {
+      set: async (k: string, value: string, expiresAt?: number | null) =>
+        void rows.set(k, { value, expiresAt: expiresAt! }),
+      get: async (k: string) => {
         const r = rows.get(k);
         return r && r.expiresAt > now ? r.value : undefined;
       },
-      delete: (k: string) => void rows.delete(k),
-      pruneExpired: () => 0,
+      delete: async (k: string) => void rows.delete(k),
+      pruneExpired: async () => 0,
     };
     const sessions = new AdminSessions(kv, () => now);
-    const { id, session } = sessions.create("ou_admin", "Admin");
+    const { id, session } = await sessions.create("ou_admin", "Admin");
     expect([...rows.keys()].some((k) => k.includes(id))).toBe(false);
     expect(JSON.stringify([...rows.values()])).not.toContain(id);
-    expect(sessions.get(id)).toEqual(session);
-    expect(sessions.get(`${id}x`)).toBeUndefined();
+    expect(await sessions.get(id)).toEqual(session);
+    expect(await sessions.get(`${id}x`)).toBeUndefined();
     now += SESSION_TTL_MS;
-    expect(sessions.get(id)).toBeUndefined();
+    expect(await sessions.get(id)).toBeUndefined();
     expect(sessionCookie(id, SESSION_TTL_MS, false)).toBe(
       `oc_admin=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=28800`,
     );

@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** What a relay on the same database sees. */
 async function relayBinding(chatId: string) {
-  const relay = createRelay({ ...raw, PORT: "0" });
+  const relay = await createRelay({ ...raw, PORT: "0" });
   try {
     return bindingsOf(relay.ctx).get(chatId);
   } finally {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/config/definition.ts";
 import { checkDatabasePath, finishConfig } from "../../src/config/load.ts";
 import { mergeSources, parseArgs } from "../../src/config/sources.ts";
-import { KvStore } from "../../src/db/kv.ts";
+import { SqliteKv } from "../../src/db/kv.ts";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -76,29 +76,29 @@ describe("configuration sources", () => {
     cleanup();
   });
 
-  test("JWT_SECRET is generated once and kept in the database", () => {
+  test("JWT_SECRET is generated once and kept in the database", async () => {
     const { dir, cleanup } = tempDir();
     const db = openDatabase(join(dir, "r.db"));
     migrate(db);
-    const kv = new KvStore(db);
-    const first = finishConfig({}, kv).JWT_SECRET;
+    const kv = new SqliteKv(db);
+    const first = (await finishConfig({}, kv)).JWT_SECRET;
     expect(first).toBeString();
     expect(first!.length).toBeGreaterThanOrEqual(32);
-    expect(finishConfig({}, kv).JWT_SECRET).toBe(first);
+    expect((await finishConfig({}, kv)).JWT_SECRET).toBe(first);
     // A configured secret wins over the stored one.
-    expect(finishConfig({ JWT_SECRET: "x".repeat(40) }, kv).JWT_SECRET).toBe("x".repeat(40));
+    expect((await finishConfig({ JWT_SECRET: "x".repeat(40) }, kv)).JWT_SECRET).toBe("x".repeat(40));
     db.$client.close();
     cleanup();
   });
 
-  test("database-stored values fill what flags and env leave unset", () => {
+  test("database-stored values fill what flags and env leave unset", async () => {
     const { dir, cleanup } = tempDir();
     const db = openDatabase(join(dir, "r.db"));
     migrate(db);
-    const kv = new KvStore(db);
-    kv.set("config.LOG_LEVEL", "warn");
-    kv.set("config.PORT", "7777");
-    const c = finishConfig({ PORT: "8888" }, kv);
+    const kv = new SqliteKv(db);
+    await kv.set("config.LOG_LEVEL", "warn");
+    await kv.set("config.PORT", "7777");
+    const c = await finishConfig({ PORT: "8888" }, kv);
     expect(c.LOG_LEVEL).toBe("warn");
     expect(c.PORT).toBe(8888);
     db.$client.close();

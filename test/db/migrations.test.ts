@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MIGRATIONS } from "../../src/db/migrations.generated.ts";
+import { SQLITE_MIGRATIONS as MIGRATIONS } from "../../src/db/migrations.generated.ts";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { tempDir } from "../helpers.ts";
 
 const root = join(import.meta.dir, "../..");
-const journal = JSON.parse(readFileSync(join(root, "drizzle/meta/_journal.json"), "utf8")) as {
+const journal = JSON.parse(readFileSync(join(root, "drizzle/sqlite/meta/_journal.json"), "utf8")) as {
   entries: { tag: string; when: number }[];
 };
 
@@ -33,10 +33,10 @@ describe("migrations", () => {
   });
 
   test("the embedded migrations are exactly drizzle/ (run `bun run db:generate` after a schema change)", () => {
-    const files = readdirSync(join(root, "drizzle")).filter((f) => f.endsWith(".sql"));
+    const files = readdirSync(join(root, "drizzle/sqlite")).filter((f) => f.endsWith(".sql"));
     expect(MIGRATIONS.map((m) => `${m.tag}.sql`).sort()).toEqual(files.sort());
     for (const m of MIGRATIONS) {
-      expect(m.sql).toBe(readFileSync(join(root, "drizzle", `${m.tag}.sql`), "utf8"));
+      expect(m.sql).toBe(readFileSync(join(root, "drizzle/sqlite", `${m.tag}.sql`), "utf8"));
       expect(m.when).toBe(journal.entries.find((e) => e.tag === m.tag)!.when);
     }
   });

@@ -56,7 +56,7 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
 
   let port = 0;
   const startRelay = async (streaming: boolean) => {
-    relay = createRelay(
+    relay = await createRelay(
       {
         HOST: "127.0.0.1",
         PORT: String(port),

@@ -158,7 +158,7 @@ describe("typing indicator end to end", () => {
     t.plugin.close();
     await t.r.relay.stop();
     expect(fake.reactions.on(messageId)).toHaveLength(1);
-    const next = testRelay({ ...feishuRaw, DATABASE_PATH: dbPath });
+    const next = await testRelay({ ...feishuRaw, DATABASE_PATH: dbPath });
     await waitCall(messageId, "delete");
     await (next.relay.core.typing as TypingIndicator).settled();
     expect(fake.reactions.on(messageId)).toEqual([]);

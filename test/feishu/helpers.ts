@@ -17,13 +17,13 @@ export interface Reply {
   text: string;
 }
 
-export function ingestRelay(
+export async function ingestRelay(
   fake: FakeFeishu,
   raw: Raw = {},
   ports: Partial<IngestPorts> = {},
   deps: RelayDeps = {},
 ) {
-  const t = testRelay(
+  const t = await testRelay(
     {
       FEISHU_APP_ID: fake.appId,
       FEISHU_APP_SECRET: fake.appSecret,
@@ -86,4 +86,4 @@ export function ingestRelay(
   };
 }
 
-export type IngestRelay = ReturnType<typeof ingestRelay>;
+export type IngestRelay = Awaited<ReturnType<typeof ingestRelay>>;

@@ -4,12 +4,12 @@ import { request, testRelay } from "../helpers.ts";
 
 const fake = await useFakeFeishu();
 
-const health = async (relay: ReturnType<typeof testRelay>["relay"]) =>
+const health = async (relay: Awaited<ReturnType<typeof testRelay>>["relay"]) =>
   (await (await relay.app.handle(request("/health"))).json()) as { feishu: string; status: string };
 
 describe("createFeishu wiring", () => {
   test("without an app id there is no Feishu side and /health says unconfigured", async () => {
-    const t = testRelay();
+    const t = await testRelay();
     try {
       expect(t.relay.ctx.feishu).toBeUndefined();
       expect((await health(t.relay)).feishu).toBe("unconfigured");
@@ -19,7 +19,7 @@ describe("createFeishu wiring", () => {
   });
 
   test("a configured relay sends through the fake and reports feishu ok", async () => {
-    const t = testRelay({
+    const t = await testRelay({
       FEISHU_APP_ID: fake.appId,
       FEISHU_APP_SECRET: fake.appSecret,
       FEISHU_DOMAIN: fake.url,
@@ -40,7 +40,7 @@ describe("createFeishu wiring", () => {
   });
 
   test("a wrong app secret turns /health to failing and never reaches the logs", async () => {
-    const t = testRelay({
+    const t = await testRelay({
       FEISHU_APP_ID: fake.appId,
       FEISHU_APP_SECRET: "not-the-secret",
       FEISHU_DOMAIN: fake.url,

@@ -87,7 +87,7 @@ describe("messages dropped over the offline cap in a bound group (M2-4)", () => 
 describe("the dropped-messages notice", () => {
   test("counts every drop since the last DM into the next one, at most one per 30 min per user", async () => {
     let now = Date.UTC(2026, 11, 2, 16, 7);
-    const t = testRelay({}, { now: () => now });
+    const t = await testRelay({}, { now: () => now });
     const sent: Array<{ openId: string; text: string }> = [];
     const { log } = memoryLogger();
     const notices = ingestNotices({
@@ -103,8 +103,10 @@ describe("the dropped-messages notice", () => {
     notices.droppedOverCap({ userId: 1, openId: "ou_1", dropped: 5, oldestReceivedAt: first });
     notices.droppedOverCap({ userId: 1, openId: "ou_1", dropped: 2, oldestReceivedAt: first + 60_000 });
     notices.droppedOverCap({ userId: 2, openId: "ou_2", dropped: 1, oldestReceivedAt: first });
+    await notices.idle();
     now += 30 * 60 * 1000;
     notices.droppedOverCap({ userId: 1, openId: "ou_1", dropped: 3, oldestReceivedAt: first + 120_000 });
+    await notices.idle();
     expect(sent).toEqual([
       { openId: "ou_1", text: droppedNoticeText(5, first) },
       { openId: "ou_2", text: droppedNoticeText(1, first) },

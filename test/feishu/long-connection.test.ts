@@ -24,7 +24,7 @@ afterEach(async () => {
 /** A relay in `ws` mode whose server is listening (the long connection starts with it). */
 async function wsRelay(ports: Parameters<typeof ingestRelay>[2] = {}) {
   const since = Date.now();
-  const r = ingestRelay(fake, { FEISHU_EVENT_MODE: "ws" }, ports);
+  const r = await ingestRelay(fake, { FEISHU_EVENT_MODE: "ws" }, ports);
   r.listen();
   await fake.wsWaitForReady(1, 3000, since);
   return r;
@@ -171,7 +171,7 @@ describe("configuration", () => {
 
 describe("webhook in ws mode", () => {
   test("there is no webhook route to push to", async () => {
-    relay = ingestRelay(fake, { FEISHU_EVENT_MODE: "ws" });
+    relay = await ingestRelay(fake, { FEISHU_EVENT_MODE: "ws" });
     relay.addUser(ALICE);
     const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE }));
     expect(res.status).toBe(404);

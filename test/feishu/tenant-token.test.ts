@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { KvStore } from "../../src/db/kv.ts";
+import { SqliteKv } from "../../src/db/kv.ts";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { FeishuApiError } from "../../src/feishu/api-error.ts";
 import { AUTH_RETRY_MS, REFRESH_AHEAD_MS, TOKEN_KV_KEY } from "../../src/feishu/tenant-token.ts";
@@ -75,20 +75,20 @@ describe("tenant token", () => {
       const path = join(dir, "relay.db");
       const db1 = openDatabase(path);
       migrate(db1);
-      const first = await clientStack(fake, { now: vt.now, kv: new KvStore(db1, vt.now) }).tokens.get();
+      const first = await clientStack(fake, { now: vt.now, kv: new SqliteKv(db1, vt.now) }).tokens.get();
       db1.$client.close();
 
       const db2 = openDatabase(path);
       migrate(db2);
-      const kv = new KvStore(db2, vt.now);
-      expect(kv.getEntry(TOKEN_KV_KEY)?.expiresAt).toBeGreaterThan(vt.now());
+      const kv = new SqliteKv(db2, vt.now);
+      expect((await kv.getEntry(TOKEN_KV_KEY))?.expiresAt).toBeGreaterThan(vt.now());
       const { tokens } = clientStack(fake, { now: vt.now, kv });
       expect(await tokens.get()).toBe(first);
       expect(fetchCount()).toBe(1);
 
       // invalidate drops it from the database too, so the next start fetches anew.
-      tokens.invalidate(first);
-      expect(kv.getEntry(TOKEN_KV_KEY)).toBeUndefined();
+      await tokens.invalidate(first);
+      expect(await kv.getEntry(TOKEN_KV_KEY)).toBeUndefined();
       db2.$client.close();
     } finally {
       cleanup();
@@ -100,9 +100,9 @@ describe("tenant token", () => {
     try {
       const db = openDatabase(join(dir, "relay.db"));
       migrate(db);
-      const kv = new KvStore(db, vt.now);
+      const kv = new SqliteKv(db, vt.now);
       const later = vt.now() + 3_600_000;
-      kv.set(
+      await kv.set(
         TOKEN_KV_KEY,
         JSON.stringify({ token: "t-other", expiresAt: later, appId: "cli_other", base: fake.url }),
         later,

@@ -34,7 +34,7 @@ async function expectStillWorks(r: IngestRelay, userId: number) {
 
 describe("url verification", () => {
   test("answers the plain challenge, checking the token when configured", async () => {
-    relay = ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
+    relay = await ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
     const res = await relay.post(fake.urlVerification("ch-1"));
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({ challenge: "ch-1" });
@@ -44,7 +44,10 @@ describe("url verification", () => {
   });
 
   test("answers an encrypted challenge in plaintext, without a signature", async () => {
-    relay = ingestRelay(fake, { FEISHU_ENCRYPT_KEY: KEY, FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
+    relay = await ingestRelay(fake, {
+      FEISHU_ENCRYPT_KEY: KEY,
+      FEISHU_VERIFICATION_TOKEN: fake.verificationToken,
+    });
     const encrypt = encryptFeishu(JSON.stringify(fake.urlVerification("ch-enc")), KEY);
     const res = await relay.post({ encrypt });
     expect(res.status).toBe(200);
@@ -55,17 +58,17 @@ describe("url verification", () => {
 describe("start-up", () => {
   test("warns when pushes can be verified neither by signature nor by token", async () => {
     const warned = (r: IngestRelay) => r.lines.some((l) => l.includes('"feishu_webhook_unauthenticated"'));
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     expect(warned(relay)).toBe(true);
     await relay.close();
-    relay = ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: "vt" });
+    relay = await ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: "vt" });
     expect(warned(relay)).toBe(false);
   });
 });
 
 describe("storing messages", () => {
   test("a direct message from a known user is stored before the answer", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const alice = relay.addUser(ALICE, "Alice");
     const envelope = fake.messageEvent({ senderOpenId: ALICE, text: "hello relay" });
     const res = await relay.post(envelope);
@@ -91,7 +94,7 @@ describe("storing messages", () => {
   });
 
   test("the same event twice, or the same message under a new event_id, is stored once", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     relay.addUser(ALICE);
     const url = relay.listen();
     const first = await fake.pushEvent(url, { senderOpenId: ALICE, text: "once" }, { encryptKey: "" });
@@ -104,7 +107,7 @@ describe("storing messages", () => {
   });
 
   test("a v1 envelope is stored like a v2 one", async () => {
-    relay = ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
+    relay = await ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
     const alice = relay.addUser(ALICE);
     const v2 = fake.messageEvent({ senderOpenId: ALICE, text: "legacy" });
     const res = await relay.post(fake.v1Event("im.message.receive_v1", v2.event));
@@ -116,7 +119,10 @@ describe("storing messages", () => {
   });
 
   test("an encrypted and signed push over real HTTP is stored", async () => {
-    relay = ingestRelay(fake, { FEISHU_ENCRYPT_KEY: KEY, FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
+    relay = await ingestRelay(fake, {
+      FEISHU_ENCRYPT_KEY: KEY,
+      FEISHU_VERIFICATION_TOKEN: fake.verificationToken,
+    });
     const alice = relay.addUser(ALICE);
     const url = relay.listen();
     const res = await fake.pushEvent(url, { senderOpenId: ALICE, text: "secret" }, { encryptKey: KEY });
@@ -134,7 +140,7 @@ describe("storing messages", () => {
 
   test("a group message counts only when it @-mentions the bot", async () => {
     // Read from the inbox right after Feishu is answered: no hold for the group's name (M2-4).
-    relay = ingestRelay(fake, { FEISHU_CONTEXT: "false" });
+    relay = await ingestRelay(fake, { FEISHU_CONTEXT: "false" });
     const alice = relay.addUser(ALICE);
     const chatId = "oc_group00000000000000000000000001";
     const tom = { openId: "ou_70m", name: "Tom" };
@@ -170,7 +176,11 @@ describe("storing messages", () => {
   });
 
   test("a group @-mention is refused with 503 while the bot's identity is unknown, so Feishu re-pushes", async () => {
-    relay = ingestRelay(fake, {}, { bot: { openId: () => Promise.reject(new Error("token fetch failed")) } });
+    relay = await ingestRelay(
+      fake,
+      {},
+      { bot: { openId: () => Promise.reject(new Error("token fetch failed")) } },
+    );
     const alice = relay.addUser(ALICE);
     const atBot = fake.messageEvent({
       senderOpenId: ALICE,
@@ -188,7 +198,7 @@ describe("storing messages", () => {
   });
 
   test("messages from bots are ignored", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     relay.addUser(ALICE);
     const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE, senderType: "app" }));
     expect(res.status).toBe(200);
@@ -196,7 +206,7 @@ describe("storing messages", () => {
   });
 
   test("other event types are acknowledged, marked seen and not stored", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const event = fake.botAddedEvent({ chatId: "oc_1", operatorOpenId: ALICE });
     const res = await relay.post(event);
     expect(res.status).toBe(200);
@@ -212,7 +222,7 @@ describe("storing messages", () => {
 
 describe("unknown senders", () => {
   test("are not stored; they get one sign-in reply per 10 minutes, after the answer", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const first = fake.messageEvent({ senderOpenId: STRANGER, text: "who are you" });
     const res = await relay.post(first);
     expect(res.status).toBe(200);
@@ -231,7 +241,7 @@ describe("unknown senders", () => {
 
 describe("bad input: refused, nothing stored, the relay keeps working", () => {
   test("invalid JSON → 400 invalid_json", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const alice = relay.addUser(ALICE);
     const res = await relay.post('{"schema":"2.0",');
     expect(res.status).toBe(400);
@@ -244,7 +254,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
   });
 
   test("missing header, event or message fields → 400 invalid_event", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const alice = relay.addUser(ALICE);
     const good = fake.messageEvent({ senderOpenId: ALICE });
     const { header: _h, ...noHeader } = good;
@@ -262,7 +272,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
   });
 
   test("wrong verification token → 401 bad_token", async () => {
-    relay = ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
+    relay = await ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
     const alice = relay.addUser(ALICE);
     const url = relay.listen();
     const res = await fake.pushEvent(
@@ -280,7 +290,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
     const raw = { FEISHU_ENCRYPT_KEY: KEY };
 
     test("bad or missing signature → 401 bad_signature", async () => {
-      relay = ingestRelay(fake, raw);
+      relay = await ingestRelay(fake, raw);
       const alice = relay.addUser(ALICE);
       const url = relay.listen();
       const bad = await fake.pushEvent(url, { senderOpenId: ALICE }, { encryptKey: KEY, badSignature: true });
@@ -302,7 +312,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
     });
 
     test("undecryptable encrypt → 400 undecryptable; plaintext → 400 invalid_event", async () => {
-      relay = ingestRelay(fake, raw);
+      relay = await ingestRelay(fake, raw);
       relay.addUser(ALICE);
       const url = relay.listen();
       for (const encrypt of [
@@ -332,7 +342,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       // The relay's clock is driven, starting at the whole second the push is signed with.
       const signedAt = Math.floor(fake.now() / 1000);
       let now = signedAt * 1000;
-      relay = ingestRelay(fake, raw, {}, { now: () => now });
+      relay = await ingestRelay(fake, raw, {}, { now: () => now });
       relay.addUser(ALICE);
       const url = relay.listen();
       const first = await fake.pushEvent(
@@ -364,14 +374,14 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
   });
 
   test("an encrypted body without a configured key → 400 undecryptable", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const res = await relay.post({ encrypt: encryptFeishu("{}", KEY) });
     expect(res.status).toBe(400);
     expect(await codeOf(res)).toBe("undecryptable");
   });
 
   test("a body over 1 MiB → 413, through app.handle and over real HTTP", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const alice = relay.addUser(ALICE);
     const huge = JSON.stringify(fake.messageEvent({ senderOpenId: ALICE, text: "x".repeat(1024 * 1024) }));
     const viaHandle = await relay.post(huge);
@@ -397,7 +407,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
   });
 
   test("a flood of 10,000 copies of one event stores exactly one", async () => {
-    relay = ingestRelay(fake);
+    relay = await ingestRelay(fake);
     const alice = relay.addUser(ALICE);
     const body = JSON.stringify(fake.messageEvent({ senderOpenId: ALICE, text: "flood" }));
     const statuses = new Map<number, number>();

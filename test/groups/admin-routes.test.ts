@@ -6,8 +6,8 @@ import { ADMIN, json, req, type TestRelay, testRelay } from "../users/helpers.ts
 let relay: TestRelay;
 afterEach(() => relay?.cleanup());
 
-function setup(raw = { ADMIN_TOKEN: ADMIN }) {
-  relay = testRelay(raw);
+async function setup(raw = { ADMIN_TOKEN: ADMIN }) {
+  relay = await testRelay(raw);
   const alice = usersOf(relay.ctx).upsert({ openId: "ou_alice", name: "Alice" }).user;
   return { alice };
 }
@@ -17,17 +17,17 @@ const put = (chatId: string, body: unknown, token = ADMIN) =>
 
 describe("admin API: group bindings", () => {
   test("does not exist without ADMIN_TOKEN, and wants the admin token", async () => {
-    setup({} as { ADMIN_TOKEN: string });
+    await setup({} as { ADMIN_TOKEN: string });
     expect((await relay.app.handle(req("/api/admin/chats", { token: ADMIN }))).status).toBe(404);
     await relay.cleanup();
-    setup();
+    await setup();
     expect((await relay.app.handle(req("/api/admin/chats"))).status).toBe(401);
     expect((await put("oc_team", { ownerUserId: 1 }, "wrong")).status).toBe(401);
     expect(relay.lines.join("\n")).not.toContain(ADMIN);
   });
 
   test("PUT binds (requireMention defaults to true), GET lists with the owner and the cached name", async () => {
-    const { alice } = setup();
+    const { alice } = await setup();
     const res = await put("oc_team", { ownerUserId: alice.id });
     expect(res.status).toBe(200);
     const at = new Date(relay.clock.t).toISOString();
@@ -50,7 +50,7 @@ describe("admin API: group bindings", () => {
   });
 
   test("PUT refuses an unknown user (404), a chat id that is not oc_… and a bad body (400)", async () => {
-    setup();
+    await setup();
     const unknown = await put("oc_team", { ownerUserId: 99 });
     expect(unknown.status).toBe(404);
     expect((await json(unknown)).error.code).toBe("user_not_found");
@@ -71,7 +71,7 @@ describe("admin API: group bindings", () => {
   });
 
   test("DELETE unbinds (204), then 404 not_found", async () => {
-    const { alice } = setup();
+    const { alice } = await setup();
     await put("oc_team", { ownerUserId: alice.id });
     const del = () => relay.app.handle(req("/api/admin/chats/oc_team", { method: "DELETE", token: ADMIN }));
     const first = await del();
@@ -82,7 +82,7 @@ describe("admin API: group bindings", () => {
   });
 
   test("the routes are in the OpenAPI document", async () => {
-    setup();
+    await setup();
     const doc = await json(await relay.app.handle(req("/swagger/json")));
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/api/admin/chats", "/api/admin/chats/{chatId}"]),

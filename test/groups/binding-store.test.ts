@@ -4,15 +4,15 @@ import { NoticeMarks } from "../../src/groups/bot-membership.ts";
 import { usersOf } from "../../src/users/user-store.ts";
 import { testRelay } from "../helpers.ts";
 
-let t: ReturnType<typeof testRelay> | undefined;
+let t: Awaited<ReturnType<typeof testRelay>> | undefined;
 afterEach(async () => {
   await t?.close();
   t = undefined;
 });
 
-function setup() {
+async function setup() {
   const clock = { now: 1_000 };
-  t = testRelay({}, { now: () => clock.now });
+  t = await testRelay({}, { now: () => clock.now });
   const ctx = t.relay.ctx;
   const users = usersOf(ctx);
   const alice = users.upsert({ openId: "ou_alice", name: "Alice" }).user;
@@ -21,8 +21,8 @@ function setup() {
 }
 
 describe("group bindings", () => {
-  test("bind, get, list with the owner, re-bind by an admin, unbind", () => {
-    const { store, alice, bob, clock, ctx } = setup();
+  test("bind, get, list with the owner, re-bind by an admin, unbind", async () => {
+    const { store, alice, bob, clock, ctx } = await setup();
     expect(store.get("oc_team")).toBeUndefined();
     const first = store.bind({ chatId: "oc_team", ownerUserId: alice.id, boundBy: "admin" });
     expect(first).toEqual({
@@ -54,8 +54,8 @@ describe("group bindings", () => {
     expect(store.list()).toEqual([]);
   });
 
-  test("bindIfUnbound: the first wins, the second learns who owns it", () => {
-    const { store, alice, bob } = setup();
+  test("bindIfUnbound: the first wins, the second learns who owns it", async () => {
+    const { store, alice, bob } = await setup();
     const a = store.bindIfUnbound({ chatId: "oc_team", ownerUserId: alice.id, boundBy: "open_id:ou_alice" });
     const b = store.bindIfUnbound({ chatId: "oc_team", ownerUserId: bob.id, boundBy: "open_id:ou_bob" });
     expect(a).toMatchObject({ bound: true, binding: { ownerUserId: alice.id } });
@@ -65,8 +65,8 @@ describe("group bindings", () => {
     });
   });
 
-  test("a deleted owner takes the binding with them", () => {
-    const { store, alice, ctx } = setup();
+  test("a deleted owner takes the binding with them", async () => {
+    const { store, alice, ctx } = await setup();
     store.bind({ chatId: "oc_team", ownerUserId: alice.id, boundBy: "admin" });
     ctx.db.$client.run("DELETE FROM users WHERE id = ?", [alice.id]);
     expect(store.get("oc_team")).toBeUndefined();
@@ -74,8 +74,8 @@ describe("group bindings", () => {
 });
 
 describe("bot-added notice marks", () => {
-  test("one claim per chat; a released claim can be taken again; other columns untouched", () => {
-    const { ctx } = setup();
+  test("one claim per chat; a released claim can be taken again; other columns untouched", async () => {
+    const { ctx } = await setup();
     ctx.db.$client.run("INSERT INTO chat_info (chat_id, name, fetched_at) VALUES ('oc_named', 'Named', 5)");
     const marks = new NoticeMarks(ctx.db);
     expect(marks.claim("oc_new", 10)).toBe(true);

@@ -4,14 +4,14 @@ import { runGroupCommand } from "../../src/groups/group-commands.ts";
 import { usersOf } from "../../src/users/user-store.ts";
 import { testRelay } from "../helpers.ts";
 
-let t: ReturnType<typeof testRelay> | undefined;
+let t: Awaited<ReturnType<typeof testRelay>> | undefined;
 afterEach(async () => {
   await t?.close();
   t = undefined;
 });
 
-function setup() {
-  t = testRelay();
+async function setup() {
+  t = await testRelay();
   const ctx = t.relay.ctx;
   const users = usersOf(ctx);
   const alice = users.upsert({ openId: "ou_alice", name: "Alice" }).user;
@@ -28,8 +28,8 @@ function setup() {
 }
 
 describe("/bind and /unbind", () => {
-  test("the first registered user binds; the others learn who owns it", () => {
-    const { store, alice, bob, run } = setup();
+  test("the first registered user binds; the others learn who owns it", async () => {
+    const { store, alice, bob, run } = await setup();
     expect(run("bind")).toEqual({ kind: "sign_in" });
     const bound = run("bind", alice);
     expect(bound).toMatchObject({ kind: "reply", changed: true });
@@ -46,8 +46,8 @@ describe("/bind and /unbind", () => {
     expect(run("bind", alice)).toMatchObject({ kind: "reply", changed: false });
   });
 
-  test("only the owner unbinds; others (registered or not) are refused politely", () => {
-    const { store, alice, bob, run } = setup();
+  test("only the owner unbinds; others (registered or not) are refused politely", async () => {
+    const { store, alice, bob, run } = await setup();
     expect(run("unbind", alice)).toMatchObject({
       changed: false,
       text: expect.stringContaining("not bound"),

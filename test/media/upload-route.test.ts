@@ -6,7 +6,7 @@ import { tokensOf } from "../../src/users/tokens.ts";
 import { usersOf } from "../../src/users/user-store.ts";
 import { request, testRelay } from "../helpers.ts";
 
-const t = testRelay({ MEDIA_MAX_BYTES: "4MiB" });
+const t = await testRelay({ MEDIA_MAX_BYTES: "4MiB" });
 afterAll(() => t.close());
 
 describe("PUT /api/media route", () => {

@@ -8,7 +8,7 @@ import { usersOf } from "../../src/users/user-store.ts";
 import { request, testRelay } from "../helpers.ts";
 
 const ADMIN = "admin-token-for-body-schema-tests";
-let t: ReturnType<typeof testRelay> | undefined;
+let t: Awaited<ReturnType<typeof testRelay>> | undefined;
 afterEach(async () => {
   await t?.close();
   t = undefined;
@@ -23,7 +23,7 @@ const post = (path: string, body: string, token: string, method = "POST") =>
 
 describe("a body that does not match its schema and cannot be stringified", () => {
   test("gets 400 invalid_request on every route with a body schema, never 500", async () => {
-    t = testRelay({ ADMIN_TOKEN: ADMIN });
+    t = await testRelay({ ADMIN_TOKEN: ADMIN });
     const { ctx, app } = t.relay;
     const { user } = usersOf(ctx).upsert({ openId: "ou_body", name: "Body" });
     const { token } = await tokensOf(ctx).issue(user);
@@ -47,7 +47,7 @@ describe("a body that does not match its schema and cannot be stringified", () =
   });
 
   test("unknown properties are still dropped rather than refused, as Elysia does", async () => {
-    t = testRelay();
+    t = await testRelay();
     const { ctx, app } = t.relay;
     const { user } = usersOf(ctx).upsert({ openId: "ou_body", name: "Body" });
     const { token } = await tokensOf(ctx).issue(user);

@@ -36,7 +36,7 @@ describe("deeply nested bodies → 400 invalid_json", () => {
   afterAll(() => fake.stop());
 
   test("POST /api/messages with a body nested 60,000 deep", async () => {
-    const r = testRelay({
+    const r = await testRelay({
       FEISHU_APP_ID: fake.appId,
       FEISHU_APP_SECRET: fake.appSecret,
       FEISHU_DOMAIN: fake.url,
@@ -61,7 +61,7 @@ describe("deeply nested bodies → 400 invalid_json", () => {
   });
 
   test("the Feishu webhook, and the relay keeps working", async () => {
-    const relay = ingestRelay(fake);
+    const relay = await ingestRelay(fake);
     try {
       const alice = relay.addUser(ALICE);
       const res = await relay.post(`{"schema":"2.0","header":${nested(60_000, "{}")}}`);
@@ -79,7 +79,7 @@ describe("deeply nested bodies → 400 invalid_json", () => {
 describe("a chunked body without Content-Length", () => {
   test("is refused with 413 once the cap is passed, without waiting for the rest", async () => {
     const fake = await startFakeFeishu();
-    const relay = ingestRelay(fake);
+    const relay = await ingestRelay(fake);
     try {
       const url = new URL(relay.listen());
       const socket = connect(Number(url.port), "127.0.0.1");

@@ -13,7 +13,7 @@ const message = (id: string): InboundMessage => textMessage(id, { text: "x".repe
 
 describe("/health and database writes", () => {
   test("says db failing with 503 while writes fail with 'database or disk is full', ok again after a successful write", async () => {
-    const t = testRelay();
+    const t = await testRelay();
     closers.push(t.close);
     const { ctx, app } = t.relay;
     const health = async () => {

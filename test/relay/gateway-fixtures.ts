@@ -11,7 +11,7 @@ import { testRelay } from "../helpers.ts";
 let counter = 0;
 
 export async function gatewayRelay(raw: Raw = {}, deps: RelayDeps = {}) {
-  const t = testRelay(raw, deps);
+  const t = await testRelay(raw, deps);
   const port = await t.relay.listen();
   const ctx = t.relay.ctx;
   return {

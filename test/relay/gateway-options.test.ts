@@ -40,7 +40,7 @@ describe("gateway options", () => {
   });
 
   test("a connection without a token that never sends the auth frame is closed with 4001", async () => {
-    const t = testRelay();
+    const t = await testRelay();
     const { ctx, core } = t.relay;
     const app = new Elysia()
       .use(
@@ -70,7 +70,7 @@ describe("gateway options", () => {
       given.push(options);
       return serve(options as Parameters<typeof serve>[0]);
     }) as typeof serve;
-    const t = testRelay();
+    const t = await testRelay();
     try {
       await t.relay.listen();
     } finally {

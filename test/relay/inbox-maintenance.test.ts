@@ -52,7 +52,7 @@ function recordingCtx(fail = false) {
 describe("inbox maintenance", () => {
   test("prunes acked messages past INBOX_RETENTION and stale dedupe marks", async () => {
     const clock = { t: 1_000_000_000 };
-    const t = testRelay({ INBOX_RETENTION: "1h" }, { now: () => clock.t });
+    const t = await testRelay({ INBOX_RETENTION: "1h" }, { now: () => clock.t });
     closers.push(() => t.close());
     const { ctx } = t.relay;
     const userId = usersOf(ctx).upsert({ openId: "ou_a" }).user.id;

@@ -49,7 +49,7 @@ describe("session log", () => {
       "INSERT INTO sessions (id, user_id, connected_at, protocol) VALUES ('crashed', 1, 1, 'v1')",
     );
     db.$client.close();
-    const t = testRelay({ DATABASE_PATH: path });
+    const t = await testRelay({ DATABASE_PATH: path });
     const row = t.relay.ctx.db.$client
       .query("SELECT disconnected_at AS d, close_code AS code FROM sessions WHERE id = 'crashed'")
       .get() as { d: number | null; code: number | null };

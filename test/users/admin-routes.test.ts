@@ -13,7 +13,7 @@ const PROVIDERS = JSON.stringify({
 
 describe("admin API", () => {
   test("does not exist without ADMIN_TOKEN: 404 exactly like an unknown route", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const unknown = await relay.app.handle(req("/api/nothing-here"));
     for (const [path, method] of [
       ["/api/admin/users", "GET"],
@@ -27,7 +27,7 @@ describe("admin API", () => {
   });
 
   test("answers 401 for a missing or wrong admin token, and 429 after 20 failures", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     expect((await relay.app.handle(req("/api/admin/users"))).status).toBe(401);
     const wrong = await relay.app.handle(req("/api/admin/users", { token: `${ADMIN}x` }));
     expect(wrong.status).toBe(401);
@@ -40,7 +40,7 @@ describe("admin API", () => {
   });
 
   test("creates a user with a token, returns the same user again with a fresh token, and lists users", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const first = await relay.app.handle(
       req("/api/admin/users", { token: ADMIN, body: { openId: "ou_ann", name: "Ann" } }),
     );
@@ -78,7 +78,7 @@ describe("admin API", () => {
   });
 
   test("rejects a malformed open_id", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const res = await relay.app.handle(
       req("/api/admin/users", { token: ADMIN, body: { openId: "<script>" } }),
     );
@@ -87,7 +87,7 @@ describe("admin API", () => {
   });
 
   test("revoke invalidates every token of the user and closes their socket with 4001", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN });
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_cy", name: "Cy" });
     const t1 = (await tokensOf(relay.ctx).issue(user)).token;
     const t2 = (await tokensOf(relay.ctx).issue(user)).token;
@@ -114,7 +114,7 @@ describe("admin API", () => {
   });
 
   test("assigns an LLM provider per user and validates the name", async () => {
-    relay = testRelay({ ADMIN_TOKEN: ADMIN, LLM_PROVIDERS: PROVIDERS });
+    relay = await testRelay({ ADMIN_TOKEN: ADMIN, LLM_PROVIDERS: PROVIDERS });
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_di" });
     const token = (await tokensOf(relay.ctx).issue(user)).token;
     const put = (provider: string | null) =>

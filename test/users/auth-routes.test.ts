@@ -13,7 +13,7 @@ async function userWithToken(r: TestRelay, openId = "ou_alice", name = "Alice") 
 
 describe("POST /api/auth/verify", () => {
   test("accepts the token in the body or as Bearer and answers the user JSON shape", async () => {
-    relay = testRelay({ JWT_EXPIRES_IN: "2h" });
+    relay = await testRelay({ JWT_EXPIRES_IN: "2h" });
     const { user, token } = await userWithToken(relay);
     const expected = {
       valid: true,
@@ -28,7 +28,7 @@ describe("POST /api/auth/verify", () => {
   });
 
   test("answers 401 unauthorized for no, bad, expired and revoked tokens", async () => {
-    relay = testRelay({ JWT_EXPIRES_IN: "60s" });
+    relay = await testRelay({ JWT_EXPIRES_IN: "60s" });
     const { user, token } = await userWithToken(relay);
     const verify = (t?: string) =>
       relay.app.handle(req("/api/auth/verify", { body: t === undefined ? {} : { token: t } }));
@@ -47,7 +47,7 @@ describe("POST /api/auth/verify", () => {
   });
 
   test("ignores unknown body fields and rejects a token that is not a string", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const { token } = await userWithToken(relay);
     expect((await relay.app.handle(req("/api/auth/verify", { body: { token, extra: 1 } }))).status).toBe(200);
     const bad = await relay.app.handle(req("/api/auth/verify", { body: { token: 42 } }));
@@ -58,7 +58,7 @@ describe("POST /api/auth/verify", () => {
 
 describe("POST /api/auth/refresh", () => {
   test("issues a new token; the old one keeps working until it expires", async () => {
-    relay = testRelay({ JWT_EXPIRES_IN: "1h" });
+    relay = await testRelay({ JWT_EXPIRES_IN: "1h" });
     const { user, token } = await userWithToken(relay);
     relay.clock.t += 30 * 60_000;
     const res = await relay.app.handle(req("/api/auth/refresh", { method: "POST", token }));
@@ -74,14 +74,14 @@ describe("POST /api/auth/refresh", () => {
   });
 
   test("needs a Bearer token", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     expect((await relay.app.handle(req("/api/auth/refresh", { method: "POST" }))).status).toBe(401);
   });
 });
 
 describe("GET /api/me", () => {
   test("shows the user, connection, pending inbox count and last seen time", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const { user, token } = await userWithToken(relay);
     const sql = relay.ctx.db.$client;
     const insert = sql.query(
@@ -108,7 +108,7 @@ describe("GET /api/me", () => {
 
 describe("failed token checks are rate limited per client", () => {
   test("the 21st failure within a minute gets 429 with Retry-After; a good token from there still passes", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const { token } = await userWithToken(relay);
     for (let i = 0; i < 20; i++) {
       const path = ["/api/me", "/api/config", "/api/auth/refresh"][i % 3]!;
@@ -128,7 +128,7 @@ describe("failed token checks are rate limited per client", () => {
   });
 
   test("successful checks do not count", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const { token } = await userWithToken(relay);
     for (let i = 0; i < 30; i++) expect((await relay.app.handle(req("/api/me", { token }))).status).toBe(200);
   });

@@ -18,7 +18,7 @@ const tokenOf = (out: string) => /^token:\s+(\S+)$/m.exec(out)![1]!;
 
 /** Checks a CLI-issued token the way the server would, with the same database (and JWT secret). */
 async function serverAccepts(token: string): Promise<boolean> {
-  const relay = createRelay({ ...raw, PORT: "0" });
+  const relay = await createRelay({ ...raw, PORT: "0" });
   try {
     return (await tokensOf(relay.ctx).verify(token)) !== null;
   } finally {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Raw } from "../../src/config/definition.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { createRelay, type Relay } from "../../src/server.ts";
+import { testDatabase } from "../storage/databases.ts";
 
 export const ADMIN = "admin-token-0123456789abcdef";
 
@@ -21,13 +22,14 @@ export interface TestRelay extends Relay {
   cleanup(): Promise<void>;
 }
 
-export function testRelay(raw: Raw = {}, fetchImpl?: typeof fetch): TestRelay {
+export async function testRelay(raw: Raw = {}, fetchImpl?: typeof fetch): Promise<TestRelay> {
   const dir = mkdtempSync(join(tmpdir(), "relay-users-"));
   const dbPath = join(dir, "relay.db");
   const clock = { t: Date.UTC(2026, 0, 15, 9, 0, 0) };
   const { log, lines } = memoryLogger();
-  const relay = createRelay(
-    { DATABASE_PATH: dbPath, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...raw },
+  const database = await testDatabase(dir);
+  const relay = await createRelay(
+    { ...database.raw, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...raw },
     { now: () => clock.t, log, ...(fetchImpl ? { fetch: fetchImpl } : {}) },
   );
   const connected = new Set<number>();
@@ -48,6 +50,7 @@ export function testRelay(raw: Raw = {}, fetchImpl?: typeof fetch): TestRelay {
     disconnects,
     async cleanup() {
       await relay.stop();
+      await database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   });

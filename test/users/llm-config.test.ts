@@ -67,9 +67,9 @@ describe("LLM_PROVIDERS", () => {
     );
   });
 
-  test("a bad value stops the relay at start-up", () => {
+  test("a bad value stops the relay at start-up", async () => {
     const dir = mkdtempSync(join(tmpdir(), "llm-"));
-    expect(() => createRelay({ DATABASE_PATH: join(dir, "r.db"), LLM_PROVIDERS: "{oops" })).toThrow(
+    await expect(createRelay({ DATABASE_PATH: join(dir, "r.db"), LLM_PROVIDERS: "{oops" })).rejects.toThrow(
       ConfigError,
     );
   });
@@ -77,7 +77,7 @@ describe("LLM_PROVIDERS", () => {
 
 describe("GET /api/config", () => {
   async function signedIn(raw: Record<string, string>) {
-    relay = testRelay(raw);
+    relay = await testRelay(raw);
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_llm" });
     return { user, token: (await tokensOf(relay.ctx).issue(user)).token };
   }

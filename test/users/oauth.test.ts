@@ -12,8 +12,8 @@ let relay: TestRelay;
 
 afterEach(() => relay?.cleanup());
 
-function start(raw: Record<string, string> = {}) {
-  relay = testRelay({
+async function start(raw: Record<string, string> = {}) {
+  relay = await testRelay({
     PUBLIC_URL,
     FEISHU_DOMAIN: fake.url,
     FEISHU_APP_ID: fake.appId,
@@ -60,7 +60,7 @@ async function signIn(accept = "text/html") {
 
 describe("Feishu sign-in", () => {
   test("the login page links to the Feishu redirect, Chinese first", async () => {
-    start();
+    await start();
     const res = await get("/login");
     expect(res.status).toBe(200);
     const page = await res.text();
@@ -71,7 +71,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("redirects to the accounts authorize page with state and PKCE S256", async () => {
-    start();
+    await start();
     const { authorize: url } = await login();
     expect(url.origin + url.pathname).toBe(`${fake.url}/open-apis/authen/v1/authorize`);
     const q = url.searchParams;
@@ -84,7 +84,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("the callback creates the user, stores Feishu tokens encrypted, and shows the token and set-up", async () => {
-    start();
+    await start();
     fake.setOAuthUser({ openId: "ou_flow1", name: "Flow One", unionId: "on_flow1", userId: "u_flow1" });
     const { res } = await signIn();
     expect(res.status).toBe(200);
@@ -130,7 +130,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("with Accept: application/json the callback answers token, user and relayUrl", async () => {
-    start();
+    await start();
     fake.setOAuthUser({ openId: "ou_flow2", name: "Flow Two" });
     const { res } = await signIn("application/json");
     expect(res.status).toBe(200);
@@ -147,7 +147,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("a replayed state is refused", async () => {
-    start();
+    await start();
     const { s, callback, res } = await signIn("application/json");
     expect(res.status).toBe(200);
     const replay = await get(callback, { cookie: s.cookie, accept: "application/json" });
@@ -156,7 +156,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("a code used once is refused by Feishu, and the failure is a clear 400 page", async () => {
-    start();
+    await start();
     const first = await signIn();
     expect(first.res.status).toBe(200);
     const code = new URL(first.callback, PUBLIC_URL).searchParams.get("code")!;
@@ -170,12 +170,16 @@ describe("Feishu sign-in", () => {
   });
 
   test("PKCE: a wrong code_verifier fails the exchange", async () => {
-    start();
+    await start();
     const s = await login();
     const state = s.authorize.searchParams.get("state")!;
     const key = `oauth:state:${state}`;
-    const stored = JSON.parse(relay.ctx.kv.get(key)!);
-    relay.ctx.kv.set(key, JSON.stringify({ ...stored, verifier: "x".repeat(64) }), relay.clock.t + 60_000);
+    const stored = JSON.parse((await relay.ctx.kv.get(key))!);
+    await relay.ctx.kv.set(
+      key,
+      JSON.stringify({ ...stored, verifier: "x".repeat(64) }),
+      relay.clock.t + 60_000,
+    );
     const res = await get(await authorize(s), { cookie: s.cookie, accept: "application/json" });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("oauth_exchange_failed");
@@ -183,7 +187,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("a sign-in finished in another browser (no cookie) is refused", async () => {
-    start();
+    await start();
     const s = await login();
     const res = await get(await authorize(s), { accept: "application/json" });
     expect(res.status).toBe(400);
@@ -191,7 +195,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("a callback with someone else's state, without their cookie, leaves that state usable", async () => {
-    start();
+    await start();
     const victim = await login();
     const callback = await authorize(victim);
     const attacker = await login();
@@ -210,7 +214,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("an expired or missing state is refused", async () => {
-    start();
+    await start();
     const s = await login();
     const callback = await authorize(s);
     relay.clock.t += 10 * 60_000 + 1;
@@ -223,7 +227,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("a denied authorization shows a 403 page and consumes the state", async () => {
-    start();
+    await start();
     fake.setOAuthDeny();
     try {
       const s = await login();
@@ -233,14 +237,14 @@ describe("Feishu sign-in", () => {
       expect(res.status).toBe(403);
       expect(await res.text()).toContain("你在飞书页面上拒绝了授权");
       const state = s.authorize.searchParams.get("state")!;
-      expect(relay.ctx.kv.get(`oauth:state:${state}`)).toBeUndefined();
+      expect(await relay.ctx.kv.get(`oauth:state:${state}`)).toBeUndefined();
     } finally {
       fake.setOAuthUser({ openId: "ou_after_deny", name: "After" });
     }
   });
 
   test("without a Feishu app the login page says so and the redirect answers 503", async () => {
-    relay = testRelay({ PUBLIC_URL });
+    relay = await testRelay({ PUBLIC_URL });
     expect(await (await get("/login")).text()).toContain(
       "The administrator has not configured the Feishu app",
     );
@@ -249,7 +253,7 @@ describe("Feishu sign-in", () => {
   });
 
   test("callbacks are rate limited per client: the 21st within a minute gets 429", async () => {
-    start();
+    await start();
     for (let i = 0; i < 20; i++) expect((await get("/oauth/callback?state=nope&code=x")).status).toBe(400);
     const limited = await get("/oauth/callback?state=nope&code=x");
     expect(limited.status).toBe(429);

@@ -9,7 +9,7 @@ afterEach(() => relay?.cleanup());
 
 describe("TokenService", () => {
   test("issues an HS256 JWT with sub, oid, ver, jti, iat, exp and verifies it", async () => {
-    relay = testRelay({ JWT_EXPIRES_IN: "1h" });
+    relay = await testRelay({ JWT_EXPIRES_IN: "1h" });
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_alice", name: "Alice" });
     const issued = await tokensOf(relay.ctx).issue(user);
     const [header, payload] = issued.token
@@ -29,7 +29,7 @@ describe("TokenService", () => {
   });
 
   test("rejects an expired token (injected clock), a tampered one and garbage", async () => {
-    relay = testRelay({ JWT_EXPIRES_IN: "60s" });
+    relay = await testRelay({ JWT_EXPIRES_IN: "60s" });
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_bob" });
     const tokens = tokensOf(relay.ctx);
     const { token } = await tokens.issue(user);
@@ -49,7 +49,7 @@ describe("TokenService", () => {
   });
 
   test("rejects a correctly signed token whose open_id is not the user's", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_erin" });
     const tokens = tokensOf(relay.ctx);
     // Same sub and ver, signed with our secret, but for another Feishu identity.
@@ -59,9 +59,9 @@ describe("TokenService", () => {
   });
 
   test("rejects a token signed with another secret and an alg=none token", async () => {
-    relay = testRelay({ JWT_SECRET: "a".repeat(40) });
+    relay = await testRelay({ JWT_SECRET: "a".repeat(40) });
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_carol" });
-    const other = testRelay({ JWT_SECRET: "b".repeat(40) });
+    const other = await testRelay({ JWT_SECRET: "b".repeat(40) });
     try {
       usersOf(other.ctx).upsert({ openId: "ou_carol" });
       const foreign = (await tokensOf(other.ctx).issue(user)).token;
@@ -76,22 +76,22 @@ describe("TokenService", () => {
   });
 
   test("revoke bumps the version: old tokens fail, the socket is closed with 4001, new tokens work", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const users = usersOf(relay.ctx);
     const tokens = tokensOf(relay.ctx);
     const { user } = users.upsert({ openId: "ou_dave" });
     const old = (await tokens.issue(user)).token;
     relay.connected.add(user.id);
-    expect(tokens.revoke(user.id)).toBe(true);
+    expect(await tokens.revoke(user.id)).toBe(true);
     expect(relay.disconnects).toEqual([{ userId: user.id, code: 4001, reason: "revoked" }]);
     expect(await tokens.verify(old)).toBeNull();
     const renewed = (await tokens.issue(users.byId(user.id)!)).token;
     expect((await tokens.verify(renewed))?.claims.ver).toBe(2);
-    expect(tokens.revoke(12345)).toBe(false);
+    expect(await tokens.revoke(12345)).toBe(false);
   });
 
   test("the database never contains an issued JWT and logs never contain it", async () => {
-    relay = testRelay();
+    relay = await testRelay();
     const { user } = usersOf(relay.ctx).upsert({ openId: "ou_erin" });
     const { token } = await tokensOf(relay.ctx).issue(user);
     await tokensOf(relay.ctx).verify(token);

@@ -7,7 +7,7 @@ import { type TestRelay, testRelay } from "../users/helpers.ts";
 const XSS = `<script>alert("x")</script>`;
 
 describe("escapeHtml and the html tag", () => {
-  test("escapes every character that could open markup or leave an attribute", () => {
+  test("escapes every character that could open markup or leave an attribute", async () => {
     expect(escapeHtml(`<a href="x" onclick='y'>&\`</a>`)).toBe(
       "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;&lt;/a&gt;",
     );
@@ -43,8 +43,8 @@ describe("sign-in pages escape what Feishu and the browser send", () => {
   afterAll(() => fake.stop());
   afterEach(() => relay?.cleanup());
 
-  const start = () =>
-    (relay = testRelay({
+  const start = async () =>
+    (relay = await testRelay({
       PUBLIC_URL: "http://relay.test",
       FEISHU_DOMAIN: fake.url,
       FEISHU_APP_ID: fake.appId,
@@ -54,7 +54,7 @@ describe("sign-in pages escape what Feishu and the browser send", () => {
     relay.app.handle(new Request(`http://localhost${path}`, { headers }));
 
   test("a <script> in the OAuth error parameter is shown escaped", async () => {
-    start();
+    await start();
     const res = await get(`/oauth/callback?error=${encodeURIComponent(XSS)}&state=s`);
     expect(res.status).toBe(400);
     const page = await res.text();
@@ -64,7 +64,7 @@ describe("sign-in pages escape what Feishu and the browser send", () => {
   });
 
   test("a <script> in the user's Feishu name is shown escaped on the token page", async () => {
-    start();
+    await start();
     fake.setOAuthUser({ openId: "ou_xss", name: XSS });
     const begin = await get("/auth/feishu/login");
     const cookie = begin.headers.get("set-cookie")!.split(";")[0]!;
