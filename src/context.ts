@@ -26,6 +26,8 @@ export interface RelayContext {
   fetch: typeof fetch;
   version: string;
   startedAt: number;
+  /** This process's name in a cluster (NODE_ID, or `<hostname>-<random>`); also set on SQLite. */
+  nodeId: string;
   /** Durable per-user message store: ingest writes it, the gateway replays and acks it. */
   inbox: Inbox;
   /** The Feishu REST side (token, client, sender, directory); undefined when no app is configured. */

@@ -2,6 +2,8 @@
  * The composition root: opens the database, finishes the config, builds every service and the app,
  * and owns start-up and the graceful stop (DESIGN §8).
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { adminConsoleFeature } from "./admin/index.ts";
 import { type App, buildApp, type FeatureModule } from "./app.ts";
 import type { Config, Raw } from "./config/definition.ts";
@@ -58,6 +60,15 @@ export const FEATURES: FeatureModule[] = [
   adminConsoleFeature,
 ];
 
+/** `<hostname>-<6 hex>`: unique per process, readable in /health and the console. */
+export function defaultNodeId(): string {
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, "-")
+      .slice(0, 40) || "node";
+  return `${host}-${randomBytes(3).toString("hex")}`;
+}
+
 export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
@@ -90,6 +101,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     fetch: deps.fetch ?? fetch,
     version: VERSION,
     startedAt,
+    nodeId: config.NODE_ID ?? defaultNodeId(),
     inbox: new Inbox(db, {
       now,
       log,
