@@ -8,6 +8,7 @@ import type { Db } from "./db/open.ts";
 import type { Feishu } from "./feishu/index.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Registry } from "./ops/metrics.ts";
+import type { ShutdownPhase, ShutdownStep } from "./ops/shutdown.ts";
 import type { Inbox } from "./relay/inbox.ts";
 import type { Storage } from "./storage/storage.ts";
 
@@ -45,6 +46,6 @@ export interface RelayContext {
     isConnected: (userId: number) => boolean;
     disconnect: (userId: number, code: number, reason: string) => void;
   };
-  /** Closers run in reverse order of registration on shutdown. */
-  onShutdown: (fn: () => void | Promise<void>) => void;
+  /** Registers a step of the graceful stop under its phase (ops/shutdown.ts: one ordered list). */
+  onShutdown: (phase: ShutdownPhase, name: string, step: ShutdownStep) => void;
 }

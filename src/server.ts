@@ -19,6 +19,7 @@ import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
 import { Registry, registerBuildInfo, registerProcessMetrics } from "./ops/metrics.ts";
+import { HTTP_DRAIN_MS, SHUTDOWN_DEADLINE_MS, Shutdown } from "./ops/shutdown.ts";
 import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { registerInboxGauges } from "./relay/inbox-gauges.ts";
@@ -48,9 +49,6 @@ export interface Relay {
   /** Stops accepting, runs shutdown hooks (sockets closed with 1012, work drained), closes the DB. */
   stop(): Promise<void>;
 }
-
-/** How long HTTP requests in flight may take to finish on shutdown (the whole stop stays < 10 s). */
-const DRAIN_MS = 5000;
 
 /** Feature modules, in data-flow order; later issues append theirs here. */
 export const FEATURES: FeatureModule[] = [
@@ -87,7 +85,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   registerProcessMetrics(metrics, startedAt, now);
   registerBuildInfo(metrics, VERSION);
   registerInboxGauges(metrics, db, now);
-  const closers: Array<() => void | Promise<void>> = [];
+  const shutdown = new Shutdown(log, SHUTDOWN_DEADLINE_MS, now);
   const checkpointer = new Checkpointer(db.$client, { log, metrics });
 
   const ctx: RelayContext = {
@@ -112,7 +110,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     }),
     status: { feishu: () => "unconfigured", connections: () => 0 },
     hub: { isConnected: () => false, disconnect: () => {} },
-    onShutdown: (fn) => closers.push(fn),
+    onShutdown: (phase, name, step) => shutdown.add(phase, name, step),
   };
   const feishu = createFeishu(ctx);
   if (feishu) {
@@ -144,10 +142,22 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);
-  // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
-  if (feishu) ctx.onShutdown(() => feishu.close());
-  // Registered last so it runs first on shutdown: plugins are told to reconnect (1012) at once.
-  ctx.onShutdown(() => core.hub.closeAll());
+  // Before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
+  if (feishu) ctx.onShutdown("intake", "feishu", () => feishu.close());
+  // Plugins are told to reconnect (1012) at once, to another node or to this one after a restart.
+  ctx.onShutdown("intake", "plugin-sockets", () => core.hub.closeAll());
+  ctx.onShutdown("http", "http-server", async () => {
+    const server = app.server;
+    if (!server) return;
+    const drained = server.stop(false).then(() => true);
+    const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), HTTP_DRAIN_MS).unref());
+    if (!(await Promise.race([drained, timedOut]))) await server.stop(true);
+  });
+  ctx.onShutdown("flush", "inbox", () => ctx.inbox.close());
+  ctx.onShutdown("storage", "database", async () => {
+    await checkpointer.stop();
+    await closeStorage(storage);
+  });
   let stopping: Promise<void> | undefined;
 
   return {
@@ -176,24 +186,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     stop() {
       stopping ??= (async () => {
         log.info("relay_stopping");
-        // Hooks first: the gateway refuses new upgrades and closes sockets with 1012, the outbox
-        // finishes its in-flight sends. Then the server drains HTTP requests, bounded in time.
-        for (const close of closers.reverse()) {
-          try {
-            await close();
-          } catch (err) {
-            log.error("shutdown_hook_failed", { err: err as Error });
-          }
-        }
-        const server = app.server;
-        if (server) {
-          const drained = server.stop(false).then(() => true);
-          const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_MS).unref());
-          if (!(await Promise.race([drained, timedOut]))) await server.stop(true);
-        }
-        await ctx.inbox.close();
-        await checkpointer.stop();
-        db.$client.close();
+        await shutdown.run();
         log.info("relay_stopped");
       })();
       return stopping;

@@ -1,5 +1,6 @@
 import type { Raw } from "../config/definition.ts";
 import { installProcessGuard } from "../ops/process-guard.ts";
+import { HARD_EXIT_MARGIN_MS, SHUTDOWN_DEADLINE_MS } from "../ops/shutdown.ts";
 import { createRelay } from "../server.ts";
 
 /** The relay could not start for a reason outside the configuration's values (exit 1, one line). */
@@ -23,7 +24,8 @@ export async function serve(raw: Raw): Promise<void> {
   }
   const onSignal = (signal: string) => {
     relay.ctx.log.info("signal_received", { signal });
-    const hardStop = setTimeout(() => process.exit(1), 9500);
+    // The stop has its own deadline; this only catches a stop that hangs past it (DESIGN §8: < 10 s).
+    const hardStop = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS + HARD_EXIT_MARGIN_MS);
     hardStop.unref();
     relay.stop().then(() => process.exit(0));
   };

@@ -56,7 +56,7 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
 export function feishuIngestFeature(ctx: RelayContext, ports: IngestPorts = contextPorts(ctx)) {
   const ingest = createEventIngest(ctx, ports);
   let ws: LongConnection | undefined;
-  ctx.onShutdown(() => ws?.stop());
+  ctx.onShutdown("intake", "feishu-long-connection", () => ws?.stop());
   const feature = new Elysia({ name: "feishu-ingest" })
     // The long connection starts with the server (`listen()`), not when the app is merely built.
     .onStart(() => {

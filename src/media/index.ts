@@ -54,7 +54,7 @@ export function createMedia(ctx: RelayContext, dbPath: string): MediaService {
     () => store.totals().files,
   );
   // Registered before the outbox's hooks, so it runs after them: no send still reads the files.
-  ctx.onShutdown(() => store.close());
+  ctx.onShutdown("storage", "media-store", () => store.close());
   return {
     store,
     admit: mediaAdmission(store),

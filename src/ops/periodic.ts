@@ -17,6 +17,6 @@ export function startPeriodic<T>(
   const timer = setInterval(pass, intervalMs);
   timer.unref();
   const stop = () => clearInterval(timer);
-  ctx.onShutdown(stop);
+  ctx.onShutdown("work", "periodic", stop);
   return { runOnce: pass, stop };
 }

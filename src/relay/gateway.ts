@@ -92,7 +92,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
   const admissions = new WeakMap<Request, Admission>();
   /** Sockets upgraded but not yet handed to the hub: shutdown closes them too. */
   const unready = new Set<SocketLike>();
-  ctx.onShutdown(() => {
+  ctx.onShutdown("intake", "unready-sockets", () => {
     for (const socket of unready) {
       const state = states.get(socket as object);
       if (state) {

@@ -60,14 +60,10 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
   outbox.start();
   const revocations = startRevocationSweep(ctx, hub);
-  // Hooks run in reverse: sockets close first (server.ts), then the outbox drains, then this last
-  // write before the database closes.
-  ctx.onShutdown(() => {
+  ctx.onShutdown("work", "outbox", () => outbox.stop());
+  ctx.onShutdown("flush", "sessions-and-acks", () => {
     sessions.stop();
     ctx.inbox.flushAcks();
-  });
-  ctx.onShutdown(async () => {
-    await outbox.stop();
   });
   return {
     hub,

@@ -43,7 +43,7 @@ export function startStreams(ctx: RelayContext, feishu: Feishu | undefined, extr
     }
   }, sweepMs);
   timer.unref();
-  ctx.onShutdown(async () => {
+  ctx.onShutdown("work", "streams", async () => {
     clearInterval(timer);
     await streams.stop();
   });

@@ -23,6 +23,6 @@ export function startTyping(ctx: RelayContext, reactions: ReactionPort): TypingI
   });
   typing.cleanUpLeftovers();
   startPeriodic(ctx, Math.max(1000, Math.min(SWEEP_MAX_INTERVAL_MS, timeoutMs / 2)), () => typing.sweep());
-  ctx.onShutdown(() => typing.stop());
+  ctx.onShutdown("work", "typing", () => typing.stop());
   return typing;
 }

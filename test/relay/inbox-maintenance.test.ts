@@ -43,7 +43,7 @@ function recordingCtx(fail = false) {
     },
     config: { INBOX_RETENTION: 60 },
     log,
-    onShutdown: (fn: () => void) => hooks.push(fn),
+    onShutdown: (_phase: string, _name: string, fn: () => void) => hooks.push(fn),
   } as unknown as Pick<RelayContext, "inbox" | "config" | "log" | "onShutdown">;
   const nextCall = () => new Promise<void>((r) => waiters.push(r));
   return { ctx, calls, lines, hooks, nextCall };
