@@ -28,6 +28,15 @@ const compose = Bun.YAML.parse(read("docker-compose.yml")) as {
   volumes: Record<string, unknown>;
 };
 
+const answers = (cmd: string[]) => {
+  try {
+    return Bun.spawnSync([...cmd, "version"], { stderr: "ignore", stdout: "ignore" }).exitCode === 0;
+  } catch {
+    return false; // not installed at all: spawnSync throws instead of failing
+  }
+};
+const cli = [["docker", "compose"], ["docker-compose"]].find(answers);
+
 describe("docker-compose.yml", () => {
   const relay = compose.services.relay as Service;
 
@@ -46,20 +55,53 @@ describe("docker-compose.yml", () => {
     expect(relay.build.args).toEqual({ VERSION: interpolate("OPENCLAW_RELAY_VERSION", "") });
   });
 
-  const answers = (cmd: string[]) => {
-    try {
-      return Bun.spawnSync([...cmd, "version"], { stderr: "ignore", stdout: "ignore" }).exitCode === 0;
-    } catch {
-      return false; // not installed at all: spawnSync throws instead of failing
-    }
-  };
-  const cli = [["docker", "compose"], ["docker-compose"]].find(answers);
   test.skipIf(!cli)(`\`${cli?.join(" ")} config\` accepts it`, () => {
     const { dir, cleanup } = tempDir("relay-compose-");
     afterAll(cleanup);
     copyFileSync(join(root, "docker-compose.yml"), join(dir, "docker-compose.yml"));
     copyFileSync(join(root, "deploy/openclaw-relay.env.example"), join(dir, "openclaw-relay.env"));
     const r = Bun.spawnSync([...(cli as string[]), "config", "--quiet"], { cwd: dir });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe("docker-compose.cluster.yml", () => {
+  const cluster = Bun.YAML.parse(read("docker-compose.cluster.yml")) as {
+    services: Record<string, Partial<Service> & { image?: string; depends_on?: unknown }>;
+  };
+  const relays = ["relay1", "relay2"].map((n) => cluster.services[n]!);
+
+  test("two identical relays on one PostgreSQL, each with its own node id, behind the load balancer", () => {
+    expect(Object.keys(cluster.services).sort()).toEqual(["lb", "postgres", "relay1", "relay2"]);
+    const urls = relays.map((r) => r.environment?.DATABASE_URL);
+    expect(new Set(urls).size).toBe(1);
+    expect(urls[0]).toStartWith("postgres://relay:");
+    expect(relays.map((r) => r.environment?.NODE_ID)).toEqual(["relay-1", "relay-2"]);
+    // The password comes from .env and is required, never a default in the file.
+    expect(read("docker-compose.cluster.yml")).toContain("POSTGRES_PASSWORD:?");
+    expect(cluster.services.lb?.volumes).toEqual([
+      "./deploy/nginx-cluster.conf:/etc/nginx/conf.d/default.conf:ro",
+    ]);
+  });
+
+  test("the load balancer passes WebSocket upgrades to both relays", () => {
+    const conf = read("deploy/nginx-cluster.conf");
+    expect(conf).toContain("server relay1:5178");
+    expect(conf).toContain("server relay2:5178");
+    expect(conf).toContain("proxy_set_header Upgrade $http_upgrade;");
+    expect(conf).toContain("proxy_set_header Connection $connection_upgrade;");
+  });
+
+  test.skipIf(!cli)(`\`${cli?.join(" ")} config\` accepts it`, () => {
+    const { dir, cleanup } = tempDir("relay-compose-");
+    afterAll(cleanup);
+    copyFileSync(join(root, "docker-compose.cluster.yml"), join(dir, "docker-compose.cluster.yml"));
+    copyFileSync(join(root, "deploy/openclaw-relay.env.example"), join(dir, "openclaw-relay.env"));
+    const r = Bun.spawnSync([...(cli as string[]), "-f", "docker-compose.cluster.yml", "config", "--quiet"], {
+      cwd: dir,
+      env: { ...process.env, POSTGRES_PASSWORD: "test-password" },
+    });
     expect(r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
   });
