@@ -24,7 +24,9 @@ if (process.env.TEST_SKIP_POSTGRES === "1") {
   const pgArgs = args.map((a) =>
     a.startsWith("--reporter-outfile=") ? a.replace(/(\.[^./]*)?$/, (ext) => `-postgres${ext}`) : a,
   );
-  postgres = await run({ RELAY_TEST_DATABASE: "postgres" }, pgArgs);
+  // The real-OpenClaw suites test the plugin against a host; the relay's storage is incidental there
+  // and they take minutes: the first pass runs them, this one does not.
+  postgres = await run({ RELAY_TEST_DATABASE: "postgres", OPENCLAW_E2E: "" }, pgArgs);
 } else {
   console.log("== PostgreSQL pass skipped: no server answers at TEST_POSTGRES_URL");
 }
