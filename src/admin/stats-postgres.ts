@@ -75,7 +75,12 @@ export class PostgresConsoleStats implements ConsoleStats {
 
   async pendingByUser() {
     const counted = this.db
-      .select({ id: users.id, openId: users.openId, name: users.name, pending: this.#pending().as("pending") })
+      .select({
+        id: users.id,
+        openId: users.openId,
+        name: users.name,
+        pending: this.#pending().as("pending"),
+      })
       .from(users)
       .as("counted");
     const rows = await this.db

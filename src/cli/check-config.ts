@@ -22,7 +22,7 @@ export async function checkConfig(raw: Raw): Promise<string> {
   // Parse first: a malformed URL is named before anything tries to connect with it.
   if (url) resolveConfig({ DATABASE_URL: url });
   else checkDatabasePath(path);
-  const dbValues = await storedValues(raw, url, path);
+  const dbValues = await storedValues(url, path);
   const merged = { ...dbValues, ...raw };
   refusePlaceholders(merged);
   const config = resolveConfig(merged);
@@ -34,14 +34,17 @@ export async function checkConfig(raw: Raw): Promise<string> {
 }
 
 /** Configuration values kept in the database's kv table (empty when there is no database yet). */
-async function storedValues(raw: Raw, url: string | undefined, path: string): Promise<Raw> {
+async function storedValues(url: string | undefined, path: string): Promise<Raw> {
   if (!url && (path === ":memory:" || !existsSync(path))) return {};
   let storage: Storage;
   try {
     storage = await openStorage(url ? { DATABASE_URL: url } : { DATABASE_PATH: path });
   } catch (err) {
     if (!url) throw err;
-    throw new ConfigError("DATABASE_URL", `${redactUrl(url)}: cannot connect (${scrub((err as Error).message, url)})`);
+    throw new ConfigError(
+      "DATABASE_URL",
+      `${redactUrl(url)}: cannot connect (${scrub((err as Error).message, url)})`,
+    );
   }
   try {
     return await readDbConfig(createKv(storage));

@@ -44,7 +44,9 @@ export class SqliteChatInfoStore implements ChatInfoStore {
   constructor(db: Db) {
     const q = db.$client;
     this.#s = {
-      get: q.query<StoredChat, [string]>("SELECT name, fetched_at AS fetchedAt FROM chat_info WHERE chat_id = ?"),
+      get: q.query<StoredChat, [string]>(
+        "SELECT name, fetched_at AS fetchedAt FROM chat_info WHERE chat_id = ?",
+      ),
       put: q.query(
         `INSERT INTO chat_info (chat_id, name, chat_mode, fetched_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(chat_id) DO UPDATE SET name = ?2, chat_mode = ?3, fetched_at = ?4`,
@@ -94,7 +96,11 @@ export class PostgresChatInfoStore implements ChatInfoStore {
     const rows = await this.db
       .insert(chatInfo)
       .values({ chatId, noticeAt: at })
-      .onConflictDoUpdate({ target: chatInfo.chatId, set: { noticeAt: at }, setWhere: isNull(chatInfo.noticeAt) })
+      .onConflictDoUpdate({
+        target: chatInfo.chatId,
+        set: { noticeAt: at },
+        setWhere: isNull(chatInfo.noticeAt),
+      })
       .returning({ chatId: chatInfo.chatId });
     return rows.length > 0;
   }

@@ -81,7 +81,11 @@ export class ChatInfo {
     }
     const now = this.#now();
     this.#remember(chatId, { name: facts.name, until: now + this.#o.ttlMs });
-    await this.store.put(chatId, { name: facts.name ?? null, chatMode: facts.chatMode ?? null, fetchedAt: now });
+    await this.store.put(chatId, {
+      name: facts.name ?? null,
+      chatMode: facts.chatMode ?? null,
+      fetchedAt: now,
+    });
     return facts.name;
   }
 

@@ -75,7 +75,8 @@ export function chatAdminRoutes(ctx: RelayContext) {
       "/api/admin/chats/:chatId",
       async ({ params, set }) => {
         const chatId = checkedChatId(params.chatId);
-        if (!(await bindings.unbind(chatId))) throw new HttpError(404, "not_found", "that group is not bound");
+        if (!(await bindings.unbind(chatId)))
+          throw new HttpError(404, "not_found", "that group is not bound");
         ctx.log.info("group_unbound", { chatId, by: "admin" });
         set.status = 204;
       },

@@ -93,7 +93,9 @@ export class PostgresBindingStore implements BindingStore {
   }
 }
 
-function view(r: GroupBinding & { ownerOpenId: string; ownerName: string; name: string | null }): GroupBindingView {
+function view(
+  r: GroupBinding & { ownerOpenId: string; ownerName: string; name: string | null },
+): GroupBindingView {
   const { name, ...rest } = r;
   return { ...rest, ...(name ? { name } : {}) };
 }

@@ -77,7 +77,9 @@ export function ingestGroups(deps: IngestGroupsDeps): IngestGroups {
       const fail = (reason: string, err?: Error) => {
         // Not posted: the next "bot added" in this group may post it.
         if (at !== undefined)
-          marks.releaseNotice(chatId, at).catch((err: Error) => deps.log.warn("group_notice_release_failed", { chatId, err }));
+          marks
+            .releaseNotice(chatId, at)
+            .catch((err: Error) => deps.log.warn("group_notice_release_failed", { chatId, err }));
         deps.log.warn("feishu_notice_failed", { kind: "bot_added", chatId, reason, ...(err ? { err } : {}) });
       };
       if (!post) return fail("no_sender");

@@ -31,7 +31,12 @@ describe("recent errors", () => {
       const { ctx } = t.relay;
       ctx.log.child({ module: "feishu" }).warn("feishu_send_failed");
       ctx.log.warn("once");
-      expect(ctx.recentLog.list().slice(0, 2).map((e) => e.event)).toEqual(["once", "feishu_send_failed"]);
+      expect(
+        ctx.recentLog
+          .list()
+          .slice(0, 2)
+          .map((e) => e.event),
+      ).toEqual(["once", "feishu_send_failed"]);
     } finally {
       await t.close();
     }

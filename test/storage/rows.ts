@@ -11,7 +11,10 @@ type InboxRow = typeof lite.inbox.$inferInsert;
 type OutboxRow = typeof lite.outbox.$inferInsert;
 type SessionRow = typeof lite.sessions.$inferInsert;
 
-export async function insertInbox(storage: Storage, row: Omit<InboxRow, "eventId" | "messageId" | "chatId" | "payload" | "receivedAt"> & Partial<InboxRow>) {
+export async function insertInbox(
+  storage: Storage,
+  row: Omit<InboxRow, "eventId" | "messageId" | "chatId" | "payload" | "receivedAt"> & Partial<InboxRow>,
+) {
   const full = {
     eventId: `ev_${row.userId}_${row.seq}`,
     messageId: `om_${row.userId}_${row.seq}`,

@@ -70,7 +70,14 @@ eachDialect("users port", (dialect) => {
     await users.touch(a.id, Date.UTC(2026, 0, 1));
     const listed = await users.list((id) => id === b.id);
     expect(listed).toEqual([
-      { id: String(a.id), openId: "ou_a", name: "A", connected: false, pending: 2, lastSeenAt: "2026-01-01T00:00:00.000Z" },
+      {
+        id: String(a.id),
+        openId: "ou_a",
+        name: "A",
+        connected: false,
+        pending: 2,
+        lastSeenAt: "2026-01-01T00:00:00.000Z",
+      },
       { id: String(b.id), openId: "ou_b", name: "B", connected: true, pending: 0, lastSeenAt: null },
     ]);
   });
@@ -94,7 +101,10 @@ describe("users port [postgres, two nodes]", () => {
   test("upserts of one open_id from two processes' pools make one row", async () => {
     if (!(await postgresReachable())) return;
     const { url, drop } = await freshPostgresUrl();
-    const nodes: Storage[] = [await openStorage({ DATABASE_URL: url }), await openStorage({ DATABASE_URL: url })];
+    const nodes: Storage[] = [
+      await openStorage({ DATABASE_URL: url }),
+      await openStorage({ DATABASE_URL: url }),
+    ];
     try {
       const [a, b] = nodes.map((s) => createUserStore(s));
       const results = await Promise.all(

@@ -1,6 +1,4 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { ADMIN, json, req, type TestRelay, testRelay } from "./helpers.ts";
 
 let relay: TestRelay;
@@ -47,7 +45,7 @@ describe("admin API", () => {
     expect(first.status).toBe(201);
     const a = await json(first);
     expect(a.user).toEqual({ id: "1", openId: "ou_ann", name: "Ann" });
-    expect((await tokensOf(relay.ctx).verify(a.token))?.user.openId).toBe("ou_ann");
+    expect((await relay.ctx.tokens.verify(a.token))?.user.openId).toBe("ou_ann");
 
     const again = await relay.app.handle(
       req("/api/admin/users", { token: ADMIN, body: { openId: "ou_ann" } }),
@@ -88,9 +86,9 @@ describe("admin API", () => {
 
   test("revoke invalidates every token of the user and closes their socket with 4001", async () => {
     relay = await testRelay({ ADMIN_TOKEN: ADMIN });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_cy", name: "Cy" });
-    const t1 = (await tokensOf(relay.ctx).issue(user)).token;
-    const t2 = (await tokensOf(relay.ctx).issue(user)).token;
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_cy", name: "Cy" });
+    const t1 = (await relay.ctx.tokens.issue(user)).token;
+    const t2 = (await relay.ctx.tokens.issue(user)).token;
     relay.connected.add(user.id);
     const res = await relay.app.handle(
       req(`/api/admin/users/${user.id}/revoke`, { method: "POST", token: ADMIN }),
@@ -115,8 +113,8 @@ describe("admin API", () => {
 
   test("assigns an LLM provider per user and validates the name", async () => {
     relay = await testRelay({ ADMIN_TOKEN: ADMIN, LLM_PROVIDERS: PROVIDERS });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_di" });
-    const token = (await tokensOf(relay.ctx).issue(user)).token;
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_di" });
+    const token = (await relay.ctx.tokens.issue(user)).token;
     const put = (provider: string | null) =>
       relay.app.handle(
         req(`/api/admin/users/${user.id}/llm`, { method: "PUT", token: ADMIN, body: { provider } }),
