@@ -1,7 +1,7 @@
 /**
  * `check-config`: validates without starting anything. On SQLite, values stored in the database are
  * read only if the file exists; on PostgreSQL (DATABASE_URL) the database must answer, since `serve`
- * would not start without it. The URL is printed without its password.
+ * would not start without it, and is only read. The URL is printed without its password.
  */
 import { existsSync } from "node:fs";
 import { ConfigError, type Raw, resolveConfig } from "../config/definition.ts";
@@ -11,9 +11,9 @@ import {
   readDbConfig,
   refusePlaceholders,
 } from "../config/load.ts";
-import { createKv } from "../db/kv.ts";
-import { redactUrl } from "../db/postgres.ts";
-import { closeStorage, openStorage, type Storage } from "../storage/storage.ts";
+import { createKv, PostgresKv } from "../db/kv.ts";
+import { openPostgres, redactUrl } from "../db/postgres.ts";
+import { closeStorage, openStorage } from "../storage/storage.ts";
 import { LlmConfig } from "../users/llm-config.ts";
 
 export async function checkConfig(raw: Raw): Promise<string> {
@@ -35,21 +35,29 @@ export async function checkConfig(raw: Raw): Promise<string> {
 
 /** Configuration values kept in the database's kv table (empty when there is no database yet). */
 async function storedValues(url: string | undefined, path: string): Promise<Raw> {
-  if (!url && (path === ":memory:" || !existsSync(path))) return {};
-  let storage: Storage;
-  try {
-    storage = await openStorage(url ? { DATABASE_URL: url } : { DATABASE_PATH: path });
-  } catch (err) {
-    if (!url) throw err;
-    throw new ConfigError(
-      "DATABASE_URL",
-      `${redactUrl(url)}: cannot connect (${scrub((err as Error).message, url)})`,
-    );
-  }
+  if (url) return storedPostgresValues(url);
+  if (path === ":memory:" || !existsSync(path)) return {};
+  const storage = await openStorage({ DATABASE_PATH: path });
   try {
     return await readDbConfig(createKv(storage));
   } finally {
     await closeStorage(storage);
+  }
+}
+
+/** Read only: a check must not migrate the cluster's database (`serve` and `migrate` do that). */
+async function storedPostgresValues(url: string): Promise<Raw> {
+  const db = openPostgres(url, { max: 1 });
+  try {
+    const [row] = await db.$client`SELECT to_regclass('kv') IS NOT NULL AS present`;
+    return row?.present ? await readDbConfig(new PostgresKv(db)) : {};
+  } catch (err) {
+    throw new ConfigError(
+      "DATABASE_URL",
+      `${redactUrl(url)}: cannot connect (${scrub((err as Error).message, url)})`,
+    );
+  } finally {
+    await db.$client.close();
   }
 }
 
