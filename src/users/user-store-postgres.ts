@@ -81,13 +81,31 @@ export class PostgresUserStore implements UserStore {
     return isUserId(ref) ? this.byId(Number(ref)) : this.byOpenId(ref);
   }
 
-  /** One statement: INSERT … ON CONFLICT (open_id) DO UPDATE … RETURNING, so racing nodes make one row. */
+  /**
+   * UPDATE first, as on SQLite: a conflicting INSERT still burns an identity value, and ids are what
+   * users see (the JWT `sub`). A user created by another node between the two statements is met by
+   * the INSERT's ON CONFLICT (open_id) DO UPDATE, so racing nodes still make one row.
+   */
   async upsert(p: UserProfile) {
     const now = this.now();
+    const values = { ...profileValues(p), createdAt: now, updatedAt: now };
     this.#identities.drop(p.openId);
+    const { openId: _key, createdAt: _kept, ...known } = values;
+    const [updated] = await this.db
+      .update(users)
+      .set({
+        ...known,
+        name: sql`CASE WHEN ${known.name} <> '' THEN ${known.name} ELSE ${users.name} END`,
+        unionId: sql`COALESCE(${known.unionId}, ${users.unionId})`,
+        userId: sql`COALESCE(${known.userId}, ${users.userId})`,
+        avatarUrl: sql`COALESCE(${known.avatarUrl}, ${users.avatarUrl})`,
+      })
+      .where(eq(users.openId, p.openId))
+      .returning(record);
+    if (updated) return { user: updated, created: false };
     const [row] = await this.db
       .insert(users)
-      .values({ ...profileValues(p), createdAt: now, updatedAt: now })
+      .values(values)
       .onConflictDoUpdate({ target: users.openId, set: MERGE })
       .returning({ ...record, created: INSERTED });
     const { created, ...user } = row!;

@@ -36,6 +36,13 @@ eachDialect("users port", (dialect) => {
     expect((await users.upsert({ openId: "ou_a", name: "Al" })).user.name).toBe("Al");
   });
 
+  test("updating a known user burns no id: the next new user gets the next one", async () => {
+    const a = (await users.upsert({ openId: "ou_a" })).user;
+    for (let i = 0; i < 3; i++) await users.upsert({ openId: "ou_a", name: `A${i}` });
+    const b = (await users.upsert({ openId: "ou_b" })).user;
+    expect(b.id).toBe(a.id + 1);
+  });
+
   test("two concurrent upserts of one open_id leave one row, one of them created", async () => {
     const results = await Promise.all(
       Array.from({ length: 4 }, (_, i) => users.upsert({ openId: "ou_race", name: `n${i}` })),
