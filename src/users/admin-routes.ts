@@ -64,7 +64,11 @@ export function adminRoutes(ctx: RelayContext) {
       "/api/admin/users",
       async ({ query }) => {
         const listed = await consoleStats.users(query.q ?? "", ctx.hub.isConnected);
-        for (const u of listed) u.revoked = await tokens.isRevoked(Number(u.id));
+        // One kv read per listed user; in parallel, since on PostgreSQL each is a round trip.
+        const revoked = await Promise.all(listed.map((u) => tokens.isRevoked(Number(u.id))));
+        listed.forEach((u, i) => {
+          u.revoked = revoked[i]!;
+        });
         return { users: listed, llmProviders: [...llm.providers.keys()] };
       },
       {
