@@ -2,7 +2,6 @@
  * The services one relay process shares, built once by `createRelay` (server.ts) and handed to every
  * module. I/O dependencies (clock, fetch, db) live here so tests can substitute them.
  */
-
 import type { RecentLog } from "./admin/recent-log.ts";
 import type { AdminSessions } from "./admin/sessions.ts";
 import type { ConsoleStats } from "./admin/stats.ts";

@@ -62,7 +62,7 @@ async function storedPostgresValues(url: string): Promise<Raw> {
 }
 
 /** A driver's message with the URL's password taken out, should it quote it. */
-export function scrub(message: string, url: string): string {
+function scrub(message: string, url: string): string {
   let password = "";
   try {
     password = decodeURIComponent(new URL(url).password);
