@@ -27,10 +27,16 @@ export async function insertInbox(
   else await storage.db.insert(pg.inbox).values(full);
 }
 
-export async function setAckedSeq(storage: Storage, userId: number, seq: number) {
+/** The user's seq counters (users.last_seq, users.acked_seq), as the inbox keeps them. */
+export async function setSeqs(storage: Storage, userId: number, seqs: { lastSeq: number; ackedSeq: number }) {
   if (storage.dialect === "sqlite")
-    storage.db.update(lite.users).set({ ackedSeq: seq, lastSeq: seq }).where(eq(lite.users.id, userId)).run();
-  else await storage.db.update(pg.users).set({ ackedSeq: seq, lastSeq: seq }).where(eq(pg.users.id, userId));
+    storage.db.update(lite.users).set(seqs).where(eq(lite.users.id, userId)).run();
+  else await storage.db.update(pg.users).set(seqs).where(eq(pg.users.id, userId));
+}
+
+/** Everything up to `seq` delivered and acked. */
+export function setAckedSeq(storage: Storage, userId: number, seq: number) {
+  return setSeqs(storage, userId, { lastSeq: seq, ackedSeq: seq });
 }
 
 export async function insertOutbox(storage: Storage, row: OutboxRow) {

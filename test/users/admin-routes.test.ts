@@ -56,11 +56,10 @@ describe("admin API", () => {
     expect(b.token).not.toBe(a.token);
 
     await relay.app.handle(req("/api/admin/users", { token: ADMIN, body: { openId: "ou_bo" } }));
-    relay.connected.add(1);
+    await relay.plugin(b.token);
     const list = await json(await relay.app.handle(req("/api/admin/users", { token: ADMIN })));
     const more = {
       pending: 0,
-      lastSeenAt: null,
       revoked: false,
       revocations: 0,
       llmProvider: null,
@@ -68,8 +67,16 @@ describe("admin API", () => {
     };
     expect(list).toEqual({
       users: [
-        { id: "1", openId: "ou_ann", name: "Ann", connected: true, ...more },
-        { id: "2", openId: "ou_bo", name: "", connected: false, ...more },
+        // The plugin's connection is "seen" at the relay's clock.
+        {
+          id: "1",
+          openId: "ou_ann",
+          name: "Ann",
+          connected: true,
+          lastSeenAt: "2026-01-15T09:00:00.000Z",
+          ...more,
+        },
+        { id: "2", openId: "ou_bo", name: "", connected: false, lastSeenAt: null, ...more },
       ],
       llmProviders: [],
     });
@@ -89,7 +96,7 @@ describe("admin API", () => {
     const { user } = await relay.ctx.users.upsert({ openId: "ou_cy", name: "Cy" });
     const t1 = (await relay.ctx.tokens.issue(user)).token;
     const t2 = (await relay.ctx.tokens.issue(user)).token;
-    relay.connected.add(user.id);
+    const plugin = await relay.plugin(t2);
     const res = await relay.app.handle(
       req(`/api/admin/users/${user.id}/revoke`, { method: "POST", token: ADMIN }),
     );
@@ -98,7 +105,7 @@ describe("admin API", () => {
       revoked: true,
       user: { id: String(user.id), openId: "ou_cy", name: "Cy" },
     });
-    expect(relay.disconnects).toEqual([{ userId: user.id, code: 4001, reason: "revoked" }]);
+    expect(await plugin.closed).toEqual({ code: 4001, reason: "revoked" });
     for (const t of [t1, t2]) expect((await relay.app.handle(req("/api/me", { token: t }))).status).toBe(401);
     // By open_id too; unknown users are 404.
     expect(

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { insertInbox, setSeqs } from "../storage/rows.ts";
 import { json, req, type TestRelay, testRelay } from "./helpers.ts";
 
 let relay: TestRelay;
@@ -81,16 +82,12 @@ describe("GET /api/me", () => {
   test("shows the user, connection, pending inbox count and last seen time", async () => {
     relay = await testRelay();
     const { user, token } = await userWithToken(relay);
-    const sql = relay.ctx.db.$client;
-    const insert = sql.query(
-      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (?, ?, ?, ?, 'oc_1', '{}', 0)",
-    );
-    insert.run(user.id, 1, "e1", "om_1");
-    insert.run(user.id, 2, "e2", "om_2");
-    insert.run(user.id, 3, "e3", "om_3");
-    sql.query("UPDATE users SET last_seq = 3, acked_seq = 1 WHERE id = ?").run(user.id);
+    const { storage } = relay.ctx;
+    for (const seq of [1, 2, 3]) await insertInbox(storage, { userId: user.id, seq });
+    await setSeqs(storage, user.id, { lastSeq: 3, ackedSeq: 1 });
+    // Connected (which marks it seen now), then a last-seen time of our choosing.
+    await relay.plugin(token);
     await relay.ctx.users.touch(user.id, Date.UTC(2026, 0, 1));
-    relay.connected.add(user.id);
 
     const res = await relay.app.handle(req("/api/me", { token }));
     expect(res.status).toBe(200);

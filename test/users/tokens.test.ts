@@ -79,9 +79,11 @@ describe("TokenService", () => {
     const tokens = relay.ctx.tokens;
     const { user } = await users.upsert({ openId: "ou_dave" });
     const old = (await tokens.issue(user)).token;
-    relay.connected.add(user.id);
+    const plugin = await relay.plugin(old);
+    expect(relay.ctx.hub.isConnected(user.id)).toBe(true);
     expect(await tokens.revoke(user.id)).toBe(true);
-    expect(relay.disconnects).toEqual([{ userId: user.id, code: 4001, reason: "revoked" }]);
+    expect(await plugin.closed).toEqual({ code: 4001, reason: "revoked" });
+    expect(relay.ctx.hub.isConnected(user.id)).toBe(false);
     expect(await tokens.verify(old)).toBeNull();
     const renewed = (await tokens.issue((await users.byId(user.id))!)).token;
     expect((await tokens.verify(renewed))?.claims.ver).toBe(2);
