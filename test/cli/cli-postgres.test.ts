@@ -55,7 +55,7 @@ describe.skipIf(!pgUp)("CLI on PostgreSQL", () => {
     }
   });
 
-  test("check-config reads the database without migrating it", async () => {
+  test("check-config reads the database without migrating it; migrate migrates it once", async () => {
     const admin = new SQL(POSTGRES_ADMIN_URL, { max: 1 });
     const name = `relay_cc_${process.pid}`;
     const u = new URL(POSTGRES_ADMIN_URL);
@@ -75,6 +75,23 @@ describe.skipIf(!pgUp)("CLI on PostgreSQL", () => {
       const [row] = await db`SELECT to_regclass('kv') IS NULL AS absent`;
       await db.close();
       expect(row.absent).toBe(true);
+      // `migrate` is what creates the tables, once.
+      const applied: string[] = [];
+      expect(
+        await main(
+          ["migrate", "--database-url", u.toString()],
+          (s) => applied.push(s),
+          () => {},
+        ),
+      ).toBe(0);
+      expect(applied.join("\n")).toMatch(/^applied \d+ migration\(s\) to postgres:\/\//);
+      const again: string[] = [];
+      await main(
+        ["migrate", "--database-url", u.toString()],
+        (s) => again.push(s),
+        () => {},
+      );
+      expect(again.join("\n")).toContain("is up to date");
     } finally {
       await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.close();
