@@ -25,6 +25,8 @@ afterAll(() => fake.stop());
 beforeEach(async () => {
   fake.reset();
   fake.expireAllTokens();
+  // A slow token endpoint: without the lock every node would be fetching at once, never by luck one.
+  fake.setDelay(150, { scope: "all" });
   if (!pgUp) return;
   const db = await freshPostgresUrl();
   drop = db.drop;
