@@ -33,10 +33,8 @@ const base = `http://127.0.0.1:${port}`;
 console.log(dim(`fake Feishu ${fake.url} · relay ${base} · database ${dir}/relay.db\n`));
 
 // The admin creates a user for Alice (the CLI equivalent: `openclaw-relay users add --open-id ou_alice`).
-const { usersOf } = await import("../src/users/user-store.ts");
-const { tokensOf } = await import("../src/users/tokens.ts");
-const { user } = usersOf(relay.ctx).upsert({ openId: "ou_alice_demo", name: "Alice" });
-const { token } = await tokensOf(relay.ctx).issue(user);
+const { user } = await relay.ctx.users.upsert({ openId: "ou_alice_demo", name: "Alice" });
+const { token } = await relay.ctx.tokens.issue(user);
 fake.addUser({ openId: "ou_alice_demo", name: "Alice" });
 say("admin", `created user Alice (open_id ou_alice_demo), token ${token.slice(0, 12)}…`);
 

@@ -2,15 +2,24 @@
  * The services one relay process shares, built once by `createRelay` (server.ts) and handed to every
  * module. I/O dependencies (clock, fetch, db) live here so tests can substitute them.
  */
+import type { RecentLog } from "./admin/recent-log.ts";
+import type { AdminSessions } from "./admin/sessions.ts";
+import type { ConsoleStats } from "./admin/stats.ts";
 import type { Config } from "./config/definition.ts";
 import type { Kv } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
+import type { ChatInfoStore } from "./feishu/chat-info-store.ts";
 import type { Feishu } from "./feishu/index.ts";
+import type { BindingStore } from "./groups/binding-store.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Registry } from "./ops/metrics.ts";
 import type { ShutdownPhase, ShutdownStep } from "./ops/shutdown.ts";
 import type { Inbox } from "./relay/inbox.ts";
 import type { Storage } from "./storage/storage.ts";
+import type { LlmConfig } from "./users/llm-config.ts";
+import type { FeishuOAuth } from "./users/oauth.ts";
+import type { TokenService } from "./users/tokens.ts";
+import type { UserStore } from "./users/user-store.ts";
 
 export type FeishuHealth = "ok" | "unconfigured" | "failing";
 
@@ -31,6 +40,22 @@ export interface RelayContext {
   nodeId: string;
   /** Durable per-user message store: ingest writes it, the gateway replays and acks it. */
   inbox: Inbox;
+  users: UserStore;
+  /** User tokens (issue, verify, revoke) and the per-IP failure limiter every credential check shares. */
+  tokens: TokenService;
+  /** Group chats bound to a user's agent (M2-4). */
+  bindings: BindingStore;
+  /** `chat_info` rows: cached group names and the bot-added notice mark. */
+  chatInfo: ChatInfoStore;
+  /** LLM_PROVIDERS, validated at start-up. */
+  llm: LlmConfig;
+  /** Feishu web sign-in (users and console admins). */
+  oauth: FeishuOAuth;
+  /** The admin console's sessions (kv) and its read-only queries. */
+  adminSessions: AdminSessions;
+  consoleStats: ConsoleStats;
+  /** The newest warn/error log entries, for the console. */
+  recentLog: RecentLog;
   /** The Feishu REST side (token, client, sender, directory); undefined when no app is configured. */
   feishu?: Feishu;
   /** Live facts other modules own, read by /health. */

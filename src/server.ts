@@ -5,6 +5,9 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { adminConsoleFeature } from "./admin/index.ts";
+import { RecentLog } from "./admin/recent-log.ts";
+import { AdminSessions } from "./admin/sessions.ts";
+import { createConsoleStats } from "./admin/stats.ts";
 import { type App, buildApp, type FeatureModule } from "./app.ts";
 import type { Config, Raw } from "./config/definition.ts";
 import { finishConfig } from "./config/load.ts";
@@ -12,8 +15,10 @@ import type { RelayContext } from "./context.ts";
 import { Checkpointer } from "./db/checkpointer.ts";
 import { createKv } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
+import { createChatInfoStore } from "./feishu/chat-info-store.ts";
 import { createFeishu } from "./feishu/index.ts";
 import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
+import { createBindingStore } from "./groups/binding-store.ts";
 import { groupsFeature } from "./groups/index.ts";
 import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
@@ -29,6 +34,10 @@ import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
 import { closeStorage, openStorage, type Storage } from "./storage/storage.ts";
 import { usersFeature } from "./users/index.ts";
+import { LlmConfig } from "./users/llm-config.ts";
+import { FeishuOAuth } from "./users/oauth.ts";
+import { TokenService } from "./users/tokens.ts";
+import { createUserStore } from "./users/user-store.ts";
 import { VERSION } from "./version.ts";
 
 export interface RelayDeps {
@@ -87,6 +96,17 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   registerInboxGauges(metrics, db, now);
   const shutdown = new Shutdown(log, SHUTDOWN_DEADLINE_MS, now);
   const checkpointer = new Checkpointer(db.$client, { log, metrics });
+  const fetchImpl = deps.fetch ?? fetch;
+  const users = createUserStore(storage, now);
+  // Revocation closes the socket through the hub the relay core installs (read at call time).
+  const tokens = new TokenService({
+    config,
+    kv,
+    now,
+    log,
+    users,
+    disconnect: (userId, code, reason) => ctx.hub.disconnect(userId, code, reason),
+  });
 
   const ctx: RelayContext = {
     config,
@@ -96,7 +116,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     log,
     metrics,
     now,
-    fetch: deps.fetch ?? fetch,
+    fetch: fetchImpl,
     version: VERSION,
     startedAt,
     nodeId: config.NODE_ID ?? defaultNodeId(),
@@ -108,6 +128,16 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
       maxPendingBytes: config.INBOX_MAX_PENDING_BYTES,
       onCommit: () => checkpointer.ensureStarted(),
     }),
+    users,
+    tokens,
+    bindings: createBindingStore(storage, now),
+    chatInfo: createChatInfoStore(storage),
+    // Validated here: a bad LLM_PROVIDERS stops start-up.
+    llm: LlmConfig.fromConfig(config),
+    oauth: new FeishuOAuth({ config, kv, now, log, fetch: fetchImpl, users, tokens }),
+    adminSessions: new AdminSessions(kv, now),
+    consoleStats: createConsoleStats(storage),
+    recentLog: RecentLog.tapping(log),
     status: { feishu: () => "unconfigured", connections: () => 0 },
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (phase, name, step) => shutdown.add(phase, name, step),

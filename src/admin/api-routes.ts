@@ -9,8 +9,8 @@ import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp } from "../ops/rate-limit.ts";
 import { secureEqual } from "../ops/secure-compare.ts";
-import { authFailuresOf, unauthorized } from "../users/tokens.ts";
-import { adminGuard, checkCsrf, currentSession, sessionsOf, TOKEN_SUBJECT } from "./guard.ts";
+import { unauthorized } from "../users/tokens.ts";
+import { adminGuard, checkCsrf, currentSession, TOKEN_SUBJECT } from "./guard.ts";
 import { OverviewResponse, RecentErrorsResponse, SessionBody, SessionResponse } from "./model.ts";
 import { type OverviewDeps, overview } from "./overview.ts";
 import { type AdminSession, cameOverHttps, readCookie, SESSION_COOKIE, sessionCookie } from "./sessions.ts";
@@ -46,8 +46,8 @@ export function consoleApiRoutes(ctx: RelayContext, deps: OverviewDeps) {
 }
 
 export function sessionRoutes(ctx: RelayContext) {
-  const sessions = sessionsOf(ctx);
-  const failures = authFailuresOf(ctx);
+  const sessions = ctx.adminSessions;
+  const { failures } = ctx.tokens;
   const publicUrl = ctx.config.PUBLIC_URL;
   return new Elysia({ name: "admin-console-session" })
     .post(

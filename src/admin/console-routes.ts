@@ -9,10 +9,10 @@ import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp, RateLimiter, rateLimited } from "../ops/rate-limit.ts";
 import { OAuthCallbackQuery } from "../users/model.ts";
-import { oauthOf, STATE_TTL_MS } from "../users/oauth.ts";
+import { STATE_TTL_MS } from "../users/oauth.ts";
 import { OAUTH_LIMIT, OAUTH_WINDOW_MS } from "../users/oauth-routes.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.generated.ts";
-import { currentSession, sessionsOf } from "./guard.ts";
+import { currentSession } from "./guard.ts";
 import { ASSET_PATH, failedPage, refusedPage, shell, signedInPage } from "./pages.ts";
 import { cameOverHttps, readCookie, sessionCookie } from "./sessions.ts";
 
@@ -30,7 +30,7 @@ function asset(body: string, type: string): Response {
 }
 
 export function consolePageRoutes(ctx: RelayContext) {
-  const oauth = oauthOf(ctx);
+  const { oauth } = ctx;
   const publicUrl = ctx.config.PUBLIC_URL;
   const redirectUri = `${publicUrl}${CALLBACK_PATH}`;
   const limiter = new RateLimiter(OAUTH_LIMIT, OAUTH_WINDOW_MS, ctx.now);
@@ -126,7 +126,7 @@ export function consolePageRoutes(ctx: RelayContext) {
             ctx.log.warn("admin_sign_in_refused", { openId: profile.openId });
             res = refusedPage(name, profile.openId);
           } else {
-            const { id, session } = await sessionsOf(ctx).create(profile.openId, name);
+            const { id, session } = await ctx.adminSessions.create(profile.openId, name);
             ctx.log.info("admin_signed_in", { subject: profile.openId });
             res = signedInPage(name);
             res.headers.append("set-cookie", sessionCookie(id, session.expiresAt - ctx.now(), secure));

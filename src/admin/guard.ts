@@ -9,8 +9,8 @@ import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { clientIp, type PeerSource } from "../ops/rate-limit.ts";
 import { bearerToken, secureEqual } from "../ops/secure-compare.ts";
-import { authFailuresOf, unauthorized } from "../users/tokens.ts";
-import { type AdminSession, AdminSessions, CSRF_HEADER, readCookie, SESSION_COOKIE } from "./sessions.ts";
+import { unauthorized } from "../users/tokens.ts";
+import { type AdminSession, CSRF_HEADER, readCookie, SESSION_COOKIE } from "./sessions.ts";
 
 /** The subject of a break-glass session (signed in with ADMIN_TOKEN). */
 export const TOKEN_SUBJECT = "admin-token";
@@ -20,23 +20,15 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export const adminEnabled = (config: Pick<Config, "ADMIN_TOKEN" | "ADMIN_OPEN_IDS">): boolean =>
   Boolean(config.ADMIN_TOKEN) || config.ADMIN_OPEN_IDS.length > 0;
 
-const sessionStores = new WeakMap<RelayContext, AdminSessions>();
-
-export function sessionsOf(ctx: RelayContext): AdminSessions {
-  let s = sessionStores.get(ctx);
-  if (!s) {
-    s = new AdminSessions(ctx.kv, ctx.now);
-    sessionStores.set(ctx, s);
-  }
-  return s;
-}
-
 /**
  * The console session of the request, if it is live and its subject still allowed (an open_id taken
  * out of ADMIN_OPEN_IDS, or ADMIN_TOKEN unset, ends its sessions at the next restart).
  */
-export async function currentSession(ctx: RelayContext, request: Request): Promise<AdminSession | undefined> {
-  const session = await sessionsOf(ctx).get(readCookie(request, SESSION_COOKIE));
+export async function currentSession(
+  ctx: Pick<RelayContext, "adminSessions" | "config">,
+  request: Request,
+): Promise<AdminSession | undefined> {
+  const session = await ctx.adminSessions.get(readCookie(request, SESSION_COOKIE));
   if (!session) return undefined;
   const allowed =
     session.subject === TOKEN_SUBJECT
@@ -47,7 +39,7 @@ export async function currentSession(ctx: RelayContext, request: Request): Promi
 
 /** `onBeforeHandle` of every `/api/admin/*` route. */
 export function adminGuard(ctx: RelayContext) {
-  const failures = authFailuresOf(ctx);
+  const { failures } = ctx.tokens;
   const expected = ctx.config.ADMIN_TOKEN;
   return async ({ request, server }: { request: Request; server: PeerSource | null }) => {
     const ip = clientIp(request, server);

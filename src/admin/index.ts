@@ -8,11 +8,10 @@ import { consoleApiRoutes, sessionRoutes } from "./api-routes.ts";
 import { consolePageRoutes } from "./console-routes.ts";
 import { adminEnabled } from "./guard.ts";
 import { startRates } from "./rates.ts";
-import { recentLogOf } from "./recent-log.ts";
 
 export function adminConsoleFeature(ctx: RelayContext) {
   if (!adminEnabled(ctx.config)) return new Elysia({ name: "admin-console" });
-  const recent = recentLogOf(ctx.log);
+  const recent = ctx.recentLog;
   // Feishu events received (webhook and long connection) and Feishu send/reply calls.
   const events = ctx.metrics.counter("events_received_total", "Feishu events received, by source and type.");
   const sends = ctx.metrics.counter("feishu_sends_total", "Feishu send/reply calls by outcome and code.");

@@ -2,19 +2,17 @@
 import type { RelayContext } from "../context.ts";
 import type { Rates } from "./rates.ts";
 import type { RecentLog } from "./recent-log.ts";
-import { consoleStatsOf } from "./stats.ts";
 
 export interface OverviewDeps {
   rates: Rates;
   recent: RecentLog;
 }
 
-export function overview(ctx: RelayContext, deps: OverviewDeps) {
+export async function overview(ctx: RelayContext, deps: OverviewDeps) {
   const now = ctx.now();
-  const stats = consoleStatsOf(ctx.db);
+  const stats = ctx.consoleStats;
   deps.rates.sample();
-  const connected = stats
-    .users("", ctx.hub.isConnected, () => false) // only who is connected matters here
+  const connected = (await stats.users("", ctx.hub.isConnected)) // only who is connected matters here
     .filter((u) => u.connected)
     .map((u) => ({ id: u.id, name: u.name, openId: u.openId }));
   const series = (c: Rates["events"]) => {
@@ -28,8 +26,8 @@ export function overview(ctx: RelayContext, deps: OverviewDeps) {
     feishu: { status: ctx.status.feishu(), lastError: lastFeishuError(deps.recent) },
     plugins: { connected: ctx.status.connections(), users: connected },
     rates: { events: series(deps.rates.events), sends: series(deps.rates.sends) },
-    outbox: stats.outbox(now),
-    inboxPending: stats.pendingByUser(),
+    outbox: await stats.outbox(now),
+    inboxPending: await stats.pendingByUser(),
   };
 }
 

@@ -20,6 +20,13 @@ export class RecentLog {
 
   constructor(readonly size = RECENT_LOG_SIZE) {}
 
+  /** A ring fed by `log` and its children (createRelay builds the process's one). */
+  static tapping(log: Logger, size = RECENT_LOG_SIZE): RecentLog {
+    const ring = new RecentLog(size);
+    log.tap((e) => ring.add(e));
+    return ring;
+  }
+
   add(entry: Readonly<LogFields>): void {
     const level = entry.level;
     if (level !== "warn" && level !== "error") return;
@@ -37,18 +44,4 @@ export class RecentLog {
     for (let i = 1; i <= n; i++) out.push(this.#ring[(this.#next - i + n) % n]!);
     return out;
   }
-}
-
-const logs = new WeakMap<Logger, RecentLog>();
-
-/** The process's recent-errors ring, tapping `log` (once per logger). */
-export function recentLogOf(log: Logger): RecentLog {
-  let r = logs.get(log);
-  if (!r) {
-    const ring = new RecentLog();
-    log.tap((e) => ring.add(e));
-    logs.set(log, ring);
-    r = ring;
-  }
-  return r;
 }

@@ -1,16 +1,20 @@
 /**
- * What the console reads from the database: users with their state, the outbox's backlog and
- * failures, and who has messages waiting. Statements prepared once per database.
+ * What the console (and the CLI's `users list`) reads from the database: users with their state, the
+ * outbox's backlog and failures, who has messages waiting, who has a session open. A read-only port
+ * across other modules' tables, kept apart so their ports stay small. Adapters: SQLite (here,
+ * statements prepared once) and PostgreSQL (stats-postgres.ts).
  */
 import type { Db } from "../db/open.ts";
+import type { Storage } from "../storage/storage.ts";
 import { isoOrNull } from "../users/user-store.ts";
+import { PostgresConsoleStats } from "./stats-postgres.ts";
 
 /** Inbox rows past the user's cumulative ack (the same rule as users/user-store.ts). */
 const PENDING = "(SELECT count(*) FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq)";
 export const PENDING_USERS_SHOWN = 20;
 export const USERS_SHOWN = 500;
 
-interface UserRow {
+export interface UserRow {
   id: number;
   openId: string;
   name: string;
@@ -41,12 +45,66 @@ export interface OutboxStats {
   lastFailure: { at: string; code: string; message: string } | null;
 }
 
-export class ConsoleStats {
+export interface PendingUser {
+  id: string;
+  openId: string;
+  name: string;
+  pending: number;
+}
+
+export interface ConsoleStats {
+  /**
+   * The first USERS_SHOWN users matching `query` ('' matches everyone: id, open_id or a part of the
+   * name), with `revoked` false: revocation marks live in kv (users/revocations.ts), the caller adds them.
+   */
+  users(query: string, isConnected: (userId: number) => boolean): Promise<ConsoleUser[]>;
+  outbox(now: number): Promise<OutboxStats>;
+  /** The PENDING_USERS_SHOWN users with the most messages waiting. */
+  pendingByUser(): Promise<PendingUser[]>;
+  /**
+   * Users with a session no relay has closed: what a process without the hub (the CLI) can know of
+   * who is connected. A relay that crashed leaves its sessions open until it starts again.
+   */
+  openSessionUsers(): Promise<Set<number>>;
+}
+
+export function createConsoleStats(storage: Storage): ConsoleStats {
+  return storage.dialect === "sqlite"
+    ? new SqliteConsoleStats(storage.db)
+    : new PostgresConsoleStats(storage.db);
+}
+
+export function consoleUser(r: UserRow, isConnected: (userId: number) => boolean): ConsoleUser {
+  return {
+    id: String(r.id),
+    openId: r.openId,
+    name: r.name,
+    connected: isConnected(r.id),
+    pending: r.pending,
+    lastSeenAt: isoOrNull(r.lastSeenAt),
+    revoked: false,
+    revocations: r.tokenVersion - 1,
+    llmProvider: r.llmProvider,
+    createdAt: new Date(r.createdAt).toISOString(),
+  };
+}
+
+export function lastFailure(last: { at: number; code: string | null; message: string | null } | undefined) {
+  return last
+    ? { at: new Date(last.at).toISOString(), code: last.code ?? "send_failed", message: last.message ?? "" }
+    : null;
+}
+
+/** Failures counted on the overview: the last hour. */
+export const FAILED_WINDOW_MS = 60 * 60_000;
+
+export class SqliteConsoleStats implements ConsoleStats {
   readonly #users;
   readonly #backlog;
   readonly #failed;
   readonly #lastFailure;
   readonly #pendingUsers;
+  readonly #openSessions;
 
   constructor(db: Db) {
     const c = db.$client;
@@ -74,55 +132,28 @@ export class ConsoleStats {
       `SELECT * FROM (SELECT u.id, u.open_id AS openId, u.name, ${PENDING} AS pending FROM users u)
        WHERE pending > 0 ORDER BY pending DESC, id LIMIT ?`,
     );
+    this.#openSessions = c.query<{ userId: number }, []>(
+      "SELECT DISTINCT user_id AS userId FROM sessions WHERE disconnected_at IS NULL",
+    );
   }
 
-  /** `isRevoked`: every token revoked and none issued since (users/revocations.ts). */
-  users(
-    query: string,
-    isConnected: (userId: number) => boolean,
-    isRevoked: (userId: number) => boolean,
-  ): ConsoleUser[] {
-    return this.#users.all(query.trim(), USERS_SHOWN).map((r) => ({
-      id: String(r.id),
-      openId: r.openId,
-      name: r.name,
-      connected: isConnected(r.id),
-      pending: r.pending,
-      lastSeenAt: isoOrNull(r.lastSeenAt),
-      revoked: isRevoked(r.id),
-      revocations: r.tokenVersion - 1,
-      llmProvider: r.llmProvider,
-      createdAt: new Date(r.createdAt).toISOString(),
-    }));
+  async users(query: string, isConnected: (userId: number) => boolean) {
+    return this.#users.all(query.trim(), USERS_SHOWN).map((r) => consoleUser(r, isConnected));
   }
 
-  outbox(now: number): OutboxStats {
-    const last = this.#lastFailure.get();
+  async outbox(now: number) {
     return {
       backlog: this.#backlog.get()?.n ?? 0,
-      failedLastHour: this.#failed.get(now - 60 * 60_000)?.n ?? 0,
-      lastFailure: last
-        ? {
-            at: new Date(last.at).toISOString(),
-            code: last.code ?? "send_failed",
-            message: last.message ?? "",
-          }
-        : null,
+      failedLastHour: this.#failed.get(now - FAILED_WINDOW_MS)?.n ?? 0,
+      lastFailure: lastFailure(this.#lastFailure.get() ?? undefined),
     };
   }
 
-  pendingByUser(): Array<{ id: string; openId: string; name: string; pending: number }> {
+  async pendingByUser() {
     return this.#pendingUsers.all(PENDING_USERS_SHOWN).map((r) => ({ ...r, id: String(r.id) }));
   }
-}
 
-const stats = new WeakMap<Db, ConsoleStats>();
-
-export function consoleStatsOf(db: Db): ConsoleStats {
-  let s = stats.get(db);
-  if (!s) {
-    s = new ConsoleStats(db);
-    stats.set(db, s);
+  async openSessionUsers() {
+    return new Set(this.#openSessions.all().map((r) => r.userId));
   }
-  return s;
 }

@@ -5,7 +5,6 @@
  */
 import type { Raw } from "../config/definition.ts";
 import { chatJson } from "../groups/admin-routes.ts";
-import { bindingsOf } from "../groups/binding-store.ts";
 import { ChatId } from "../groups/model.ts";
 import { UsageError } from "./main.ts";
 import { formatTable } from "./table.ts";
@@ -24,8 +23,8 @@ function checkedChatId(chatId: string | undefined, usage: string): string {
 }
 
 export function chatsList(options: Options, raw: Raw): Promise<string> {
-  return withContext(raw, (ctx) => {
-    const chats = bindingsOf(ctx).list();
+  return withContext(raw, async (ctx) => {
+    const chats = await ctx.bindings.list();
     if (options.json !== undefined) return JSON.stringify({ chats: chats.map(chatJson) }, null, 2);
     if (chats.length === 0) return "no bound groups";
     const table = [["CHAT_ID", "NAME", "OWNER", "OWNER_OPEN_ID", "MENTION", "BOUND_BY", "UPDATED"]];
@@ -47,10 +46,10 @@ export function chatsBind(args: string[], options: Options, raw: Raw): Promise<s
   const usage = "chats bind <chat_id> <id|open_id> [--no-mention]";
   const [chatArg, userArg] = bindArgs(args, options["no-mention"]);
   const chatId = checkedChatId(chatArg, usage);
-  return withContext(raw, (ctx) => {
-    const user = findUser(ctx, userArg, usage);
+  return withContext(raw, async (ctx) => {
+    const user = await findUser(ctx, userArg, usage);
     const requireMention = options["no-mention"] === undefined;
-    bindingsOf(ctx).bind({ chatId, ownerUserId: user.id, requireMention, boundBy: "admin" });
+    await ctx.bindings.bind({ chatId, ownerUserId: user.id, requireMention, boundBy: "admin" });
     const mention = requireMention ? "@-mentions" : "every message (requireMention off)";
     return `bound ${chatId} to user ${user.id} (${user.openId}): ${mention} go to their agent`;
   });
@@ -67,8 +66,8 @@ function bindArgs(args: string[], noMention: string | true | undefined): string[
 
 export function chatsUnbind(chatArg: string | undefined, raw: Raw): Promise<string> {
   const chatId = checkedChatId(chatArg, "chats unbind <chat_id>");
-  return withContext(raw, (ctx) => {
-    if (!bindingsOf(ctx).unbind(chatId)) throw new UsageError(`${chatId} is not bound`);
+  return withContext(raw, async (ctx) => {
+    if (!(await ctx.bindings.unbind(chatId))) throw new UsageError(`${chatId} is not bound`);
     return `unbound ${chatId}`;
   });
 }

@@ -22,11 +22,14 @@ export const SPECS: Record<string, CommandSpec> = {
     about: "start the relay (the default command); SIGTERM drains and exits 0",
     config: true,
   },
-  migrate: { usage: "migrate [--database-path P]", about: "apply database migrations and exit" },
+  migrate: {
+    usage: "migrate [--database-path P | --database-url postgres://…]",
+    about: "apply database migrations (SQLite or PostgreSQL) and exit",
+  },
   "check-config": {
     usage: "check-config [flags]",
     about:
-      "validate the configuration, the database path (writable) and placeholders; exit 0, or 2 with the reason",
+      "validate the configuration, the database (SQLite path writable, or PostgreSQL reachable) and placeholders; exit 0, or 2 with the reason",
     config: true,
   },
   users: {

@@ -72,15 +72,18 @@ export async function main(
       case "serve":
         resolveConfig(raw);
         refusePlaceholders(raw);
-        checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);
+        // With DATABASE_URL the SQLite file is not used at all.
+        if (!raw.DATABASE_URL) checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);
         await serve(raw);
         return "running";
       case "check-config":
         out(await checkConfig(raw));
         return 0;
       case "migrate":
-        checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);
-        out(runMigrate(raw));
+        // Only the database settings matter here; a malformed DATABASE_URL is named, not connected to.
+        if (raw.DATABASE_URL) resolveConfig({ DATABASE_URL: raw.DATABASE_URL });
+        else checkDatabasePath(raw.DATABASE_PATH || DEFAULT_DATABASE_PATH);
+        out(await runMigrate(raw));
         return 0;
       case "healthcheck":
         return await healthcheck(raw, out);

@@ -3,17 +3,17 @@
  * directly, for operators on the host. A revoke here refuses old tokens at once; a plugin socket already
  * open on a running relay is closed by that relay's revocation sweep (src/relay/revocation-sweep.ts).
  */
-import type { Raw } from "../config/definition.ts";
+import { type ConsoleStats, createConsoleStats } from "../admin/stats.ts";
+import type { Config, Raw } from "../config/definition.ts";
 import { finishConfig } from "../config/load.ts";
-import { SqliteKv } from "../db/kv.ts";
-import { migrate, openDatabase } from "../db/open.ts";
+import { createKv, type Kv } from "../db/kv.ts";
+import { type BindingStore, createBindingStore } from "../groups/binding-store.ts";
 import { Logger } from "../ops/logger.ts";
-import { openSessionUsers } from "../relay/sessions.ts";
-import { llmConfigOf } from "../users/llm-config.ts";
+import { closeStorage, openStorage } from "../storage/storage.ts";
+import { LlmConfig } from "../users/llm-config.ts";
 import { OpenId } from "../users/model.ts";
-import { Revocations } from "../users/revocations.ts";
-import { type TokenDeps, tokensOf } from "../users/tokens.ts";
-import { type UserRecord, usersOf } from "../users/user-store.ts";
+import { TokenService } from "../users/tokens.ts";
+import { createUserStore, type UserRecord, type UserStore } from "../users/user-store.ts";
 import { UsageError } from "./main.ts";
 import { formatTable } from "./table.ts";
 
@@ -21,40 +21,57 @@ type Options = Record<string, string | true>;
 
 const OPEN_ID = new RegExp(OpenId.pattern as string);
 
-/** What the commands need: the database and config; no server, no gateway (nobody is connected here). */
-export type CliContext = TokenDeps;
+/**
+ * What the commands need: the config and the same ports a relay uses, on the database DATABASE_URL
+ * (PostgreSQL) or DATABASE_PATH (SQLite) names; no server, no gateway (nobody is connected here).
+ */
+export interface CliContext {
+  config: Config;
+  kv: Kv;
+  users: UserStore;
+  tokens: TokenService;
+  bindings: BindingStore;
+  stats: ConsoleStats;
+  llm: LlmConfig;
+  now: () => number;
+}
 
 /** Opens (and migrates) the database for one command, and closes it after. */
 export async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<T> | T): Promise<T> {
-  const db = openDatabase(raw.DATABASE_PATH || "./data/relay.db");
+  // Only problems reach stderr; stdout carries the command's answer.
+  const log = new Logger("warn", (line) => process.stderr.write(`${line}\n`));
+  const storage = await openStorage(raw, { log });
   try {
-    migrate(db);
-    const kv = new SqliteKv(db);
+    const now = Date.now;
+    const kv = createKv(storage, now);
     const config = await finishConfig(raw, kv);
+    const users = createUserStore(storage, now);
     const ctx: CliContext = {
       config,
-      db,
       kv,
-      // Only problems reach stderr; stdout carries the command's answer.
-      log: new Logger("warn", (line) => process.stderr.write(`${line}\n`)),
-      now: Date.now,
-      hub: { isConnected: () => false, disconnect: () => {} },
+      users,
+      // A relay's revocation sweep closes the socket (src/relay/revocation-sweep.ts).
+      tokens: new TokenService({ config, kv, now, log, users, disconnect: () => {} }),
+      bindings: createBindingStore(storage, now),
+      stats: createConsoleStats(storage),
+      llm: LlmConfig.fromConfig(config),
+      now,
     };
     return await fn(ctx);
   } finally {
-    db.$client.close();
+    await closeStorage(storage);
   }
 }
 
-export function findUser(ctx: CliContext, ref: string | undefined, usage: string): UserRecord {
+export async function findUser(ctx: CliContext, ref: string | undefined, usage: string): Promise<UserRecord> {
   if (!ref) throw new UsageError(`usage: ${usage}`);
-  const user = usersOf(ctx).find(ref);
+  const user = await ctx.users.find(ref);
   if (!user) throw new UsageError(`no user "${ref}" (give a user id or an open_id)`);
   return user;
 }
 
 async function tokenText(ctx: CliContext, user: UserRecord, headline: string): Promise<string> {
-  const issued = await tokensOf(ctx).issue(user);
+  const issued = await ctx.tokens.issue(user);
   return [
     headline,
     `id:       ${user.id}`,
@@ -71,8 +88,8 @@ export function usersAdd(options: Options, raw: Raw): Promise<string> {
   if (typeof openId !== "string" || !OPEN_ID.test(openId))
     throw new UsageError("usage: users add --open-id ou_… [--name NAME]");
   if (name === true) throw new UsageError("--name needs a value");
-  return withContext(raw, (ctx) => {
-    const { user, created } = usersOf(ctx).upsert({ openId, name });
+  return withContext(raw, async (ctx) => {
+    const { user, created } = await ctx.users.upsert({ openId, name });
     return tokenText(ctx, user, created ? "created user" : "user exists; new token issued");
   });
 }
@@ -93,11 +110,11 @@ export interface UserListing {
 
 export function usersList(options: Options, raw: Raw): Promise<string> {
   return withContext(raw, async (ctx) => {
-    const users = usersOf(ctx);
-    const open = openSessionUsers(ctx.db);
-    const revocations = new Revocations(ctx.kv, ctx.now);
-    const all = users.list((id) => open.has(id));
-    const revokedAts = await Promise.all(all.map((u) => revocations.revokedAt(Number(u.id))));
+    const { users, tokens } = ctx;
+    const open = await ctx.stats.openSessionUsers();
+    const all = await users.list((id) => open.has(id));
+    const revokedAts = await Promise.all(all.map((u) => tokens.revokedAt(Number(u.id))));
+    const providers = await Promise.all(all.map(async (u) => (await users.byId(Number(u.id)))?.llmProvider));
     const listed: UserListing[] = all.map((u, i) => {
       const revokedAt = revokedAts[i] ?? null;
       return {
@@ -111,7 +128,7 @@ export function usersList(options: Options, raw: Raw): Promise<string> {
         revokedAt,
         pending: u.pending,
         lastSeenAt: u.lastSeenAt,
-        llmProvider: users.byId(Number(u.id))?.llmProvider ?? null,
+        llmProvider: providers[i] ?? null,
       };
     });
     if (options.json !== undefined) return JSON.stringify({ users: listed }, null, 2);
@@ -133,8 +150,8 @@ export function usersList(options: Options, raw: Raw): Promise<string> {
 
 export function usersRevoke(ref: string | undefined, raw: Raw): Promise<string> {
   return withContext(raw, async (ctx) => {
-    const user = findUser(ctx, ref, "users revoke <id|open_id>");
-    await tokensOf(ctx).revoke(user.id);
+    const user = await findUser(ctx, ref, "users revoke <id|open_id>");
+    await ctx.tokens.revoke(user.id);
     return `revoked every token of user ${user.id} (${user.openId})`;
   });
 }
@@ -144,24 +161,24 @@ export function usersSetLlm(
   provider: string | undefined,
   raw: Raw,
 ): Promise<string> {
-  return withContext(raw, (ctx) => {
+  return withContext(raw, async (ctx) => {
     const usage = "users set-llm <id|open_id> <provider|default>";
-    const user = findUser(ctx, ref, usage);
+    const user = await findUser(ctx, ref, usage);
     if (!provider) throw new UsageError(`usage: ${usage}`);
     const value = provider === "default" ? null : provider;
-    const llm = llmConfigOf(ctx);
+    const { llm } = ctx;
     if (value !== null && !llm.has(value)) {
       const known = [...llm.providers.keys()].join(", ") || "none";
       throw new UsageError(`unknown provider "${value}" (declared in LLM_PROVIDERS: ${known})`);
     }
-    usersOf(ctx).setLlmProvider(user.id, value);
+    await ctx.users.setLlmProvider(user.id, value);
     return `user ${user.id} (${user.openId}) now uses ${value ?? `the default provider (${llm.defaultName ?? "none"})`}`;
   });
 }
 
 export function tokenIssue(ref: string | undefined, raw: Raw): Promise<string> {
-  return withContext(raw, (ctx) =>
-    tokenText(ctx, findUser(ctx, ref, "token issue <id|open_id>"), "new token issued"),
+  return withContext(raw, async (ctx) =>
+    tokenText(ctx, await findUser(ctx, ref, "token issue <id|open_id>"), "new token issued"),
   );
 }
 

@@ -6,7 +6,7 @@
  * that cannot be read at all (232011 not a member, a missing scope) is not asked about again for
  * FAILURE_RETRY_MS, so its messages are not held for a lookup each.
  */
-import type { Database } from "bun:sqlite";
+import type { ChatInfoStore } from "./chat-info-store.ts";
 import type { ChatFacts } from "./message-lookup.ts";
 
 export interface ChatInfoOptions {
@@ -33,21 +33,14 @@ export class ChatInfo {
   readonly #max: number;
   readonly #memory = new Map<string, Entry>();
   readonly #calls = new Map<string, Promise<string | undefined>>();
-  readonly #stmt;
 
-  constructor(sqlite: Database, opts: ChatInfoOptions) {
+  constructor(
+    private readonly store: Pick<ChatInfoStore, "get" | "put">,
+    opts: ChatInfoOptions,
+  ) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
     this.#max = opts.maxEntries ?? 10_000;
-    this.#stmt = {
-      get: sqlite.query<{ name: string | null; fetchedAt: number | null }, [string]>(
-        "SELECT name, fetched_at AS fetchedAt FROM chat_info WHERE chat_id = ?",
-      ),
-      put: sqlite.query(
-        `INSERT INTO chat_info (chat_id, name, chat_mode, fetched_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(chat_id) DO UPDATE SET name = ?2, chat_mode = ?3, fetched_at = ?4`,
-      ),
-    };
   }
 
   /** The name if memory holds a fresh one; no I/O (the hot path asks this before storing). */
@@ -64,37 +57,44 @@ export class ChatInfo {
 
   /** The chat's name: from memory, the table, or Feishu; undefined when it has none or none can be had. */
   name(chatId: string, signal?: AbortSignal): Promise<string | undefined> {
-    const hit = this.#memory.get(chatId) ?? this.#load(chatId);
+    const hit = this.#memory.get(chatId);
     if (hit && this.#fresh(hit)) return Promise.resolve(hit.name);
+    // One lookup per chat at a time, the table read included.
     const running = this.#calls.get(chatId);
     if (running) return running;
-    const call = this.#o
-      .fetchChat(chatId, signal)
-      .then(
-        (facts) => {
-          const now = this.#now();
-          this.#remember(chatId, { name: facts.name, until: now + this.#o.ttlMs });
-          this.#stmt.put.run(chatId, facts.name ?? null, facts.chatMode ?? null, now);
-          return facts.name;
-        },
-        (err) => {
-          const retry = Math.min(FAILURE_RETRY_MS, this.#o.ttlMs);
-          this.#remember(chatId, { name: hit?.name, until: this.#now() + retry });
-          if (hit?.name !== undefined) return hit.name;
-          throw err;
-        },
-      )
-      .finally(() => this.#calls.delete(chatId));
+    const call = this.#lookup(chatId, hit, signal).finally(() => this.#calls.delete(chatId));
     this.#calls.set(chatId, call);
     return call;
+  }
+
+  async #lookup(chatId: string, known: Entry | undefined, signal?: AbortSignal): Promise<string | undefined> {
+    const hit = known ?? (await this.#load(chatId));
+    if (hit && this.#fresh(hit)) return hit.name;
+    let facts: ChatFacts;
+    try {
+      facts = await this.#o.fetchChat(chatId, signal);
+    } catch (err) {
+      const retry = Math.min(FAILURE_RETRY_MS, this.#o.ttlMs);
+      this.#remember(chatId, { name: hit?.name, until: this.#now() + retry });
+      if (hit?.name !== undefined) return hit.name;
+      throw err;
+    }
+    const now = this.#now();
+    this.#remember(chatId, { name: facts.name, until: now + this.#o.ttlMs });
+    await this.store.put(chatId, {
+      name: facts.name ?? null,
+      chatMode: facts.chatMode ?? null,
+      fetchedAt: now,
+    });
+    return facts.name;
   }
 
   #fresh(entry: Entry): boolean {
     return this.#now() < entry.until;
   }
 
-  #load(chatId: string): Entry | undefined {
-    const row = this.#stmt.get.get(chatId);
+  async #load(chatId: string): Promise<Entry | undefined> {
+    const row = await this.store.get(chatId);
     if (!row || row.fetchedAt === null) return undefined;
     const entry = { name: row.name ?? undefined, until: row.fetchedAt + this.#o.ttlMs };
     this.#remember(chatId, entry);

@@ -11,6 +11,7 @@ import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { Inbox } from "../relay/inbox.ts";
+import type { Awaitable } from "../storage/storage.ts";
 import { withMediaUrls } from "./attachments.ts";
 import {
   type BotMembership,
@@ -39,9 +40,9 @@ export interface IngestNotices {
 
 export interface IngestDeps {
   inbox: Pick<Inbox, "accept" | "markEventSeen">;
-  userByOpenId(openId: string): { id: number; name: string } | undefined;
+  userByOpenId(openId: string): Awaitable<{ id: number; name: string } | undefined>;
   /** A user's open_id, for notices to the owner of a bound group's inbox. */
-  userOpenId?(userId: number): string | undefined;
+  userOpenId?(userId: number): Promise<string | undefined>;
   bot: BotIdentity;
   notices: IngestNotices;
   log: Logger;
@@ -126,18 +127,18 @@ export class EventIngest {
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
   ): Promise<{ outcome: IngestOutcome; userId?: number; seq?: number }> {
     if (event.kind === "other") return { outcome: this.#markSeen(event.meta, "ignored_type") };
-    if (event.kind === "membership") return { outcome: this.#membership(event.meta, event.membership) };
+    if (event.kind === "membership") return { outcome: await this.#membership(event.meta, event.membership) };
     const { message, meta } = event;
     if (event.senderType !== "user") return { outcome: this.#markSeen(meta, "from_bot") };
     const inbound = toInbound(message, await this.#botOpenId(message));
-    const user = this.#deps.userByOpenId(message.sender.openId);
+    const user = await this.#deps.userByOpenId(message.sender.openId);
     const groups = this.#deps.groups;
-    const binding = inbound.chatType === "group" ? groups?.binding(message.chatId) : undefined;
+    const binding = inbound.chatType === "group" ? await groups?.binding(message.chatId) : undefined;
     const route = routeMessage(inbound, binding, user, groups !== undefined);
     if (route.kind === "not_mentioned") return { outcome: this.#markSeen(meta, "not_mentioned") };
     if (route.kind === "command") {
       const outcome = this.#markSeen(meta, "group_command");
-      if (outcome === "group_command") this.#command(route.command, message, user);
+      if (outcome === "group_command") await this.#command(route.command, message, user);
       return { outcome, ...(user ? { userId: user.id } : {}) };
     }
     if (route.kind === "unknown_sender") {
@@ -157,7 +158,7 @@ export class EventIngest {
     const trimmed = result.trimmed;
     if (trimmed) {
       // The cap notice is a DM to the owner of the inbox, who is not the sender in a bound group.
-      const ownerOpenId = route.boundChat ? this.#deps.userOpenId?.(userId) : message.sender.openId;
+      const ownerOpenId = route.boundChat ? await this.#deps.userOpenId?.(userId) : message.sender.openId;
       if (ownerOpenId) {
         const drop = { userId, openId: ownerOpenId, ...trimmed };
         this.#later(() => this.#deps.notices.droppedOverCap(drop));
@@ -172,11 +173,11 @@ export class EventIngest {
   }
 
   /** "/bind" or "/unbind": applied now, answered after the push is; stored for nobody. */
-  #command(
+  async #command(
     command: "bind" | "unbind",
     message: ParsedMessage,
     user: { id: number; name: string } | undefined,
-  ): void {
+  ): Promise<void> {
     const groups = this.#deps.groups;
     if (!groups) return;
     const facts = {
@@ -184,26 +185,26 @@ export class EventIngest {
       senderOpenId: message.sender.openId,
       ...(user ? { sender: user } : {}),
     };
-    const result = groups.command(command, facts);
+    const result = await groups.command(command, facts);
     if (result.kind === "sign_in") this.#signInHint(message);
     else this.#later(() => groups.reply(message.messageId, result.text));
   }
 
   /** The bot joined a group (one notice, when a user of ours added it) or left it (binding gone). */
-  #membership(meta: EventMeta, m: BotMembership): IngestOutcome {
+  async #membership(meta: EventMeta, m: BotMembership): Promise<IngestOutcome> {
     const groups = this.#deps.groups;
     const outcome = this.#markSeen(meta, m.change === "added" ? "bot_added" : "bot_removed");
     if (outcome === "duplicate" || !groups) return outcome;
     if (m.change === "removed") {
-      groups.botRemoved(m.chatId);
+      await groups.botRemoved(m.chatId);
       return outcome;
     }
-    const operator = m.operatorOpenId ? this.#deps.userByOpenId(m.operatorOpenId) : undefined;
+    const operator = m.operatorOpenId ? await this.#deps.userByOpenId(m.operatorOpenId) : undefined;
     if (!operator) {
       this.#deps.log.info("group_notice_skipped", { chatId: m.chatId, reason: "operator_not_registered" });
       return outcome;
     }
-    if (groups.botAdded(m.chatId)) this.#later(() => groups.postNotice(m.chatId));
+    if (await groups.botAdded(m.chatId)) this.#later(() => groups.postNotice(m.chatId));
     return outcome;
   }
 

@@ -12,7 +12,7 @@ import { ReactionClient } from "./reactions.ts";
 import { FeishuRestClient } from "./rest-client.ts";
 import type { RetryMode } from "./send-retry.ts";
 import { FeishuSender } from "./sender.ts";
-import { TenantTokenManager } from "./tenant-token.ts";
+import { TenantTokenManager, tenantTokenLock } from "./tenant-token.ts";
 
 export { FeishuApiError } from "./api-error.ts";
 export type { BotInfo, FeishuUserInfo } from "./directory.ts";
@@ -56,6 +56,7 @@ export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu |
     baseUrl,
     fetch: ctx.fetch,
     kv: ctx.kv,
+    ...(ctx.storage.dialect === "postgres" ? { lock: tenantTokenLock(ctx.storage.db) } : {}),
   });
   const client = new FeishuRestClient({ ...common, baseUrl, fetch: ctx.fetch, tokens });
   const waits = ctx.metrics.counter("feishu_rate_limit_waits_total", "Waits for Feishu rate limits by kind.");

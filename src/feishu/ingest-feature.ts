@@ -4,9 +4,7 @@
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
-import { bindingsOf } from "../groups/binding-store.ts";
 import { type ChatPost, ingestGroups } from "../groups/ingest-groups.ts";
-import { usersOf } from "../users/user-store.ts";
 import { type BotIdentity, EventIngest } from "./event-ingest.ts";
 import { type DirectMessage, ingestNotices, type TextReply } from "./ingest-notices.ts";
 import { type LongConnection, startLongConnection } from "./long-connection.ts";
@@ -24,12 +22,12 @@ export interface IngestPorts {
 }
 
 export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventIngest {
-  const users = usersOf(ctx);
+  const { users } = ctx;
   const log = ctx.log.child({ module: "feishu_ingest" });
   return new EventIngest({
     inbox: ctx.inbox,
     userByOpenId: (openId) => users.identity(openId),
-    userOpenId: (userId) => users.byId(userId)?.openId,
+    userOpenId: async (userId) => (await users.byId(userId))?.openId,
     bot: ports.bot,
     notices: ingestNotices({
       ...ctx,
@@ -42,11 +40,11 @@ export function createEventIngest(ctx: RelayContext, ports: IngestPorts): EventI
     metrics: ctx.metrics,
     publicUrl: ctx.config.PUBLIC_URL,
     groups: ingestGroups({
-      db: ctx.db,
       now: ctx.now,
       log,
-      bindings: bindingsOf(ctx),
-      ownerName: (userId) => users.byId(userId)?.name || `#${userId}`,
+      bindings: ctx.bindings,
+      chatInfo: ctx.chatInfo,
+      ownerName: async (userId) => (await users.byId(userId))?.name || `#${userId}`,
       reply: ports.reply,
       post: ports.post ?? (() => undefined),
     }),

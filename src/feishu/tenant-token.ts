@@ -7,10 +7,14 @@
  *   has (nearly) expired. Any threshold under 30 min gets a fresh token from the platform.
  * - One fetch at a time: concurrent callers share the promise in flight.
  * - The token and its expiry are kept in `kv`, so a restart reuses it instead of fetching.
+ * - In a cluster (`lock`, a PostgreSQL advisory lock) the token is fetched once for every node:
+ *   "read kv → fetch only if still stale → write kv" runs under the lock, so nodes needing a token
+ *   at the same moment make one Feishu call and the others read the stored token after it.
  * - A refused app id/secret is permanent until the operator fixes it: logged once as
  *   `feishu_auth_failed`, `health()` says "failing", callers get a non-retryable error, and the
  *   endpoint is asked again at most every AUTH_RETRY_MS instead of on every call.
  */
+import { ADVISORY_LOCKS, type PgDb, withAdvisoryLock } from "../db/postgres.ts";
 import type { Logger } from "../ops/logger.ts";
 import { LATENCY_BUCKETS, type Registry } from "../ops/metrics.ts";
 import { FeishuApiError, isAuthFailureCode } from "./api-error.ts";
@@ -39,6 +43,14 @@ export interface TokenKv {
   delete(key: string): Promise<void>;
 }
 
+/** Runs `fn` while holding a lock shared by every node of the cluster. */
+export type ClusterLock = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** The cluster's lock for token refreshes: a PostgreSQL advisory lock (ADVISORY_LOCKS.tenantToken). */
+export function tenantTokenLock(db: PgDb): ClusterLock {
+  return (fn) => withAdvisoryLock(db, ADVISORY_LOCKS.tenantToken, fn);
+}
+
 export interface TenantTokenOptions {
   appId: string;
   appSecret: string;
@@ -48,6 +60,8 @@ export interface TenantTokenOptions {
   log: Logger;
   metrics: Registry;
   kv?: TokenKv;
+  /** Cluster mode: serializes refreshes across nodes (needs `kv`, through which the token is shared). */
+  lock?: ClusterLock;
   now?: () => number;
   timeoutMs?: number;
 }
@@ -131,7 +145,9 @@ export class TenantTokenManager implements TokenSource {
     if (this.#inFlight) return this.#inFlight;
     const blocked = this.#blockedError(this.#now());
     if (blocked) return Promise.reject(blocked);
-    const p = this.#fetch().finally(() => {
+    const p = (
+      this.#o.lock && this.#o.kv ? this.#o.lock(() => this.#fetchOnce()) : this.#fetchAndSave()
+    ).finally(() => {
       this.#inFlight = undefined;
     });
     this.#inFlight = p;
@@ -142,6 +158,35 @@ export class TenantTokenManager implements TokenSource {
     if (this.#authFailure && now - this.#authFailure.at < AUTH_RETRY_MS) return this.#authFailure.error;
     if (this.#transient && now < this.#transient.until) return this.#transient.error;
     return undefined;
+  }
+
+  /** One process: the fresh token is written to kv in the background (memory serves meanwhile). */
+  async #fetchAndSave(): Promise<Cached> {
+    const fresh = await this.#fetch();
+    this.#save(fresh).catch((err: Error) => this.#o.log.warn("feishu_token_store_failed", { err }));
+    return fresh;
+  }
+
+  /**
+   * Cluster, under the lock: another node may have fetched while this one waited, so kv is read
+   * again and Feishu asked only if the stored token still needs a refresh; a fetched token is
+   * written before the lock is let go, so the next node in line reads it.
+   */
+  async #fetchOnce(): Promise<Cached> {
+    const stored = await this.#load();
+    if (stored && stored.expiresAt - this.#now() > REFRESH_AHEAD_MS) {
+      this.#cached = stored;
+      this.#transient = undefined;
+      return stored;
+    }
+    const fresh = await this.#fetch();
+    try {
+      await this.#save(fresh);
+    } catch (err) {
+      // This node still has it in memory; the others fetch their own.
+      this.#o.log.warn("feishu_token_store_failed", { err: err as Error });
+    }
+    return fresh;
   }
 
   async #fetch(): Promise<Cached> {
@@ -195,7 +240,6 @@ export class TenantTokenManager implements TokenSource {
     this.#o.log.debug("feishu_token_fetched", {
       expiresInSec: Math.round((fresh.expiresAt - this.#now()) / 1000),
     });
-    this.#save(fresh);
     return fresh;
   }
 
@@ -254,12 +298,10 @@ export class TenantTokenManager implements TokenSource {
     return v as Stored;
   }
 
-  #save(fresh: Cached): void {
+  /** The memory copy still works when this fails; only a restart (or another node) would fetch again. */
+  async #save(fresh: Cached): Promise<void> {
     if (!this.#o.kv) return;
     const stored: Stored = { ...fresh, appId: this.#o.appId, base: this.#o.baseUrl };
-    // The memory copy still works when this fails; only a restart would fetch again.
-    this.#o.kv
-      .set(TOKEN_KV_KEY, JSON.stringify(stored), fresh.expiresAt)
-      .catch((err: Error) => this.#o.log.warn("feishu_token_store_failed", { err }));
+    await this.#o.kv.set(TOKEN_KV_KEY, JSON.stringify(stored), fresh.expiresAt);
   }
 }

@@ -7,8 +7,7 @@ import { adminEnabled, adminGuard } from "../admin/guard.ts";
 import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
-import { usersOf } from "../users/user-store.ts";
-import { bindingsOf, type GroupBindingView } from "./binding-store.ts";
+import type { GroupBindingView } from "./binding-store.ts";
 import { ChatBindBody, ChatBindingJson, ChatId, ChatRef, ChatsResponse } from "./model.ts";
 
 const admin = [{ adminToken: [] }];
@@ -36,29 +35,28 @@ function checkedChatId(chatId: string): string {
 
 export function chatAdminRoutes(ctx: RelayContext) {
   if (!adminEnabled(ctx.config)) return new Elysia({ name: "groups-admin" });
-  const bindings = bindingsOf(ctx);
-  const users = usersOf(ctx);
+  const { bindings, users } = ctx;
 
   return new Elysia({ name: "groups-admin" })
     .onBeforeHandle(adminGuard(ctx))
-    .get("/api/admin/chats", () => ({ chats: bindings.list().map(chatJson) }), {
+    .get("/api/admin/chats", async () => ({ chats: (await bindings.list()).map(chatJson) }), {
       response: { 200: ChatsResponse },
       detail: { summary: "Every group bound to a user's agent", tags: ["admin"], security: admin },
     })
     .put(
       "/api/admin/chats/:chatId",
-      ({ params, body }) => {
+      async ({ params, body }) => {
         const chatId = checkedChatId(params.chatId);
-        const owner = users.byId(body.ownerUserId);
+        const owner = await users.byId(body.ownerUserId);
         if (!owner) throw new HttpError(404, "user_not_found", "no such user");
-        bindings.bind({
+        await bindings.bind({
           chatId,
           ownerUserId: owner.id,
           requireMention: body.requireMention ?? true,
           boundBy: "admin",
         });
         ctx.log.info("group_bound", { chatId, userId: owner.id, by: "admin" });
-        return chatJson(bindings.view(chatId)!);
+        return chatJson((await bindings.view(chatId))!);
       },
       {
         params: ChatRef,
@@ -75,9 +73,10 @@ export function chatAdminRoutes(ctx: RelayContext) {
     )
     .delete(
       "/api/admin/chats/:chatId",
-      ({ params, set }) => {
+      async ({ params, set }) => {
         const chatId = checkedChatId(params.chatId);
-        if (!bindings.unbind(chatId)) throw new HttpError(404, "not_found", "that group is not bound");
+        if (!(await bindings.unbind(chatId)))
+          throw new HttpError(404, "not_found", "that group is not bound");
         ctx.log.info("group_unbound", { chatId, by: "admin" });
         set.status = 204;
       },

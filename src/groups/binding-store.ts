@@ -1,9 +1,11 @@
 /**
- * The group_bindings repository (M2-4): which group is bound to which user's agent. Statements are
- * prepared once; every write is one statement, so two "/bind" in the same group cannot both win.
+ * The group_bindings port (M2-4): which group is bound to which user's agent. Adapters: SQLite (here,
+ * statements prepared once) and PostgreSQL (binding-store-postgres.ts). Every write is one statement,
+ * so two "/bind" in the same group cannot both win, on one node or across a cluster.
  */
-import type { RelayContext } from "../context.ts";
 import type { Db } from "../db/open.ts";
+import type { Storage } from "../storage/storage.ts";
+import { PostgresBindingStore } from "./binding-store-postgres.ts";
 
 export interface GroupBinding {
   chatId: string;
@@ -28,6 +30,43 @@ export interface BindRequest {
   ownerUserId: number;
   requireMention?: boolean;
   boundBy: string;
+}
+
+export interface BindingStore {
+  get(chatId: string): Promise<GroupBinding | undefined>;
+  /** With the owner's open_id and name and the group's cached name. */
+  view(chatId: string): Promise<GroupBindingView | undefined>;
+  list(): Promise<GroupBindingView[]>;
+  /** Binds (or re-binds) the group; an admin's word wins over an existing binding. */
+  bind(req: BindRequest): Promise<GroupBinding>;
+  /**
+   * Binds only a group nobody owns, atomically (INSERT … ON CONFLICT DO NOTHING): `bound` false hands
+   * back the binding that was already there.
+   */
+  bindIfUnbound(req: BindRequest): Promise<{ bound: boolean; binding: GroupBinding }>;
+  /** Removes the group's binding; with `ownerUserId`, only when that user owns it. */
+  unbind(chatId: string, ownerUserId?: number): Promise<boolean>;
+}
+
+export function createBindingStore(storage: Storage, now: () => number = Date.now): BindingStore {
+  return storage.dialect === "sqlite"
+    ? new SqliteBindingStore(storage.db, now)
+    : new PostgresBindingStore(storage.db, now);
+}
+
+/** The binding a lost bindIfUnbound race hands back, looked up again if it vanished meanwhile. */
+export async function bindOrExisting(
+  store: Pick<BindingStore, "get">,
+  req: BindRequest,
+  insert: () => Promise<GroupBinding | undefined>,
+): Promise<{ bound: boolean; binding: GroupBinding }> {
+  for (;;) {
+    const inserted = await insert();
+    if (inserted) return { bound: true, binding: inserted };
+    const existing = await store.get(req.chatId);
+    // Unbound again between the two statements: a try more is cheaper than a transaction here.
+    if (existing) return { bound: false, binding: existing };
+  }
 }
 
 interface Row {
@@ -59,7 +98,7 @@ function view(r: ViewRow): GroupBindingView {
   return { ...binding(rest), ownerOpenId: r.ownerOpenId, ownerName: r.ownerName, ...(name ? { name } : {}) };
 }
 
-export class BindingStore {
+export class SqliteBindingStore implements BindingStore {
   readonly #now: () => number;
   readonly #s;
 
@@ -89,38 +128,33 @@ export class BindingStore {
     };
   }
 
-  get(chatId: string): GroupBinding | undefined {
+  async get(chatId: string) {
     const row = this.#s.get.get(chatId);
     return row ? binding(row) : undefined;
   }
 
-  /** With the owner's open_id and name and the group's cached name. */
-  view(chatId: string): GroupBindingView | undefined {
+  async view(chatId: string) {
     const row = this.#s.view.get(chatId);
     return row ? view(row) : undefined;
   }
 
-  list(): GroupBindingView[] {
+  async list() {
     return this.#s.list.all().map(view);
   }
 
-  /** Binds (or re-binds) the group; an admin's word wins over an existing binding. */
-  bind(req: BindRequest): GroupBinding {
+  async bind(req: BindRequest) {
     const row = this.#s.upsert.get(...this.#args(req));
     return binding(row!);
   }
 
-  /** Binds only a group nobody owns: `bound` false hands back the binding that was already there. */
-  bindIfUnbound(req: BindRequest): { bound: boolean; binding: GroupBinding } {
-    const row = this.#s.insertIfAbsent.get(...this.#args(req));
-    if (row) return { bound: true, binding: binding(row) };
-    const existing = this.get(req.chatId);
-    // Unbound again between the two statements: a try more is cheaper than a transaction here.
-    return existing ? { bound: false, binding: existing } : this.bindIfUnbound(req);
+  bindIfUnbound(req: BindRequest) {
+    return bindOrExisting(this, req, async () => {
+      const row = this.#s.insertIfAbsent.get(...this.#args(req));
+      return row ? binding(row) : undefined;
+    });
   }
 
-  /** Removes the group's binding; with `ownerUserId`, only when that user owns it. */
-  unbind(chatId: string, ownerUserId?: number): boolean {
+  async unbind(chatId: string, ownerUserId?: number) {
     const result =
       ownerUserId === undefined ? this.#s.delete.run(chatId) : this.#s.deleteOwned.run(chatId, ownerUserId);
     return result.changes > 0;
@@ -129,16 +163,4 @@ export class BindingStore {
   #args(req: BindRequest): [string, number, number, string, number] {
     return [req.chatId, req.ownerUserId, req.requireMention === false ? 0 : 1, req.boundBy, this.#now()];
   }
-}
-
-const stores = new WeakMap<Pick<RelayContext, "db">, BindingStore>();
-
-/** The relay's one BindingStore (statements prepared once per process). */
-export function bindingsOf(ctx: Pick<RelayContext, "db" | "now">): BindingStore {
-  let s = stores.get(ctx);
-  if (!s) {
-    s = new BindingStore(ctx.db, ctx.now);
-    stores.set(ctx, s);
-  }
-  return s;
 }

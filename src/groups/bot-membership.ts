@@ -1,33 +1,7 @@
 /**
  * The bot joined or left a group (M2-4): the "how to /bind" notice goes out once per group, marked
- * in `chat_info.notice_at` (only that column: the rest of the row is the chat-info cache's).
+ * in `chat_info.notice_at` through the chat-info port (feishu/chat-info-store.ts `claimNotice`).
  */
-import type { Db } from "../db/open.ts";
-
-export class NoticeMarks {
-  readonly #claim;
-  readonly #release;
-
-  constructor(db: Db) {
-    const q = db.$client;
-    this.#claim = q.query<{ chatId: string }, [string, number]>(
-      `INSERT INTO chat_info (chat_id, notice_at) VALUES (?1, ?2)
-       ON CONFLICT (chat_id) DO UPDATE SET notice_at = excluded.notice_at WHERE chat_info.notice_at IS NULL
-       RETURNING chat_id AS chatId`,
-    );
-    this.#release = q.query("UPDATE chat_info SET notice_at = NULL WHERE chat_id = ? AND notice_at = ?");
-  }
-
-  /** True for the one caller that may post the notice in this group (and marks it posted at `at`). */
-  claim(chatId: string, at: number): boolean {
-    return this.#claim.get(chatId, at) !== null;
-  }
-
-  /** The notice could not be sent: the next "bot added" may try again. */
-  release(chatId: string, at: number): void {
-    this.#release.run(chatId, at);
-  }
-}
 
 /** Posted once in a group the bot was added to by a registered user. Chinese first, then English. */
 export function botAddedText(): string {

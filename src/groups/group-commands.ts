@@ -19,30 +19,30 @@ export type CommandResult =
   /** An unregistered sender asked to bind: they get the sign-in hint instead. */
   | { kind: "sign_in" };
 
-export function runGroupCommand(
+export async function runGroupCommand(
   store: Pick<BindingStore, "get" | "bindIfUnbound" | "unbind">,
-  ownerName: (userId: number) => string,
+  ownerName: (userId: number) => Promise<string>,
   command: GroupCommand,
   facts: CommandFacts,
-): CommandResult {
+): Promise<CommandResult> {
   const { chatId, sender } = facts;
   if (command === "bind") {
     if (!sender) return { kind: "sign_in" };
-    const result = store.bindIfUnbound({
+    const result = await store.bindIfUnbound({
       chatId,
       ownerUserId: sender.id,
       boundBy: `open_id:${facts.senderOpenId}`,
     });
     if (result.bound) return reply(boundText(nameOr(sender.name, facts.senderOpenId)), true);
     if (result.binding.ownerUserId === sender.id) return reply(alreadyYoursText(), false);
-    return reply(ownedByText(ownerName(result.binding.ownerUserId)), false);
+    return reply(ownedByText(await ownerName(result.binding.ownerUserId)), false);
   }
-  const binding = store.get(chatId);
+  const binding = await store.get(chatId);
   if (!binding) return reply(notBoundText(), false);
   if (!sender || binding.ownerUserId !== sender.id)
-    return reply(notYoursText(ownerName(binding.ownerUserId)), false);
+    return reply(notYoursText(await ownerName(binding.ownerUserId)), false);
   // Owned by the sender when read; a concurrent re-bind by an admin makes this a no-op.
-  if (!store.unbind(chatId, sender.id)) return reply(notBoundText(), false);
+  if (!(await store.unbind(chatId, sender.id))) return reply(notBoundText(), false);
   return reply(unboundText(), true);
 }
 

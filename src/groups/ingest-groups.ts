@@ -3,10 +3,10 @@
  * commands, and the bot joining or leaving a group. Sends happen through `reply` and `post`, which
  * ingest calls only after Feishu's push is answered; a failed send is logged, never thrown.
  */
-import type { Db } from "../db/open.ts";
+import type { ChatInfoStore } from "../feishu/chat-info-store.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { BindingStore, GroupBinding } from "./binding-store.ts";
-import { botAddedText, NoticeMarks } from "./bot-membership.ts";
+import { botAddedText } from "./bot-membership.ts";
 import { type CommandFacts, type CommandResult, runGroupCommand } from "./group-commands.ts";
 import type { GroupCommand } from "./group-routing.ts";
 
@@ -16,35 +16,36 @@ export type TextReply = (messageId: string, text: string) => Promise<unknown>;
 export type ChatPost = (chatId: string, text: string, uuid: string) => Promise<unknown>;
 
 export interface IngestGroups {
-  binding(chatId: string): Pick<GroupBinding, "ownerUserId" | "requireMention"> | undefined;
+  binding(chatId: string): Promise<Pick<GroupBinding, "ownerUserId" | "requireMention"> | undefined>;
   /** Applies the command now; its answer goes out with `reply`. */
-  command(command: GroupCommand, facts: CommandFacts): CommandResult;
+  command(command: GroupCommand, facts: CommandFacts): Promise<CommandResult>;
   reply(messageId: string, text: string): void;
-  /** True when the "how to /bind" notice is to be posted (once per group, ever). */
-  botAdded(chatId: string): boolean;
+  /** True when the "how to /bind" notice is to be posted (once per group, ever, across nodes). */
+  botAdded(chatId: string): Promise<boolean>;
   postNotice(chatId: string): void;
   /** The bot left the group: its binding goes. True when there was one. */
-  botRemoved(chatId: string): boolean;
+  botRemoved(chatId: string): Promise<boolean>;
 }
 
 export interface IngestGroupsDeps {
-  db: Db;
   now: () => number;
   log: Logger;
   bindings: BindingStore;
-  ownerName(userId: number): string;
+  /** Where the bot-added notice is marked (chat_info.notice_at). */
+  chatInfo: Pick<ChatInfoStore, "claimNotice" | "releaseNotice">;
+  ownerName(userId: number): Promise<string>;
   /** Read per send, so a sender that appears later is picked up; undefined sends nothing. */
   reply: () => TextReply | undefined;
   post: () => ChatPost | undefined;
 }
 
 export function ingestGroups(deps: IngestGroupsDeps): IngestGroups {
-  const marks = new NoticeMarks(deps.db);
+  const marks = deps.chatInfo;
   const claimed = new Map<string, number>();
   return {
     binding: (chatId) => deps.bindings.get(chatId),
-    command(command, facts) {
-      const result = runGroupCommand(deps.bindings, deps.ownerName, command, facts);
+    async command(command, facts) {
+      const result = await runGroupCommand(deps.bindings, deps.ownerName, command, facts);
       if (result.kind === "reply" && result.changed)
         deps.log.info(command === "bind" ? "group_bound" : "group_unbound", {
           chatId: facts.chatId,
@@ -63,9 +64,9 @@ export function ingestGroups(deps: IngestGroupsDeps): IngestGroups {
         (err: Error) => deps.log.warn("feishu_notice_failed", { kind: "group_command", messageId, err }),
       );
     },
-    botAdded(chatId) {
+    async botAdded(chatId) {
       const at = deps.now();
-      if (!marks.claim(chatId, at)) return false;
+      if (!(await marks.claimNotice(chatId, at))) return false;
       claimed.set(chatId, at);
       return true;
     },
@@ -75,7 +76,10 @@ export function ingestGroups(deps: IngestGroupsDeps): IngestGroups {
       const post = deps.post();
       const fail = (reason: string, err?: Error) => {
         // Not posted: the next "bot added" in this group may post it.
-        if (at !== undefined) marks.release(chatId, at);
+        if (at !== undefined)
+          marks
+            .releaseNotice(chatId, at)
+            .catch((err: Error) => deps.log.warn("group_notice_release_failed", { chatId, err }));
         deps.log.warn("feishu_notice_failed", { kind: "bot_added", chatId, reason, ...(err ? { err } : {}) });
       };
       if (!post) return fail("no_sender");
@@ -84,8 +88,8 @@ export function ingestGroups(deps: IngestGroupsDeps): IngestGroups {
         (err: Error) => fail("send_failed", err),
       );
     },
-    botRemoved(chatId) {
-      const removed = deps.bindings.unbind(chatId);
+    async botRemoved(chatId) {
+      const removed = await deps.bindings.unbind(chatId);
       if (removed) deps.log.info("group_unbound", { chatId, reason: "bot_removed" });
       return removed;
     },

@@ -14,7 +14,7 @@ export function startMessageContext(ctx: RelayContext, feishu: Feishu): ContextE
   if (!config.FEISHU_CONTEXT) return undefined;
   const lookup = new MessageLookup(feishu.client, feishu.limiter);
   const ttlMs = config.CHAT_INFO_TTL * 1000;
-  const chats = new ChatInfo(ctx.db.$client, {
+  const chats = new ChatInfo(ctx.chatInfo, {
     fetchChat: (chatId, signal) => lookup.chat(chatId, { signal }),
     ttlMs,
     now: ctx.now,

@@ -13,7 +13,7 @@ import { IMAGE_MAX_BYTES } from "../media/mime-table.ts";
 import type { Logger } from "../ops/logger.ts";
 import { clientIp, rateLimited } from "../ops/rate-limit.ts";
 import { bearerFromHeader } from "../ops/secure-compare.ts";
-import { authFailuresOf, tokensOf, type VerifiedToken } from "../users/tokens.ts";
+import type { VerifiedToken } from "../users/tokens.ts";
 import { type ConnectionUser, PluginConnection, type SocketLike } from "./connection.ts";
 import type { Hub } from "./hub.ts";
 import type { StoredMessage } from "./inbox.ts";
@@ -105,7 +105,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
   });
 
   const checkToken = (token: string, ip: string) =>
-    judgeToken(token, ip, (t) => tokensOf(ctx).verify(t), authFailuresOf(ctx));
+    judgeToken(token, ip, (t) => ctx.tokens.verify(t), ctx.tokens.failures);
 
   /** Logs a failure of work nobody awaits, so it can never become an unhandled rejection. */
   function detach(work: Promise<unknown>, event: string, fields: Record<string, unknown> = {}): void {

@@ -12,23 +12,21 @@ import { CloseCode } from "./protocol.ts";
 export const REVOCATION_SWEEP_MS = 10_000;
 
 /** `runOnce()` answers how many sockets the pass closed. */
-export type RevocationSweep = Periodic<number>;
+export type RevocationSweep = Periodic<Promise<number>>;
 
 export function startRevocationSweep(
-  ctx: Pick<RelayContext, "db" | "log" | "onShutdown">,
+  ctx: Pick<RelayContext, "users" | "log" | "onShutdown">,
   hub: Pick<Hub, "size" | "get" | "disconnect">,
   intervalMs = REVOCATION_SWEEP_MS,
 ): RevocationSweep {
   const log = ctx.log.child({ module: "revocation_sweep" });
-  // The users table is small next to the inbox: one scan per pass is cheaper than one query per socket.
-  const versions = ctx.db.$client.query<{ id: number; ver: number }, []>(
-    "SELECT id, token_version AS ver FROM users",
-  );
-  return startPeriodic(ctx, intervalMs, () => {
+  let running: Promise<number> | undefined;
+  const pass = async () => {
     if (hub.size === 0) return 0;
     let closed = 0;
     try {
-      for (const { id, ver } of versions.all()) {
+      // The users table is small next to the inbox: one scan per pass is cheaper than one query per socket.
+      for (const { id, ver } of await ctx.users.tokenVersions()) {
         const conn = hub.get(id);
         if (!conn || conn.user.tokenVersion === ver) continue;
         hub.disconnect(id, CloseCode.unauthorized, "revoked");
@@ -40,5 +38,12 @@ export function startRevocationSweep(
       log.error("revocation_sweep_failed", { err: err as Error });
     }
     return closed;
+  };
+  // A slow database must not stack passes: a tick while one runs joins it.
+  return startPeriodic(ctx, intervalMs, () => {
+    running ??= pass().finally(() => {
+      running = undefined;
+    });
+    return running;
   });
 }

@@ -6,11 +6,9 @@
 import { Elysia } from "elysia";
 import { adminEnabled, adminGuard } from "../admin/guard.ts";
 import { ConsoleUsersResponse, UsersQuery } from "../admin/model.ts";
-import { consoleStatsOf } from "../admin/stats.ts";
 import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
-import { llmConfigOf } from "./llm-config.ts";
 import {
   AdminCreateBody,
   AdminTokenResponse,
@@ -19,29 +17,26 @@ import {
   RevokeResponse,
   UserRef,
 } from "./model.ts";
-import { tokensOf } from "./tokens.ts";
-import { publicUser, type UserRecord, type UserStore, usersOf } from "./user-store.ts";
+import { publicUser, type UserRecord, type UserStore } from "./user-store.ts";
 
 const admin = [{ adminToken: [] }];
 
-function mustFind(users: UserStore, ref: string): UserRecord {
-  const user = users.find(ref);
+async function mustFind(users: UserStore, ref: string): Promise<UserRecord> {
+  const user = await users.find(ref);
   if (!user) throw new HttpError(404, "user_not_found", "no such user");
   return user;
 }
 
 export function adminRoutes(ctx: RelayContext) {
   if (!adminEnabled(ctx.config)) return new Elysia({ name: "users-admin" });
-  const users = usersOf(ctx);
-  const tokens = tokensOf(ctx);
-  const llm = llmConfigOf(ctx);
+  const { users, tokens, llm, consoleStats } = ctx;
 
   return new Elysia({ name: "users-admin" })
     .onBeforeHandle(adminGuard(ctx))
     .post(
       "/api/admin/users",
       async ({ body, set }) => {
-        const { user, created } = users.upsert({ openId: body.openId, name: body.name });
+        const { user, created } = await users.upsert({ openId: body.openId, name: body.name });
         const issued = await tokens.issue(user);
         ctx.log.info("admin_user_upserted", { userId: user.id, created });
         set.status = created ? 201 : 200;
@@ -68,8 +63,12 @@ export function adminRoutes(ctx: RelayContext) {
     .get(
       "/api/admin/users",
       async ({ query }) => {
-        const listed = consoleStatsOf(ctx.db).users(query.q ?? "", ctx.hub.isConnected, () => false);
-        for (const u of listed) u.revoked = await tokensOf(ctx).isRevoked(Number(u.id));
+        const listed = await consoleStats.users(query.q ?? "", ctx.hub.isConnected);
+        // One kv read per listed user; in parallel, since on PostgreSQL each is a round trip.
+        const revoked = await Promise.all(listed.map((u) => tokens.isRevoked(Number(u.id))));
+        listed.forEach((u, i) => {
+          u.revoked = revoked[i]!;
+        });
         return { users: listed, llmProviders: [...llm.providers.keys()] };
       },
       {
@@ -85,7 +84,7 @@ export function adminRoutes(ctx: RelayContext) {
     .post(
       "/api/admin/users/:id/revoke",
       async ({ params }) => {
-        const user = mustFind(users, params.id);
+        const user = await mustFind(users, params.id);
         await tokens.revoke(user.id);
         return { revoked: true as const, user: publicUser(user) };
       },
@@ -101,11 +100,11 @@ export function adminRoutes(ctx: RelayContext) {
     )
     .put(
       "/api/admin/users/:id/llm",
-      ({ params, body }) => {
-        const user = mustFind(users, params.id);
+      async ({ params, body }) => {
+        const user = await mustFind(users, params.id);
         if (body.provider !== null && !llm.has(body.provider))
           throw new HttpError(400, "unknown_provider", `"${body.provider}" is not declared in LLM_PROVIDERS`);
-        users.setLlmProvider(user.id, body.provider);
+        await users.setLlmProvider(user.id, body.provider);
         ctx.log.info("llm_provider_assigned", { userId: user.id, provider: body.provider });
         return { user: publicUser(user), provider: body.provider };
       },

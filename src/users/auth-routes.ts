@@ -7,14 +7,13 @@ import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { bearerToken } from "../ops/secure-compare.ts";
 import { MeResponse, TokenResponse, VerifyBody, VerifyResponse } from "./model.ts";
-import { authenticate, tokensOf } from "./tokens.ts";
-import { isoOrNull, publicUser, usersOf } from "./user-store.ts";
+import { authenticate } from "./tokens.ts";
+import { isoOrNull, publicUser } from "./user-store.ts";
 
 const bearer = [{ bearer: [] }];
 
 export function authRoutes(ctx: RelayContext) {
-  const tokens = tokensOf(ctx);
-  const users = usersOf(ctx);
+  const { tokens, users } = ctx;
   return new Elysia({ name: "users-auth" })
     .post(
       "/api/auth/verify",
@@ -62,7 +61,7 @@ export function authRoutes(ctx: RelayContext) {
         return {
           user: publicUser(user),
           connected: ctx.hub.isConnected(user.id),
-          pending: users.pendingCount(user.id),
+          pending: await users.pendingCount(user.id),
           lastSeenAt: isoOrNull(user.lastSeenAt),
         };
       },

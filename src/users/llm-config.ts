@@ -105,18 +105,6 @@ function parseProviders(value: string | undefined): Map<string, LlmProvider> {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-const configs = new WeakMap<Pick<RelayContext, "config">, LlmConfig>();
-
-/** The relay's LLM configuration, validated on first use (the feature module builds it at start-up). */
-export function llmConfigOf(ctx: Pick<RelayContext, "config">): LlmConfig {
-  let c = configs.get(ctx);
-  if (!c) {
-    c = LlmConfig.fromConfig(ctx.config);
-    configs.set(ctx, c);
-  }
-  return c;
-}
-
 export const LlmConfigResponse = t.Object(
   {
     provider: t.String(),
@@ -141,7 +129,7 @@ export function llmConfigJson(p: LlmProvider) {
 }
 
 export function llmConfigRoutes(ctx: RelayContext) {
-  const llm = llmConfigOf(ctx);
+  const { llm } = ctx;
   return new Elysia({ name: "users-llm-config" }).get(
     "/api/config",
     async ({ request, server }) => {

@@ -9,7 +9,7 @@ import { HttpError } from "../ops/errors.ts";
 import { clientIp, type PeerSource, RateLimiter, rateLimited } from "../ops/rate-limit.ts";
 import { errorPage, loginPage, signedInPage } from "../web/pages.ts";
 import { OAuthCallbackQuery, SignInResponse } from "./model.ts";
-import { oauthOf, relayUrlFrom, STATE_TTL_MS } from "./oauth.ts";
+import { relayUrlFrom, STATE_TTL_MS } from "./oauth.ts";
 import { publicUser } from "./user-store.ts";
 
 export const OAUTH_LIMIT = 20;
@@ -30,7 +30,7 @@ function readCookie(request: Request, name: string): string | undefined {
 }
 
 export function oauthRoutes(ctx: RelayContext) {
-  const oauth = oauthOf(ctx);
+  const { oauth } = ctx;
   const limiter = new RateLimiter(OAUTH_LIMIT, OAUTH_WINDOW_MS, ctx.now);
   const publicUrl = ctx.config.PUBLIC_URL;
   const callbackPath = new URL(oauth.redirectUri).pathname;

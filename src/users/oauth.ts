@@ -9,8 +9,8 @@ import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
 import { secureEqual } from "../ops/secure-compare.ts";
 import { type FeishuUserTokens, TokenCipher } from "./token-crypto.ts";
-import { type IssuedToken, tokensOf } from "./tokens.ts";
-import { type UserRecord, usersOf } from "./user-store.ts";
+import type { IssuedToken, TokenService } from "./tokens.ts";
+import type { UserRecord, UserStore } from "./user-store.ts";
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 const STATE_PREFIX = "oauth:state:";
@@ -76,11 +76,17 @@ export interface FeishuIdentity {
 const sha256 = (s: string) => createHash("sha256").update(s).digest("base64url");
 const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
+/** What the sign-in needs (createRelay builds it once from these). */
+export interface OAuthDeps extends Pick<RelayContext, "config" | "kv" | "now" | "log" | "fetch"> {
+  users: UserStore;
+  tokens: TokenService;
+}
+
 export class FeishuOAuth {
   readonly #cipher: TokenCipher;
   #lastPrune = 0;
 
-  constructor(private readonly ctx: RelayContext) {
+  constructor(private readonly ctx: OAuthDeps) {
     this.#cipher = new TokenCipher(ctx.config.JWT_SECRET!);
   }
 
@@ -128,10 +134,10 @@ export class FeishuOAuth {
 
   async finish(p: CallbackParams): Promise<SignInResult> {
     const { profile: info, tokens: feishuTokens } = await this.identify(p);
-    const users = usersOf(this.ctx);
-    const { user, created } = users.upsert(info);
-    users.setFeishuTokensEnc(user.id, this.#cipher.sealTokens(feishuTokens, user.id));
-    const issued = await tokensOf(this.ctx).issue(user);
+    const { users, tokens } = this.ctx;
+    const { user, created } = await users.upsert(info);
+    await users.setFeishuTokensEnc(user.id, this.#cipher.sealTokens(feishuTokens, user.id));
+    const issued = await tokens.issue(user);
     this.ctx.log.info("oauth_signed_in", { userId: user.id, created });
     return { user, created, issued };
   }
@@ -170,8 +176,8 @@ export class FeishuOAuth {
   }
 
   /** The stored Feishu user tokens of a user, decrypted (null if none or unreadable). */
-  feishuTokens(userId: number): FeishuUserTokens | null {
-    const sealed = usersOf(this.ctx).feishuTokensEnc(userId);
+  async feishuTokens(userId: number): Promise<FeishuUserTokens | null> {
+    const sealed = await this.ctx.users.feishuTokensEnc(userId);
     return sealed ? this.#cipher.openTokens(sealed, userId) : null;
   }
 
@@ -253,14 +259,3 @@ const notConfigured = () =>
   new HttpError(503, "feishu_unconfigured", "the Feishu app is not configured on this relay");
 const unavailable = () =>
   new HttpError(502, "feishu_unavailable", "Feishu could not complete the sign-in; please try again");
-
-const instances = new WeakMap<RelayContext, FeishuOAuth>();
-
-export function oauthOf(ctx: RelayContext): FeishuOAuth {
-  let o = instances.get(ctx);
-  if (!o) {
-    o = new FeishuOAuth(ctx);
-    instances.set(ctx, o);
-  }
-  return o;
-}

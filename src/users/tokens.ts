@@ -10,7 +10,7 @@ import { HttpError } from "../ops/errors.ts";
 import { clientIp, type PeerSource, RateLimiter } from "../ops/rate-limit.ts";
 import { bearerToken } from "../ops/secure-compare.ts";
 import { Revocations } from "./revocations.ts";
-import { type UserRecord, type UserStore, usersOf } from "./user-store.ts";
+import type { UserRecord, UserStore } from "./user-store.ts";
 
 /** Close code for a revoked or invalid token (DESIGN §4): terminal for the plugin. */
 export const CLOSE_REVOKED = 4001;
@@ -45,22 +45,33 @@ export interface IssuedToken {
   jti: string;
 }
 
-/** What the token service needs of the relay context (the CLI builds just this). */
-export type TokenDeps = Pick<RelayContext, "config" | "db" | "kv" | "now" | "log" | "hub">;
+/** What the token service needs (createRelay and the CLI build it from these). */
+export interface TokenDeps extends Pick<RelayContext, "config" | "kv" | "now" | "log"> {
+  users: UserStore;
+  /** Closes the user's plugin socket (the gateway hub's `disconnect`; a no-op where none runs). */
+  disconnect(userId: number, code: number, reason: string): void;
+}
 
 export class TokenService {
   readonly #key: Uint8Array;
   readonly #ttlSec: number;
   readonly #revocations: Revocations;
+  readonly users: UserStore;
+  /** Failed credential checks (user tokens and ADMIN_TOKEN) per client IP, shared by every route. */
+  readonly failures: RateLimiter;
 
-  constructor(
-    private readonly ctx: TokenDeps,
-    readonly users: UserStore = usersOf(ctx),
-  ) {
+  constructor(private readonly ctx: TokenDeps) {
     if (!ctx.config.JWT_SECRET) throw new Error("JWT_SECRET missing: finishConfig fills it");
     this.#key = new TextEncoder().encode(ctx.config.JWT_SECRET);
     this.#ttlSec = ctx.config.JWT_EXPIRES_IN;
     this.#revocations = new Revocations(ctx.kv, ctx.now);
+    this.users = ctx.users;
+    this.failures = new RateLimiter(AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, ctx.now);
+  }
+
+  /** When the user's tokens were revoked (ISO 8601), or undefined when one was issued since. */
+  revokedAt(userId: number): Promise<string | undefined> {
+    return this.#revocations.revokedAt(userId);
   }
 
   /** Every token of the user was revoked and none was issued since. */
@@ -99,7 +110,7 @@ export class TokenService {
       return null;
     }
     const claims = asClaims(payload);
-    const user = claims && this.users.byId(Number(claims.sub));
+    const user = claims && (await this.users.byId(Number(claims.sub)));
     if (!claims || !user || user.openId !== claims.oid || user.tokenVersion !== claims.ver) {
       this.ctx.log.debug("token_rejected", { reason: claims ? "revoked" : "claims", userId: claims?.sub });
       return null;
@@ -112,11 +123,10 @@ export class TokenService {
    * Returns false for an unknown user.
    */
   async revoke(userId: number): Promise<boolean> {
-    const ver = this.users.bumpTokenVersion(userId);
+    const ver = await this.users.bumpTokenVersion(userId);
     if (ver === undefined) return false;
     await this.#revocations.mark(userId);
-    // Read the hub at call time: the gateway installs the real one after the context is built.
-    this.ctx.hub.disconnect(userId, CLOSE_REVOKED, "revoked");
+    this.ctx.disconnect(userId, CLOSE_REVOKED, "revoked");
     this.ctx.log.info("user_revoked", { userId, ver });
     return true;
   }
@@ -134,26 +144,6 @@ function asClaims(p: Record<string, unknown>): TokenClaims | undefined {
   return ok ? (p as unknown as TokenClaims) : undefined;
 }
 
-const services = new WeakMap<TokenDeps, { tokens: TokenService; failures: RateLimiter }>();
-
-function servicesOf(ctx: TokenDeps) {
-  let s = services.get(ctx);
-  if (!s) {
-    s = {
-      tokens: new TokenService(ctx),
-      failures: new RateLimiter(AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, ctx.now),
-    };
-    services.set(ctx, s);
-  }
-  return s;
-}
-
-/** The relay's one TokenService. */
-export const tokensOf = (ctx: TokenDeps): TokenService => servicesOf(ctx).tokens;
-
-/** Failed credential checks (user tokens and ADMIN_TOKEN) per client IP, shared by every route. */
-export const authFailuresOf = (ctx: TokenDeps): RateLimiter => servicesOf(ctx).failures;
-
 export const unauthorized = (message = "missing, invalid, expired or revoked token") =>
   new HttpError(401, "unauthorized", message);
 
@@ -166,12 +156,13 @@ export const unauthorized = (message = "missing, invalid, expired or revoked tok
  * Pass Elysia's `server` from the handler context so the limit is per IP.
  */
 export async function authenticate(
-  ctx: TokenDeps,
+  ctx: Pick<RelayContext, "tokens">,
   request: Request,
   server?: PeerSource | null,
   token: string | undefined = bearerToken(request.headers),
 ): Promise<VerifiedToken> {
-  const { tokens, failures } = servicesOf(ctx);
+  const { tokens } = ctx;
+  const { failures } = tokens;
   const ip = clientIp(request, server);
   const verified = token ? await tokens.verify(token) : null;
   if (verified) return verified;

@@ -1,11 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { RecentLog, recentLogOf } from "../../src/admin/recent-log.ts";
+import { RecentLog } from "../../src/admin/recent-log.ts";
 import { Logger } from "../../src/ops/logger.ts";
+import { testRelay } from "../helpers.ts";
 
 describe("recent errors", () => {
   test("keeps warn and error lines of the logger and its children, newest first, redacted", () => {
     const log = new Logger("debug", () => {});
-    const recent = recentLogOf(log);
+    const recent = RecentLog.tapping(log);
     const child = log.child({ module: "feishu" });
     log.info("relay_listening");
     child.warn("feishu_send_failed", { code: 230002, token: "t-secret" });
@@ -24,10 +25,20 @@ describe("recent errors", () => {
     expect(ring.list().map((e) => e.event)).toEqual(["e4", "e3", "e2"]);
   });
 
-  test("one ring per logger, however often it is asked for", () => {
-    const log = new Logger("info", () => {});
-    expect(recentLogOf(log)).toBe(recentLogOf(log));
-    log.warn("once");
-    expect(recentLogOf(log).list()).toHaveLength(1);
+  test("the relay builds one ring, fed by its logger and every module's child", async () => {
+    const t = await testRelay();
+    try {
+      const { ctx } = t.relay;
+      ctx.log.child({ module: "feishu" }).warn("feishu_send_failed");
+      ctx.log.warn("once");
+      expect(
+        ctx.recentLog
+          .list()
+          .slice(0, 2)
+          .map((e) => e.event),
+      ).toEqual(["once", "feishu_send_failed"]);
+    } finally {
+      await t.close();
+    }
   });
 });

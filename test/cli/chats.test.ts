@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { chatsCommand } from "../../src/cli/chats.ts";
 import { main, UsageError } from "../../src/cli/main.ts";
 import { usersAdd } from "../../src/cli/users.ts";
-import { bindingsOf } from "../../src/groups/binding-store.ts";
 import { createRelay } from "../../src/server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "relay-cli-chats-"));
@@ -16,7 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function relayBinding(chatId: string) {
   const relay = await createRelay({ ...raw, PORT: "0" });
   try {
-    return bindingsOf(relay.ctx).get(chatId);
+    return await relay.ctx.bindings.get(chatId);
   } finally {
     await relay.stop();
   }

@@ -87,8 +87,7 @@ describe("users list", () => {
     const live = connect(r.url, { token });
     await live.next((f) => f.type === "hello");
     // Revoked through the running relay's own service (as the admin API does): the socket closes at once.
-    const { tokensOf } = await import("../../src/users/tokens.ts");
-    tokensOf(r.ctx).revoke(5);
+    await r.ctx.tokens.revoke(5);
     expect((await live.closed).code).toBe(4001);
     const { users } = JSON.parse(await usersList({ json: true }, raw));
     expect(users[4]).toMatchObject({ status: "revoked", revoked: true });

@@ -36,8 +36,6 @@ import { ensureHost, type OpenClawHost, startOpenClaw } from "../../plugin/test/
 import { makePng } from "../../plugin/test/e2e/harness/png.ts";
 import { Logger } from "../../src/ops/logger.ts";
 import { createRelay, type Relay } from "../../src/server.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 
 const ENABLED = process.env.OPENCLAW_E2E === "1";
@@ -75,8 +73,8 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
   beforeAll(async () => {
     fake = await startFakeFeishu();
     await startRelay(false);
-    const { user } = usersOf(relay.ctx).upsert({ openId: OWNER, name: "E2E Owner" });
-    const { token } = await tokensOf(relay.ctx).issue(user);
+    const { user } = await relay.ctx.users.upsert({ openId: OWNER, name: "E2E Owner" });
+    const { token } = await relay.ctx.tokens.issue(user);
     model = startMockModel();
     host = await startOpenClaw({
       relayUrl: `ws://127.0.0.1:${port}/openclaw`,

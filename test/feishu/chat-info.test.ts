@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { ChatInfo, FAILURE_RETRY_MS } from "../../src/feishu/chat-info.ts";
+import { SqliteChatInfoStore } from "../../src/feishu/chat-info-store.ts";
 import type { ChatFacts } from "../../src/feishu/message-lookup.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -13,7 +14,7 @@ function setup() {
   const calls: string[] = [];
   let answer: () => Promise<ChatFacts> = async () => ({ name: "产品周会", chatMode: "group" });
   const make = () =>
-    new ChatInfo(db.$client, {
+    new ChatInfo(new SqliteChatInfoStore(db), {
       fetchChat: (chatId) => {
         calls.push(chatId);
         return answer();

@@ -6,7 +6,6 @@ import { buildApp } from "../../src/app.ts";
 import type { Raw } from "../../src/config/definition.ts";
 import { feishuIngestFeature, type IngestPorts } from "../../src/feishu/ingest-feature.ts";
 import type { RelayDeps } from "../../src/server.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import type { FakeFeishu } from "../fakes/feishu.ts";
 import { testRelay } from "../helpers.ts";
 
@@ -58,8 +57,8 @@ export async function ingestRelay(
       while (replies.length < n) await new Promise<void>((r) => replyWaiters.push(r));
       return replies;
     },
-    addUser(openId: string, name = "Test User"): number {
-      return usersOf(ctx).upsert({ openId, name }).user.id;
+    async addUser(openId: string, name = "Test User"): Promise<number> {
+      return (await ctx.users.upsert({ openId, name })).user.id;
     },
     /** Every stored inbox row, whoever owns it. */
     storedCount(): number {

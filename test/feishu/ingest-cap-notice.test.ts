@@ -5,7 +5,6 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { droppedNoticeText, formatUtc8, ingestNotices } from "../../src/feishu/ingest-notices.ts";
-import { bindingsOf } from "../../src/groups/binding-store.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { testRelay } from "../helpers.ts";
@@ -67,7 +66,7 @@ describe("messages dropped over the offline cap in a bound group (M2-4)", () => 
       INBOX_MAX_PENDING_BYTES: "1MiB",
     });
     const { user } = await relay.user(ALICE, "Alice");
-    bindingsOf(relay.ctx).bind({ chatId: "oc_capped_team", ownerUserId: user.id, boundBy: "admin" });
+    await relay.ctx.bindings.bind({ chatId: "oc_capped_team", ownerUserId: user.id, boundBy: "admin" });
     const text = "q".repeat(60_000);
     for (let i = 0; i < 8; i++) await relay.store(user.id, { text, content: { text } });
     const pushed = await fake.pushEvent(`${relay.http}/api/feishu/webhook`, {

@@ -20,7 +20,7 @@ afterEach(async () => {
 describe("a message nested too deeply", () => {
   test("is stored with a placeholder and answered 200, and 150 other users' events pushed with it are all stored", async () => {
     relay = await ingestRelay(fake);
-    const ids = Array.from({ length: USERS }, (_, k) => relay!.addUser(openId(k)));
+    const ids = await Promise.all(Array.from({ length: USERS }, (_, k) => relay!.addUser(openId(k))));
     const url = relay.listen();
     const n = 60_000;
     const poisoned = fake.messageEvent({

@@ -33,7 +33,7 @@ async function wsRelay(ports: Parameters<typeof ingestRelay>[2] = {}) {
 describe("long connection", () => {
   test("an event over the socket is stored before the SDK acks it", async () => {
     relay = await wsRelay();
-    const alice = relay.addUser(ALICE, "Alice");
+    const alice = await relay.addUser(ALICE, "Alice");
     const ack = await fake.wsPushEvent({ senderOpenId: ALICE, text: "via ws" });
     expect(ack.code).toBe(200);
     expect(relay.ctx.inbox.pending(alice)[0].message).toMatchObject({
@@ -53,7 +53,7 @@ describe("long connection", () => {
 
   test("applies the same rules as the webhook: bots, groups without @bot, other types", async () => {
     relay = await wsRelay();
-    relay.addUser(ALICE);
+    await relay.addUser(ALICE);
     const acks = await Promise.all([
       fake.wsPushEvent({ senderOpenId: ALICE, senderType: "app" }),
       fake.wsPushEvent({ senderOpenId: ALICE, chatType: "group", text: "no mention" }),
@@ -71,7 +71,7 @@ describe("long connection", () => {
 
   test("after a reconnect the gateway re-sends the same event: stored once", async () => {
     relay = await wsRelay();
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const envelope = fake.messageEvent({ senderOpenId: ALICE, text: "re-sent" });
     expect((await fake.wsPushEvent(envelope)).code).toBe(200);
     const since = Date.now();
@@ -102,7 +102,7 @@ describe("long connection", () => {
         },
       },
     });
-    relay.addUser(ALICE);
+    await relay.addUser(ALICE);
     const envelope = fake.messageEvent({
       senderOpenId: ALICE,
       chatType: "group",
@@ -132,7 +132,7 @@ describe("long connection", () => {
 
   test("a failing store is acked with 500 so Feishu re-pushes", async () => {
     relay = await wsRelay({ bot: { openId: () => Promise.reject(new Error("down")) } });
-    relay.addUser(ALICE);
+    await relay.addUser(ALICE);
     const ack = await fake.wsPushEvent({
       senderOpenId: ALICE,
       chatType: "group",
@@ -172,7 +172,7 @@ describe("configuration", () => {
 describe("webhook in ws mode", () => {
   test("there is no webhook route to push to", async () => {
     relay = await ingestRelay(fake, { FEISHU_EVENT_MODE: "ws" });
-    relay.addUser(ALICE);
+    await relay.addUser(ALICE);
     const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE }));
     expect(res.status).toBe(404);
     expect(relay.storedCount()).toBe(0);

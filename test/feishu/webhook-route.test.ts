@@ -69,7 +69,7 @@ describe("start-up", () => {
 describe("storing messages", () => {
   test("a direct message from a known user is stored before the answer", async () => {
     relay = await ingestRelay(fake);
-    const alice = relay.addUser(ALICE, "Alice");
+    const alice = await relay.addUser(ALICE, "Alice");
     const envelope = fake.messageEvent({ senderOpenId: ALICE, text: "hello relay" });
     const res = await relay.post(envelope);
     expect(res.status).toBe(200);
@@ -95,7 +95,7 @@ describe("storing messages", () => {
 
   test("the same event twice, or the same message under a new event_id, is stored once", async () => {
     relay = await ingestRelay(fake);
-    relay.addUser(ALICE);
+    await relay.addUser(ALICE);
     const url = relay.listen();
     const first = await fake.pushEvent(url, { senderOpenId: ALICE, text: "once" }, { encryptKey: "" });
     const again = await fake.repush(first);
@@ -108,7 +108,7 @@ describe("storing messages", () => {
 
   test("a v1 envelope is stored like a v2 one", async () => {
     relay = await ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const v2 = fake.messageEvent({ senderOpenId: ALICE, text: "legacy" });
     const res = await relay.post(fake.v1Event("im.message.receive_v1", v2.event));
     expect(res.status).toBe(200);
@@ -123,7 +123,7 @@ describe("storing messages", () => {
       FEISHU_ENCRYPT_KEY: KEY,
       FEISHU_VERIFICATION_TOKEN: fake.verificationToken,
     });
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const url = relay.listen();
     const res = await fake.pushEvent(url, { senderOpenId: ALICE, text: "secret" }, { encryptKey: KEY });
     expect(res.status).toBe(200);
@@ -141,7 +141,7 @@ describe("storing messages", () => {
   test("a group message counts only when it @-mentions the bot", async () => {
     // Read from the inbox right after Feishu is answered: no hold for the group's name (M2-4).
     relay = await ingestRelay(fake, { FEISHU_CONTEXT: "false" });
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const chatId = "oc_group00000000000000000000000001";
     const tom = { openId: "ou_70m", name: "Tom" };
     const plain = await relay.post(
@@ -181,7 +181,7 @@ describe("storing messages", () => {
       {},
       { bot: { openId: () => Promise.reject(new Error("token fetch failed")) } },
     );
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const atBot = fake.messageEvent({
       senderOpenId: ALICE,
       chatType: "group",
@@ -199,7 +199,7 @@ describe("storing messages", () => {
 
   test("messages from bots are ignored", async () => {
     relay = await ingestRelay(fake);
-    relay.addUser(ALICE);
+    await relay.addUser(ALICE);
     const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE, senderType: "app" }));
     expect(res.status).toBe(200);
     expect(relay.storedCount()).toBe(0);
@@ -242,7 +242,7 @@ describe("unknown senders", () => {
 describe("bad input: refused, nothing stored, the relay keeps working", () => {
   test("invalid JSON → 400 invalid_json", async () => {
     relay = await ingestRelay(fake);
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const res = await relay.post('{"schema":"2.0",');
     expect(res.status).toBe(400);
     expect(await codeOf(res)).toBe("invalid_json");
@@ -255,7 +255,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
 
   test("missing header, event or message fields → 400 invalid_event", async () => {
     relay = await ingestRelay(fake);
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const good = fake.messageEvent({ senderOpenId: ALICE });
     const { header: _h, ...noHeader } = good;
     const { event: _e, ...noEvent } = good;
@@ -273,7 +273,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
 
   test("wrong verification token → 401 bad_token", async () => {
     relay = await ingestRelay(fake, { FEISHU_VERIFICATION_TOKEN: fake.verificationToken });
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const url = relay.listen();
     const res = await fake.pushEvent(
       url,
@@ -291,7 +291,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
 
     test("bad or missing signature → 401 bad_signature", async () => {
       relay = await ingestRelay(fake, raw);
-      const alice = relay.addUser(ALICE);
+      const alice = await relay.addUser(ALICE);
       const url = relay.listen();
       const bad = await fake.pushEvent(url, { senderOpenId: ALICE }, { encryptKey: KEY, badSignature: true });
       expect(bad.status).toBe(401);
@@ -313,7 +313,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
 
     test("undecryptable encrypt → 400 undecryptable; plaintext → 400 invalid_event", async () => {
       relay = await ingestRelay(fake, raw);
-      relay.addUser(ALICE);
+      await relay.addUser(ALICE);
       const url = relay.listen();
       for (const encrypt of [
         "%%%not-base64%%%",
@@ -343,7 +343,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       const signedAt = Math.floor(fake.now() / 1000);
       let now = signedAt * 1000;
       relay = await ingestRelay(fake, raw, {}, { now: () => now });
-      relay.addUser(ALICE);
+      await relay.addUser(ALICE);
       const url = relay.listen();
       const first = await fake.pushEvent(
         url,
@@ -382,7 +382,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
 
   test("a body over 1 MiB → 413, through app.handle and over real HTTP", async () => {
     relay = await ingestRelay(fake);
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const huge = JSON.stringify(fake.messageEvent({ senderOpenId: ALICE, text: "x".repeat(1024 * 1024) }));
     const viaHandle = await relay.post(huge);
     expect(viaHandle.status).toBe(413);
@@ -408,7 +408,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
 
   test("a flood of 10,000 copies of one event stores exactly one", async () => {
     relay = await ingestRelay(fake);
-    const alice = relay.addUser(ALICE);
+    const alice = await relay.addUser(ALICE);
     const body = JSON.stringify(fake.messageEvent({ senderOpenId: ALICE, text: "flood" }));
     const statuses = new Map<number, number>();
     for (let batch = 0; batch < 20; batch++) {

@@ -1,6 +1,4 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { bindingsOf } from "../../src/groups/binding-store.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { ADMIN, json, req, type TestRelay, testRelay } from "../users/helpers.ts";
 
 let relay: TestRelay;
@@ -8,7 +6,7 @@ afterEach(() => relay?.cleanup());
 
 async function setup(raw = { ADMIN_TOKEN: ADMIN }) {
   relay = await testRelay(raw);
-  const alice = usersOf(relay.ctx).upsert({ openId: "ou_alice", name: "Alice" }).user;
+  const alice = (await relay.ctx.users.upsert({ openId: "ou_alice", name: "Alice" })).user;
   return { alice };
 }
 
@@ -67,7 +65,7 @@ describe("admin API: group bindings", () => {
       expect(res.status).toBe(400);
       expect((await json(res)).error.code).toBe("invalid_request");
     }
-    expect(bindingsOf(relay.ctx).list()).toEqual([]);
+    expect(await relay.ctx.bindings.list()).toEqual([]);
   });
 
   test("DELETE unbinds (204), then 404 not_found", async () => {

@@ -3,7 +3,6 @@
  * the relay answers through its own Feishu client, all on a real SQLite file.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { bindingsOf } from "../../src/groups/binding-store.ts";
 import { relayWithFeishu } from "../relay/gateway-fixtures.ts";
 import { connect, type TestClient } from "../relay/ws-client.ts";
 
@@ -15,7 +14,7 @@ const { fake, r } = await relayWithFeishu({ PUBLIC_URL: "https://relay.example" 
 const webhook = `${r.http}/api/feishu/webhook`;
 const owner = await r.user(OWNER, "Owner");
 const member = await r.user(MEMBER, "Member");
-const bindings = bindingsOf(r.ctx);
+const bindings = r.ctx.bindings;
 
 let clients: TestClient[] = [];
 afterEach(() => {
@@ -74,7 +73,7 @@ const inboxCount = () =>
 describe("a bound group", () => {
   test("an unregistered member's @-mention reaches the owner's plugin, and its reply lands in the group", async () => {
     const chatId = newChat();
-    bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
+    await bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
     const c = await plugin(owner.token);
     const env = atBot(chatId, STRANGER, "what did we decide?");
     await push(env);
@@ -106,7 +105,7 @@ describe("a bound group", () => {
 
   test("a registered member's mention goes to the owner too, with the member's name", async () => {
     const chatId = newChat();
-    bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
+    await bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
     const env = atBot(chatId, MEMBER, "hello team");
     await push(env);
     const stored = await deliverable(owner.user.id, messageIdOf(env));
@@ -116,7 +115,7 @@ describe("a bound group", () => {
 
   test("requireMention:false: a message without a mention reaches the owner; with true it is dropped", async () => {
     const chatId = newChat();
-    bindings.bind({ chatId, ownerUserId: owner.user.id, requireMention: false, boundBy: "admin" });
+    await bindings.bind({ chatId, ownerUserId: owner.user.id, requireMention: false, boundBy: "admin" });
     const plain = fake.messageEvent({
       chatId,
       chatType: "group",
@@ -126,7 +125,7 @@ describe("a bound group", () => {
     await push(plain);
     const last = await deliverable(owner.user.id, messageIdOf(plain));
     expect(last).toMatchObject({ messageId: messageIdOf(plain), mentionedBot: false, boundChat: true });
-    bindings.bind({ chatId, ownerUserId: owner.user.id, requireMention: true, boundBy: "admin" });
+    await bindings.bind({ chatId, ownerUserId: owner.user.id, requireMention: true, boundBy: "admin" });
     const before = inboxCount();
     await push(fake.messageEvent({ chatId, chatType: "group", senderOpenId: MEMBER, text: "again" }));
     expect(inboxCount()).toBe(before);
@@ -155,7 +154,7 @@ describe("/bind and /unbind", () => {
     const a = atBot(chatId, OWNER, "/bind");
     const b = atBot(chatId, MEMBER, " /BIND ");
     await Promise.all([push(a), push(b)]);
-    const binding = bindings.get(chatId)!;
+    const binding = (await bindings.get(chatId))!;
     expect([owner.user.id, member.user.id]).toContain(binding.ownerUserId);
     const [winner, loser, winnerName] =
       binding.ownerUserId === owner.user.id ? [a, b, "Owner"] : [b, a, "Member"];
@@ -170,17 +169,17 @@ describe("/bind and /unbind", () => {
   test("/unbind by someone else is refused; by the owner it works; a re-push does nothing twice", async () => {
     const chatId = newChat();
     await push(atBot(chatId, OWNER, "/bind"));
-    expect(bindings.get(chatId)?.ownerUserId).toBe(owner.user.id);
+    expect((await bindings.get(chatId))?.ownerUserId).toBe(owner.user.id);
     const byMember = atBot(chatId, MEMBER, "/unbind");
     await push(byMember);
     expect((await fake.waitForSent((m) => m.replyTo === messageIdOf(byMember))).text).toContain(
       "Sorry, only Owner",
     );
-    expect(bindings.get(chatId)).toBeDefined();
+    expect(await bindings.get(chatId)).toBeDefined();
     const byOwner = atBot(chatId, OWNER, "/unbind");
     const pushed = await push(byOwner);
     expect((await fake.waitForSent((m) => m.replyTo === messageIdOf(byOwner))).text).toContain("Unbound");
-    expect(bindings.get(chatId)).toBeUndefined();
+    expect(await bindings.get(chatId)).toBeUndefined();
     expect((await fake.repush(pushed)).status).toBe(200);
     expect(r.lines.filter((l) => l.includes(messageIdOf(byOwner)) && l.includes('"duplicate"'))).toHaveLength(
       1,
@@ -195,7 +194,7 @@ describe("/bind and /unbind", () => {
     const env = atBot(chatId, "ou_newcomer0000000000000000000000004", "/bind");
     await push(env);
     expect((await fake.waitForSent((m) => m.replyTo === messageIdOf(env))).text).toContain("/login");
-    expect(bindings.get(chatId)).toBeUndefined();
+    expect(await bindings.get(chatId)).toBeUndefined();
   });
 });
 
@@ -223,8 +222,8 @@ describe("the bot joins and leaves groups", () => {
 
   test("removed: the group's binding is gone", async () => {
     const chatId = newChat();
-    bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
+    await bindings.bind({ chatId, ownerUserId: owner.user.id, boundBy: "admin" });
     await push(fake.botAddedEvent({ chatId, operatorOpenId: OWNER, removed: true }));
-    expect(bindings.get(chatId)).toBeUndefined();
+    expect(await bindings.get(chatId)).toBeUndefined();
   });
 });

@@ -3,7 +3,6 @@
  * the webhook, through the SDK's event dispatcher.
  */
 import { afterAll, expect, test } from "bun:test";
-import { bindingsOf } from "../../src/groups/binding-store.ts";
 import { startFakeFeishu } from "../fakes/feishu.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 
@@ -31,8 +30,8 @@ test("over the long connection: added → one notice; removed → binding gone",
   expect(notice).toMatchObject({ kind: "create", receiveIdType: "chat_id" });
   expect(notice.text).toContain("/bind");
 
-  bindingsOf(relay.ctx).bind({ chatId, ownerUserId: user.id, boundBy: "admin" });
+  await relay.ctx.bindings.bind({ chatId, ownerUserId: user.id, boundBy: "admin" });
   const removed = fake.botAddedEvent({ chatId, operatorOpenId: OWNER, removed: true });
   expect((await fake.wsPushEvent(removed)).code).toBe(200);
-  expect(bindingsOf(relay.ctx).get(chatId)).toBeUndefined();
+  expect(await relay.ctx.bindings.get(chatId)).toBeUndefined();
 });

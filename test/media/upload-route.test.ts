@@ -2,8 +2,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { fileName } from "../../src/media/upload-route.ts";
 import { streamsOwnBody } from "../../src/ops/body.ts";
 import { HttpError } from "../../src/ops/errors.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { request, testRelay } from "../helpers.ts";
 
 const t = await testRelay({ MEDIA_MAX_BYTES: "4MiB" });
@@ -31,8 +29,8 @@ describe("PUT /api/media route", () => {
   });
 
   test("over app.handle: a 3 MiB upload passes the 1 MiB cap of other routes and is stored", async () => {
-    const { user } = usersOf(t.relay.ctx).upsert({ openId: "ou_route", name: "Route" });
-    const { token } = await tokensOf(t.relay.ctx).issue(user);
+    const { user } = await t.relay.ctx.users.upsert({ openId: "ou_route", name: "Route" });
+    const { token } = await t.relay.ctx.tokens.issue(user);
     const body = new Uint8Array(3 * 1024 * 1024).fill(9);
     const res = await t.relay.app.handle(
       request("/api/media", {

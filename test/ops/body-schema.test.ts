@@ -3,8 +3,6 @@
  * message throw, and the route answered 500; every route with a body schema must answer 400.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { request, testRelay } from "../helpers.ts";
 
 const ADMIN = "admin-token-for-body-schema-tests";
@@ -25,8 +23,8 @@ describe("a body that does not match its schema and cannot be stringified", () =
   test("gets 400 invalid_request on every route with a body schema, never 500", async () => {
     t = await testRelay({ ADMIN_TOKEN: ADMIN });
     const { ctx, app } = t.relay;
-    const { user } = usersOf(ctx).upsert({ openId: "ou_body", name: "Body" });
-    const { token } = await tokensOf(ctx).issue(user);
+    const { user } = await ctx.users.upsert({ openId: "ou_body", name: "Body" });
+    const { token } = await ctx.tokens.issue(user);
     const cases = [
       post("/api/messages", '{"to":{"toString":1},"text":"x"}', token),
       post("/api/messages", '{"text":{"valueOf":1,"toString":1}}', token),
@@ -49,8 +47,8 @@ describe("a body that does not match its schema and cannot be stringified", () =
   test("unknown properties are still dropped rather than refused, as Elysia does", async () => {
     t = await testRelay();
     const { ctx, app } = t.relay;
-    const { user } = usersOf(ctx).upsert({ openId: "ou_body", name: "Body" });
-    const { token } = await tokensOf(ctx).issue(user);
+    const { user } = await ctx.users.upsert({ openId: "ou_body", name: "Body" });
+    const { token } = await ctx.tokens.issue(user);
     const res = await app.handle(
       post("/api/auth/verify", JSON.stringify({ token, extra: { toString: 1 } }), token),
     );

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { jsonDepth, jsonDepthError, MAX_JSON_DEPTH } from "../../src/ops/json-depth.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { ingestRelay } from "../feishu/helpers.ts";
 import { testRelay } from "../users/helpers.ts";
@@ -42,8 +40,8 @@ describe("deeply nested bodies → 400 invalid_json", () => {
       FEISHU_DOMAIN: fake.url,
     });
     try {
-      const { user } = usersOf(r.ctx).upsert({ openId: ALICE, name: "Alice" });
-      const { token } = await tokensOf(r.ctx).issue(user);
+      const { user } = await r.ctx.users.upsert({ openId: ALICE, name: "Alice" });
+      const { token } = await r.ctx.tokens.issue(user);
       const res = await r.app.handle(
         new Request("http://localhost/api/messages", {
           method: "POST",
@@ -63,7 +61,7 @@ describe("deeply nested bodies → 400 invalid_json", () => {
   test("the Feishu webhook, and the relay keeps working", async () => {
     const relay = await ingestRelay(fake);
     try {
-      const alice = relay.addUser(ALICE);
+      const alice = await relay.addUser(ALICE);
       const res = await relay.post(`{"schema":"2.0","header":${nested(60_000, "{}")}}`);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_json");

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { request, testRelay } from "../helpers.ts";
 import { textMessage } from "../relay/inbound-fixture.ts";
 
@@ -20,7 +19,7 @@ describe("/health and database writes", () => {
       const res = await app.handle(request("/health"));
       return { status: res.status, db: ((await res.json()) as { db: string }).db };
     };
-    const userId = usersOf(ctx).upsert({ openId: "ou_h", name: "H" }).user.id;
+    const userId = await (await ctx.users.upsert({ openId: "ou_h", name: "H" })).user.id;
     await ctx.inbox.accept({ userId, eventId: "e0", message: message("om_0") });
     expect(await health()).toEqual({ status: 200, db: "ok" });
 

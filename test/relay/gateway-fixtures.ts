@@ -3,8 +3,6 @@ import { afterAll } from "bun:test";
 import type { Raw } from "../../src/config/definition.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import type { RelayDeps } from "../../src/server.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { startFakeFeishu } from "../fakes/feishu.ts";
 import { testRelay } from "../helpers.ts";
 
@@ -20,8 +18,8 @@ export async function gatewayRelay(raw: Raw = {}, deps: RelayDeps = {}) {
     url: `ws://127.0.0.1:${port}/openclaw`,
     http: `http://127.0.0.1:${port}`,
     async user(openId: string, name = openId) {
-      const { user } = usersOf(ctx).upsert({ openId, name });
-      const { token } = await tokensOf(ctx).issue(user);
+      const { user } = await ctx.users.upsert({ openId, name });
+      const { token } = await ctx.tokens.issue(user);
       return { user, token };
     },
     /** Stores a message for the user as ingest would; resolves with its seq. */

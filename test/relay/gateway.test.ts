@@ -1,7 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { CloseCode } from "../../src/relay/protocol.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { gatewayRelay } from "./gateway-fixtures.ts";
 import { connect, isType } from "./ws-client.ts";
 
@@ -129,7 +127,7 @@ describe("plugin gateway /openclaw", () => {
     const { user, token } = await r.user("ou_revoke");
     const c = connect(r.url, { token });
     await c.next(isType("hello"));
-    tokensOf(r.ctx).revoke(user.id);
+    await r.ctx.tokens.revoke(user.id);
     expect((await c.closed).code).toBe(CloseCode.unauthorized);
     const again = connect(r.url, { token });
     expect((await again.closed).code).toBe(CloseCode.unauthorized);
@@ -142,10 +140,10 @@ describe("plugin gateway /openclaw", () => {
     const kept = connect(r.url, { token: other.token });
     await c.next(isType("hello"));
     await kept.next(isType("hello"));
-    expect(r.relay.core.revocations.runOnce()).toBe(0);
+    expect(await r.relay.core.revocations.runOnce()).toBe(0);
     // What `openclaw-relay users revoke` does: a database write, no access to this process's sockets.
-    usersOf(r.ctx).bumpTokenVersion(user.id);
-    expect(r.relay.core.revocations.runOnce()).toBe(1);
+    await r.ctx.users.bumpTokenVersion(user.id);
+    expect(await r.relay.core.revocations.runOnce()).toBe(1);
     expect((await c.closed).code).toBe(CloseCode.unauthorized);
     expect(r.relay.core.hub.isConnected(other.user.id)).toBe(true);
     kept.close();

@@ -3,7 +3,6 @@ import type { RelayContext } from "../../src/context.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { startInboxMaintenance } from "../../src/relay/inbox-maintenance.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { testRelay } from "../helpers.ts";
 
 const closers: Array<() => unknown> = [];
@@ -55,7 +54,7 @@ describe("inbox maintenance", () => {
     const t = await testRelay({ INBOX_RETENTION: "1h" }, { now: () => clock.t });
     closers.push(() => t.close());
     const { ctx } = t.relay;
-    const userId = usersOf(ctx).upsert({ openId: "ou_a" }).user.id;
+    const userId = await (await ctx.users.upsert({ openId: "ou_a" })).user.id;
     await ctx.inbox.accept({ userId, eventId: "e1", message: message("om_1") });
     await ctx.inbox.accept({ userId, eventId: "e2", message: message("om_2") });
     ctx.inbox.ack(userId, 1);

@@ -1,6 +1,4 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { ADMIN, json, req, type TestRelay, testRelay } from "./helpers.ts";
 
 let relay: TestRelay;
@@ -47,7 +45,7 @@ describe("admin API", () => {
     expect(first.status).toBe(201);
     const a = await json(first);
     expect(a.user).toEqual({ id: "1", openId: "ou_ann", name: "Ann" });
-    expect((await tokensOf(relay.ctx).verify(a.token))?.user.openId).toBe("ou_ann");
+    expect((await relay.ctx.tokens.verify(a.token))?.user.openId).toBe("ou_ann");
 
     const again = await relay.app.handle(
       req("/api/admin/users", { token: ADMIN, body: { openId: "ou_ann" } }),
@@ -58,11 +56,10 @@ describe("admin API", () => {
     expect(b.token).not.toBe(a.token);
 
     await relay.app.handle(req("/api/admin/users", { token: ADMIN, body: { openId: "ou_bo" } }));
-    relay.connected.add(1);
+    await relay.plugin(b.token);
     const list = await json(await relay.app.handle(req("/api/admin/users", { token: ADMIN })));
     const more = {
       pending: 0,
-      lastSeenAt: null,
       revoked: false,
       revocations: 0,
       llmProvider: null,
@@ -70,8 +67,16 @@ describe("admin API", () => {
     };
     expect(list).toEqual({
       users: [
-        { id: "1", openId: "ou_ann", name: "Ann", connected: true, ...more },
-        { id: "2", openId: "ou_bo", name: "", connected: false, ...more },
+        // The plugin's connection is "seen" at the relay's clock.
+        {
+          id: "1",
+          openId: "ou_ann",
+          name: "Ann",
+          connected: true,
+          lastSeenAt: "2026-01-15T09:00:00.000Z",
+          ...more,
+        },
+        { id: "2", openId: "ou_bo", name: "", connected: false, lastSeenAt: null, ...more },
       ],
       llmProviders: [],
     });
@@ -88,10 +93,10 @@ describe("admin API", () => {
 
   test("revoke invalidates every token of the user and closes their socket with 4001", async () => {
     relay = await testRelay({ ADMIN_TOKEN: ADMIN });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_cy", name: "Cy" });
-    const t1 = (await tokensOf(relay.ctx).issue(user)).token;
-    const t2 = (await tokensOf(relay.ctx).issue(user)).token;
-    relay.connected.add(user.id);
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_cy", name: "Cy" });
+    const t1 = (await relay.ctx.tokens.issue(user)).token;
+    const t2 = (await relay.ctx.tokens.issue(user)).token;
+    const plugin = await relay.plugin(t2);
     const res = await relay.app.handle(
       req(`/api/admin/users/${user.id}/revoke`, { method: "POST", token: ADMIN }),
     );
@@ -100,7 +105,7 @@ describe("admin API", () => {
       revoked: true,
       user: { id: String(user.id), openId: "ou_cy", name: "Cy" },
     });
-    expect(relay.disconnects).toEqual([{ userId: user.id, code: 4001, reason: "revoked" }]);
+    expect(await plugin.closed).toEqual({ code: 4001, reason: "revoked" });
     for (const t of [t1, t2]) expect((await relay.app.handle(req("/api/me", { token: t }))).status).toBe(401);
     // By open_id too; unknown users are 404.
     expect(
@@ -115,8 +120,8 @@ describe("admin API", () => {
 
   test("assigns an LLM provider per user and validates the name", async () => {
     relay = await testRelay({ ADMIN_TOKEN: ADMIN, LLM_PROVIDERS: PROVIDERS });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_di" });
-    const token = (await tokensOf(relay.ctx).issue(user)).token;
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_di" });
+    const token = (await relay.ctx.tokens.issue(user)).token;
     const put = (provider: string | null) =>
       relay.app.handle(
         req(`/api/admin/users/${user.id}/llm`, { method: "PUT", token: ADMIN, body: { provider } }),

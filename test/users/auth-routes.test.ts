@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
+import { insertInbox, setSeqs } from "../storage/rows.ts";
 import { json, req, type TestRelay, testRelay } from "./helpers.ts";
 
 let relay: TestRelay;
 afterEach(() => relay?.cleanup());
 
 async function userWithToken(r: TestRelay, openId = "ou_alice", name = "Alice") {
-  const { user } = usersOf(r.ctx).upsert({ openId, name, unionId: "on_alice" });
-  return { user, token: (await tokensOf(r.ctx).issue(user)).token };
+  const { user } = await r.ctx.users.upsert({ openId, name, unionId: "on_alice" });
+  return { user, token: (await r.ctx.tokens.issue(user)).token };
 }
 
 describe("POST /api/auth/verify", () => {
@@ -40,9 +39,9 @@ describe("POST /api/auth/verify", () => {
     expect((await verify("garbage")).status).toBe(401);
     relay.clock.t += 61_000;
     expect((await verify(token)).status).toBe(401);
-    const fresh = (await tokensOf(relay.ctx).issue(user)).token;
+    const fresh = (await relay.ctx.tokens.issue(user)).token;
     expect((await verify(fresh)).status).toBe(200);
-    tokensOf(relay.ctx).revoke(user.id);
+    await relay.ctx.tokens.revoke(user.id);
     expect((await verify(fresh)).status).toBe(401);
   });
 
@@ -67,10 +66,10 @@ describe("POST /api/auth/refresh", () => {
     expect(body.user.id).toBe(String(user.id));
     expect(body.token).not.toBe(token);
     expect(body.expiresAt).toBe(new Date(relay.clock.t + 3600_000).toISOString());
-    expect((await tokensOf(relay.ctx).verify(token))?.user.id).toBe(user.id);
+    expect((await relay.ctx.tokens.verify(token))?.user.id).toBe(user.id);
     relay.clock.t += 31 * 60_000;
-    expect(await tokensOf(relay.ctx).verify(token)).toBeNull();
-    expect(await tokensOf(relay.ctx).verify(body.token)).not.toBeNull();
+    expect(await relay.ctx.tokens.verify(token)).toBeNull();
+    expect(await relay.ctx.tokens.verify(body.token)).not.toBeNull();
   });
 
   test("needs a Bearer token", async () => {
@@ -83,16 +82,12 @@ describe("GET /api/me", () => {
   test("shows the user, connection, pending inbox count and last seen time", async () => {
     relay = await testRelay();
     const { user, token } = await userWithToken(relay);
-    const sql = relay.ctx.db.$client;
-    const insert = sql.query(
-      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (?, ?, ?, ?, 'oc_1', '{}', 0)",
-    );
-    insert.run(user.id, 1, "e1", "om_1");
-    insert.run(user.id, 2, "e2", "om_2");
-    insert.run(user.id, 3, "e3", "om_3");
-    sql.query("UPDATE users SET last_seq = 3, acked_seq = 1 WHERE id = ?").run(user.id);
-    usersOf(relay.ctx).touch(user.id, Date.UTC(2026, 0, 1));
-    relay.connected.add(user.id);
+    const { storage } = relay.ctx;
+    for (const seq of [1, 2, 3]) await insertInbox(storage, { userId: user.id, seq });
+    await setSeqs(storage, user.id, { lastSeq: 3, ackedSeq: 1 });
+    // Connected (which marks it seen now), then a last-seen time of our choosing.
+    await relay.plugin(token);
+    await relay.ctx.users.touch(user.id, Date.UTC(2026, 0, 1));
 
     const res = await relay.app.handle(req("/api/me", { token }));
     expect(res.status).toBe(200);

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { main, UsageError } from "../../src/cli/main.ts";
 import { tokenIssue, usersAdd, usersList, usersRevoke, usersSetLlm } from "../../src/cli/users.ts";
 import { createRelay } from "../../src/server.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "relay-cli-"));
 const raw = {
@@ -20,7 +19,7 @@ const tokenOf = (out: string) => /^token:\s+(\S+)$/m.exec(out)![1]!;
 async function serverAccepts(token: string): Promise<boolean> {
   const relay = await createRelay({ ...raw, PORT: "0" });
   try {
-    return (await tokensOf(relay.ctx).verify(token)) !== null;
+    return (await relay.ctx.tokens.verify(token)) !== null;
   } finally {
     await relay.stop();
   }

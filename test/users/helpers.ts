@@ -1,6 +1,6 @@
 /**
  * Small helpers for the users/web tests: a relay on a temp-dir SQLite file with a settable clock,
- * a recording hub (the gateway seam), and request shorthands for `app.handle`.
+ * real plugin sockets (the relay listens on first use), and request shorthands for `app.handle`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Raw } from "../../src/config/definition.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { createRelay, type Relay } from "../../src/server.ts";
+import { connect, type TestClient } from "../relay/ws-client.ts";
 import { testDatabase } from "../storage/databases.ts";
 
 export const ADMIN = "admin-token-0123456789abcdef";
@@ -17,8 +18,8 @@ export interface TestRelay extends Relay {
   dbPath: string;
   clock: { t: number };
   lines: string[];
-  connected: Set<number>;
-  disconnects: Array<{ userId: number; code: number; reason: string }>;
+  /** A plugin connected with `token` (past its hello frame, its session recorded), as a real WebSocket. */
+  plugin(token: string): Promise<TestClient>;
   cleanup(): Promise<void>;
 }
 
@@ -32,23 +33,28 @@ export async function testRelay(raw: Raw = {}, fetchImpl?: typeof fetch): Promis
     { ...database.raw, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...raw },
     { now: () => clock.t, log, ...(fetchImpl ? { fetch: fetchImpl } : {}) },
   );
-  const connected = new Set<number>();
-  const disconnects: TestRelay["disconnects"] = [];
-  relay.ctx.hub = {
-    isConnected: (id) => connected.has(id),
-    disconnect: (userId, code, reason) => {
-      disconnects.push({ userId, code, reason });
-      connected.delete(userId);
-    },
-  };
+  let port: Promise<number> | undefined;
+  const plugins: TestClient[] = [];
   return Object.assign(relay, {
     dir,
     dbPath,
     clock,
     lines,
-    connected,
-    disconnects,
+    async plugin(token: string) {
+      port ??= relay.listen();
+      const client = connect(`ws://127.0.0.1:${await port}/openclaw`, { token });
+      plugins.push(client);
+      await client.next((f) => f.type === "hello");
+      // The session row (and last_seen_at) is written just after the socket opens: wait for it.
+      const userId = (await relay.ctx.tokens.verify(token))?.user.id;
+      for (let i = 0; i < 200 && userId !== undefined; i++) {
+        if ((await relay.ctx.consoleStats.openSessionUsers()).has(userId)) break;
+        await Bun.sleep(10);
+      }
+      return client;
+    },
     async cleanup() {
+      for (const p of plugins) p.close();
       await relay.stop();
       await database.drop();
       rmSync(dir, { recursive: true, force: true });

@@ -5,8 +5,6 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/config/definition.ts";
 import { createRelay } from "../../src/server.ts";
 import { LlmConfig } from "../../src/users/llm-config.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { json, req, type TestRelay, testRelay } from "./helpers.ts";
 
 let relay: TestRelay;
@@ -78,8 +76,8 @@ describe("LLM_PROVIDERS", () => {
 describe("GET /api/config", () => {
   async function signedIn(raw: Record<string, string>) {
     relay = await testRelay(raw);
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_llm" });
-    return { user, token: (await tokensOf(relay.ctx).issue(user)).token };
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_llm" });
+    return { user, token: (await relay.ctx.tokens.issue(user)).token };
   }
 
   test("hands the default provider to a user, extras passed through without shadowing", async () => {
@@ -97,7 +95,7 @@ describe("GET /api/config", () => {
       api: "openai-completions",
       contextWindow: 128000,
     });
-    usersOf(relay.ctx).setLlmProvider(user.id, "alpha");
+    await relay.ctx.users.setLlmProvider(user.id, "alpha");
     expect(await json(await relay.app.handle(req("/api/config", { token })))).toEqual({
       provider: "alpha",
       model: "a-1",
@@ -105,7 +103,7 @@ describe("GET /api/config", () => {
       apiKey: "sk-alpha",
     });
     // An assignment to a provider removed from the config falls back to the default.
-    usersOf(relay.ctx).setLlmProvider(user.id, "removed");
+    await relay.ctx.users.setLlmProvider(user.id, "removed");
     expect((await json(await relay.app.handle(req("/api/config", { token })))).provider).toBe("beta");
     expect(relay.lines.join("\n")).not.toContain("sk-");
   });

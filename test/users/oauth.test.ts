@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { TokenCipher } from "../../src/users/token-crypto.ts";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { type TestRelay, testRelay } from "./helpers.ts";
 
@@ -92,7 +90,7 @@ describe("Feishu sign-in", () => {
     expect(res.headers.get("set-cookie")).toContain("Max-Age=0");
     const page = await res.text();
     const token = /<pre id="token">([^<]+)<\/pre>/.exec(page)![1]!;
-    const verified = await tokensOf(relay.ctx).verify(token);
+    const verified = await relay.ctx.tokens.verify(token);
     expect(verified?.user).toMatchObject({
       openId: "ou_flow1",
       name: "Flow One",
@@ -105,7 +103,7 @@ describe("Feishu sign-in", () => {
     expect(page).toContain("commands.ownerAllowFrom");
     expect(page).toContain("ou_flow1");
 
-    const sealed = usersOf(relay.ctx).feishuTokensEnc(verified!.user.id)!;
+    const sealed = (await relay.ctx.users.feishuTokensEnc(verified!.user.id))!;
     expect(sealed.startsWith("v1.")).toBe(true);
     const feishu = new TokenCipher(relay.ctx.config.JWT_SECRET!).openTokens(sealed, verified!.user.id)!;
     const info = await fetch(`${fake.url}/open-apis/authen/v1/user_info`, {
@@ -143,7 +141,7 @@ describe("Feishu sign-in", () => {
       avatarUrl: expect.any(String),
     });
     expect(body.relayUrl).toBe("wss://relay.example/openclaw");
-    expect(await tokensOf(relay.ctx).verify(body.token)).not.toBeNull();
+    expect(await relay.ctx.tokens.verify(body.token)).not.toBeNull();
   });
 
   test("a replayed state is refused", async () => {

@@ -1,7 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { tokensOf } from "../../src/users/tokens.ts";
-import { usersOf } from "../../src/users/user-store.ts";
 import { type TestRelay, testRelay } from "./helpers.ts";
 
 let relay: TestRelay;
@@ -10,8 +8,8 @@ afterEach(() => relay?.cleanup());
 describe("TokenService", () => {
   test("issues an HS256 JWT with sub, oid, ver, jti, iat, exp and verifies it", async () => {
     relay = await testRelay({ JWT_EXPIRES_IN: "1h" });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_alice", name: "Alice" });
-    const issued = await tokensOf(relay.ctx).issue(user);
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_alice", name: "Alice" });
+    const issued = await relay.ctx.tokens.issue(user);
     const [header, payload] = issued.token
       .split(".")
       .slice(0, 2)
@@ -22,7 +20,7 @@ describe("TokenService", () => {
     expect(typeof payload.jti).toBe("string");
     expect(issued.expiresAt).toBe(payload.exp * 1000);
 
-    const verified = await tokensOf(relay.ctx).verify(issued.token);
+    const verified = await relay.ctx.tokens.verify(issued.token);
     expect(verified?.user.id).toBe(user.id);
     expect(verified?.claims.oid).toBe("ou_alice");
     expect(verified?.expiresAt).toBe(issued.expiresAt);
@@ -30,8 +28,8 @@ describe("TokenService", () => {
 
   test("rejects an expired token (injected clock), a tampered one and garbage", async () => {
     relay = await testRelay({ JWT_EXPIRES_IN: "60s" });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_bob" });
-    const tokens = tokensOf(relay.ctx);
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_bob" });
+    const tokens = relay.ctx.tokens;
     const { token } = await tokens.issue(user);
     relay.clock.t += 59_000;
     expect(await tokens.verify(token)).not.toBeNull();
@@ -50,8 +48,8 @@ describe("TokenService", () => {
 
   test("rejects a correctly signed token whose open_id is not the user's", async () => {
     relay = await testRelay();
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_erin" });
-    const tokens = tokensOf(relay.ctx);
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_erin" });
+    const tokens = relay.ctx.tokens;
     // Same sub and ver, signed with our secret, but for another Feishu identity.
     const { token } = await tokens.issue({ ...user, openId: "ou_mallory" });
     expect(await tokens.verify(token)).toBeNull();
@@ -60,41 +58,43 @@ describe("TokenService", () => {
 
   test("rejects a token signed with another secret and an alg=none token", async () => {
     relay = await testRelay({ JWT_SECRET: "a".repeat(40) });
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_carol" });
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_carol" });
     const other = await testRelay({ JWT_SECRET: "b".repeat(40) });
     try {
-      usersOf(other.ctx).upsert({ openId: "ou_carol" });
-      const foreign = (await tokensOf(other.ctx).issue(user)).token;
-      expect(await tokensOf(relay.ctx).verify(foreign)).toBeNull();
+      await other.ctx.users.upsert({ openId: "ou_carol" });
+      const foreign = (await other.ctx.tokens.issue(user)).token;
+      expect(await relay.ctx.tokens.verify(foreign)).toBeNull();
     } finally {
       await other.cleanup();
     }
     const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const now = Math.floor(relay.clock.t / 1000);
     const none = `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: String(user.id), oid: "ou_carol", ver: 1, jti: "x", iat: now, exp: now + 60 })}.`;
-    expect(await tokensOf(relay.ctx).verify(none)).toBeNull();
+    expect(await relay.ctx.tokens.verify(none)).toBeNull();
   });
 
   test("revoke bumps the version: old tokens fail, the socket is closed with 4001, new tokens work", async () => {
     relay = await testRelay();
-    const users = usersOf(relay.ctx);
-    const tokens = tokensOf(relay.ctx);
-    const { user } = users.upsert({ openId: "ou_dave" });
+    const users = relay.ctx.users;
+    const tokens = relay.ctx.tokens;
+    const { user } = await users.upsert({ openId: "ou_dave" });
     const old = (await tokens.issue(user)).token;
-    relay.connected.add(user.id);
+    const plugin = await relay.plugin(old);
+    expect(relay.ctx.hub.isConnected(user.id)).toBe(true);
     expect(await tokens.revoke(user.id)).toBe(true);
-    expect(relay.disconnects).toEqual([{ userId: user.id, code: 4001, reason: "revoked" }]);
+    expect(await plugin.closed).toEqual({ code: 4001, reason: "revoked" });
+    expect(relay.ctx.hub.isConnected(user.id)).toBe(false);
     expect(await tokens.verify(old)).toBeNull();
-    const renewed = (await tokens.issue(users.byId(user.id)!)).token;
+    const renewed = (await tokens.issue((await users.byId(user.id))!)).token;
     expect((await tokens.verify(renewed))?.claims.ver).toBe(2);
     expect(await tokens.revoke(12345)).toBe(false);
   });
 
   test("the database never contains an issued JWT and logs never contain it", async () => {
     relay = await testRelay();
-    const { user } = usersOf(relay.ctx).upsert({ openId: "ou_erin" });
-    const { token } = await tokensOf(relay.ctx).issue(user);
-    await tokensOf(relay.ctx).verify(token);
+    const { user } = await relay.ctx.users.upsert({ openId: "ou_erin" });
+    const { token } = await relay.ctx.tokens.issue(user);
+    await relay.ctx.tokens.verify(token);
     relay.ctx.db.$client.exec("PRAGMA wal_checkpoint(FULL)");
     const files = [relay.dbPath, `${relay.dbPath}-wal`];
     for (const f of files) {
