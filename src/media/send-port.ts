@@ -66,7 +66,7 @@ export function feishuSendPort(
       const file = media && Bun.file(store.path(media.id));
       if (!media || !file || !(await file.exists())) throw mediaGone();
       key = await feishu.uploader.upload(uploadRequestFor(type, media, file, req.durationMs), { owner });
-      slot?.record(key);
+      await slot?.record(key);
     }
     return feishu.sender.deliver(target, { msgType: type, text: req.text, mediaKey: key }, opts);
   };
