@@ -125,8 +125,10 @@ export class PostgresOutboxStore implements OutboxStore {
       .select({
         n: count(),
         // CASE has no builder form; the earliest retry among the user's pending sends.
-        next: sql<number | null>`min(CASE WHEN ${outbox.status} = 'pending' THEN ${outbox.nextAttemptAt} END)`.mapWith(
-          (v) => (v === null ? null : Number(v)),
+        next: sql<
+          number | null
+        >`min(CASE WHEN ${outbox.status} = 'pending' THEN ${outbox.nextAttemptAt} END)`.mapWith((v) =>
+          v === null ? null : Number(v),
         ),
       })
       .from(outbox)

@@ -70,7 +70,16 @@ export class SqliteOutboxStore implements OutboxStore {
     return this.#q.byUuid.get(userId, uuid) ?? undefined;
   }
   async insert(s: NewSend) {
-    const row = this.#q.insert.get(s.userId, s.uuid, s.request, s.status, s.now, s.deadlineAt, s.now, s.mediaId);
+    const row = this.#q.insert.get(
+      s.userId,
+      s.uuid,
+      s.request,
+      s.status,
+      s.now,
+      s.deadlineAt,
+      s.now,
+      s.mediaId,
+    );
     return row ?? undefined;
   }
   async recordMediaKey(id: number, key: string) {

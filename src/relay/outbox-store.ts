@@ -4,8 +4,8 @@
  * PostgreSQL (outbox-store-postgres.ts, cluster mode: rows are claimed by a node for a lease).
  */
 import type { Storage } from "../storage/storage.ts";
-import { SqliteOutboxStore } from "./outbox-store-sqlite.ts";
 import { PostgresOutboxStore } from "./outbox-store-postgres.ts";
+import { SqliteOutboxStore } from "./outbox-store-sqlite.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
 
