@@ -26,7 +26,7 @@ import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
-import { closeStorage, openStorage, type Storage } from "./storage/storage.ts";
+import { closeStorage, DEFAULT_DATABASE_PATH, openStorage, type Storage } from "./storage/storage.ts";
 import { usersFeature } from "./users/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -79,7 +79,8 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     throw new Error("cluster mode (DATABASE_URL) is not complete yet");
   }
   const db: Db = storage.db;
-  const dbPath = storage.path;
+  // Cluster mode keeps uploaded media beside DATABASE_PATH, on each node's own disk (media-store.ts).
+  const dbPath = storage.dialect === "sqlite" ? storage.path : raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
   const kv = createKv(storage, now);
   const config: Config = await finishConfig(raw, kv);
   const log = deps.log ?? new Logger(config.LOG_LEVEL);
