@@ -10,6 +10,15 @@ import { freshPostgresUrl, postgresReachable } from "../storage/databases.ts";
 import { addUser } from "../storage/users.ts";
 
 const target: DeliveryTarget = { kind: "create", receiveIdType: "open_id", receiveId: "ou_o" };
+/** Waits (polling) until `ready()` holds; the database answers at its own pace on a loaded machine. */
+async function until(ready: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error("condition not reached in time");
+    await Bun.sleep(5);
+  }
+}
+
 const transient = () => Object.assign(new Error("bad gateway"), { code: 502, retryable: true });
 
 describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
@@ -60,10 +69,14 @@ describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
     const pending = Array.from({ length: 30 }, (_, i) =>
       a.outbox.submit(user, target, { text: `m${i}`, msgType: "text" }),
     );
-    await Bun.sleep(50);
+    await until(async () => (await a.outbox.depth()) === 30);
     const scanners = [node(0, port, { concurrencyPerUser: 4 }), node(1, port, { concurrencyPerUser: 4 })];
-    for (let round = 0; round < 10 && sent.length < 30; round++)
+    // A finished send starts the user's next ones in the background; scan until all went out.
+    for (let round = 0; round < 500 && sent.length < 30; round++) {
       await Promise.all(scanners.map((s) => s.outbox.runDue()));
+      await Bun.sleep(5);
+    }
+    await Bun.sleep(50);
     expect(sent.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`).sort());
     // The submitting node's callers learn the outcomes the other nodes wrote.
     await a.outbox.runDue();
@@ -72,17 +85,17 @@ describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
   });
 
   test("a node that stops mid-send loses its claim after the lease; another node sends, the late result is refused", async () => {
-    let finishA: (ids: string[]) => void = () => {};
+    let finishA: ((ids: string[]) => void) | undefined;
     const a = node(0, () => new Promise<string[]>((resolve) => (finishA = resolve)));
     const b = node(1, async () => ["om_b"]);
     const outcome = a.outbox.submit(user, target, { text: "x", msgType: "text" }, "u-x");
-    await Bun.sleep(50);
+    await until(() => finishA !== undefined);
     // Node A hangs (a long GC pause, a network partition); under its lease B may not take the row.
     expect(await b.outbox.runDue()).toBe(0);
     clock.t += OUTBOX_LEASE_MS;
     expect(await b.outbox.runDue()).toBe(1);
     // A comes back: its result is not written over B's, and its caller still gets an answer.
-    finishA(["om_a"]);
+    finishA?.(["om_a"]);
     expect(await outcome).toEqual({ ok: true, messageIds: ["om_a"] });
     expect(a.lines.some((l) => l.includes("outbox_claim_lost"))).toBe(true);
     const pg = storages[0]!;
@@ -100,7 +113,7 @@ describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
     const outcome = a.outbox.submit(user, target, { text: "y", msgType: "text" }, "u-y", {
       onQueued: (q) => queued.push(q.retryAt),
     });
-    await Bun.sleep(50);
+    await until(() => queued.length > 0);
     expect(queued).toHaveLength(1);
     clock.t += 1000;
     expect(await b.outbox.runDue()).toBe(1);
@@ -109,17 +122,17 @@ describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
   });
 
   test("an attempt longer than the lease keeps its claim: the lease is renewed while it runs", async () => {
-    let finishA: (ids: string[]) => void = () => {};
+    let finishA: ((ids: string[]) => void) | undefined;
     const a = node(0, () => new Promise<string[]>((resolve) => (finishA = resolve)));
     const b = node(1, async () => ["om_b"]);
     const outcome = a.outbox.submit(user, target, { text: "z", msgType: "text" }, "u-z");
-    await Bun.sleep(50);
+    await until(() => finishA !== undefined);
     for (let i = 0; i < 8; i++) {
       clock.t += OUTBOX_LEASE_MS / 4;
       await a.outbox.runDue(); // A's scan renews the leases of its running attempts
       expect(await b.outbox.runDue()).toBe(0);
     }
-    finishA(["om_a"]);
+    finishA?.(["om_a"]);
     expect(await outcome).toEqual({ ok: true, messageIds: ["om_a"] });
   });
 });
