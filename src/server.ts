@@ -135,10 +135,10 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
     admit: media.admit,
-    onSent: (req) => {
-      media.onSent(req);
+    onSent: async (req) => {
       // The first reply to a message ends its Typing reaction (a streaming card: C's onCardSent).
       if (req.replyTo) typing?.replied(req.replyTo);
+      await media.onSent(req);
     },
     typing,
     streams,

@@ -117,7 +117,7 @@ export class SqliteOutboxStore implements OutboxStore {
   async renew(_ids: number[], _now: number) {
     // One process: a claim never expires, nothing to renew.
   }
-  async depth() {
+  depth() {
     return this.#q.depth.get()?.n ?? 0;
   }
   async prune(before: number) {

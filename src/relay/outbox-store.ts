@@ -3,7 +3,7 @@
  * to them. Adapters: SQLite (outbox-store-sqlite.ts, one process, statements prepared once) and
  * PostgreSQL (outbox-store-postgres.ts, cluster mode: rows are claimed by a node for a lease).
  */
-import type { Storage } from "../storage/storage.ts";
+import type { Awaitable, Storage } from "../storage/storage.ts";
 import { PostgresOutboxStore } from "./outbox-store-postgres.ts";
 import { SqliteOutboxStore } from "./outbox-store-sqlite.ts";
 import type { SendRequest } from "./protocol.ts";
@@ -82,8 +82,8 @@ export interface OutboxStore {
   recover(now: number): Promise<number>;
   /** Extends this process's claims on `ids` (attempts still running). */
   renew(ids: number[], now: number): Promise<void>;
-  /** Sends queued or in flight, all users. */
-  depth(): Promise<number>;
+  /** Sends queued or in flight, all users. SQLite answers synchronously: a gauge reads it. */
+  depth(): Awaitable<number>;
   /** Deletes sent and failed rows last updated at or before `before`; how many. */
   prune(before: number): Promise<number>;
 }

@@ -127,13 +127,15 @@ export class Outbox {
     opts.metrics.gauge("outbox_depth", "Sends waiting in the outbox.", () => this.#gaugeDepth());
   }
 
-  depth(): Promise<number> {
+  async depth(): Promise<number> {
     return this.#q.depth();
   }
 
-  /** Gauges are read synchronously: PostgreSQL's answer shows at the next scrape. */
+  /** Gauges are read synchronously: SQLite answers at once, PostgreSQL's answer shows at the next scrape. */
   #gaugeDepth(): number {
-    this.#q.depth().then(
+    const depth = this.#q.depth();
+    if (typeof depth === "number") return depth;
+    depth.then(
       (n) => {
         this.#lastDepth = n;
       },
