@@ -22,6 +22,7 @@ import type { Registry } from "../ops/metrics.ts";
 import type { Awaitable } from "../storage/storage.ts";
 import { asFailure, rateLimitedRetryMs, retryDelayMs } from "./outbox-policy.ts";
 import { LEASE_RENEW_MS, type OutboxStore, type Row, type Stored } from "./outbox-store.ts";
+import { finalOutcome, OutboxWaiters } from "./outbox-waiters.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
 
@@ -84,16 +85,10 @@ export interface OutboxOptions {
 export const DEFAULT_MAX_QUEUED_PER_USER = 100;
 export const DEFAULT_CONCURRENCY_PER_USER = 4;
 
-interface Waiter {
-  resolve(o: SendOutcome): void;
-  hooks?: SubmitHooks;
-  toldQueued?: boolean;
-}
-
 export class Outbox {
   readonly #o: Required<Omit<OutboxOptions, "metrics" | "admit" | "onSent">> &
     Pick<OutboxOptions, "admit" | "onSent">;
-  readonly #waiters = new Map<number, Waiter[]>();
+  readonly #waiters: OutboxWaiters;
   readonly #inFlight = new Set<Promise<void>>();
   /** Per user: sends queued or in flight (loaded from the database on first use). */
   readonly #queued = new Map<number, number>();
@@ -120,6 +115,7 @@ export class Outbox {
       ...opts,
     };
     this.#q = store;
+    this.#waiters = new OutboxWaiters(opts.log);
     this.#m = {
       sends: opts.metrics.counter("outbox_sends_total", "Outbox sends by outcome."),
       retries: opts.metrics.counter("outbox_retries_total", "Outbox attempts scheduled for a retry."),
@@ -201,7 +197,7 @@ export class Outbox {
       if (!raced) throw new Error("outbox insert returned nothing");
       return this.#outcomeOf(raced, hooks);
     }
-    const outcome = this.#wait(row.id, hooks);
+    const outcome = this.#waiters.wait(row.id, hooks);
     if (status === "sending") void this.#start(row);
     return outcome;
   }
@@ -244,47 +240,18 @@ export class Outbox {
 
   /** Resolves with the outcome of a row once it is final. */
   #outcomeOf(row: Row, hooks?: SubmitHooks): Promise<SendOutcome> {
-    if (row.status === "sent")
-      return Promise.resolve({ ok: true, messageIds: JSON.parse(row.messageIds ?? "[]") });
-    if (row.status === "failed") {
-      return Promise.resolve({
-        ok: false,
-        code: row.lastErrorCode ?? "send_failed",
-        message: row.lastError ?? "send failed",
-        retryable: false,
-      });
-    }
-    const outcome = this.#wait(row.id, hooks);
+    const final = finalOutcome(row);
+    if (final) return Promise.resolve(final);
+    const outcome = this.#waiters.wait(row.id, hooks);
     // Asked again while it waits for a retry (e.g. the plugin resent after a reconnect): say so now.
-    if (row.status === "pending" && row.attempts > 0) this.#tellQueued(row.id, row.uuid, row.nextAttemptAt);
+    if (row.status === "pending" && row.attempts > 0)
+      this.#waiters.tellQueued(row.id, row.uuid, row.nextAttemptAt);
     return outcome;
   }
 
-  #wait(id: number, hooks?: SubmitHooks): Promise<SendOutcome> {
-    return new Promise((resolve) => {
-      const list = this.#waiters.get(id) ?? [];
-      list.push({ resolve, hooks });
-      this.#waiters.set(id, list);
-    });
-  }
-
   #settle(row: Row, outcome: SendOutcome) {
-    const list = this.#waiters.get(row.id);
-    this.#waiters.delete(row.id);
     this.#countQueued(row.userId, -1);
-    for (const w of list ?? []) w.resolve(outcome);
-  }
-
-  #tellQueued(id: number, uuid: string, retryAt: number) {
-    for (const w of this.#waiters.get(id) ?? []) {
-      if (w.toldQueued || !w.hooks?.onQueued) continue;
-      w.toldQueued = true;
-      try {
-        w.hooks.onQueued({ uuid, retryAt });
-      } catch (err) {
-        this.#o.log.error("outbox_hook_failed", { err: err as Error });
-      }
-    }
+    this.#waiters.settle(row.id, outcome);
   }
 
   #track(p: Promise<void>) {
@@ -398,7 +365,7 @@ export class Outbox {
         attempt: row.attempts + 1,
         retryAt: next,
       });
-      this.#tellQueued(row.id, row.uuid, next);
+      this.#waiters.tellQueued(row.id, row.uuid, next);
       return false;
     }
     await this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
@@ -465,20 +432,8 @@ export class Outbox {
       await this.#q.renew([...this.#attempting], now);
       this.#renewedAt = now;
     }
-    const orphans = [...this.#waiters.keys()].filter((id) => !this.#attempting.has(id));
-    for (const row of await this.#q.finals(orphans)) {
-      this.#settle(
-        row,
-        row.status === "sent"
-          ? { ok: true, messageIds: JSON.parse(row.messageIds ?? "[]") }
-          : {
-              ok: false,
-              code: row.lastErrorCode ?? "send_failed",
-              message: row.lastError ?? "send failed",
-              retryable: false,
-            },
-      );
-    }
+    const orphans = this.#waiters.rows().filter((id) => !this.#attempting.has(id));
+    for (const row of await this.#q.finals(orphans)) this.#settle(row, finalOutcome(row)!);
   }
 
   /** Rows a crash left mid-send go back to pending (the Feishu uuid makes resending safe). */
