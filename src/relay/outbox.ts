@@ -417,13 +417,19 @@ export class Outbox {
    * wrote for sends whose callers wait here.
    */
   async runDue(): Promise<number> {
+    const started = await this.#scan();
+    await Promise.allSettled(started);
+    return started.length;
+  }
+
+  /** Claims and starts what is due; does not wait for the attempts (the timer's pass). */
+  async #scan(): Promise<Promise<void>[]> {
     if (this.#q.shared) await this.#clusterChores();
     const started: Promise<void>[] = [];
     for (const userId of await this.#q.dueUsers(this.#o.now())) {
       started.push(...(await this.#startDue(userId)));
     }
-    await Promise.allSettled(started);
-    return started.length;
+    return started;
   }
 
   async #clusterChores(): Promise<void> {
@@ -445,8 +451,17 @@ export class Outbox {
       (err) => this.#o.log.error("outbox_recover_failed", { err: err as Error }),
     );
     this.#ready = ready;
+    // One scan at a time: a slow database (many due users in a cluster) must not pile scans up.
+    // A scan does not wait for its attempts, so long sends never hold up lease renewals.
+    let scanning = false;
     this.#timer = setInterval(() => {
-      this.runDue().catch((err) => this.#o.log.error("outbox_scan_failed", { err: err as Error }));
+      if (scanning) return;
+      scanning = true;
+      this.#scan()
+        .catch((err) => this.#o.log.error("outbox_scan_failed", { err: err as Error }))
+        .finally(() => {
+          scanning = false;
+        });
     }, this.#o.tickMs);
     this.#timer.unref?.();
     return ready;
