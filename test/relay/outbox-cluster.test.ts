@@ -135,4 +135,32 @@ describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
     finishA?.(["om_a"]);
     expect(await outcome).toEqual({ ok: true, messageIds: ["om_a"] });
   });
+
+  test("the same uuid submitted on two nodes at once is stored and sent once; both callers get its outcome", async () => {
+    let calls = 0;
+    const port: SendPort = async () => {
+      calls++;
+      return ["om_once"];
+    };
+    const [a, b] = [node(0, port), node(1, port)];
+    const req = { text: "same", msgType: "text" as const };
+    const outcomes = [
+      a.outbox.submit(user, target, req, "u-same"),
+      b.outbox.submit(user, target, req, "u-same"),
+    ];
+    // Whichever node lost the insert learns the outcome from its scan.
+    let settled = false;
+    const all = Promise.all(outcomes).finally(() => {
+      settled = true;
+    });
+    await until(async () => {
+      await Promise.all([a.outbox.runDue(), b.outbox.runDue()]);
+      return settled;
+    });
+    expect(await all).toEqual([
+      { ok: true, messageIds: ["om_once"] },
+      { ok: true, messageIds: ["om_once"] },
+    ]);
+    expect(calls).toBe(1);
+  });
 });
