@@ -32,7 +32,7 @@ import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
-import { closeStorage, openStorage, type Storage } from "./storage/storage.ts";
+import { closeStorage, DEFAULT_DATABASE_PATH, openStorage, type Storage } from "./storage/storage.ts";
 import { usersFeature } from "./users/index.ts";
 import { LlmConfig } from "./users/llm-config.ts";
 import { FeishuOAuth } from "./users/oauth.ts";
@@ -86,7 +86,8 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     throw new Error("cluster mode (DATABASE_URL) is not complete yet");
   }
   const db: Db = storage.db;
-  const dbPath = storage.path;
+  // Cluster mode keeps uploaded media beside DATABASE_PATH, on each node's own disk (media-store.ts).
+  const dbPath = storage.dialect === "sqlite" ? storage.path : raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
   const kv = createKv(storage, now);
   const config: Config = await finishConfig(raw, kv);
   const log = deps.log ?? new Logger(config.LOG_LEVEL);
@@ -162,10 +163,10 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
     admit: media.admit,
-    onSent: (req) => {
-      media.onSent(req);
+    onSent: async (req) => {
       // The first reply to a message ends its Typing reaction (a streaming card: C's onCardSent).
       if (req.replyTo) typing?.replied(req.replyTo);
+      await media.onSent(req);
     },
     typing,
     streams,

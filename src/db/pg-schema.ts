@@ -220,3 +220,19 @@ export const nodes = pgTable("nodes", {
   startedAt: ms("started_at").notNull(),
   seenAt: ms("seen_at").notNull(),
 });
+
+/**
+ * Cluster: Feishu's app-wide and per-chat send budgets, shared by every node
+ * (feishu/shared-budget.ts). One row per budget key and time slot: the calls granted in that slot.
+ * Old slots are deleted as they leave every window.
+ */
+export const rateSlots = pgTable(
+  "rate_slots",
+  {
+    key: text("key").notNull(),
+    /** The slot's start, Unix ms (a multiple of the key's slot length). */
+    slot: ms("slot").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.slot] }), index("rate_slots_slot").on(t.slot)],
+);

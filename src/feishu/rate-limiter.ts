@@ -20,9 +20,16 @@
  * their order (the parts of a long reply, a plugin's consecutive sends). Pure logic: the clock and
  * `sleep` are injected, so tests run in virtual time. Idle chats are forgotten, so memory stays
  * bounded.
+ *
+ * Cluster mode (M2-6): with a `shared` budget (PostgreSQL, shared-budget.ts) the app-wide windows
+ * and each chat's window also hold for the whole cluster. This limiter stays the first gate; a call
+ * it lets through then takes its unit from the shared budget (the chat's while it holds its chat's
+ * turn, the app's while it holds the app gate), waiting there when other nodes spent the window.
+ * Cards are updated by the node that streams them, so their per-card limit stays local.
  */
 
 import { FairGate, type Release } from "./fair-gate.ts";
+import type { BudgetLimit, SharedBudget } from "./shared-budget.ts";
 
 export interface RateLimiterOptions {
   /** Per kind: each API family has its own app-wide windows. */
@@ -51,6 +58,13 @@ export interface RateLimiterOptions {
   onWait?: (reason: "app" | "chat", ms: number, call: CallInfo) => void;
   /** Called once per throttled call: a wait for the budget, or a 429 reported by `pauseApp`. */
   onThrottled?: (call: CallInfo, cause: "wait" | "429") => void;
+  /** Cluster mode: the budgets every node takes from (PostgreSQL). */
+  shared?: SharedBudget;
+  /**
+   * The shared budget could not be reached: the call goes on under this node's own limits (a 429
+   * from Feishu then pauses the kind as usual) rather than stalling every send on a database error.
+   */
+  onSharedError?: (err: unknown) => void;
 }
 
 export interface CallInfo {
@@ -183,8 +197,8 @@ interface KeyState {
   lastUsed: number;
 }
 
-type Resolved = Required<Omit<RateLimiterOptions, "onWait" | "onThrottled">> &
-  Pick<RateLimiterOptions, "onWait" | "onThrottled">;
+type Resolved = Required<Omit<RateLimiterOptions, "onWait" | "onThrottled" | "shared" | "onSharedError">> &
+  Pick<RateLimiterOptions, "onWait" | "onThrottled" | "shared" | "onSharedError">;
 
 export class SendRateLimiter {
   readonly #o: Resolved;
@@ -233,13 +247,22 @@ export class SendRateLimiter {
     try {
       const t0 = this.#o.now();
       const sleeps0 = (state?.gate.sleeps ?? 0) + budget.gate.sleeps;
-      if (state) releaseKey = await state.gate.pass(owner, signal, rank);
+      let sharedWaits = 0;
+      if (state) {
+        releaseKey = await state.gate.pass(owner, signal, rank);
+        if (kind === "message") sharedWaits += await this.#takeShared([this.#chatLimit(key)], signal);
+      }
       const t1 = this.#o.now();
       const releaseApp = await budget.gate.pass(owner, signal, rank);
-      const now = this.#o.now();
-      budget.second.record(now);
-      budget.minute.record(now);
-      releaseApp();
+      let now: number;
+      try {
+        sharedWaits += await this.#takeShared(this.#appLimits(kind, rank), signal);
+        now = this.#o.now();
+        budget.second.record(now);
+        budget.minute.record(now);
+      } finally {
+        releaseApp();
+      }
       if (state) {
         state.log.record(now);
         state.lastUsed = now;
@@ -249,7 +272,8 @@ export class SendRateLimiter {
       if (t1 > t0) this.#o.onWait?.("chat", t1 - t0, call);
       if (now > t1) this.#o.onWait?.("app", now - t1, call);
       // Held back = a gate slept for the limit while this call waited (not a clock tick in between).
-      if ((state?.gate.sleeps ?? 0) + budget.gate.sleeps > sleeps0) this.#o.onThrottled?.(call, "wait");
+      if ((state?.gate.sleeps ?? 0) + budget.gate.sleeps > sleeps0 || sharedWaits > 0)
+        this.#o.onThrottled?.(call, "wait");
     } finally {
       releaseKey?.();
       if (state) state.waiters--;
@@ -291,6 +315,39 @@ export class SendRateLimiter {
       if (state.waiters === 0 && now - state.lastUsed >= this.#o.idleMs && state.pausedUntil <= now) {
         this.#keys.delete(id);
       }
+    }
+  }
+
+  /** The cluster's limits of a call of `kind` at `rank`: lower ranks may fill only their share. */
+  #appLimits(kind: CallKind, rank: number): BudgetLimit[] {
+    const share = this.#shares[rank] ?? 1;
+    const cap = (n: number) => Math.max(1, Math.floor(n * share));
+    return [
+      { key: `app:${kind}:s`, limit: cap(this.#o.appPerSecond), windowMs: 1000 + this.#o.marginMs },
+      { key: `app:${kind}:m`, limit: cap(this.#o.appPerMinute), windowMs: 60_000 + this.#o.marginMs },
+    ];
+  }
+
+  #chatLimit(key: string): BudgetLimit {
+    return { key: `chat:${key}`, limit: this.#o.chatPerSecond, windowMs: 1000 + this.#o.marginMs };
+  }
+
+  /** Takes one unit of `limits` from the shared budget, waiting while it is spent; the waits made. */
+  async #takeShared(limits: BudgetLimit[], signal?: AbortSignal): Promise<number> {
+    const shared = this.#o.shared;
+    if (!shared) return 0;
+    let waits = 0;
+    for (;;) {
+      let ms: number;
+      try {
+        ms = await shared.take(limits, this.#o.now());
+      } catch (err) {
+        this.#o.onSharedError?.(err);
+        return waits;
+      }
+      if (ms <= 0) return waits;
+      waits++;
+      await this.#o.sleep(ms, signal);
     }
   }
 

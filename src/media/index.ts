@@ -7,6 +7,7 @@ import type { RelayContext } from "../context.ts";
 import { startPeriodic } from "../ops/periodic.ts";
 import type { Admission } from "../relay/outbox.ts";
 import type { SendRequest } from "../relay/protocol.ts";
+import { createMediaRecords } from "./media-records.ts";
 import { MediaStore, mediaFolderFor } from "./media-store.ts";
 import { mediaAdmission } from "./send-check.ts";
 import { uploadRoutes } from "./upload-route.ts";
@@ -17,16 +18,17 @@ export const MEDIA_SWEEP_INTERVAL_MS = 5 * 60 * 1000;
 export interface MediaService {
   store: MediaStore;
   admit: Admission;
-  onSent: (req: SendRequest) => void;
+  onSent: (req: SendRequest) => Promise<void>;
   feature: FeatureModule;
   /** One sweep pass now (also run at start: a crash may have left orphan files). */
-  sweep: () => void;
+  sweep: () => Promise<void>;
 }
 
+/** `dbPath`: the folder beside it holds the files (in cluster mode, this node's DATABASE_PATH). */
 export function createMedia(ctx: RelayContext, dbPath: string): MediaService {
   const log = ctx.log.child({ module: "media" });
   const folder = mediaFolderFor(dbPath);
-  const store = new MediaStore(ctx.db, {
+  const store = new MediaStore(createMediaRecords(ctx.storage), {
     ...folder,
     now: ctx.now,
     log,
@@ -34,9 +36,9 @@ export function createMedia(ctx: RelayContext, dbPath: string): MediaService {
     quotaBytes: ctx.config.MEDIA_QUOTA_BYTES,
     retentionMs: ctx.config.MEDIA_RETENTION * 1000,
   });
-  const sweeper = startPeriodic(ctx, MEDIA_SWEEP_INTERVAL_MS, () => {
+  const sweeper = startPeriodic(ctx, MEDIA_SWEEP_INTERVAL_MS, async () => {
     try {
-      store.sweep();
+      await store.sweep();
     } catch (err) {
       // A busy database or a vanished file must not kill the timer: the next pass tries again.
       log.error("media_sweep_failed", { err: err as Error });
@@ -58,8 +60,8 @@ export function createMedia(ctx: RelayContext, dbPath: string): MediaService {
   return {
     store,
     admit: mediaAdmission(store),
-    onSent: (req) => {
-      if (req.mediaId !== undefined) store.release(req.mediaId);
+    onSent: async (req) => {
+      if (req.mediaId !== undefined) await store.release(req.mediaId);
     },
     feature: (c) => uploadRoutes(c, store),
     sweep: () => sweeper.runOnce(),

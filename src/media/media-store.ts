@@ -7,28 +7,23 @@
  *
  * Lifetime: a send that uses the media pins it (its outbox row names it); once that send is sent the
  * media are deleted. Media no waiting send uses are deleted after the retention.
+ *
+ * Cluster mode (M2-6): the rows are shared (PostgreSQL), the bytes are not: a file lives on the
+ * node that took its upload. A node without the file cannot upload it to Feishu (send-port.ts
+ * then leaves the send for a retry, which any node may claim); a node's sweep removes its own files
+ * whose rows another node deleted.
  */
-import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DIR_MODE, FILE_MODE } from "../db/file-modes.ts";
-import type { Db } from "../db/open.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
+import type { MediaRecord, MediaRecords, MediaTotals } from "./media-records.ts";
 
-export interface MediaRecord {
-  id: string;
-  userId: number;
-  size: number;
-  mime: string;
-  name: string | null;
-  sha256: string;
-  createdAt: number;
-  expiresAt: number;
-}
+export type { MediaRecord } from "./media-records.ts";
 
 export interface MediaStoreOptions {
   /** The folder for the files (`mediaFolderFor(DATABASE_PATH)`). */
@@ -73,9 +68,10 @@ export class MediaStore {
   readonly #o: Required<Omit<MediaStoreOptions, "temporary">> & { temporary: boolean };
   /** Ids being written now: the sweep leaves their files alone. */
   readonly #writing = new Set<string>();
-  readonly #q;
+  readonly #q: MediaRecords;
+  #lastTotals: MediaTotals = { files: 0, bytes: 0 };
 
-  constructor(db: Db, opts: MediaStoreOptions) {
+  constructor(records: MediaRecords, opts: MediaStoreOptions) {
     this.#o = { now: Date.now, temporary: false, ...opts };
     mkdirSync(opts.dir, { recursive: true, mode: DIR_MODE });
     // Uploads are user data like the database: a folder left looser by hand is tightened.
@@ -86,7 +82,7 @@ export class MediaStore {
         opts.log.warn("media_permissions_too_open", { path: opts.dir, err: err as Error });
       }
     }
-    this.#q = statements(db.$client);
+    this.#q = records;
   }
 
   get dir(): string {
@@ -98,14 +94,32 @@ export class MediaStore {
     return join(this.#o.dir, id);
   }
 
-  /** Media stored now, all users (metrics). */
-  totals(): { files: number; bytes: number } {
-    return this.#q.totals.get() ?? { files: 0, bytes: 0 };
+  /** The file of this media is on this node's disk (cluster: it may be on another node's). */
+  hasFile(id: string): Promise<boolean> {
+    return Bun.file(this.path(id)).exists();
+  }
+
+  /** Other nodes share the records (cluster mode). */
+  get shared(): boolean {
+    return this.#q.shared;
+  }
+
+  /** Media stored now, all users (metrics, read synchronously: PostgreSQL's shows at the next read). */
+  totals(): MediaTotals {
+    const totals = this.#q.totals();
+    if (!(totals instanceof Promise)) return totals;
+    totals.then(
+      (t) => {
+        this.#lastTotals = t;
+      },
+      (err) => this.#o.log.error("media_totals_failed", { err: err as Error }),
+    );
+    return this.#lastTotals;
   }
 
   /** Bytes the user has stored now. */
-  usage(userId: number): number {
-    return this.#q.usage.get(userId)?.n ?? 0;
+  usage(userId: number): Promise<number> {
+    return this.#q.usage(userId);
   }
 
   /**
@@ -117,7 +131,8 @@ export class MediaStore {
     const declared = meta.declaredLength;
     if (declared !== undefined && declared > maxBytes) throw mediaTooLarge(maxBytes);
     if (declared === 0 || !body) throw emptyMedia();
-    if (declared !== undefined && this.usage(userId) + declared > quotaBytes) throw overQuota(quotaBytes);
+    if (declared !== undefined && (await this.usage(userId)) + declared > quotaBytes)
+      throw overQuota(quotaBytes);
     const id = `med_${randomBytes(18).toString("base64url")}`;
     const part = this.path(id) + PART_SUFFIX;
     this.#writing.add(id);
@@ -126,9 +141,8 @@ export class MediaStore {
       if (size === 0) throw emptyMedia();
       await rename(part, this.path(id));
       await syncFolder(this.#o.dir);
-      // Checked again now that the size is known; check and insert run in one turn, so two
-      // uploads of the same user cannot both slip under the quota.
-      if (this.usage(userId) + size > quotaBytes) throw overQuota(quotaBytes);
+      // Checked again now that the size is known, atomically with the insert, so two uploads of
+      // the same user cannot both slip under the quota.
       const now = this.#o.now();
       const record: MediaRecord = {
         id,
@@ -140,7 +154,7 @@ export class MediaStore {
         createdAt: now,
         expiresAt: now + this.#o.retentionMs,
       };
-      this.#q.insert.run(id, userId, size, meta.mime, record.name, sha256, now, record.expiresAt);
+      if (!(await this.#q.insertWithinQuota(record, quotaBytes))) throw overQuota(quotaBytes);
       this.#o.log.info("media_stored", { userId, mediaId: id, size, mime: meta.mime });
       return record;
     } catch (err) {
@@ -153,34 +167,36 @@ export class MediaStore {
   }
 
   /** The user's media when it exists and has not expired; another user's is never returned. */
-  find(userId: number, id: string): MediaRecord | undefined {
-    const row = this.#q.byId.get(id);
+  async find(userId: number, id: string): Promise<MediaRecord | undefined> {
+    const row = await this.#q.byId(id);
     if (!row || row.userId !== userId || row.expiresAt <= this.#o.now()) return undefined;
     return row;
   }
 
   /** Any media by id, expired or not (a waiting send keeps expired media alive). */
-  byId(id: string): MediaRecord | undefined {
-    return this.#q.byId.get(id) ?? undefined;
+  byId(id: string): Promise<MediaRecord | undefined> {
+    return this.#q.byId(id);
   }
 
   /** A send using the media was sent: delete it unless another waiting send still needs it. */
-  release(id: string): void {
-    if (this.#q.pinned.get(id)) return;
-    this.#remove(id);
+  async release(id: string): Promise<void> {
+    if (await this.#q.pinned(id)) return;
+    await this.#remove(id);
   }
 
   /**
    * Deletes expired media no waiting send uses, media whose sends were all sent, and files without a
    * row (a crash between the rename and the commit, or a half-written upload).
    */
-  sweep(): { removed: number; orphans: number } {
-    const ids = this.#q.sweepable.all(this.#o.now()).map((r) => r.id);
-    for (const id of ids) this.#remove(id);
+  async sweep(): Promise<{ removed: number; orphans: number }> {
+    const ids = await this.#q.sweepable(this.#o.now());
+    for (const id of ids) await this.#remove(id);
     let orphans = 0;
     for (const file of readdirSync(this.#o.dir)) {
       const id = file.endsWith(PART_SUFFIX) ? file.slice(0, -PART_SUFFIX.length) : file;
-      if (this.#writing.has(id) || (file === id && this.#q.byId.get(id))) continue;
+      if (this.#writing.has(id) || (file === id && (await this.#q.byId(id)))) continue;
+      // Written while the row was read: an upload that started after the listing.
+      if (this.#writing.has(id)) continue;
       rmSync(join(this.#o.dir, file), { force: true, recursive: true });
       orphans++;
     }
@@ -193,8 +209,8 @@ export class MediaStore {
     if (this.#o.temporary) rmSync(this.#o.dir, { recursive: true, force: true });
   }
 
-  #remove(id: string): void {
-    this.#q.remove.run(id);
+  async #remove(id: string): Promise<void> {
+    await this.#q.remove(id);
     rmSync(this.path(id), { force: true });
   }
 }
@@ -240,29 +256,4 @@ async function syncFolder(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function statements(c: Database) {
-  const cols = `id, user_id AS userId, size, mime, name, sha256, created_at AS createdAt, expires_at AS expiresAt`;
-  // A media is pinned while a send that names it waits or is being attempted.
-  const pinned = `EXISTS (SELECT 1 FROM outbox o WHERE o.media_id = m.id AND o.status IN ('pending', 'sending'))`;
-  return {
-    byId: c.query<MediaRecord, [string]>(`SELECT ${cols} FROM media WHERE id = ?`),
-    totals: c.query<{ files: number; bytes: number }, []>(
-      "SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM media",
-    ),
-    usage: c.query<{ n: number }, [number]>(
-      "SELECT coalesce(sum(size), 0) AS n FROM media WHERE user_id = ?",
-    ),
-    insert: c.query(
-      `INSERT INTO media (id, user_id, size, mime, name, sha256, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    pinned: c.query<{ one: number }, [string]>(`SELECT 1 AS one FROM media m WHERE m.id = ? AND ${pinned}`),
-    sweepable: c.query<{ id: string }, [number]>(
-      `SELECT id FROM media m WHERE NOT ${pinned} AND (m.expires_at <= ?
-         OR EXISTS (SELECT 1 FROM outbox o WHERE o.media_id = m.id AND o.status = 'sent'))`,
-    ),
-    remove: c.query("DELETE FROM media WHERE id = ?"),
-  };
 }

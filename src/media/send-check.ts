@@ -10,9 +10,9 @@ import type { MediaStore } from "./media-store.ts";
 import { mediaMismatch } from "./mime-table.ts";
 
 export function mediaAdmission(store: Pick<MediaStore, "find">): Admission {
-  return (userId, req) => {
+  return async (userId, req) => {
     if (!isMediaMsgType(req.msgType) || req.mediaId === undefined) return undefined;
-    const media = store.find(userId, req.mediaId);
+    const media = await store.find(userId, req.mediaId);
     if (!media)
       return {
         code: "media_not_found",

@@ -38,9 +38,19 @@ const mediaGone = () =>
   });
 
 /** `renderMode`: how `markdown` sends that do not say are shown (FEISHU_RENDER_MODE). */
+/**
+ * Cluster: the row exists but the bytes are on the disk of the node that took the upload. Transient:
+ * the send goes back to the outbox, and a later attempt (any node's claim) may run where they are.
+ */
+const mediaElsewhere = () =>
+  Object.assign(new Error("the media of this send are stored on another relay node"), {
+    code: "media_unavailable",
+    retryable: true,
+  });
+
 export function feishuSendPort(
   feishu: Pick<Feishu, "sender" | "uploader">,
-  store: MediaStore,
+  store: Pick<MediaStore, "byId" | "path" | "shared">,
   renderMode: RenderMode = "auto",
   streams?: Pick<StreamManager, "finish">,
 ): SendPort {
@@ -62,11 +72,12 @@ export function feishuSendPort(
     }
     let key = slot?.key;
     if (!key) {
-      const media = req.mediaId === undefined ? undefined : store.byId(req.mediaId);
+      const media = req.mediaId === undefined ? undefined : await store.byId(req.mediaId);
       const file = media && Bun.file(store.path(media.id));
-      if (!media || !file || !(await file.exists())) throw mediaGone();
+      if (!media || !file) throw mediaGone();
+      if (!(await file.exists())) throw store.shared ? mediaElsewhere() : mediaGone();
       key = await feishu.uploader.upload(uploadRequestFor(type, media, file, req.durationMs), { owner });
-      slot?.record(key);
+      await slot?.record(key);
     }
     return feishu.sender.deliver(target, { msgType: type, text: req.text, mediaKey: key }, opts);
   };

@@ -9,6 +9,7 @@ import { gatewayRoutes } from "./gateway.ts";
 import { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
 import { type Admission, Outbox, type SendPort } from "./outbox.ts";
+import { createOutboxStore } from "./outbox-store.ts";
 import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
@@ -30,7 +31,7 @@ export interface RelayCoreDeps {
   bot: () => Promise<{ openId: string; name: string }>;
   /** M2-2: media sends are checked before they are stored, and their media released once sent. */
   admit?: Admission;
-  onSent?: (req: SendRequest) => void;
+  onSent?: (req: SendRequest) => void | Promise<void>;
   /** M2-3: Typing reactions follow deliveries and acks (replies reach it through `onSent`). */
   typing?: TypingHooks;
   /** M2-3: streaming cards (relay/stream-service.ts), handed to the gateway for `draft` frames. */
@@ -39,7 +40,7 @@ export interface RelayCoreDeps {
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
   const hub = new Hub(ctx.inbox);
-  const outbox = new Outbox(ctx.db, {
+  const outbox = new Outbox(createOutboxStore(ctx.storage, ctx.nodeId), {
     now: ctx.now,
     log: ctx.log.child({ module: "outbox" }),
     metrics: ctx.metrics,
@@ -58,7 +59,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   const sessions = new SessionLog(ctx.db, ctx.now, ctx.log.child({ module: "sessions" }));
   const stale = sessions.closeStale();
   if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
-  outbox.start();
+  void outbox.start();
   const revocations = startRevocationSweep(ctx, hub);
   ctx.onShutdown("work", "outbox", () => outbox.stop());
   ctx.onShutdown("flush", "sessions-and-acks", () => {

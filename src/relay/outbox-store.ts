@@ -1,8 +1,11 @@
 /**
- * The outbox's table (db/schema.ts `outbox`): its row shape and the prepared statements the outbox
- * runs, prepared once per database.
+ * The outbox's port (`OutboxStore`): the rows of the `outbox` table and every change the outbox makes
+ * to them. Adapters: SQLite (outbox-store-sqlite.ts, one process, statements prepared once) and
+ * PostgreSQL (outbox-store-postgres.ts, cluster mode: rows are claimed by a node for a lease).
  */
-import type { Database } from "bun:sqlite";
+import type { Awaitable, Storage } from "../storage/storage.ts";
+import { PostgresOutboxStore } from "./outbox-store-postgres.ts";
+import { SqliteOutboxStore } from "./outbox-store-sqlite.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
 
@@ -28,49 +31,65 @@ export interface Stored {
   req: SendRequest;
 }
 
-export function outboxStatements(c: Database) {
-  const cols = `id, user_id AS userId, uuid, request, status, attempts, deadline_at AS deadlineAt,
-    message_ids AS messageIds, last_error_code AS lastErrorCode, last_error AS lastError,
-    next_attempt_at AS nextAttemptAt, media_key AS mediaKey`;
-  return {
-    byUuid: c.query<Row, [number, string]>(`SELECT ${cols} FROM outbox WHERE user_id = ? AND uuid = ?`),
-    insert: c.query<Row, [number, string, string, string, number, number, number, string | null]>(
-      `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at,
-       media_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) RETURNING ${cols}`,
-    ),
-    // Committed (synchronous=FULL) before the send that uses the key: a retry never uploads again.
-    mediaKey: c.query("UPDATE outbox SET media_key = ?2 WHERE id = ?1"),
-    claim: c.query<Row, [number, number]>(
-      `UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1 AND status = 'pending'
-     RETURNING ${cols}`,
-    ),
-    dueUsers: c.query<{ userId: number }, [number]>(
-      "SELECT DISTINCT user_id AS userId FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?",
-    ),
-    // Oldest first: a user's sends go out in the order they were made.
-    dueOf: c.query<{ id: number }, [number, number, number]>(
-      `SELECT id FROM outbox WHERE user_id = ? AND status = 'pending' AND next_attempt_at <= ?
-     ORDER BY id LIMIT ?`,
-    ),
-    queuedOf: c.query<{ n: number; next: number | null }, [number]>(
-      `SELECT count(*) AS n, min(CASE WHEN status = 'pending' THEN next_attempt_at END) AS next
-     FROM outbox WHERE user_id = ? AND status IN ('pending', 'sending')`,
-    ),
-    sent: c.query(
-      "UPDATE outbox SET status = 'sent', attempts = attempts + 1, message_ids = ?2, updated_at = ?3 WHERE id = ?1",
-    ),
-    retry: c.query(
-      `UPDATE outbox SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?2,
-     last_error_code = ?3, last_error = ?4, updated_at = ?5 WHERE id = ?1`,
-    ),
-    failed: c.query(
-      `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error_code = ?2, last_error = ?3,
-     updated_at = ?4 WHERE id = ?1`,
-    ),
-    recover: c.query("UPDATE outbox SET status = 'pending' WHERE status = 'sending'"),
-    depth: c.query<{ n: number }, []>(
-      "SELECT count(*) AS n FROM outbox WHERE status IN ('pending', 'sending')",
-    ),
-    prune: c.query("DELETE FROM outbox WHERE status IN ('sent', 'failed') AND updated_at <= ?"),
-  };
+export interface NewSend {
+  userId: number;
+  uuid: string;
+  /** `Stored` as JSON. */
+  request: string;
+  /** `sending`: claimed by this process at once (the user has a free attempt slot). */
+  status: "pending" | "sending";
+  now: number;
+  deadlineAt: number;
+  mediaId: string | null;
+}
+
+/**
+ * Cluster mode: how long a node's claim on a row holds without renewal. The outbox renews the
+ * leases of its running attempts every `LEASE_RENEW_MS`, so an attempt may wait in the rate limiter
+ * or on a slow Feishu call for as long as it needs; only a node that died (or lost the database for
+ * longer than a lease) loses its claims, which another node then retakes. 60 s is far longer than
+ * a renewal round (15 s) plus a database hiccup, and short enough that a dead node's sends resume
+ * within a minute. A retaken send keeps its Feishu uuid, so Feishu never posts it twice.
+ */
+export const OUTBOX_LEASE_MS = 60_000;
+export const LEASE_RENEW_MS = OUTBOX_LEASE_MS / 4;
+
+/**
+ * Every result write is conditional on the row still being this process's claim (`sending`, and in
+ * cluster mode `claimed_by` = this node): true when written, false when the claim was lost (the
+ * lease ran out and another node retook the row) and the write was refused.
+ */
+export interface OutboxStore {
+  /** Other processes write this table too (cluster): counts are read from it, never cached. */
+  readonly shared: boolean;
+  byUuid(userId: number, uuid: string): Promise<Row | undefined>;
+  /** The new row, or undefined when the user's uuid exists already (the unique index decides). */
+  insert(send: NewSend): Promise<Row | undefined>;
+  /** M2-2: the uploaded media's key, durable before the send that uses it. */
+  recordMediaKey(id: number, key: string): Promise<boolean>;
+  /** Claims up to `limit` due rows of the user, oldest first (an expired claim is due again). */
+  claimDue(userId: number, now: number, limit: number): Promise<Row[]>;
+  /** Users with due rows. */
+  dueUsers(now: number): Promise<number[]>;
+  /** The user's sends queued or in flight, and the earliest retry among them. */
+  queuedOf(userId: number): Promise<{ n: number; next: number | null }>;
+  sent(id: number, messageIds: string[], now: number): Promise<boolean>;
+  retry(id: number, nextAttemptAt: number, code: string, message: string, now: number): Promise<boolean>;
+  failed(id: number, code: string, message: string, now: number): Promise<boolean>;
+  /** Those of `ids` that are final (sent or failed): outcomes another node wrote. */
+  finals(ids: number[]): Promise<Row[]>;
+  /** Start-up: this process's claims from before (a crash, a restart) are due again; how many. */
+  recover(now: number): Promise<number>;
+  /** Extends this process's claims on `ids` (attempts still running). */
+  renew(ids: number[], now: number): Promise<void>;
+  /** Sends queued or in flight, all users. SQLite answers synchronously: a gauge reads it. */
+  depth(): Awaitable<number>;
+  /** Deletes sent and failed rows last updated at or before `before`; how many. */
+  prune(before: number): Promise<number>;
+}
+
+export function createOutboxStore(storage: Storage, nodeId: string, leaseMs = OUTBOX_LEASE_MS): OutboxStore {
+  return storage.dialect === "sqlite"
+    ? new SqliteOutboxStore(storage.db)
+    : new PostgresOutboxStore(storage.db, nodeId, leaseMs);
 }

@@ -10,13 +10,19 @@
  * sends only `concurrencyPerUser` are attempted at a time; the rest wait in SQLite, not in memory,
  * and start in order as earlier ones finish. The limiter then shares Feishu's app-wide budget
  * round-robin between users (feishu/rate-limiter.ts).
+ *
+ * Cluster mode (M2-6): every node runs an outbox over the shared table. Rows are claimed for a
+ * lease (outbox-store-postgres.ts) that this outbox renews while their attempts run; a submit's
+ * caller waiting on one node learns an outcome another node wrote from the scan (`finals`).
+ * Per-user concurrency is counted per node; the queued cap reads the table.
  */
 import { randomUUID } from "node:crypto";
-import type { Db } from "../db/open.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
+import type { Awaitable } from "../storage/storage.ts";
 import { asFailure, rateLimitedRetryMs, retryDelayMs } from "./outbox-policy.ts";
-import { outboxStatements, type Row, type Stored } from "./outbox-store.ts";
+import { LEASE_RENEW_MS, type OutboxStore, type Row, type Stored } from "./outbox-store.ts";
+import { finalOutcome, OutboxWaiters } from "./outbox-waiters.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
 
@@ -35,7 +41,7 @@ export interface SubmitHooks {
  */
 export interface MediaKeySlot {
   key: string | undefined;
-  record(key: string): void;
+  record(key: string): Promise<void>;
 }
 
 /**
@@ -51,7 +57,10 @@ export type SendPort = (
 ) => Promise<string[]>;
 
 /** Why a new send cannot be accepted (checked before it is stored); undefined when it can. */
-export type Admission = (userId: number, req: SendRequest) => { code: string; message: string } | undefined;
+export type Admission = (
+  userId: number,
+  req: SendRequest,
+) => Awaitable<{ code: string; message: string } | undefined>;
 
 export interface OutboxOptions {
   now?: () => number;
@@ -70,33 +79,33 @@ export interface OutboxOptions {
   /** M2-2: checks a new send before it is stored (media sends: the mediaId is the user's, and fits). */
   admit?: Admission;
   /** M2-2: told when a send was sent (its media can go). */
-  onSent?: (req: SendRequest) => void;
+  onSent?: (req: SendRequest) => void | Promise<void>;
 }
 
 export const DEFAULT_MAX_QUEUED_PER_USER = 100;
 export const DEFAULT_CONCURRENCY_PER_USER = 4;
 
-interface Waiter {
-  resolve(o: SendOutcome): void;
-  hooks?: SubmitHooks;
-  toldQueued?: boolean;
-}
-
 export class Outbox {
   readonly #o: Required<Omit<OutboxOptions, "metrics" | "admit" | "onSent">> &
     Pick<OutboxOptions, "admit" | "onSent">;
-  readonly #waiters = new Map<number, Waiter[]>();
+  readonly #waiters: OutboxWaiters;
   readonly #inFlight = new Set<Promise<void>>();
   /** Per user: sends queued or in flight (loaded from the database on first use). */
   readonly #queued = new Map<number, number>();
   /** Per user: attempts running now. */
   readonly #running = new Map<number, number>();
+  /** Rows this process is attempting now (their leases are renewed in cluster mode). */
+  readonly #attempting = new Set<number>();
+  #renewedAt = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
-  readonly #q;
+  /** Start-up recovery; submits wait for it, so it never takes back a claim made after it. */
+  #ready: Promise<unknown> = Promise.resolve();
+  #lastDepth = 0;
+  readonly #q: OutboxStore;
   readonly #m;
 
-  constructor(db: Db, opts: OutboxOptions) {
+  constructor(store: OutboxStore, opts: OutboxOptions) {
     this.#o = {
       now: Date.now,
       tickMs: 1000,
@@ -105,16 +114,30 @@ export class Outbox {
       concurrencyPerUser: DEFAULT_CONCURRENCY_PER_USER,
       ...opts,
     };
-    this.#q = outboxStatements(db.$client);
+    this.#q = store;
+    this.#waiters = new OutboxWaiters(opts.log);
     this.#m = {
       sends: opts.metrics.counter("outbox_sends_total", "Outbox sends by outcome."),
       retries: opts.metrics.counter("outbox_retries_total", "Outbox attempts scheduled for a retry."),
     };
-    opts.metrics.gauge("outbox_depth", "Sends waiting in the outbox.", () => this.depth());
+    opts.metrics.gauge("outbox_depth", "Sends waiting in the outbox.", () => this.#gaugeDepth());
   }
 
-  depth(): number {
-    return this.#q.depth.get()?.n ?? 0;
+  async depth(): Promise<number> {
+    return this.#q.depth();
+  }
+
+  /** Gauges are read synchronously: SQLite answers at once, PostgreSQL's answer shows at the next scrape. */
+  #gaugeDepth(): number {
+    const depth = this.#q.depth();
+    if (typeof depth === "number") return depth;
+    depth.then(
+      (n) => {
+        this.#lastDepth = n;
+      },
+      (err) => this.#o.log.error("outbox_depth_failed", { err: err as Error }),
+    );
+    return this.#lastDepth;
   }
 
   /**
@@ -122,55 +145,88 @@ export class Outbox {
    * permanent failure, later if it had to be retried (`hooks.onQueued` then says so at once). A
    * known uuid returns (or awaits) its outcome. A user past `maxQueuedPerUser` gets `rate_limited`.
    */
-  submit(
+  async submit(
     userId: number,
     target: DeliveryTarget,
     req: SendRequest,
     uuid = req.uuid ?? randomUUID(),
     hooks?: SubmitHooks,
   ): Promise<SendOutcome> {
-    const existing = this.#q.byUuid.get(userId, uuid);
+    await this.#ready;
+    const existing = await this.#q.byUuid(userId, uuid);
     if (existing) return this.#outcomeOf(existing, hooks);
-    const refused = this.#o.admit?.(userId, req);
+    const refused = await this.#o.admit?.(userId, req);
     if (refused) {
       this.#m.sends.inc({ outcome: "refused" });
-      return Promise.resolve({ ok: false, ...refused, retryable: false });
+      return { ok: false, ...refused, retryable: false };
     }
-    const queued = this.#queuedOf(userId);
-    if (queued >= this.#o.maxQueuedPerUser) return Promise.resolve(this.#rateLimited(userId));
+    // SQLite: checked and counted in one turn, before the insert, so racing submits see each other.
+    // Cluster: other nodes add rows too, so the table is read each time (the cap is a fairness
+    // bound; racing nodes may pass it by a send or two).
+    if (!this.#q.shared) await this.#loadQueued(userId);
+    const queued = this.#q.shared ? (await this.#q.queuedOf(userId)).n : (this.#queued.get(userId) ?? 0);
+    if (queued >= this.#o.maxQueuedPerUser) return this.#rateLimited(userId);
+    this.#countQueued(userId, 1);
     const now = this.#o.now();
     const stored: Stored = { target, req: { ...req, uuid } };
     // Past the user's concurrency the send waits in the database; the next finished attempt starts it.
+    // The slot is held across the insert, so two submits racing cannot both take the last one.
     const status = (this.#running.get(userId) ?? 0) < this.#o.concurrencyPerUser ? "sending" : "pending";
-    const row = this.#q.insert.get(
-      userId,
-      uuid,
-      JSON.stringify(stored),
-      status,
-      now,
-      now + this.#o.deadlineMs,
-      now,
-      req.mediaId ?? null,
-    );
-    if (!row) throw new Error("outbox insert returned nothing");
-    this.#queued.set(userId, queued + 1);
-    const outcome = this.#wait(row.id, hooks);
+    if (status === "sending") this.#hold(userId, 1);
+    let row: Row | undefined;
+    try {
+      row = await this.#q.insert({
+        userId,
+        uuid,
+        request: JSON.stringify(stored),
+        status,
+        now,
+        deadlineAt: now + this.#o.deadlineMs,
+        mediaId: req.mediaId ?? null,
+      });
+    } catch (err) {
+      this.#countQueued(userId, -1);
+      throw err;
+    } finally {
+      if (status === "sending") this.#hold(userId, -1);
+    }
+    if (!row) {
+      this.#countQueued(userId, -1);
+      // The same uuid was submitted meanwhile (here or on another node): that one's outcome counts.
+      const raced = await this.#q.byUuid(userId, uuid);
+      if (!raced) throw new Error("outbox insert returned nothing");
+      return this.#outcomeOf(raced, hooks);
+    }
+    const outcome = this.#waiters.wait(row.id, hooks);
     if (status === "sending") void this.#start(row);
     return outcome;
   }
 
-  #queuedOf(userId: number): number {
-    let n = this.#queued.get(userId);
-    if (n === undefined) {
-      n = this.#q.queuedOf.get(userId)?.n ?? 0;
-      this.#queued.set(userId, n);
-    }
-    return n;
+  /** Moves `n` of the user's attempt slots (a reservation across an await). */
+  #hold(userId: number, n: number): void {
+    const left = (this.#running.get(userId) ?? 0) + n;
+    if (left > 0) this.#running.set(userId, left);
+    else this.#running.delete(userId);
+  }
+
+  /** SQLite: the user's queued sends are counted in memory after the first read. */
+  async #loadQueued(userId: number): Promise<void> {
+    if (this.#queued.has(userId)) return;
+    const { n } = await this.#q.queuedOf(userId);
+    if (!this.#queued.has(userId)) this.#queued.set(userId, n);
+  }
+
+  #countQueued(userId: number, n: number): void {
+    const queued = this.#queued.get(userId);
+    if (queued !== undefined) this.#queued.set(userId, Math.max(0, queued + n));
   }
 
   /** Refused: the user has too many sends queued. Come back when one could have gone. */
-  #rateLimited(userId: number): SendOutcome {
-    const retryAfterMs = rateLimitedRetryMs(this.#q.queuedOf.get(userId)?.next ?? undefined, this.#o.now());
+  async #rateLimited(userId: number): Promise<SendOutcome> {
+    const retryAfterMs = rateLimitedRetryMs(
+      (await this.#q.queuedOf(userId)).next ?? undefined,
+      this.#o.now(),
+    );
     this.#m.sends.inc({ outcome: "rate_limited" });
     this.#o.log.warn("outbox_rate_limited", { userId, limit: this.#o.maxQueuedPerUser, retryAfterMs });
     return {
@@ -184,48 +240,18 @@ export class Outbox {
 
   /** Resolves with the outcome of a row once it is final. */
   #outcomeOf(row: Row, hooks?: SubmitHooks): Promise<SendOutcome> {
-    if (row.status === "sent")
-      return Promise.resolve({ ok: true, messageIds: JSON.parse(row.messageIds ?? "[]") });
-    if (row.status === "failed") {
-      return Promise.resolve({
-        ok: false,
-        code: row.lastErrorCode ?? "send_failed",
-        message: row.lastError ?? "send failed",
-        retryable: false,
-      });
-    }
-    const outcome = this.#wait(row.id, hooks);
+    const final = finalOutcome(row);
+    if (final) return Promise.resolve(final);
+    const outcome = this.#waiters.wait(row.id, hooks);
     // Asked again while it waits for a retry (e.g. the plugin resent after a reconnect): say so now.
-    if (row.status === "pending" && row.attempts > 0) this.#tellQueued(row.id, row.uuid, row.nextAttemptAt);
+    if (row.status === "pending" && row.attempts > 0)
+      this.#waiters.tellQueued(row.id, row.uuid, row.nextAttemptAt);
     return outcome;
   }
 
-  #wait(id: number, hooks?: SubmitHooks): Promise<SendOutcome> {
-    return new Promise((resolve) => {
-      const list = this.#waiters.get(id) ?? [];
-      list.push({ resolve, hooks });
-      this.#waiters.set(id, list);
-    });
-  }
-
   #settle(row: Row, outcome: SendOutcome) {
-    const list = this.#waiters.get(row.id);
-    this.#waiters.delete(row.id);
-    const queued = this.#queued.get(row.userId);
-    if (queued !== undefined) this.#queued.set(row.userId, Math.max(0, queued - 1));
-    for (const w of list ?? []) w.resolve(outcome);
-  }
-
-  #tellQueued(id: number, uuid: string, retryAt: number) {
-    for (const w of this.#waiters.get(id) ?? []) {
-      if (w.toldQueued || !w.hooks?.onQueued) continue;
-      w.toldQueued = true;
-      try {
-        w.hooks.onQueued({ uuid, retryAt });
-      } catch (err) {
-        this.#o.log.error("outbox_hook_failed", { err: err as Error });
-      }
-    }
+    this.#countQueued(row.userId, -1);
+    this.#waiters.settle(row.id, outcome);
   }
 
   #track(p: Promise<void>) {
@@ -235,125 +261,146 @@ export class Outbox {
 
   /** Runs one attempt of a claimed row; when it ends, the user's next waiting send starts. */
   #start(row: Row): Promise<void> {
-    this.#running.set(row.userId, (this.#running.get(row.userId) ?? 0) + 1);
+    this.#hold(row.userId, 1);
+    this.#attempting.add(row.id);
     const run = this.#attempt(row).then(
-      (final) => this.#finished(row.userId, final),
+      (final) => this.#finished(row, final),
       (err) => {
         // A database error while recording the outcome: the row stays 'sending' until the recovery
-        // at the next start takes it up again; the uuid keeps that resend from double-posting.
+        // at the next start (or, in a cluster, its lease's end) takes it up again; the uuid keeps
+        // that resend from double-posting.
         this.#o.log.error("outbox_attempt_failed", {
           outboxId: row.id,
           userId: row.userId,
           err: err as Error,
         });
-        this.#finished(row.userId, false);
+        this.#finished(row, false);
       },
     );
     this.#track(run);
     return run;
   }
 
-  #finished(userId: number, final: boolean): void {
-    const n = (this.#running.get(userId) ?? 1) - 1;
-    if (n > 0) this.#running.set(userId, n);
-    else this.#running.delete(userId);
+  #finished(row: Row, final: boolean): void {
+    this.#attempting.delete(row.id);
+    this.#hold(row.userId, -1);
     // After a transient failure (an outage, or shutdown cancelling the waits) the scan timer starts
     // the user's next sends, a few per tick, instead of running the whole queue into the failure.
     if (this.#stopping || !final) return;
-    try {
-      void this.#startDue(userId);
-    } catch (err) {
-      // The scan timer picks the rows up later; a database error here must not go unhandled.
-      this.#o.log.error("outbox_start_failed", { userId, err: err as Error });
-    }
+    // The scan timer picks the rows up later; a database error here must not go unhandled.
+    this.#startDue(row.userId).catch((err) =>
+      this.#o.log.error("outbox_start_failed", { userId: row.userId, err: err as Error }),
+    );
   }
 
   /** Starts the user's due sends, oldest first, as far as its concurrency allows. */
-  #startDue(userId: number): Promise<void>[] {
+  async #startDue(userId: number): Promise<Promise<void>[]> {
     const free = this.#o.concurrencyPerUser - (this.#running.get(userId) ?? 0);
     if (free <= 0) return [];
-    const started: Promise<void>[] = [];
-    for (const { id } of this.#q.dueOf.all(userId, this.#o.now(), free)) {
-      const row = this.#q.claim.get(id, this.#o.now());
-      if (row) started.push(this.#start(row));
+    // The free slots are held while the claim runs, so a concurrent start cannot take them too.
+    this.#hold(userId, free);
+    let rows: Row[];
+    try {
+      rows = await this.#q.claimDue(userId, this.#o.now(), free);
+    } finally {
+      this.#hold(userId, -free);
     }
-    return started;
+    return rows.map((row) => this.#start(row));
   }
 
   /** One attempt; true when the send is final (sent or failed), false when it waits for a retry. */
   async #attempt(row: Row): Promise<boolean> {
     const port = this.#o.port();
     if (!port) {
-      this.#fail(row, "feishu_unconfigured", "the relay has no Feishu app configured");
+      await this.#fail(row, "feishu_unconfigured", "the relay has no Feishu app configured");
       return true;
     }
     let stored: Stored;
     try {
       stored = JSON.parse(row.request) as Stored;
     } catch {
-      this.#fail(row, "bad_request", "the stored send could not be read");
+      await this.#fail(row, "bad_request", "the stored send could not be read");
       return true;
     }
     const { target, req } = stored;
     // The request lives in `req` now; the row need not hold a second copy while the send waits.
     row.request = "";
+    let ids: string[];
     try {
       // Feishu dedupes uuids app-wide: scope them per user so two users' keys never collide.
-      const ids = await port(
+      ids = await port(
         target,
         req,
         `u${row.userId}:${row.uuid}`,
         `user:${row.userId}`,
         req.mediaId === undefined ? undefined : this.#mediaSlot(row),
       );
-      this.#q.sent.run(row.id, JSON.stringify(ids), this.#o.now());
-      this.#m.sends.inc({ outcome: "sent" });
-      this.#afterSent(req);
-      this.#settle(row, { ok: true, messageIds: ids });
-      return true;
     } catch (err) {
-      const f = asFailure(err);
-      const now = this.#o.now();
-      const next = now + retryDelayMs(row.attempts, f.retryAfterMs, this.#o.random);
-      if (f.retryable && next < row.deadlineAt) {
-        this.#q.retry.run(row.id, next, String(f.code), f.message, now);
-        this.#m.retries.inc();
-        this.#o.log.warn("outbox_retry_scheduled", {
-          outboxId: row.id,
-          userId: row.userId,
-          code: f.code,
-          attempt: row.attempts + 1,
-          retryAt: next,
-        });
-        this.#tellQueued(row.id, row.uuid, next);
+      return this.#failed(row, err);
+    }
+    // The message is in Feishu whoever records it: a late writer (claim lost) still tells its caller.
+    if (!(await this.#q.sent(row.id, ids, this.#o.now()))) this.#claimLost(row, "sent");
+    this.#m.sends.inc({ outcome: "sent" });
+    await this.#afterSent(req);
+    this.#settle(row, { ok: true, messageIds: ids });
+    return true;
+  }
+
+  /** The attempt failed: a retry while the deadline allows and the error is transient, else final. */
+  async #failed(row: Row, err: unknown): Promise<boolean> {
+    const f = asFailure(err);
+    const now = this.#o.now();
+    const next = now + retryDelayMs(row.attempts, f.retryAfterMs, this.#o.random);
+    if (f.retryable && next < row.deadlineAt) {
+      // Refused: another node holds the row now; its outcome reaches our caller through the scan.
+      if (!(await this.#q.retry(row.id, next, String(f.code), f.message, now))) {
+        this.#claimLost(row, "retry");
         return false;
       }
-      this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
-      return true;
+      this.#m.retries.inc();
+      this.#o.log.warn("outbox_retry_scheduled", {
+        outboxId: row.id,
+        userId: row.userId,
+        code: f.code,
+        attempt: row.attempts + 1,
+        retryAt: next,
+      });
+      this.#waiters.tellQueued(row.id, row.uuid, next);
+      return false;
     }
+    await this.#fail(row, String(f.code), f.message, f.retryable ? "deadline passed" : undefined);
+    return true;
+  }
+
+  #claimLost(row: Row, result: string): void {
+    this.#o.log.warn("outbox_claim_lost", { outboxId: row.id, userId: row.userId, result });
   }
 
   #mediaSlot(row: Row): MediaKeySlot {
     return {
       key: row.mediaKey ?? undefined,
-      record: (key) => {
-        this.#q.mediaKey.run(row.id, key);
+      record: async (key) => {
+        if (!(await this.#q.recordMediaKey(row.id, key))) this.#claimLost(row, "media_key");
         row.mediaKey = key;
       },
     };
   }
 
   /** The send is recorded as sent; a failing hook (media cleanup) must not turn that into a failure. */
-  #afterSent(req: SendRequest) {
+  async #afterSent(req: SendRequest) {
     try {
-      this.#o.onSent?.(req);
+      await this.#o.onSent?.(req);
     } catch (err) {
       this.#o.log.error("outbox_on_sent_failed", { err: err as Error });
     }
   }
 
-  #fail(row: Row, code: string, message: string, why?: string) {
-    this.#q.failed.run(row.id, code, message, this.#o.now());
+  async #fail(row: Row, code: string, message: string, why?: string) {
+    if (!(await this.#q.failed(row.id, code, message, this.#o.now()))) {
+      // Another node retook the row and may still succeed: its outcome is the one that counts.
+      this.#claimLost(row, "failed");
+      return;
+    }
     this.#m.sends.inc({ outcome: "failed" });
     this.#o.log.warn("outbox_send_failed", { outboxId: row.id, userId: row.userId, code, why });
     this.#settle(row, {
@@ -364,22 +411,60 @@ export class Outbox {
     });
   }
 
-  /** Attempts every due row (each user's oldest first, within its concurrency); the timer calls it, tests too. */
+  /**
+   * Attempts every due row (each user's oldest first, within its concurrency); the timer calls it,
+   * tests too. In a cluster it also renews this node's leases and collects outcomes other nodes
+   * wrote for sends whose callers wait here.
+   */
   async runDue(): Promise<number> {
-    const started: Promise<void>[] = [];
-    for (const { userId } of this.#q.dueUsers.all(this.#o.now())) started.push(...this.#startDue(userId));
+    const started = await this.#scan();
     await Promise.allSettled(started);
     return started.length;
   }
 
+  /** Claims and starts what is due; does not wait for the attempts (the timer's pass). */
+  async #scan(): Promise<Promise<void>[]> {
+    if (this.#q.shared) await this.#clusterChores();
+    const started: Promise<void>[] = [];
+    for (const userId of await this.#q.dueUsers(this.#o.now())) {
+      started.push(...(await this.#startDue(userId)));
+    }
+    return started;
+  }
+
+  async #clusterChores(): Promise<void> {
+    const now = this.#o.now();
+    if (this.#attempting.size > 0 && now - this.#renewedAt >= LEASE_RENEW_MS) {
+      await this.#q.renew([...this.#attempting], now);
+      this.#renewedAt = now;
+    }
+    const orphans = this.#waiters.rows().filter((id) => !this.#attempting.has(id));
+    for (const row of await this.#q.finals(orphans)) this.#settle(row, finalOutcome(row)!);
+  }
+
   /** Rows a crash left mid-send go back to pending (the Feishu uuid makes resending safe). */
-  start(): void {
-    const recovered = this.#q.recover.run().changes;
-    if (recovered) this.#o.log.info("outbox_recovered", { rows: recovered });
+  start(): Promise<void> {
+    const ready = this.#q.recover(this.#o.now()).then(
+      (recovered) => {
+        if (recovered) this.#o.log.info("outbox_recovered", { rows: recovered });
+      },
+      (err) => this.#o.log.error("outbox_recover_failed", { err: err as Error }),
+    );
+    this.#ready = ready;
+    // One scan at a time: a slow database (many due users in a cluster) must not pile scans up.
+    // A scan does not wait for its attempts, so long sends never hold up lease renewals.
+    let scanning = false;
     this.#timer = setInterval(() => {
-      this.runDue().catch((err) => this.#o.log.error("outbox_scan_failed", { err: err as Error }));
+      if (scanning) return;
+      scanning = true;
+      this.#scan()
+        .catch((err) => this.#o.log.error("outbox_scan_failed", { err: err as Error }))
+        .finally(() => {
+          scanning = false;
+        });
     }, this.#o.tickMs);
     this.#timer.unref?.();
+    return ready;
   }
 
   /** Stops scanning and waits for sends in flight (shutdown). */
@@ -390,7 +475,7 @@ export class Outbox {
   }
 
   /** Forgets finished rows older than the uuid memory (1 h) and the retention. */
-  prune(olderThanMs: number): number {
-    return this.#q.prune.run(this.#o.now() - olderThanMs).changes;
+  prune(olderThanMs: number): Promise<number> {
+    return this.#q.prune(this.#o.now() - olderThanMs);
   }
 }

@@ -17,10 +17,30 @@ export const databaseBusy = () =>
 
 export type SubmitFailure = Extract<SendOutcome, { ok: false }>;
 
-/** SQLite refused because another connection holds the lock (bun:sqlite sets `code`). */
+/**
+ * PostgreSQL's answers that pass with time: serialization failure, deadlock, lock not available,
+ * too many connections, server shutting down (SQLSTATEs in Bun's `errno`).
+ */
+const PG_TRANSIENT_STATES = new Set(["40001", "40P01", "55P03", "53300", "57P01", "57P03"]);
+
+/**
+ * The database refused for now: SQLite because another connection holds the lock (bun:sqlite sets
+ * `code`); PostgreSQL (cluster) because the server is unreachable or answered a transient state.
+ * Drizzle wraps driver errors, so the `cause` is looked at too.
+ */
 export function isDatabaseBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code);
+  for (
+    let e = err as { code?: unknown; errno?: unknown; cause?: unknown } | null, depth = 0;
+    e && depth < 3;
+    depth++
+  ) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+    if (/^ERR_POSTGRES_(CONNECTION|IDLE_TIMEOUT|LIFETIME_TIMEOUT)/.test(code)) return true;
+    if (code === "ERR_POSTGRES_SERVER_ERROR" && PG_TRANSIENT_STATES.has(String(e.errno))) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }
 
 export function sendFailure(err: unknown, log: Logger, fields: Record<string, unknown> = {}): SubmitFailure {

@@ -7,6 +7,7 @@
 import type { RelayContext } from "../context.ts";
 import { CardKit } from "../feishu/cardkit.ts";
 import type { Feishu } from "../feishu/index.ts";
+import { createStreamStore } from "./stream-store.ts";
 import { type StreamFeishu, StreamManager, type StreamManagerOptions } from "./streams.ts";
 
 /** Ended streams are forgotten after two days (a stream id is unique for at least a day). */
@@ -19,7 +20,8 @@ export function startStreams(ctx: RelayContext, feishu: Feishu | undefined, extr
     cards: new CardKit(feishu.client, feishu.limiter),
     deliver: (target, msg, opts) => feishu.sender.deliver(target, msg, opts),
   };
-  const streams = new StreamManager(ctx.db, {
+  const store = createStreamStore(ctx.storage);
+  const streams = new StreamManager(store, {
     now: ctx.now,
     log: ctx.log.child({ module: "streams" }),
     metrics: ctx.metrics,
@@ -34,12 +36,15 @@ export function startStreams(ctx: RelayContext, feishu: Feishu | undefined, extr
   if (side) streams.recover().catch((err) => log.error("streams_recover_failed", { err: err as Error }));
   // Idle streams are found within a tenth of the idle time (at most a minute late).
   const sweepMs = Math.min(60_000, Math.max(1000, (ctx.config.FEISHU_STREAM_IDLE * 1000) / 10));
+  const failed = (err: unknown) => log.error("streams_sweep_failed", { err: err as Error });
   const timer = setInterval(() => {
     try {
       streams.closeIdle();
-      streams.prune(ctx.now() - PRUNE_AFTER_MS);
+      streams.prune(ctx.now() - PRUNE_AFTER_MS).catch(failed);
+      // Cluster: streams a dead node left open are closed by whichever node sweeps.
+      if (side && store.shared) streams.recover().catch(failed);
     } catch (err) {
-      log.error("streams_sweep_failed", { err: err as Error });
+      failed(err);
     }
   }, sweepMs);
   timer.unref();

@@ -1,9 +1,13 @@
 /**
- * The `streams` table (db/schema.ts): one streaming card per (user, stream id), and the prepared
- * statements the stream manager runs, prepared once per database. `sequence` is written before each
- * card call so a restart continues above it; `shown_text` after each call Feishu accepted.
+ * The `streams` table's port (`StreamStore`): one streaming card per (user, stream id). `sequence` is
+ * written before each card call so a restart continues above it; `shown_text` after each call
+ * Feishu accepted. Adapters: SQLite (statements prepared once) and PostgreSQL.
  */
-import type { Database } from "bun:sqlite";
+import { and, eq, inArray, lte } from "drizzle-orm";
+import type { Db } from "../db/open.ts";
+import { streams } from "../db/pg-schema.ts";
+import type { PgDb } from "../db/postgres.ts";
+import type { Storage } from "../storage/storage.ts";
 
 export type StreamStatus = "opening" | "open" | "closed" | "final" | "failed";
 
@@ -21,14 +25,40 @@ export interface StreamRow {
   updatedAt: number;
 }
 
-export function streamStatements(c: Database) {
+export interface StreamStore {
+  /** Other processes write this table too (cluster): a stream open here may be another node's. */
+  readonly shared: boolean;
+  byStream(userId: number, streamId: string): Promise<StreamRow | undefined>;
+  /** The new row (`opening`), or undefined when the stream exists already (the unique index decides). */
+  insert(userId: number, streamId: string, target: string, now: number): Promise<StreamRow | undefined>;
+  opened(id: number, cardId: string, messageId: string, shown: string, now: number): Promise<void>;
+  cardCreated(id: number, cardId: string, now: number): Promise<void>;
+  sequence(id: number, sequence: number): Promise<void>;
+  shown(id: number, text: string, now: number): Promise<void>;
+  setStatus(id: number, status: StreamStatus, now: number): Promise<void>;
+  /** Streams still `opening` or `open` last updated at or before `before`, oldest first. */
+  unfinished(before: number): Promise<StreamRow[]>;
+  /** Forgets ended streams last updated at or before `before`; how many. */
+  prune(before: number): Promise<number>;
+}
+
+export function createStreamStore(storage: Storage): StreamStore {
+  return storage.dialect === "sqlite"
+    ? new SqliteStreamStore(storage.db)
+    : new PostgresStreamStore(storage.db);
+}
+
+const ENDED: StreamStatus[] = ["closed", "final", "failed"];
+const UNFINISHED: StreamStatus[] = ["opening", "open"];
+
+function statements(db: Db) {
+  const c = db.$client;
   const cols = `id, user_id AS userId, stream_id AS streamId, target, card_id AS cardId,
     message_id AS messageId, sequence, shown_text AS shownText, status, updated_at AS updatedAt`;
   return {
     byStream: c.query<StreamRow, [number, string]>(
       `SELECT ${cols} FROM streams WHERE user_id = ? AND stream_id = ?`,
     ),
-    /** Undefined when the stream exists already (the unique index decides). */
     insert: c.query<StreamRow, [number, string, string, number]>(
       `INSERT INTO streams (user_id, stream_id, target, status, created_at, updated_at)
        VALUES (?1, ?2, ?3, 'opening', ?4, ?4) ON CONFLICT DO NOTHING RETURNING ${cols}`,
@@ -47,8 +77,8 @@ export function streamStatements(c: Database) {
     status: c.query<never, [number, string, number]>(
       "UPDATE streams SET status = ?2, updated_at = ?3 WHERE id = ?1",
     ),
-    unfinished: c.query<StreamRow, []>(
-      `SELECT ${cols} FROM streams WHERE status IN ('opening', 'open') ORDER BY id`,
+    unfinished: c.query<StreamRow, [number]>(
+      `SELECT ${cols} FROM streams WHERE status IN ('opening', 'open') AND updated_at <= ? ORDER BY id`,
     ),
     prune: c.query<never, [number]>(
       "DELETE FROM streams WHERE status IN ('closed', 'final', 'failed') AND updated_at <= ?",
@@ -56,4 +86,108 @@ export function streamStatements(c: Database) {
   };
 }
 
-export type StreamStatements = ReturnType<typeof streamStatements>;
+export class SqliteStreamStore implements StreamStore {
+  readonly shared = false;
+  readonly #q;
+
+  constructor(db: Db) {
+    this.#q = statements(db);
+  }
+
+  async byStream(userId: number, streamId: string) {
+    return this.#q.byStream.get(userId, streamId) ?? undefined;
+  }
+  async insert(userId: number, streamId: string, target: string, now: number) {
+    return this.#q.insert.get(userId, streamId, target, now) ?? undefined;
+  }
+  async opened(id: number, cardId: string, messageId: string, shown: string, now: number) {
+    this.#q.opened.run(id, cardId, messageId, shown, now);
+  }
+  async cardCreated(id: number, cardId: string, now: number) {
+    this.#q.cardCreated.run(id, cardId, now);
+  }
+  async sequence(id: number, sequence: number) {
+    this.#q.sequence.run(id, sequence);
+  }
+  async shown(id: number, text: string, now: number) {
+    this.#q.shown.run(id, text, now);
+  }
+  async setStatus(id: number, status: StreamStatus, now: number) {
+    this.#q.status.run(id, status, now);
+  }
+  async unfinished(before: number) {
+    return this.#q.unfinished.all(before);
+  }
+  async prune(before: number) {
+    return this.#q.prune.run(before).changes;
+  }
+}
+
+const COLS = {
+  id: streams.id,
+  userId: streams.userId,
+  streamId: streams.streamId,
+  target: streams.target,
+  cardId: streams.cardId,
+  messageId: streams.messageId,
+  sequence: streams.sequence,
+  shownText: streams.shownText,
+  status: streams.status,
+  updatedAt: streams.updatedAt,
+};
+
+export class PostgresStreamStore implements StreamStore {
+  readonly shared = true;
+
+  constructor(private readonly db: PgDb) {}
+
+  async byStream(userId: number, streamId: string) {
+    const [row] = await this.db
+      .select(COLS)
+      .from(streams)
+      .where(and(eq(streams.userId, userId), eq(streams.streamId, streamId)));
+    return row as StreamRow | undefined;
+  }
+  async insert(userId: number, streamId: string, target: string, now: number) {
+    const [row] = await this.db
+      .insert(streams)
+      .values({ userId, streamId, target, status: "opening", createdAt: now, updatedAt: now })
+      .onConflictDoNothing({ target: [streams.userId, streams.streamId] })
+      .returning(COLS);
+    return row as StreamRow | undefined;
+  }
+  async opened(id: number, cardId: string, messageId: string, shown: string, now: number) {
+    await this.#set(id, { cardId, messageId, shownText: shown, status: "open", updatedAt: now });
+  }
+  async cardCreated(id: number, cardId: string, now: number) {
+    await this.#set(id, { cardId, updatedAt: now });
+  }
+  async sequence(id: number, sequence: number) {
+    await this.#set(id, { sequence });
+  }
+  async shown(id: number, text: string, now: number) {
+    await this.#set(id, { shownText: text, updatedAt: now });
+  }
+  async setStatus(id: number, status: StreamStatus, now: number) {
+    await this.#set(id, { status, updatedAt: now });
+  }
+  async unfinished(before: number) {
+    const rows = await this.db
+      .select(COLS)
+      .from(streams)
+      .where(and(inArray(streams.status, UNFINISHED), lte(streams.updatedAt, before)))
+      .orderBy(streams.id);
+    return rows as StreamRow[];
+  }
+  async prune(before: number) {
+    const rows = await this.db
+      .delete(streams)
+      .where(and(inArray(streams.status, ENDED), lte(streams.updatedAt, before)))
+      .returning({ id: streams.id });
+    return rows.length;
+  }
+
+  async #set(id: number, set: Partial<typeof streams.$inferInsert>) {
+    await this.db.update(streams).set(set).where(eq(streams.id, id));
+  }
+}

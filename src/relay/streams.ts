@@ -9,8 +9,12 @@
  * State lives in the `streams` table (stream-store.ts): `sequence` is stored before each card call
  * (CardKit wants it strictly increasing per card, across restarts too) and `shown_text` after each
  * call Feishu accepted. In memory: only streams being opened, updated or closed.
+ *
+ * Cluster mode (M2-6): a stream lives on the node its plugin's socket is on; its final may be sent
+ * by any node (the outbox's claim), which then writes the card from the row. Another node's open
+ * streams are left alone at start-up: only streams untouched for twice the idle time (their node
+ * died) are closed, by whichever node sweeps first.
  */
-import type { Db } from "../db/open.ts";
 import { FeishuApiError, isChatRateLimit, isRateLimit } from "../feishu/api-error.ts";
 import { type CardKit, isCardGone, isStreamingClosed } from "../feishu/cardkit.ts";
 import { chunkMarkdown } from "../feishu/markdown-chunks.ts";
@@ -32,12 +36,7 @@ import {
   streamingCard,
   summaryOf,
 } from "./stream-card.ts";
-import {
-  type StreamRow,
-  type StreamStatements,
-  type StreamStatus,
-  streamStatements,
-} from "./stream-store.ts";
+import type { StreamRow, StreamStatus, StreamStore } from "./stream-store.ts";
 import { type DeliveryTarget, resolveTarget, type TargetFacts } from "./targets.ts";
 
 /** After a failed card creation, the user's new streams are refused for this long (protocol.md). */
@@ -106,20 +105,22 @@ const unavailable = (message: string): DraftAnswer => ({ code: "stream_unavailab
 
 export class StreamManager {
   readonly #o: Required<Omit<StreamManagerOptions, "onCardSent">> & Pick<StreamManagerOptions, "onCardSent">;
-  readonly #q: StreamStatements;
+  readonly #q: StreamStore;
   readonly #live = new Map<string, Live>();
   readonly #backoff = new Map<number, number>();
   readonly #stop = new AbortController();
+  /** Set while `recover` reads its rows: a final waits, so it finds its stream registered. */
+  #registering: Promise<void> | undefined;
   readonly #m;
 
-  constructor(db: Db, opts: StreamManagerOptions) {
+  constructor(store: StreamStore, opts: StreamManagerOptions) {
     this.#o = {
       ...opts,
       sleep: opts.sleep ?? abortableSleep,
       render: opts.render ?? cardMarkdown,
       chunk: opts.chunk ?? ((text, room) => chunkMarkdown(text, room, onceCost)),
     };
-    this.#q = streamStatements(db.$client);
+    this.#q = store;
     const m = opts.metrics;
     this.#m = {
       streams: m.counter(
@@ -149,8 +150,9 @@ export class StreamManager {
     }
     const resolved = resolveTarget(this.#o.targets, user, frame);
     if (!resolved.ok) return { code: resolved.code, message: resolved.message };
-    // A stream that ended (final, closed, refused) ignores its late drafts.
-    if (this.#q.byStream.get(user.id, frame.streamId)) return undefined;
+    // A stream that ended (final, closed, refused) ignores its late drafts; one that another draft
+    // opened while this one read takes the text.
+    if (await this.#q.byStream(user.id, frame.streamId)) return this.#offerRaced(key, frame.text);
     const now = this.#o.now();
     const feishu = this.#o.feishu();
     const refusal = !this.#o.enabled
@@ -160,10 +162,10 @@ export class StreamManager {
         : (this.#backoff.get(user.id) ?? 0) > now
           ? "card creation failed recently; send the final as usual"
           : undefined;
-    const row = this.#q.insert.get(user.id, frame.streamId, JSON.stringify(resolved.target), now);
-    if (!row) return undefined;
+    const row = await this.#q.insert(user.id, frame.streamId, JSON.stringify(resolved.target), now);
+    if (!row) return this.#offerRaced(key, frame.text);
     if (refusal || !feishu) {
-      this.#setStatus(row.id, "failed");
+      await this.#setStatus(row.id, "failed");
       this.#m.streams.inc({ outcome: "unavailable" });
       return unavailable(refusal ?? "unavailable");
     }
@@ -187,6 +189,7 @@ export class StreamManager {
     msgType: "text" | "markdown" = "markdown",
   ): Promise<string[] | undefined> {
     const key = `${userId}:${streamId}`;
+    await this.#registering;
     const live = this.#live.get(key);
     if (live) {
       live.finalized = true;
@@ -209,7 +212,7 @@ export class StreamManager {
     msgType: "text" | "markdown",
     live: Live | undefined,
   ): Promise<string[] | undefined> {
-    const row = this.#q.byStream.get(userId, streamId);
+    const row = await this.#q.byStream(userId, streamId);
     const feishu = this.#o.feishu();
     if (!row?.cardId || !row.messageId || row.status === "failed" || row.status === "opening" || !feishu)
       return undefined;
@@ -225,7 +228,7 @@ export class StreamManager {
         if (!(err instanceof FeishuApiError) || err.retryable) throw err;
         // The card cannot take the final (gone, expired, refused): the answer goes as a message.
         this.#o.log.warn("stream_final_fallback", { userId, streamId, ...err.toLog() });
-        this.#setStatus(row.id, "failed");
+        await this.#setStatus(row.id, "failed");
         return undefined;
       }
     }
@@ -255,18 +258,32 @@ export class StreamManager {
 
   /**
    * Start-up: streams a previous process left `opening`/`open` are closed with what they show
-   * (a card never sent, or never created, is marked failed). Resolves when all are done.
+   * (a card never sent, or never created, is marked failed). Resolves when all are done. In a
+   * cluster only streams untouched for twice the idle time are taken (others may be live on
+   * another node); the sweep calls it again to close what a dead node left.
    */
   async recover(): Promise<number> {
-    const rows = this.#q.unfinished.all();
+    const before = this.#q.shared ? this.#o.now() - 2 * this.#o.idleMs : Number.MAX_SAFE_INTEGER;
+    let registered = () => {};
+    this.#registering = new Promise((resolve) => {
+      registered = resolve;
+    });
+    let rows: StreamRow[];
+    try {
+      rows = (await this.#q.unfinished(before)).filter((r) => !this.#live.has(`${r.userId}:${r.streamId}`));
+    } finally {
+      // Registered below before any other await: a final waiting on this finds its stream.
+      queueMicrotask(registered);
+    }
     const open: Array<[string, Live]> = [];
     const unsent: Live[] = [];
+    const failed: number[] = [];
     for (const row of rows) {
       const state = this.#fromRow(row, JSON.parse(row.target) as DeliveryTarget);
       state.ending = true;
       if (!row.cardId || !row.messageId || row.status === "opening") {
         // Never shown to anyone (a card created but not sent still gets its streaming ended).
-        this.#setStatus(row.id, "failed");
+        failed.push(row.id);
         if (row.cardId) unsent.push(state);
         continue;
       }
@@ -275,6 +292,7 @@ export class StreamManager {
       this.#live.set(key, state);
       open.push([key, state]);
     }
+    for (const id of failed) await this.#setStatus(id, "failed");
     for (const state of unsent) await this.#close(state);
     // One at a time (a restart after a big crash must not burst). A final arriving first takes its
     // stream over and waits only for a close already under way, not for the queue before it.
@@ -288,8 +306,8 @@ export class StreamManager {
   }
 
   /** Forgets ended streams last touched before `before` (their cards are no longer updated). */
-  prune(before: number): number {
-    return this.#q.prune.run(before).changes;
+  prune(before: number): Promise<number> {
+    return this.#q.prune(before);
   }
 
   /** Shutdown: waits stop at once, calls in flight finish; open cards are closed at the next start. */
@@ -314,7 +332,7 @@ export class StreamManager {
     try {
       const cardId = await feishu.cards.createCard(streamingCard(shown), opts);
       s.cardId = cardId;
-      this.#q.cardCreated.run(s.row, cardId, this.#o.now());
+      await this.#q.cardCreated(s.row, cardId, this.#o.now());
       const [messageId] = await feishu.deliver(
         s.target,
         { msgType: "interactive", content: cardMessageContent(cardId) },
@@ -324,7 +342,7 @@ export class StreamManager {
       s.status = "open";
       s.shown = shown;
       s.lastCallAt = this.#o.now();
-      this.#q.opened.run(s.row, cardId, messageId, shown, s.lastCallAt);
+      await this.#q.opened(s.row, cardId, messageId, shown, s.lastCallAt);
       this.#m.streams.inc({ outcome: "opened" });
       if (s.target.kind === "reply") this.#o.onCardSent?.(s.target.messageId);
       if (s.pending !== undefined && !s.ending) this.#kick(s);
@@ -332,8 +350,10 @@ export class StreamManager {
     } catch (err) {
       s.status = "failed";
       s.ending = true;
-      this.#setStatus(s.row, "failed");
       this.#live.delete(key);
+      await this.#setStatus(s.row, "failed").catch((e) =>
+        this.#o.log.error("stream_write_failed", { userId: s.userId, err: e as Error }),
+      );
       this.#backoff.set(s.userId, this.#o.now() + CREATE_BACKOFF_MS);
       this.#m.streams.inc({ outcome: "unavailable" });
       const fields = err instanceof FeishuApiError ? err.toLog() : { err: err as Error };
@@ -379,8 +399,8 @@ export class StreamManager {
   async #update(s: Live, text: string): Promise<void> {
     const shown = fitDraft(this.#o.render(text));
     if (shown === s.shown || shown === "") return;
-    const sequence = this.#nextSequence(s);
     try {
+      const sequence = await this.#nextSequence(s);
       await this.#cards().streamContent(
         s.cardId!,
         CONTENT_ELEMENT,
@@ -390,17 +410,17 @@ export class StreamManager {
       );
       s.shown = shown;
       s.failures = 0;
-      this.#q.shown.run(s.row, shown, this.#o.now());
+      await this.#q.shown(s.row, shown, this.#o.now());
       this.#m.updates.inc({ outcome: "sent" });
     } catch (err) {
       if (s.updates.signal.aborted) return;
-      this.#updateFailed(s, text, err);
+      await this.#updateFailed(s, text, err);
     } finally {
       s.lastCallAt = Math.max(s.lastCallAt, this.#o.now());
     }
   }
 
-  #updateFailed(s: Live, text: string, err: unknown): void {
+  async #updateFailed(s: Live, text: string, err: unknown): Promise<void> {
     const e = err instanceof FeishuApiError ? err : undefined;
     if (e && (isRateLimit(e) || isChatRateLimit(e))) {
       // Skipped, not retried: the next tick sends whatever is newest by then.
@@ -415,7 +435,7 @@ export class StreamManager {
       // Feishu ended streaming itself (or the card is unusable): the final replaces the element.
       this.#o.log.warn("stream_updates_stopped", { userId: s.userId, ...fields });
       s.status = "closed";
-      this.#setStatus(s.row, "closed");
+      await this.#setStatus(s.row, "closed");
       return;
     }
     this.#o.log.warn("stream_update_failed", { userId: s.userId, ...fields });
@@ -427,40 +447,40 @@ export class StreamManager {
   async #writeFinal(s: Live, row: StreamRow, feishu: StreamFeishu, card: string, summary: string) {
     const opts = { priority: "final" as const, owner: s.owner, signal: this.#stop.signal };
     const cardId = row.cardId!;
-    const step = () => {
-      const sequence = this.#nextSequence(s);
+    const step = async () => {
+      const sequence = await this.#nextSequence(s);
       return { sequence, uuid: stepUuid(cardId, sequence) };
     };
     let streaming = row.status === "open";
     // The last draft was the final text already: ending streaming is all that is left.
     if (streaming && card === row.shownText) {
-      await feishu.cards.closeStreaming(cardId, summary, step(), opts);
+      await feishu.cards.closeStreaming(cardId, summary, await step(), opts);
       return this.#finalWritten(row.id, card);
     }
     if (streaming) {
       try {
-        await feishu.cards.streamContent(cardId, CONTENT_ELEMENT, card, step(), opts);
+        await feishu.cards.streamContent(cardId, CONTENT_ELEMENT, card, await step(), opts);
       } catch (err) {
         if (!isStreamingClosed(err)) throw err;
         streaming = false;
       }
     }
     if (!streaming)
-      await feishu.cards.replaceElement(cardId, CONTENT_ELEMENT, markdownElement(card), step(), opts);
-    await feishu.cards.closeStreaming(cardId, summary, step(), opts);
-    this.#finalWritten(row.id, card);
+      await feishu.cards.replaceElement(cardId, CONTENT_ELEMENT, markdownElement(card), await step(), opts);
+    await feishu.cards.closeStreaming(cardId, summary, await step(), opts);
+    await this.#finalWritten(row.id, card);
   }
 
-  #finalWritten(row: number, card: string): void {
-    this.#q.shown.run(row, card, this.#o.now());
-    this.#setStatus(row, "final");
+  async #finalWritten(row: number, card: string): Promise<void> {
+    await this.#q.shown(row, card, this.#o.now());
+    await this.#setStatus(row, "final");
     this.#m.streams.inc({ outcome: "finished" });
   }
 
   async #closeAndForget(s: Live, key: string): Promise<void> {
     const closed = await this.#close(s);
     if (closed) {
-      this.#setStatus(s.row, "closed");
+      await this.#setStatus(s.row, "closed");
       this.#m.streams.inc({ outcome: "closed" });
     }
     if (this.#live.get(key) === s) this.#live.delete(key);
@@ -471,8 +491,8 @@ export class StreamManager {
     const cards = this.#o.feishu()?.cards;
     if (!cards || !s.cardId) return false;
     for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
-      const sequence = this.#nextSequence(s);
       try {
+        const sequence = await this.#nextSequence(s);
         await cards.closeStreaming(
           s.cardId,
           summaryOf(s.shown) || " ",
@@ -511,14 +531,22 @@ export class StreamManager {
     await s.closing;
   }
 
-  #nextSequence(s: Live): number {
-    s.sequence++;
-    this.#q.sequence.run(s.row, s.sequence);
-    return s.sequence;
+  /** The next card sequence, stored before the call that uses it (a restart continues above). */
+  async #nextSequence(s: Live): Promise<number> {
+    const sequence = ++s.sequence;
+    await this.#q.sequence(s.row, sequence);
+    return sequence;
   }
 
-  #setStatus(row: number, status: StreamStatus): void {
-    this.#q.status.run(row, status, this.#o.now());
+  #setStatus(row: number, status: StreamStatus): Promise<void> {
+    return this.#q.setStatus(row, status, this.#o.now());
+  }
+
+  /** A draft that lost the race to open its stream: the winner shows its text (if still live). */
+  #offerRaced(key: string, text: string): DraftAnswer {
+    const live = this.#live.get(key);
+    if (live && !live.ending) this.#offer(live, text);
+    return undefined;
   }
 
   #cards(): StreamFeishu["cards"] {

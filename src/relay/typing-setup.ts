@@ -6,23 +6,27 @@
 import type { RelayContext } from "../context.ts";
 import { startPeriodic } from "../ops/periodic.ts";
 import { type ReactionPort, TypingIndicator } from "./typing.ts";
+import { createTypingStore } from "./typing-store.ts";
 
 /** The sweep runs this often, and at least twice per timeout. */
 const SWEEP_MAX_INTERVAL_MS = 30_000;
 
 export function startTyping(ctx: RelayContext, reactions: ReactionPort): TypingIndicator {
   const timeoutMs = ctx.config.FEISHU_TYPING_TIMEOUT * 1000;
+  const log = ctx.log.child({ module: "typing" });
   const typing = new TypingIndicator({
-    db: ctx.db.$client,
+    store: createTypingStore(ctx.storage, (err) => log.warn("typing_write_failed", { err: err as Error })),
     reactions,
     enabled: ctx.config.FEISHU_TYPING,
     timeoutMs,
     now: ctx.now,
-    log: ctx.log.child({ module: "typing" }),
+    log,
     metrics: ctx.metrics,
   });
-  typing.cleanUpLeftovers();
-  startPeriodic(ctx, Math.max(1000, Math.min(SWEEP_MAX_INTERVAL_MS, timeoutMs / 2)), () => typing.sweep());
+  typing.cleanUpLeftovers().catch((err) => log.error("typing_cleanup_failed", { err: err as Error }));
+  startPeriodic(ctx, Math.max(1000, Math.min(SWEEP_MAX_INTERVAL_MS, timeoutMs / 2)), () =>
+    typing.sweep().catch((err) => log.error("typing_sweep_failed", { err: err as Error })),
+  );
   ctx.onShutdown("work", "typing", () => typing.stop());
   return typing;
 }

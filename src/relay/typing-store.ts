@@ -1,10 +1,15 @@
 /**
- * The typing indicator's record of held reactions: in memory for every decision (delivery and ack
- * stay free of database reads), and written behind to the `typing_reactions` table so a restart can
- * remove what a crash left. Writes are grouped: all the claims, updates and drops of one turn of the
- * event loop go in one transaction (one fsync), not one each on the delivery path.
+ * The typing indicator's record of held reactions (`typing_reactions`), so a restart can remove what
+ * a crash left. Two adapters:
+ * - SQLite: in memory for every decision (delivery and ack stay free of database reads), and written
+ *   behind: all the claims, updates and drops of one turn of the event loop go in one transaction
+ *   (one fsync), not one each on the delivery path.
+ * - PostgreSQL (cluster): the table is the record, written directly, because the reply that ends
+ *   a reaction may be sent by another node than the one that added it.
  */
 import type { Database } from "bun:sqlite";
+import type { Awaitable, Storage } from "../storage/storage.ts";
+import { PostgresTypingStore } from "./typing-store-postgres.ts";
 
 export interface TypingRow {
   messageId: string;
@@ -13,6 +18,37 @@ export interface TypingRow {
   /** Null while the add call is in flight (or when a crash cut it short). */
   reactionId: string | null;
   addedAt: number;
+}
+
+/**
+ * The port. Reads and the claim return `Awaitable`: SQLite answers from memory synchronously (the
+ * delivery path), PostgreSQL asks the table.
+ */
+export interface TypingStore {
+  /** Reactions held by this process (SQLite) or the cluster (PostgreSQL) as last known. */
+  readonly size: number;
+  /** At start-up: the rows the last run left (cluster: rows this node cannot tell from live ones are not loaded). */
+  loadLeftovers(): Promise<TypingRow[]>;
+  get(messageId: string): Awaitable<TypingRow | undefined>;
+  /** Records a reaction about to be added; false when one is already held for the message. */
+  claim(messageId: string, userId: number, seq: number, now: number): Awaitable<boolean>;
+  /** The add answered; false when the row is gone meanwhile (a removal was asked for elsewhere). */
+  added(messageId: string, reactionId: string): Awaitable<boolean>;
+  drop(messageId: string): Awaitable<void>;
+  /** The user's rows with a seq up to `seq`. */
+  ackedBy(userId: number, seq: number): Awaitable<TypingRow[]>;
+  /** Rows added at or before `cutoff`. */
+  olderThan(cutoff: number): Awaitable<TypingRow[]>;
+  /** Resolves once the writes so far are committed: true, or false when a write failed. */
+  durable(): Promise<boolean>;
+  /** Commits what is queued now (shutdown, before the database closes). */
+  flush(): Promise<boolean>;
+}
+
+export function createTypingStore(storage: Storage, onError: (err: unknown) => void): TypingStore {
+  return storage.dialect === "sqlite"
+    ? new SqliteTypingStore(storage.db.$client, onError)
+    : new PostgresTypingStore(storage.db, onError);
 }
 
 const COLS =
@@ -31,7 +67,7 @@ function statements(c: Database) {
   };
 }
 
-export class TypingStore {
+export class SqliteTypingStore implements TypingStore {
   readonly #db: Database;
   readonly #q: ReturnType<typeof statements>;
   readonly #onError: (err: unknown) => void;
@@ -52,7 +88,7 @@ export class TypingStore {
   }
 
   /** At start-up: the rows the last run left, now held in memory like any other. */
-  loadLeftovers(): TypingRow[] {
+  async loadLeftovers(): Promise<TypingRow[]> {
     let rows: TypingRow[] = [];
     try {
       rows = this.#q.all.all();
@@ -75,11 +111,12 @@ export class TypingStore {
     return true;
   }
 
-  added(messageId: string, reactionId: string): void {
+  added(messageId: string, reactionId: string): boolean {
     const row = this.#rows.get(messageId);
-    if (!row) return;
+    if (!row) return false;
     row.reactionId = reactionId;
     this.#queue(() => this.#q.added.run(messageId, reactionId));
+    return true;
   }
 
   drop(messageId: string): void {
@@ -107,14 +144,17 @@ export class TypingStore {
     return [...this.#rows.values()].filter((r) => r.addedAt <= cutoff);
   }
 
-  /** Resolves once the writes queued so far are committed: true, or false when the write failed. */
   durable(): Promise<boolean> {
     if (this.#writes.length === 0) return Promise.resolve(true);
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** Commits the queued writes now, in one transaction (also on shutdown, before the database closes). */
-  flush(): boolean {
+  async flush(): Promise<boolean> {
+    return this.flushNow();
+  }
+
+  flushNow(): boolean {
     this.#scheduled = false;
     const writes = this.#writes;
     const waiters = this.#waiters;
@@ -149,6 +189,6 @@ export class TypingStore {
     this.#writes.push(write);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => this.flushNow());
   }
 }

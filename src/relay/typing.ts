@@ -9,15 +9,15 @@
  *
  * Every reaction is recorded (typing_reactions, typing-store.ts) before the add call, so a restart
  * can remove what a crash left behind. Nothing here may throw into delivery, acks or the outbox:
- * failures are logged.
+ * failures are logged. In a cluster the record is shared (PostgreSQL), so a reply sent by another
+ * node still ends the reaction.
  */
-import type { Database } from "bun:sqlite";
 import { FeishuApiError } from "../feishu/api-error.ts";
 import { isReactionThrottle, TYPING_EMOJI } from "../feishu/reactions.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Counter, Registry } from "../ops/metrics.ts";
 import type { StoredMessage } from "./inbox.ts";
-import { type TypingRow, TypingStore } from "./typing-store.ts";
+import type { TypingRow, TypingStore } from "./typing-store.ts";
 
 /** What the typing indicator needs from Feishu (feishu/reactions.ts `ReactionClient`). */
 export interface ReactionPort {
@@ -37,7 +37,8 @@ export interface TypingHooks {
 }
 
 export interface TypingOptions {
-  db: Database;
+  /** Built with `createTypingStore(storage, onError)`; its errors should reach the log. */
+  store: TypingStore;
   reactions: ReactionPort;
   /** FEISHU_TYPING. */
   enabled: boolean;
@@ -83,9 +84,7 @@ export class TypingIndicator implements TypingHooks {
       maxRemoveAttempts: MAX_REMOVE_ATTEMPTS,
       ...opts,
     };
-    this.#store = new TypingStore(opts.db, (err) =>
-      this.#o.log.warn("typing_write_failed", { err: err as Error }),
-    );
+    this.#store = opts.store;
     this.#breakerMs = this.#o.breakerStartMs;
     this.#count = opts.metrics.counter(
       "typing_reactions_total",
@@ -109,19 +108,28 @@ export class TypingIndicator implements TypingHooks {
       this.#inc("skipped");
       return;
     }
-    if (!this.#store.claim(messageId, m.userId, m.seq, now)) return;
-    this.#track(this.#add(m.userId, messageId));
+    const claimed = this.#store.claim(messageId, m.userId, m.seq, now);
+    // SQLite answers at once (the delivery path); PostgreSQL's answer is awaited off that path.
+    if (claimed === true) this.#track(this.#add(m.userId, messageId));
+    else if (claimed !== false)
+      this.#track(claimed.then((ok) => (ok ? this.#add(m.userId, messageId) : undefined)));
   }
 
   /** The plugin acked up to `seq`: its agent is done with every message up to there. */
   acked(userId: number, seq: number): void {
-    for (const row of this.#store.ackedBy(userId, seq)) this.#removeRow(row);
+    this.#each(this.#store.ackedBy(userId, seq));
   }
 
   /** The first reply to `messageId` was sent (a message, or a streaming card). */
   replied(messageId: string): void {
     const row = this.#store.get(messageId);
-    if (row) this.#removeRow(row);
+    if (row instanceof Promise) this.#track(row.then((r) => (r ? this.#removeRow(r) : undefined)));
+    else if (row) this.#removeRow(row);
+  }
+
+  #each(rows: TypingRow[] | Promise<TypingRow[]>): void {
+    if (Array.isArray(rows)) for (const row of rows) this.#removeRow(row);
+    else this.#track(rows.then((list) => this.#each(list)));
   }
 
   /** Reactions held now (added or being added). */
@@ -130,19 +138,26 @@ export class TypingIndicator implements TypingHooks {
   }
 
   /** Removes reactions past the timeout and retries failed removals. Runs on a timer. */
-  sweep(): void {
+  sweep(): Promise<void> {
+    const pass = this.#sweep();
+    // Tracked, so `settled()` also waits for a pass whose reads are still under way.
+    this.#track(pass);
+    return pass;
+  }
+
+  async #sweep(): Promise<void> {
     const cutoff = this.#o.now() - this.#o.timeoutMs;
-    for (const row of this.#store.olderThan(cutoff)) this.#removeRow(row);
+    for (const row of await this.#store.olderThan(cutoff)) this.#removeRow(row);
     for (const messageId of [...this.#removeFailures.keys()]) {
-      const row = this.#store.get(messageId);
+      const row = await this.#store.get(messageId);
       if (row) this.#removeRow(row);
       else this.#removeFailures.delete(messageId);
     }
   }
 
   /** At start-up: every row is a leftover of the last run (a crash, a hard stop); remove them all. */
-  cleanUpLeftovers(): number {
-    const rows = this.#store.loadLeftovers();
+  async cleanUpLeftovers(): Promise<number> {
+    const rows = await this.#store.loadLeftovers();
     for (const row of rows) this.#removeRow(row);
     if (rows.length) this.#o.log.info("typing_leftovers", { count: rows.length });
     return rows.length;
@@ -151,7 +166,7 @@ export class TypingIndicator implements TypingHooks {
   /** Resolves once every call started so far has answered and its record is written (tests, shutdown). */
   async settled(): Promise<void> {
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
-    this.#store.flush();
+    await this.#store.flush();
   }
 
   /** Shutdown: nothing new starts, waits in the limiter end; rows left are cleaned on the next start. */
@@ -167,7 +182,7 @@ export class TypingIndicator implements TypingHooks {
     // The row is committed before the call, so a crash cannot leave a reaction nobody knows of.
     if (!(await this.#store.durable())) {
       this.#adding.delete(messageId);
-      this.#store.drop(messageId);
+      await this.#store.drop(messageId);
       this.#inc("failed");
       return;
     }
@@ -179,7 +194,7 @@ export class TypingIndicator implements TypingHooks {
       });
     } catch (err) {
       this.#adding.delete(messageId);
-      this.#store.drop(messageId);
+      await this.#store.drop(messageId);
       if (this.#stop.signal.aborted) return;
       this.#inc("failed");
       if (isReactionThrottle(err)) this.#trip(err as FeishuApiError, "add");
@@ -189,8 +204,9 @@ export class TypingIndicator implements TypingHooks {
     this.#adding.delete(messageId);
     this.#breakerMs = this.#o.breakerStartMs;
     this.#inc("added");
-    this.#store.added(messageId, reactionId);
-    if (entry.removeWanted) await this.#remove({ messageId, userId, reactionId });
+    // Gone meanwhile: another node dropped the row because a reply or ack wanted it removed.
+    const held = await this.#store.added(messageId, reactionId);
+    if (entry.removeWanted || !held) await this.#remove({ messageId, userId, reactionId });
   }
 
   #removeRow(row: TypingRow): void {
@@ -200,8 +216,9 @@ export class TypingIndicator implements TypingHooks {
       return;
     }
     if (row.reactionId === null) {
-      // An add that a crash cut short: its reaction id is unknown, so there is nothing to remove.
-      this.#store.drop(row.messageId);
+      // An add that a crash cut short (or, in a cluster, still running on another node, which
+      // removes its reaction once it finds the row gone): nothing to remove here.
+      this.#track(Promise.resolve(this.#store.drop(row.messageId)));
       return;
     }
     this.#track(this.#remove({ messageId: row.messageId, userId: row.userId, reactionId: row.reactionId }));
@@ -215,7 +232,7 @@ export class TypingIndicator implements TypingHooks {
         owner: String(r.userId),
         signal: this.#stop.signal,
       });
-      this.#forget(r.messageId);
+      await this.#forget(r.messageId);
       this.#inc("removed");
     } catch (err) {
       // Shutting down: the row stays, and the next start removes the reaction.
@@ -230,7 +247,7 @@ export class TypingIndicator implements TypingHooks {
         return;
       }
       // 231003 recalled, 231011 gone already, or retries spent: the row has no further use.
-      this.#forget(r.messageId);
+      await this.#forget(r.messageId);
       this.#inc("failed");
       this.#o.log.debug("typing_remove_failed", { messageId: r.messageId, failures, ...errorFields(err) });
     } finally {
@@ -238,9 +255,9 @@ export class TypingIndicator implements TypingHooks {
     }
   }
 
-  #forget(messageId: string): void {
+  async #forget(messageId: string): Promise<void> {
     this.#removeFailures.delete(messageId);
-    this.#store.drop(messageId);
+    await this.#store.drop(messageId);
   }
 
   /** A rate or quota answer: no adds for the back-off (1 min doubling to 30 min, or Feishu's reset). */

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Db, migrate, openDatabase } from "../../src/db/open.ts";
+import { SqliteMediaRecords } from "../../src/media/media-records.ts";
 import { MediaStore, mediaFolderFor } from "../../src/media/media-store.ts";
 import { HttpError } from "../../src/ops/errors.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
@@ -22,7 +23,7 @@ function setup(over: { maxBytes?: number; quotaBytes?: number } = {}) {
   let now = 1_000_000;
   const { log } = memoryLogger();
   const dir = mediaFolderFor(join(tmp.dir, "relay.db")).dir;
-  const store = new MediaStore(db, {
+  const store = new MediaStore(new SqliteMediaRecords(db.$client), {
     dir,
     log,
     now: () => now,
@@ -88,7 +89,7 @@ describe("media store", () => {
     expect(statSync(s.store.path(rec.id)).mode & 0o777).toBe(0o600);
     expect(statSync(s.dir).mode & 0o777).toBe(0o700);
     expect(new Uint8Array(await Bun.file(s.store.path(rec.id)).arrayBuffer())).toEqual(data);
-    expect(s.store.find(1, rec.id)).toEqual(rec);
+    expect(await s.store.find(1, rec.id)).toEqual(rec);
   });
 
   test("too large: refused by the declared length before reading, or while counting; nothing left", async () => {
@@ -133,7 +134,7 @@ describe("media store", () => {
     const s = setup();
     await s.store.put(1, body(bytes(1000)).stream, { mime: "image/png" });
     await s.store.put(1, body(bytes(1000)).stream, { mime: "image/png" });
-    expect(s.store.usage(1)).toBe(2000);
+    expect(await s.store.usage(1)).toBe(2000);
     expect(
       await codeOf(s.store.put(1, body(bytes(10)).stream, { mime: "image/png", declaredLength: 501 })),
     ).toBe("413 media_quota_exceeded");
@@ -148,11 +149,11 @@ describe("media store", () => {
   test("only the uploader finds its media, and only until it expires", async () => {
     const s = setup();
     const rec = await s.store.put(1, body(bytes(5)).stream, { mime: "text/plain" });
-    expect(s.store.find(2, rec.id)).toBeUndefined();
-    expect(s.store.find(1, "med_unknown")).toBeUndefined();
+    expect(await s.store.find(2, rec.id)).toBeUndefined();
+    expect(await s.store.find(1, "med_unknown")).toBeUndefined();
     s.advance(24 * HOUR);
-    expect(s.store.find(1, rec.id)).toBeUndefined();
-    expect(s.store.byId(rec.id)).toEqual(rec);
+    expect(await s.store.find(1, rec.id)).toBeUndefined();
+    expect(await s.store.byId(rec.id)).toEqual(rec);
   });
 
   test("the sweep deletes expired media no waiting send uses, and media whose send was sent", async () => {
@@ -166,9 +167,11 @@ describe("media store", () => {
     s.pin(sent.id, "sent");
     s.advance(24 * HOUR);
     const late = await put();
-    expect(s.store.sweep()).toEqual({ removed: 3, orphans: 0 });
+    expect(await s.store.sweep()).toEqual({ removed: 3, orphans: 0 });
     expect(readdirSync(s.dir).sort()).toEqual([waiting.id, late.id].sort());
-    expect(s.store.byId(unused.id) ?? s.store.byId(fresh.id) ?? s.store.byId(sent.id)).toBeUndefined();
+    expect(
+      (await s.store.byId(unused.id)) ?? (await s.store.byId(fresh.id)) ?? (await s.store.byId(sent.id)),
+    ).toBeUndefined();
   });
 
   test("files without a row (a crash between rename and commit) and half-written parts are swept", async () => {
@@ -176,7 +179,7 @@ describe("media store", () => {
     const kept = await s.store.put(1, body(bytes(5)).stream, { mime: "text/plain" });
     writeFileSync(join(s.dir, "med_crashed"), "x");
     writeFileSync(join(s.dir, "med_half.part"), "x");
-    expect(s.store.sweep()).toEqual({ removed: 0, orphans: 2 });
+    expect(await s.store.sweep()).toEqual({ removed: 0, orphans: 2 });
     expect(readdirSync(s.dir)).toEqual([kept.id]);
   });
 
@@ -198,7 +201,7 @@ describe("media store", () => {
     const pending = s.store.put(1, slow, { mime: "text/plain" });
     await Bun.sleep(5);
     expect(readdirSync(s.dir).some((f) => f.endsWith(".part"))).toBe(true);
-    expect(s.store.sweep().orphans).toBe(0);
+    expect((await s.store.sweep()).orphans).toBe(0);
     release();
     const rec = await pending;
     expect(readdirSync(s.dir)).toEqual([rec.id]);
@@ -208,10 +211,10 @@ describe("media store", () => {
     const s = setup();
     const rec = await s.store.put(1, body(bytes(5)).stream, { mime: "text/plain" });
     s.pin(rec.id, "pending", "second-send");
-    s.store.release(rec.id);
+    await s.store.release(rec.id);
     expect(existsSync(s.store.path(rec.id))).toBe(true);
     s.db.$client.run("UPDATE outbox SET status = 'sent'");
-    s.store.release(rec.id);
+    await s.store.release(rec.id);
     expect(existsSync(s.store.path(rec.id))).toBe(false);
     expect(s.rows()).toBe(0);
   });
@@ -223,7 +226,13 @@ describe("media store", () => {
     chmodSync(dir, 0o755);
     const db = openDatabase(join(tmp.dir, "relay.db"));
     migrate(db);
-    new MediaStore(db, { dir, log: memoryLogger().log, maxBytes: 1, quotaBytes: 1, retentionMs: 1 });
+    new MediaStore(new SqliteMediaRecords(db.$client), {
+      dir,
+      log: memoryLogger().log,
+      maxBytes: 1,
+      quotaBytes: 1,
+      retentionMs: 1,
+    });
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     db.$client.close();
     tmp.cleanup();
@@ -234,7 +243,7 @@ describe("media store", () => {
     expect(folder.temporary).toBe(true);
     const db = openDatabase(":memory:");
     migrate(db);
-    const store = new MediaStore(db, {
+    const store = new MediaStore(new SqliteMediaRecords(db.$client), {
       ...folder,
       log: memoryLogger().log,
       maxBytes: 1,

@@ -91,3 +91,37 @@ describe("markdown render mode through the send port", () => {
     expect(fake.sent.map((m) => m.msgType)).toEqual(["interactive", "post"]);
   });
 });
+
+describe("media sends whose bytes are not on this node", () => {
+  const record = {
+    id: "med_x",
+    userId: 1,
+    size: 3,
+    mime: "image/png",
+    name: null,
+    sha256: "",
+    createdAt: 0,
+    expiresAt: 1,
+  };
+  const storeWith = (shared: boolean) => ({
+    shared,
+    byId: async (id: string) => (id === record.id ? record : undefined),
+    path: (id: string) => `/nonexistent/relay-media/${id}`,
+  });
+  const attempt = (shared: boolean) =>
+    feishuSendPort({ sender: {} as Feishu["sender"], uploader: {} as Feishu["uploader"] }, storeWith(shared))(
+      { kind: "create", receiveIdType: "open_id", receiveId: "ou_x" },
+      { msgType: "image", mediaId: "med_x" },
+      "u1:x",
+      "user:1",
+      { key: undefined, record: async () => {} },
+    ).catch((e: unknown) => e as { code: string; retryable: boolean });
+
+  test("one node: the file is gone for good (media_not_found, final)", async () => {
+    expect(await attempt(false)).toMatchObject({ code: "media_not_found", retryable: false });
+  });
+
+  test("a cluster: the file may be on the node that took the upload (media_unavailable, retried)", async () => {
+    expect(await attempt(true)).toMatchObject({ code: "media_unavailable", retryable: true });
+  });
+});

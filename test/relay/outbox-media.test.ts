@@ -5,6 +5,7 @@ import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import { type Admission, Outbox, type SendPort } from "../../src/relay/outbox.ts";
+import { SqliteOutboxStore } from "../../src/relay/outbox-store-sqlite.ts";
 import type { SendRequest } from "../../src/relay/protocol.ts";
 import type { DeliveryTarget } from "../../src/relay/targets.ts";
 import { tempDir } from "../helpers.ts";
@@ -21,7 +22,7 @@ function setup(port: SendPort, more: { admit?: Admission; onSent?: (r: SendReque
     const db = openDatabase(path);
     migrate(db);
     db.$client.run("INSERT OR IGNORE INTO users (id, open_id) VALUES (1, 'ou_o')");
-    const outbox = new Outbox(db, {
+    const outbox = new Outbox(new SqliteOutboxStore(db), {
       now: () => now,
       log: memoryLogger().log,
       metrics: new Registry(),
@@ -113,7 +114,7 @@ describe("outbox media sends", () => {
       message: "gone",
       retryable: false,
     });
-    expect(outbox.depth()).toBe(0);
+    expect(await outbox.depth()).toBe(0);
     expect(db.$client.query("SELECT count(*) AS n FROM outbox").get()).toEqual({ n: 0 });
     expect(await outbox.submit(1, target, image, "ok-1")).toEqual({ ok: true, messageIds: ["om_1"] });
     expect(sentReqs.map((r) => r.mediaId)).toEqual(["med_1"]);

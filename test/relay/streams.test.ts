@@ -10,6 +10,7 @@ import type { CardStep } from "../../src/feishu/cardkit.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import type { DraftFrame } from "../../src/relay/protocol.ts";
+import { SqliteStreamStore } from "../../src/relay/stream-store.ts";
 import {
   CREATE_BACKOFF_MS,
   type StreamFeishu,
@@ -87,7 +88,7 @@ function setup(more: Partial<StreamManagerOptions> = {}, dbPath?: string) {
   const { log, lines } = memoryLogger();
   const metrics = new Registry();
   const cardsSent: string[] = [];
-  const streams = new StreamManager(db, {
+  const streams = new StreamManager(new SqliteStreamStore(db), {
     now: vt.now,
     log,
     metrics,

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
-import { TypingStore } from "../../src/relay/typing-store.ts";
+import { SqliteTypingStore } from "../../src/relay/typing-store.ts";
 import { tempDir } from "../helpers.ts";
 
 function setUp() {
@@ -11,7 +11,7 @@ function setUp() {
   migrate(db);
   db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_a'), (2, 'ou_b')");
   const errors: unknown[] = [];
-  const store = new TypingStore(db.$client, (e) => errors.push(e));
+  const store = new SqliteTypingStore(db.$client, (e) => errors.push(e));
   const rows = () =>
     db.$client.query("SELECT message_id AS m, reaction_id AS r FROM typing_reactions ORDER BY m").all();
   return { db, store, errors, rows, cleanup };
@@ -59,13 +59,13 @@ describe("TypingStore", () => {
     t.cleanup();
   });
 
-  test("leftovers of the last run are loaded and held", () => {
+  test("leftovers of the last run are loaded and held", async () => {
     const t = setUp();
     t.store.claim("om_left", 1, 5, 1);
     t.store.added("om_left", "r_left");
     t.store.flush();
-    const next = new TypingStore(t.db.$client, () => {});
-    expect(next.loadLeftovers()).toEqual([
+    const next = new SqliteTypingStore(t.db.$client, () => {});
+    expect(await next.loadLeftovers()).toEqual([
       { messageId: "om_left", userId: 1, seq: 5, reactionId: "r_left", addedAt: 1 },
     ]);
     expect(next.get("om_left")?.reactionId).toBe("r_left");

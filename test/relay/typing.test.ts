@@ -7,6 +7,7 @@ import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import type { StoredMessage } from "../../src/relay/inbox.ts";
 import { type ReactionPort, TypingIndicator, type TypingOptions } from "../../src/relay/typing.ts";
+import { SqliteTypingStore } from "../../src/relay/typing-store.ts";
 import { tempDir } from "../helpers.ts";
 
 const T0 = 1_800_000_000_000;
@@ -70,7 +71,7 @@ function setUp(over: Partial<TypingOptions> = {}, dbPath?: string) {
   const { log, lines } = memoryLogger();
   const make = () =>
     new TypingIndicator({
-      db: db.$client,
+      store: new SqliteTypingStore(db.$client, () => {}),
       reactions: script.port,
       enabled: true,
       timeoutMs: 600_000,
@@ -317,7 +318,7 @@ describe("typing indicator", () => {
     for (let i = 0; i < 100 && t.script.calls.length < 2; i++) await Bun.sleep(1);
     expect(t.script.calls).toHaveLength(2);
     const next = t.make();
-    expect(next.cleanUpLeftovers()).toBe(2);
+    expect(await next.cleanUpLeftovers()).toBe(2);
     await next.settled();
     expect(t.script.calls.filter((c) => c.op === "remove").map((c) => c.messageId)).toEqual([
       held.message.messageId,
