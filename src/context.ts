@@ -2,6 +2,8 @@
  * The services one relay process shares, built once by `createRelay` (server.ts) and handed to every
  * module. I/O dependencies (clock, fetch, db) live here so tests can substitute them.
  */
+import type { NodeRegistry } from "./cluster/nodes.ts";
+import type { Signals } from "./cluster/signals.ts";
 import type { Config } from "./config/definition.ts";
 import type { Kv } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
@@ -28,6 +30,10 @@ export interface RelayContext {
   startedAt: number;
   /** This process's name in a cluster (NODE_ID, or `<hostname>-<random>`); also set on SQLite. */
   nodeId: string;
+  /** Wake-ups between the nodes of a cluster (in-process on SQLite). */
+  signals: Signals;
+  /** The node registry and the cluster's view (nodes alive, where users are connected). */
+  cluster: NodeRegistry;
   /** Durable per-user message store: ingest writes it, the gateway replays and acks it. */
   inbox: Inbox;
   /** The Feishu REST side (token, client, sender, directory); undefined when no app is configured. */
@@ -39,7 +45,8 @@ export interface RelayContext {
   };
   /**
    * The plugin gateway's view of live connections (M1-4 fills it in; until then nobody is connected).
-   * Revocation uses `disconnect(userId, 4001)`; /api/me and the admin list use `isConnected`.
+   * Revocation uses `disconnect(userId, 4001)`, which reaches the socket on any node of a cluster;
+   * /api/me and the admin list use `isConnected` (this node's sockets).
    */
   hub: {
     isConnected: (userId: number) => boolean;

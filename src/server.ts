@@ -6,6 +6,8 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { adminConsoleFeature } from "./admin/index.ts";
 import { type App, buildApp, type FeatureModule } from "./app.ts";
+import { createNodeRegistry } from "./cluster/nodes.ts";
+import { createSignals } from "./cluster/signals.ts";
 import type { Config, Raw } from "./config/definition.ts";
 import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
@@ -18,7 +20,12 @@ import { groupsFeature } from "./groups/index.ts";
 import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
-import { Registry, registerBuildInfo, registerProcessMetrics } from "./ops/metrics.ts";
+import {
+  Registry,
+  registerBuildInfo,
+  registerClusterMetrics,
+  registerProcessMetrics,
+} from "./ops/metrics.ts";
 import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { registerInboxGauges } from "./relay/inbox-gauges.ts";
@@ -89,6 +96,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   registerInboxGauges(metrics, db, now);
   const closers: Array<() => void | Promise<void>> = [];
   const checkpointer = new Checkpointer(db.$client, { log, metrics });
+  const nodeId = config.NODE_ID ?? defaultNodeId();
 
   const ctx: RelayContext = {
     config,
@@ -101,7 +109,14 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     fetch: deps.fetch ?? fetch,
     version: VERSION,
     startedAt,
-    nodeId: config.NODE_ID ?? defaultNodeId(),
+    nodeId,
+    signals: createSignals(storage, nodeId, log.child({ module: "cluster" })),
+    cluster: createNodeRegistry(
+      storage,
+      { id: nodeId, version: VERSION, startedAt },
+      // `core` is built below; the view is only read once the relay serves.
+      { now, log: log.child({ module: "cluster" }), localUsers: () => core.hub.userIds() },
+    ),
     inbox: new Inbox(db, {
       now,
       log,
@@ -114,6 +129,12 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
   };
+  // Registered first, so it runs last: the node leaves the registry after its work drained.
+  ctx.onShutdown(async () => {
+    await ctx.cluster.stop();
+    await ctx.signals.stop();
+  });
+  registerClusterMetrics(metrics, ctx.nodeId, ctx.cluster);
   const feishu = createFeishu(ctx);
   if (feishu) {
     ctx.feishu = feishu;
@@ -143,6 +164,9 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     streams,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
+  // Listening before serving: no wake-up for this node's sockets can be missed.
+  await ctx.signals.start();
+  await ctx.cluster.start();
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);
   // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
   if (feishu) ctx.onShutdown(() => feishu.close());

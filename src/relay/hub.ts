@@ -1,17 +1,45 @@
 /**
- * The live plugin connections, one per user (DESIGN §4): a newer connection replaces the older one,
- * which is closed with 4002. The inbox's commits wake the owner's connection.
+ * The live plugin connections of this node, one per user (DESIGN §4): a newer connection replaces the
+ * older one, which is closed with 4002 — on this node directly, on another node through the cluster's
+ * `connected` signal. The inbox's commits wake the owner's connection: on this node from memory (the
+ * user's topic), on the others through an `inbox` signal that makes the connection read the inbox.
+ *
+ * Cross-node replace is decided by the order in which the nodes' `connected` signals are delivered,
+ * which PostgreSQL makes the same on every node (commit order). A node closes its socket for a user
+ * when another node's `connected` arrives after the socket's own announcement came back, i.e. the
+ * other socket is newer; while its own announcement is still on the way, its socket is the newer one
+ * and stays (the other node will close its own). So each replaced socket is closed once, by its node.
  */
 
+import type { Signal, Signals } from "../cluster/signals.ts";
+import type { Logger } from "../ops/logger.ts";
 import type { PluginConnection } from "./connection.ts";
 import type { Inbox, StoredMessage } from "./inbox.ts";
 import { CloseCode } from "./protocol.ts";
 
+/** The Bun pub/sub topic of a user's socket (one subscriber per node). */
+export const userTopic = (userId: number) => `user:${userId}`;
+
+export interface HubDeps {
+  /** This node's id, named in its `connected` signals. */
+  nodeId: string;
+  signals: Signals;
+  log: Logger;
+}
+
 export class Hub {
   readonly #byUser = new Map<number, PluginConnection>();
+  /** Connections whose own `connected` signal was delivered back: any later one replaces them. */
+  readonly #announced = new WeakSet<PluginConnection>();
+  readonly #signals: Signals;
+  readonly #log: Logger;
+  readonly #nodeId: string;
   #closing = false;
 
-  constructor(inbox: Inbox) {
+  constructor(inbox: Inbox, deps: HubDeps) {
+    this.#signals = deps.signals;
+    this.#log = deps.log;
+    this.#nodeId = deps.nodeId;
     inbox.onStored((stored) => {
       const byUser = new Map<number, StoredMessage[]>();
       for (const m of stored) {
@@ -19,10 +47,26 @@ export class Hub {
         if (list) list.push(m);
         else byUser.set(m.userId, [m]);
       }
-      for (const [id, list] of byUser) this.#byUser.get(id)?.deliverLive(list);
+      for (const [id, list] of byUser) {
+        this.#byUser.get(id)?.deliverLive(list);
+        // The user's socket may be on another node (or about to open there): wake it.
+        if (this.#signals.shared) this.#publish({ type: "inbox", userId: id });
+      }
     });
     // M2-4: a message held for its context (and those behind it) may now go, read from the inbox.
-    inbox.onReleased((userId) => this.#byUser.get(userId)?.pump());
+    inbox.onReleased((userId) => {
+      this.#byUser.get(userId)?.pump();
+      if (this.#signals.shared) this.#publish({ type: "inbox", userId });
+    });
+    this.#signals.onSignal((signal, fromSelf) => this.#received(signal, fromSelf));
+    // Signals sent while the listener was away are lost: every socket reads the inbox once, and the
+    // sockets already here count as announced (whatever connects elsewhere from now on is newer).
+    this.#signals.onResubscribed(() => {
+      for (const conn of this.#byUser.values()) {
+        this.#announced.add(conn);
+        conn.pump();
+      }
+    });
   }
 
   get size(): number {
@@ -42,11 +86,27 @@ export class Hub {
     return this.#byUser.has(userId);
   }
 
-  /** Makes `conn` the user's connection; the one it replaces is closed with 4002. */
+  /** Users with a socket on this node. */
+  userIds(): number[] {
+    return [...this.#byUser.keys()];
+  }
+
+  /**
+   * Makes `conn` the user's connection; the one it replaces here is closed with 4002, and the other
+   * nodes are told (`connected`) so that one there is closed too.
+   */
   register(conn: PluginConnection): PluginConnection | undefined {
     const old = this.#byUser.get(conn.user.id);
     this.#byUser.set(conn.user.id, conn);
     if (old && old !== conn) old.close(CloseCode.replaced, "replaced by a newer connection");
+    conn.subscribe(userTopic(conn.user.id));
+    if (this.#signals.shared) {
+      this.#publish(
+        { type: "connected", userId: conn.user.id, nodeId: this.#nodeId, sessionId: conn.sessionId },
+        // Unannounced, it could never be replaced from elsewhere: treat it as announced instead.
+        () => this.#announced.add(conn),
+      );
+    }
     return old;
   }
 
@@ -55,11 +115,21 @@ export class Hub {
     if (this.#byUser.get(conn.user.id) === conn) this.#byUser.delete(conn.user.id);
   }
 
+  /** Closes the user's socket on this node only (the revocation sweep, which runs on every node). */
   disconnect(userId: number, code: number, reason: string): void {
     const conn = this.#byUser.get(userId);
     if (!conn) return;
     this.#byUser.delete(userId);
     conn.close(code, reason);
+  }
+
+  /**
+   * A revoked token: the user's socket is closed with 4001 here at once, and on whichever node holds
+   * it as soon as the `revoked` signal arrives there (well within a second on a healthy cluster).
+   */
+  revoke(userId: number, reason = "revoked"): void {
+    this.disconnect(userId, CloseCode.unauthorized, reason);
+    if (this.#signals.shared) this.#publish({ type: "revoked", userId });
   }
 
   /** Shutdown: every socket is closed with 1012 so plugins reconnect to the next process. */
@@ -69,5 +139,43 @@ export class Hub {
       this.#byUser.delete(id);
       conn.close(CloseCode.restarting, "relay restarting");
     }
+  }
+
+  #received(signal: Signal, fromSelf: boolean): void {
+    switch (signal.type) {
+      case "inbox":
+        // This node's own commits were delivered from memory already.
+        if (!fromSelf) this.#byUser.get(signal.userId)?.pump();
+        return;
+      case "connected": {
+        const conn = this.#byUser.get(signal.userId);
+        if (!conn) return;
+        if (fromSelf) {
+          if (conn.sessionId === signal.sessionId) this.#announced.add(conn);
+          return;
+        }
+        if (!this.#announced.has(conn)) return; // ours is newer: the other node closes its socket
+        this.#byUser.delete(signal.userId);
+        conn.close(CloseCode.replaced, "replaced by a newer connection");
+        this.#log.info("plugin_replaced_remotely", {
+          userId: signal.userId,
+          sessionId: conn.sessionId,
+          by: signal.nodeId,
+        });
+        return;
+      }
+      case "revoked":
+        if (!fromSelf) this.disconnect(signal.userId, CloseCode.unauthorized, "revoked");
+        return;
+      case "nodes":
+        return;
+    }
+  }
+
+  #publish(signal: Signal, onFailure?: () => void): void {
+    this.#signals.publish(signal).catch((err) => {
+      onFailure?.();
+      this.#log.warn("cluster_signal_lost", { type: signal.type, err: err as Error });
+    });
   }
 }
