@@ -1,5 +1,6 @@
 /** The overview page's data, gathered from live state; no request context here. */
 import type { RelayContext } from "../context.ts";
+import { clusterJson } from "../ops/health.ts";
 import type { Rates } from "./rates.ts";
 import type { RecentLog } from "./recent-log.ts";
 import { consoleStatsOf } from "./stats.ts";
@@ -9,7 +10,7 @@ export interface OverviewDeps {
   recent: RecentLog;
 }
 
-export function overview(ctx: RelayContext, deps: OverviewDeps) {
+export async function overview(ctx: RelayContext, deps: OverviewDeps) {
   const now = ctx.now();
   const stats = consoleStatsOf(ctx.db);
   deps.rates.sample();
@@ -30,6 +31,8 @@ export function overview(ctx: RelayContext, deps: OverviewDeps) {
     rates: { events: series(deps.rates.events), sends: series(deps.rates.sends) },
     outbox: stats.outbox(now),
     inboxPending: stats.pendingByUser(),
+    // M2-6: the cluster's nodes (this one alone on SQLite).
+    nodes: clusterJson(await ctx.cluster.view()).nodes,
   };
 }
 
