@@ -22,7 +22,13 @@ function manualTimers() {
       return () => fns.splice(fns.indexOf(fn), 1);
     },
   };
-  return { timers, tick: () => fns.forEach((f) => f()), count: () => fns.length };
+  return {
+    timers,
+    tick: () => {
+      for (const f of fns) f();
+    },
+    count: () => fns.length,
+  };
 }
 
 eachDialect("node registry", (dialect) => {
