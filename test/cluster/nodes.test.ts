@@ -42,6 +42,10 @@ eachDialect("node registry", (dialect) => {
       { id, version: "1.2.3", startedAt: clock.t },
       { now: () => clock.t, log: quiet, localUsers: () => local, timers },
     );
+  const pg = () => {
+    if (storage.dialect !== "postgres") throw new Error("PostgreSQL only");
+    return storage.db;
+  };
   beforeEach(async () => {
     const fresh = await freshStorage(dialect);
     storage = fresh.storage;
@@ -55,13 +59,11 @@ eachDialect("node registry", (dialect) => {
     await a.start();
     if (dialect === "postgres") {
       // In a cluster the sockets are read from the open sessions this node wrote.
-      const [u] = await storage.db
+      const [u] = await pg()
         .insert(users)
         .values({ openId: "ou_1", name: "U", createdAt: clock.t })
         .returning();
-      await storage.db
-        .insert(sessions)
-        .values({ id: "s1", userId: u!.id, connectedAt: clock.t, nodeId: "node-a" });
+      await pg().insert(sessions).values({ id: "s1", userId: u!.id, connectedAt: clock.t, nodeId: "node-a" });
     } else local.push(1);
     const view = await a.view();
     expect(view.nodes.map(({ id, version, connections }) => ({ id, version, connections }))).toEqual([
@@ -108,17 +110,19 @@ eachDialect("node registry", (dialect) => {
       const b = registry("node-b");
       await a.start();
       await b.start();
-      const made = await storage.db
+      const made = await pg()
         .insert(users)
         .values([1, 2, 3].map((i) => ({ openId: `ou_${i}`, name: `U${i}`, createdAt: clock.t })))
         .returning();
       const [u1, u2, u3] = made.map((u) => u.id);
-      await storage.db.insert(sessions).values([
-        { id: "s1", userId: u1!, connectedAt: clock.t, nodeId: "node-a" },
-        { id: "s2", userId: u2!, connectedAt: clock.t, nodeId: "node-b" },
-        { id: "s3", userId: u3!, connectedAt: clock.t, nodeId: "node-b", disconnectedAt: clock.t },
-        { id: "s4", userId: u3!, connectedAt: clock.t, nodeId: "node-gone" },
-      ]);
+      await pg()
+        .insert(sessions)
+        .values([
+          { id: "s1", userId: u1!, connectedAt: clock.t, nodeId: "node-a" },
+          { id: "s2", userId: u2!, connectedAt: clock.t, nodeId: "node-b" },
+          { id: "s3", userId: u3!, connectedAt: clock.t, nodeId: "node-b", disconnectedAt: clock.t },
+          { id: "s4", userId: u3!, connectedAt: clock.t, nodeId: "node-gone" },
+        ]);
       const view = await a.view();
       expect(view.users).toEqual([
         { userId: u1!, nodeId: "node-a" },
