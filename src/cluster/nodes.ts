@@ -108,7 +108,7 @@ export class NodeRegistry {
     return this.#self.id;
   }
 
-  /** Nodes alive at the last heartbeat (this one at least), for gauges that cannot await. */
+  /** Nodes alive at the last heartbeat or view (this one at least), for gauges that cannot await. */
   get aliveCount(): number {
     return this.store ? Math.max(1, this.#alive.length) : 1;
   }
@@ -158,6 +158,7 @@ export class NodeRegistry {
       };
     }
     const alive = await this.store.aliveSince(now - NODE_ALIVE_MS);
+    this.#alive = alive;
     const users = await this.store.openSessions(alive.map((n) => n.id));
     const count = new Map<string, number>();
     for (const u of users) count.set(u.nodeId, (count.get(u.nodeId) ?? 0) + 1);
