@@ -171,7 +171,12 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
   if (feishu) ctx.onShutdown(() => feishu.close());
   // Registered last so it runs first on shutdown: plugins are told to reconnect (1012) at once.
-  ctx.onShutdown(() => core.hub.closeAll());
+  // The acks received so far are stored first, so a plugin reconnecting to another node of a cluster
+  // at once does not get them again.
+  ctx.onShutdown(async () => {
+    await ctx.inbox.flushAcks();
+    core.hub.closeAll();
+  });
   let stopping: Promise<void> | undefined;
 
   return {

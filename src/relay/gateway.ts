@@ -265,9 +265,18 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     const frame = parsed.frame;
     m.frames.inc({ type: frame.type });
     switch (frame.type) {
-      case "ping":
-        conn.send({ type: "pong" });
+      case "ping": {
+        // The pong follows the acks received before the ping into the database: a plugin that pings
+        // after its last ack and then reconnects to another node of a cluster resumes after that ack.
+        const pong = () => conn.send({ type: "pong" });
+        Promise.resolve()
+          .then(() => ctx.inbox.flushAcks())
+          .then(pong, (err) => {
+            log.warn("plugin_ack_flush_failed", { userId: conn.user.id, err: err as Error });
+            pong();
+          });
         return;
+      }
       case "ack": {
         conn.ack(frame.seq);
         deps.typing?.acked(conn.user.id, Math.min(frame.seq, conn.lastSentSeq));
