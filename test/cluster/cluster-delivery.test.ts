@@ -46,11 +46,6 @@ clusterDescribe("3-node cluster: delivery across nodes", () => {
     const m = await c.next(isType("message"), 3000);
     expect(m).toMatchObject({ messageId: pushed.messageId, text: "from node 1" });
     c.send({ type: "ack", seq: m.seq });
-    // /health on node 3 sees the socket on node 2.
-    const health = (await (await fetch(`${cluster.node(2).base}/health`)).json()) as {
-      cluster: { users: Array<{ nodeId: string }> };
-    };
-    expect(health.cluster.users.map((u) => u.nodeId)).toContain("node-2");
     const res = await fetch(`${cluster.node(2).base}/api/messages`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -59,6 +54,13 @@ clusterDescribe("3-node cluster: delivery across nodes", () => {
     expect(res.status).toBe(200);
     const sent = await cluster.feishu.waitForSent((s) => s.text === "answer via node 3", 5000);
     expect(sent.replyTo).toBe(pushed.messageId);
+    // /health on node 3 sees the socket on node 2 (sessions are written a moment after the hello).
+    await waitFor(async () => {
+      const health = (await (await fetch(`${cluster.node(2).base}/health`)).json()) as {
+        cluster: { users: Array<{ nodeId: string }> };
+      };
+      return health.cluster.users.some((u) => u.nodeId === "node-2");
+    }, "node 3 to see the socket on node 2");
     c.close();
     await c.closed;
   });
