@@ -56,6 +56,9 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
+/** How long shutdown waits for the acks of frames already sent before closing the sockets. */
+const ACK_DRAIN_MS = 1000;
+
 /** How long HTTP requests in flight may take to finish on shutdown (the whole stop stays < 10 s). */
 const DRAIN_MS = 5000;
 
@@ -171,9 +174,10 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   // Runs before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
   if (feishu) ctx.onShutdown(() => feishu.close());
   // Registered last so it runs first on shutdown: plugins are told to reconnect (1012) at once.
-  // The acks received so far are stored first, so a plugin reconnecting to another node of a cluster
-  // at once does not get them again.
+  // Before the sockets close, the acks of what they were sent come in and are stored, so a plugin
+  // reconnecting to another node of a cluster at once does not get those messages again.
   ctx.onShutdown(async () => {
+    await core.hub.drain(ACK_DRAIN_MS);
     await ctx.inbox.flushAcks();
     core.hub.closeAll();
   });

@@ -49,6 +49,10 @@ export class PluginConnection {
   /** Highest seq written to this socket. */
   #lastSent: number;
   #paused = false;
+  /** Shutdown: nothing more is sent, so the acks of what was sent can still come in (see Hub.drain). */
+  #held = false;
+  /** Highest seq the plugin acked on this connection. */
+  #lastAcked: number;
   #closed = false;
   /** The topic this socket is subscribed to, once the hub registered it. */
   #topic: string | undefined;
@@ -64,6 +68,7 @@ export class PluginConnection {
     private readonly topics?: TopicPublisher,
   ) {
     this.#lastSent = ackedSeq;
+    this.#lastAcked = ackedSeq;
   }
 
   get lastSentSeq(): number {
@@ -105,7 +110,7 @@ export class PluginConnection {
 
   /** Sends every stored message after the cursor, oldest first, until caught up or backpressured. */
   pump(): void {
-    if (this.#closed || this.#paused) return;
+    if (this.#closed || this.#paused || this.#held) return;
     this.#corked(() => {
       for (;;) {
         const batch = this.inbox.pending(this.user.id, this.#lastSent, BATCH);
@@ -122,7 +127,7 @@ export class PluginConnection {
   deliverLive(stored: StoredMessage[]): void {
     this.#corked(() => {
       for (const m of stored) {
-        if (this.#closed || this.#paused || m.seq !== this.#lastSent + 1) {
+        if (this.#closed || this.#paused || this.#held || m.seq !== this.#lastSent + 1) {
           this.pump();
           return;
         }
@@ -172,7 +177,19 @@ export class PluginConnection {
 
   /** Cumulative ack; never past what this connection was actually sent. */
   ack(seq: number): void {
-    this.inbox.ack(this.user.id, Math.min(seq, this.#lastSent));
+    const upTo = Math.min(seq, this.#lastSent);
+    if (upTo > this.#lastAcked) this.#lastAcked = upTo;
+    this.inbox.ack(this.user.id, upTo);
+  }
+
+  /** Stops sending (shutdown); what was sent may still be acked. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Every frame sent was acked (legacy frames count as acked once written). */
+  get settled(): boolean {
+    return this.legacy || this.#closed || this.#lastAcked >= this.#lastSent;
   }
 }
 

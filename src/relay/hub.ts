@@ -17,6 +17,9 @@ import type { PluginConnection } from "./connection.ts";
 import type { Inbox, StoredMessage } from "./inbox.ts";
 import { CloseCode } from "./protocol.ts";
 
+/** How often `drain` looks whether the last acks came in. */
+const DRAIN_POLL_MS = 10;
+
 /** The Bun pub/sub topic of a user's socket (one subscriber per node). */
 export const userTopic = (userId: number) => `user:${userId}`;
 
@@ -130,6 +133,20 @@ export class Hub {
   revoke(userId: number, reason = "revoked"): void {
     this.disconnect(userId, CloseCode.unauthorized, reason);
     if (this.#signals.shared) this.#publish({ type: "revoked", userId });
+  }
+
+  /**
+   * Shutdown, before `closeAll`: new connections are turned away, nothing more is sent, and the acks
+   * of what was sent are awaited (up to `deadlineMs`). Bun drops what a socket receives once the
+   * server closed it, so an ack still on the wire then would be lost and the plugin, reconnected to
+   * another node, would get that message again.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.#closing = true;
+    const conns = [...this.#byUser.values()];
+    for (const conn of conns) conn.hold();
+    const until = Date.now() + deadlineMs;
+    while (conns.some((c) => !c.settled) && Date.now() < until) await Bun.sleep(DRAIN_POLL_MS);
   }
 
   /** Shutdown: every socket is closed with 1012 so plugins reconnect to the next process. */

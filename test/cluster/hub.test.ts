@@ -198,4 +198,29 @@ describe("hub in a cluster", () => {
     bus.deliver();
     expect(onA.closes.map((c) => c.code)).toEqual([CloseCode.replaced]);
   });
+
+  test("drain (shutdown) stops sending and waits for the acks of what was sent, up to its deadline", async () => {
+    const bus = new Bus();
+    const a = node(bus, "A");
+    const acking = a.connect(1);
+    const silent = a.connect(2);
+    a.commit([stored(1, 1), stored(2, 1)]);
+    expect(a.published).toHaveLength(2);
+    const t0 = performance.now();
+    const drained = a.hub.drain(2000);
+    expect(a.hub.closing).toBe(true);
+    a.commit([stored(1, 2)]); // held: not sent, left for the next node to read
+    expect(a.published).toHaveLength(2);
+    acking.conn.ack(1);
+    silent.conn.close(1000, "gone"); // a closed socket has nothing more to wait for
+    await drained;
+    expect(performance.now() - t0).toBeLessThan(500);
+
+    const b = node(bus, "B");
+    b.connect(3);
+    b.commit([stored(3, 1)]);
+    const t1 = performance.now();
+    await b.hub.drain(150); // never acked: the deadline ends the wait
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(140);
+  });
 });
