@@ -11,8 +11,11 @@ import { PostgresSignals } from "./signals-postgres.ts";
 export type Signal =
   /** Messages for the user were committed to the inbox (or released from a hold): read them. */
   | { type: "inbox"; userId: number }
-  /** The user's plugin socket opened on `nodeId`: an older socket on any other node must go (4002). */
-  | { type: "connected"; userId: number; nodeId: string; sessionId: string }
+  /**
+   * The user's plugin socket opened on `nodeId` at `at` (ms): an older socket on any other node must
+   * go (4002). Older = earlier `at`, then the smaller session id: every node orders alike.
+   */
+  | { type: "connected"; userId: number; nodeId: string; sessionId: string; at: number }
   /** The user's token was revoked: every node closes the user's socket with 4001. */
   | { type: "revoked"; userId: number }
   /** A node joined or left: cluster views may refresh. */
@@ -85,13 +88,17 @@ export function parseSignal(payload: string): { signal: Signal; from: string } |
     case "revoked":
       return userOk ? { signal: { type: o.type, userId: o.userId as number }, from } : undefined;
     case "connected":
-      return userOk && typeof o.nodeId === "string" && typeof o.sessionId === "string"
+      return userOk &&
+        typeof o.nodeId === "string" &&
+        typeof o.sessionId === "string" &&
+        typeof o.at === "number"
         ? {
             signal: {
               type: "connected",
               userId: o.userId as number,
               nodeId: o.nodeId,
               sessionId: o.sessionId,
+              at: o.at,
             },
             from,
           }

@@ -4,11 +4,13 @@
  * `connected` signal. The inbox's commits wake the owner's connection: on this node from memory (the
  * user's topic), on the others through an `inbox` signal that makes the connection read the inbox.
  *
- * Cross-node replace is decided by the order in which the nodes' `connected` signals are delivered,
- * which PostgreSQL makes the same on every node (commit order). A node closes its socket for a user
- * when another node's `connected` arrives after the socket's own announcement came back, i.e. the
- * other socket is newer; while its own announcement is still on the way, its socket is the newer one
- * and stays (the other node will close its own). So each replaced socket is closed once, by its node.
+ * Cross-node replace: every `connected` signal carries when its socket was registered, and each node
+ * closes its socket for the user when the signal's is newer (later time, then the larger session id).
+ * Every node applies the same order whatever order the signals arrive in, so of two sockets exactly
+ * one is closed, once, by its own node. (Across hosts the times are as good as their clocks: two
+ * connects within the clock skew may keep the one that connected first, but never both go.)
+ * After the listener lost signals, each node announces its sockets again, which the same rule makes
+ * harmless for newer sockets and final for older ones.
  */
 
 import type { Signal, Signals } from "../cluster/signals.ts";
@@ -28,12 +30,21 @@ export interface HubDeps {
   nodeId: string;
   signals: Signals;
   log: Logger;
+  now?: () => number;
 }
+
+/** When a socket was registered here, in the order every node applies. */
+interface Registered {
+  at: number;
+  sessionId: string;
+}
+
+const newer = (a: Registered, b: Registered) => a.at > b.at || (a.at === b.at && a.sessionId > b.sessionId);
 
 export class Hub {
   readonly #byUser = new Map<number, PluginConnection>();
-  /** Connections whose own `connected` signal was delivered back: any later one replaces them. */
-  readonly #announced = new WeakSet<PluginConnection>();
+  readonly #registeredAt = new WeakMap<PluginConnection, number>();
+  readonly #now: () => number;
   readonly #signals: Signals;
   readonly #log: Logger;
   readonly #nodeId: string;
@@ -43,6 +54,7 @@ export class Hub {
     this.#signals = deps.signals;
     this.#log = deps.log;
     this.#nodeId = deps.nodeId;
+    this.#now = deps.now ?? Date.now;
     inbox.onStored((stored) => {
       const byUser = new Map<number, StoredMessage[]>();
       for (const m of stored) {
@@ -62,12 +74,12 @@ export class Hub {
       if (this.#signals.shared) this.#publish({ type: "inbox", userId });
     });
     this.#signals.onSignal((signal, fromSelf) => this.#received(signal, fromSelf));
-    // Signals sent while the listener was away are lost: every socket reads the inbox once, and the
-    // sockets already here count as announced (whatever connects elsewhere from now on is newer).
+    // Signals sent while the listener was away are lost: every socket reads the inbox once, and is
+    // announced again (an older socket elsewhere that missed the first announcement goes now).
     this.#signals.onResubscribed(() => {
       for (const conn of this.#byUser.values()) {
-        this.#announced.add(conn);
         conn.pump();
+        this.#announce(conn);
       }
     });
   }
@@ -103,13 +115,8 @@ export class Hub {
     this.#byUser.set(conn.user.id, conn);
     if (old && old !== conn) old.close(CloseCode.replaced, "replaced by a newer connection");
     conn.subscribe(userTopic(conn.user.id));
-    if (this.#signals.shared) {
-      this.#publish(
-        { type: "connected", userId: conn.user.id, nodeId: this.#nodeId, sessionId: conn.sessionId },
-        // Unannounced, it could never be replaced from elsewhere: treat it as announced instead.
-        () => this.#announced.add(conn),
-      );
-    }
+    this.#registeredAt.set(conn, this.#now());
+    this.#announce(conn);
     return old;
   }
 
@@ -166,12 +173,9 @@ export class Hub {
         return;
       case "connected": {
         const conn = this.#byUser.get(signal.userId);
-        if (!conn) return;
-        if (fromSelf) {
-          if (conn.sessionId === signal.sessionId) this.#announced.add(conn);
-          return;
-        }
-        if (!this.#announced.has(conn)) return; // ours is newer: the other node closes its socket
+        if (fromSelf || !conn || conn.sessionId === signal.sessionId) return;
+        const at = this.#registeredAt.get(conn) ?? 0;
+        if (newer({ at, sessionId: conn.sessionId }, signal)) return; // the other node closes its own
         this.#byUser.delete(signal.userId);
         conn.close(CloseCode.replaced, "replaced by a newer connection");
         this.#log.info("plugin_replaced_remotely", {
@@ -189,9 +193,19 @@ export class Hub {
     }
   }
 
-  #publish(signal: Signal, onFailure?: () => void): void {
+  #announce(conn: PluginConnection): void {
+    if (!this.#signals.shared) return;
+    this.#publish({
+      type: "connected",
+      userId: conn.user.id,
+      nodeId: this.#nodeId,
+      sessionId: conn.sessionId,
+      at: this.#registeredAt.get(conn) ?? this.#now(),
+    });
+  }
+
+  #publish(signal: Signal): void {
     this.#signals.publish(signal).catch((err) => {
-      onFailure?.();
       this.#log.warn("cluster_signal_lost", { type: signal.type, err: err as Error });
     });
   }

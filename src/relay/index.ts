@@ -42,6 +42,7 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     nodeId: ctx.nodeId,
     signals: ctx.signals,
     log: ctx.log.child({ module: "hub" }),
+    now: ctx.now,
   });
   const outbox = new Outbox(ctx.db, {
     now: ctx.now,

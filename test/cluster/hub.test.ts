@@ -1,7 +1,8 @@
 /**
  * The hub's cluster behaviour against a scripted signal bus with PostgreSQL's semantics: one order of
  * delivery for every node (commit order), each node receiving its own signals back. The test decides
- * when signals are delivered, so the races of two nodes are played out step by step.
+ * when signals are delivered (and may deliver them out of order or lose them), and the clock, so the
+ * races of two nodes are played out step by step.
  */
 import { describe, expect, test } from "bun:test";
 import type { Signal, SignalHandler, Signals } from "../../src/cluster/signals.ts";
@@ -28,9 +29,11 @@ class Bus {
       stop: async () => {},
     };
   }
-  /** Delivers everything queued, in one order, to every node. */
-  deliver(): void {
-    for (const { from, signal } of this.queue.splice(0))
+  /** Delivers everything queued, in one order (reversed: as if the later commit came first), to every node. */
+  deliver(reversed = false): void {
+    const batch = this.queue.splice(0);
+    if (reversed) batch.reverse();
+    for (const { from, signal } of batch)
       for (const m of this.members) for (const h of m.handlers) h(signal, m.id === from);
   }
 }
@@ -68,6 +71,8 @@ function fakeSocket() {
   return { socket, closes, sent, topics };
 }
 
+const clock = { t: 1_000 };
+
 function node(bus: Bus, id: string) {
   const { inbox, reads, commit } = fakeInbox();
   const published: Array<{ topic: string; data: string }> = [];
@@ -77,7 +82,12 @@ function node(bus: Bus, id: string) {
       return data.length;
     },
   };
-  const hub = new Hub(inbox, { nodeId: id, signals: bus.join(id), log: memoryLogger().log });
+  const hub = new Hub(inbox, {
+    nodeId: id,
+    signals: bus.join(id),
+    log: memoryLogger().log,
+    now: () => clock.t,
+  });
   let n = 0;
   const connect = (userId = 1) => {
     const s = fakeSocket();
@@ -91,6 +101,7 @@ function node(bus: Bus, id: string) {
       0,
       topics,
     );
+    clock.t++;
     hub.register(conn);
     return { conn, ...s };
   };
@@ -116,21 +127,35 @@ describe("hub in a cluster", () => {
     expect(b.hub.get(1)).toBe(onB.conn);
   });
 
-  test("two nodes connecting the same user at once: the later announcement wins, the other closes once", () => {
+  test("two nodes connecting the same user at once: the later connection stays, whatever order the signals arrive in", () => {
+    for (const reversed of [false, true]) {
+      const bus = new Bus();
+      const a = node(bus, "A");
+      const b = node(bus, "B");
+      const onA = a.connect();
+      const onB = b.connect(); // both registered before either signal is delivered; B's is later
+      bus.deliver(reversed);
+      expect(onA.closes.map((c) => c.code)).toEqual([CloseCode.replaced]);
+      expect(onB.closes).toEqual([]);
+      // A third connection, on A, later replaces B's.
+      const again = a.connect();
+      bus.deliver(reversed);
+      expect(onB.closes.map((c) => c.code)).toEqual([CloseCode.replaced]);
+      expect(again.closes).toEqual([]);
+      expect(onA.closes).toHaveLength(1);
+    }
+  });
+
+  test("connections registered in the same millisecond: the larger session id stays, on both nodes alike", () => {
     const bus = new Bus();
     const a = node(bus, "A");
     const b = node(bus, "B");
-    const onA = a.connect();
-    const onB = b.connect(); // both registered before either signal is delivered; A's commits first
-    bus.deliver();
+    const onA = a.connect(); // session "A-s1"
+    clock.t--; // B's registration in the same millisecond
+    const onB = b.connect(); // session "B-s1" > "A-s1"
+    bus.deliver(true);
     expect(onA.closes.map((c) => c.code)).toEqual([CloseCode.replaced]);
     expect(onB.closes).toEqual([]);
-    // A third connection on A later replaces B's.
-    const again = a.connect();
-    bus.deliver();
-    expect(onB.closes.map((c) => c.code)).toEqual([CloseCode.replaced]);
-    expect(again.closes).toEqual([]);
-    expect(onA.closes).toHaveLength(1);
   });
 
   test("a node ignores its own connected signal and other users' signals", () => {
@@ -185,18 +210,20 @@ describe("hub in a cluster", () => {
     expect([...second.topics]).toEqual(["user:3"]);
   });
 
-  test("after the listener re-subscribes, every local connection reads the inbox once and counts as announced", () => {
+  test("after the listener re-subscribes, local connections read the inbox and are announced again", () => {
     const bus = new Bus();
     const a = node(bus, "A");
     const b = node(bus, "B");
     const onA = a.connect(1);
     a.connect(2);
-    bus.queue.splice(0); // A's announcements are lost with the connection
+    const onB = b.connect(1);
+    bus.queue.splice(0); // every announcement so far is lost: A's socket for user 1 would stay forever
     for (const r of bus.members[0]!.resubscribed) r();
+    for (const r of bus.members[1]!.resubscribed) r();
     expect(a.reads.sort()).toEqual([1, 2]);
-    b.connect(1);
     bus.deliver();
     expect(onA.closes.map((c) => c.code)).toEqual([CloseCode.replaced]);
+    expect(onB.closes).toEqual([]);
   });
 
   test("drain (shutdown) stops sending and waits for the acks of what was sent, up to its deadline", async () => {

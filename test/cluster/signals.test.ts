@@ -40,7 +40,7 @@ eachDialect("signals port", (dialect) => {
   test("signals published in one tick arrive in order, each once", async () => {
     const seen = record(signals);
     const sent: Signal[] = [
-      { type: "connected", userId: 1, nodeId: "node-a", sessionId: "s1" },
+      { type: "connected", userId: 1, nodeId: "node-a", sessionId: "s1", at: 1_700_000_000_000 },
       { type: "inbox", userId: 1 },
       { type: "revoked", userId: 2 },
       { type: "nodes" },
@@ -102,7 +102,7 @@ pgDescribe("signals between nodes [postgres]", () => {
     for (let i = 0; i < 60; i++) {
       const from = nodes[i % 3]!;
       sends.push(
-        from.publish({ type: "connected", userId: 1, nodeId: `n${(i % 3) + 1}`, sessionId: `s${i}` }),
+        from.publish({ type: "connected", userId: 1, nodeId: `n${(i % 3) + 1}`, sessionId: `s${i}`, at: i }),
       );
       if (i % 7 === 0) await Bun.sleep(1);
     }
