@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
+import { waitFor } from "../cluster/wait.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType } from "../relay/ws-client.ts";
 
@@ -9,7 +10,11 @@ test("/health names this node and, on one process, a cluster of one with its con
   const { user, token } = await r.user("ou_health_node");
   const c = connect(r.url, { token });
   await c.next(isType("hello"));
-  const health = (await (await fetch(`${r.http}/health`)).json()) as Record<string, unknown>;
+  // On PostgreSQL the view reads the sessions table, written a moment after the hello.
+  const health = await waitFor(async () => {
+    const h = (await (await fetch(`${r.http}/health`)).json()) as Record<string, unknown>;
+    return (h.cluster as { users: unknown[] }).users.length > 0 && h;
+  }, "the socket in the cluster view");
   expect(health).toMatchObject({ status: "ok", db: "ok", connections: 1, node: r.ctx.nodeId });
   expect(health.cluster).toEqual({
     nodes: [
