@@ -58,7 +58,7 @@ test("publish to a lone subscriber answers bytes, then -1 once its client stops 
     fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
     websocket: { open: (ws) => void ws.subscribe("user:2"), message() {} },
   });
-  const sock = netConnect(server.port, "127.0.0.1");
+  const sock = netConnect(server.port ?? 0, "127.0.0.1");
   try {
     sock.write(
       "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
