@@ -27,7 +27,8 @@ describe.skipIf(RELAY_TEST_DIALECT !== "sqlite")("/health and database writes", 
     expect(await health()).toEqual({ status: 200, db: "ok" });
 
     // The database may not grow by a single page: reads work, every insert fails.
-    const sqlite = ctx.db.$client;
+    if (ctx.storage.dialect !== "sqlite") throw new Error("SQLite only");
+    const sqlite = ctx.storage.db.$client;
     const pages = sqlite.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
     sqlite.run(`PRAGMA max_page_count = ${pages}`);
     const refused = ctx.inbox.accept({ userId, eventId: "e1", message: message("om_1") });
