@@ -19,7 +19,8 @@ export const SIGNAL_CHANNEL = "relay_signals";
  * One statement for every signal published in the same tick (a group commit of the inbox wakes many
  * users at once). Raw SQL: Drizzle's builder has no NOTIFY. The payloads travel as one JSON array so
  * there is a single bound parameter whatever their number; rows are notified in array order.
- * (`::text` first: Bun would otherwise encode the string itself as a JSON scalar.)
+ * (`::text` first: Bun would otherwise encode the string itself as a JSON scalar.) PostgreSQL folds
+ * identical payloads of one transaction into one notification, which suits wake-ups.
  */
 export const NOTIFY_MANY = `SELECT pg_notify('${SIGNAL_CHANNEL}', p) FROM json_array_elements_text($1::text::json) AS p`;
 

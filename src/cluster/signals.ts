@@ -17,9 +17,7 @@ export type Signal =
    */
   | { type: "connected"; userId: number; nodeId: string; sessionId: string; at: number }
   /** The user's token was revoked: every node closes the user's socket with 4001. */
-  | { type: "revoked"; userId: number }
-  /** A node joined or left: cluster views may refresh. */
-  | { type: "nodes" };
+  | { type: "revoked"; userId: number };
 
 /** `fromSelf`: this process published it (PostgreSQL echoes a node's own notifications back). */
 export type SignalHandler = (signal: Signal, fromSelf: boolean) => void;
@@ -103,8 +101,6 @@ export function parseSignal(payload: string): { signal: Signal; from: string } |
             from,
           }
         : undefined;
-    case "nodes":
-      return { signal: { type: "nodes" }, from };
     default:
       return undefined;
   }

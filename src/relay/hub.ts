@@ -188,8 +188,6 @@ export class Hub {
       case "revoked":
         if (!fromSelf) this.disconnect(signal.userId, CloseCode.unauthorized, "revoked");
         return;
-      case "nodes":
-        return;
     }
   }
 

@@ -43,7 +43,7 @@ eachDialect("signals port", (dialect) => {
       { type: "connected", userId: 1, nodeId: "node-a", sessionId: "s1", at: 1_700_000_000_000 },
       { type: "inbox", userId: 1 },
       { type: "revoked", userId: 2 },
-      { type: "nodes" },
+      { type: "revoked", userId: 3 },
       ...Array.from({ length: 50 }, (_, i): Signal => ({ type: "inbox", userId: 100 + i })),
     ];
     await Promise.all(sent.map((s) => signals.publish(s)));
@@ -53,7 +53,7 @@ eachDialect("signals port", (dialect) => {
 
   test("handlers never run inside publish (no re-entry)", async () => {
     const seen = record(signals);
-    const p = signals.publish({ type: "nodes" });
+    const p = signals.publish({ type: "inbox", userId: 1 });
     expect(seen).toEqual([]);
     await p;
   });
@@ -140,9 +140,9 @@ pgDescribe("signals between nodes [postgres]", () => {
     try {
       await admin`SELECT pg_notify(${SIGNAL_CHANNEL}, ${"not json"})`;
       await admin`SELECT pg_notify(${SIGNAL_CHANNEL}, ${JSON.stringify({ type: "inbox", from: "x" })})`;
-      await a.publish({ type: "nodes" });
+      await a.publish({ type: "revoked", userId: 4 });
       await waitFor(() => seen.length === 1, "the valid signal");
-      expect(seen).toEqual([{ signal: { type: "nodes" }, fromSelf: true }]);
+      expect(seen).toEqual([{ signal: { type: "revoked", userId: 4 }, fromSelf: true }]);
     } finally {
       await admin.close();
     }
