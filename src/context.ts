@@ -5,6 +5,8 @@
 import type { RecentLog } from "./admin/recent-log.ts";
 import type { AdminSessions } from "./admin/sessions.ts";
 import type { ConsoleStats } from "./admin/stats.ts";
+import type { NodeRegistry } from "./cluster/nodes.ts";
+import type { Signals } from "./cluster/signals.ts";
 import type { Config } from "./config/definition.ts";
 import type { Kv } from "./db/kv.ts";
 import type { Db } from "./db/open.ts";
@@ -38,6 +40,10 @@ export interface RelayContext {
   startedAt: number;
   /** This process's name in a cluster (NODE_ID, or `<hostname>-<random>`); also set on SQLite. */
   nodeId: string;
+  /** Wake-ups between the nodes of a cluster (in-process on SQLite). */
+  signals: Signals;
+  /** The node registry and the cluster's view (nodes alive, where users are connected). */
+  cluster: NodeRegistry;
   /** Durable per-user message store: ingest writes it, the gateway replays and acks it. */
   inbox: Inbox;
   users: UserStore;
@@ -65,7 +71,8 @@ export interface RelayContext {
   };
   /**
    * The plugin gateway's view of live connections (M1-4 fills it in; until then nobody is connected).
-   * Revocation uses `disconnect(userId, 4001)`; /api/me and the admin list use `isConnected`.
+   * Revocation uses `disconnect(userId, 4001)`, which reaches the socket on any node of a cluster;
+   * /api/me and the admin list use `isConnected` (this node's sockets).
    */
   hub: {
     isConnected: (userId: number) => boolean;

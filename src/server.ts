@@ -9,6 +9,8 @@ import { RecentLog } from "./admin/recent-log.ts";
 import { AdminSessions } from "./admin/sessions.ts";
 import { createConsoleStats } from "./admin/stats.ts";
 import { type App, buildApp, type FeatureModule } from "./app.ts";
+import { createNodeRegistry } from "./cluster/nodes.ts";
+import { createSignals } from "./cluster/signals.ts";
 import type { Config, Raw } from "./config/definition.ts";
 import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
@@ -23,7 +25,12 @@ import { groupsFeature } from "./groups/index.ts";
 import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
 import { Logger } from "./ops/logger.ts";
-import { Registry, registerBuildInfo, registerProcessMetrics } from "./ops/metrics.ts";
+import {
+  Registry,
+  registerBuildInfo,
+  registerClusterMetrics,
+  registerProcessMetrics,
+} from "./ops/metrics.ts";
 import { HTTP_DRAIN_MS, SHUTDOWN_DEADLINE_MS, Shutdown } from "./ops/shutdown.ts";
 import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
@@ -58,6 +65,9 @@ export interface Relay {
   /** Stops accepting, runs shutdown hooks (sockets closed with 1012, work drained), closes the DB. */
   stop(): Promise<void>;
 }
+
+/** How long shutdown waits for the acks of frames already sent before closing the sockets. */
+const ACK_DRAIN_MS = 1000;
 
 /** Feature modules, in data-flow order; later issues append theirs here. */
 export const FEATURES: FeatureModule[] = [
@@ -108,6 +118,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     users,
     disconnect: (userId, code, reason) => ctx.hub.disconnect(userId, code, reason),
   });
+  const nodeId = config.NODE_ID ?? defaultNodeId();
 
   const ctx: RelayContext = {
     config,
@@ -120,7 +131,14 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     fetch: fetchImpl,
     version: VERSION,
     startedAt,
-    nodeId: config.NODE_ID ?? defaultNodeId(),
+    nodeId,
+    signals: createSignals(storage, nodeId, log.child({ module: "cluster" })),
+    cluster: createNodeRegistry(
+      storage,
+      { id: nodeId, version: VERSION, startedAt },
+      // `core` is built below; the view is only read once the relay serves.
+      { now, log: log.child({ module: "cluster" }), localUsers: () => core.hub.userIds() },
+    ),
     inbox: new Inbox(db, {
       now,
       log,
@@ -143,6 +161,12 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (phase, name, step) => shutdown.add(phase, name, step),
   };
+  // After the work drained, before the database closes: the node leaves the registry.
+  ctx.onShutdown("flush", "cluster", async () => {
+    await ctx.cluster.stop();
+    await ctx.signals.stop();
+  });
+  registerClusterMetrics(metrics, ctx.nodeId, ctx.cluster);
   const feishu = createFeishu(ctx);
   if (feishu) {
     ctx.feishu = feishu;
@@ -172,11 +196,20 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     streams,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
+  // Listening before serving: no wake-up for this node's sockets can be missed.
+  await ctx.signals.start();
+  await ctx.cluster.start();
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);
   // Before the outbox drains: sends queued behind a rate limit stop waiting and stay pending.
   if (feishu) ctx.onShutdown("intake", "feishu", () => feishu.close());
   // Plugins are told to reconnect (1012) at once, to another node or to this one after a restart.
-  ctx.onShutdown("intake", "plugin-sockets", () => core.hub.closeAll());
+  // Before the sockets close, the acks of what they were sent come in and are stored, so a plugin
+  // reconnecting to another node of a cluster at once does not get those messages again.
+  ctx.onShutdown("intake", "plugin-sockets", async () => {
+    await core.hub.drain(ACK_DRAIN_MS);
+    await ctx.inbox.flushAcks();
+    core.hub.closeAll();
+  });
   ctx.onShutdown("http", "http-server", async () => {
     const server = app.server;
     if (!server) return;

@@ -1,5 +1,6 @@
 /** Schemas of the console's JSON endpoints (TypeBox), so OpenAPI lists every field. */
 import { t } from "elysia";
+import { ClusterHealth } from "../ops/health.ts";
 
 const Iso = t.String({ format: "date-time" });
 
@@ -51,6 +52,7 @@ export const OverviewResponse = t.Object({
   inboxPending: t.Array(
     t.Object({ id: t.String(), openId: t.String(), name: t.String(), pending: t.Integer() }),
   ),
+  nodes: ClusterHealth.properties.nodes,
 });
 
 export const RecentErrorsResponse = t.Object({

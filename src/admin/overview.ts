@@ -1,5 +1,6 @@
 /** The overview page's data, gathered from live state; no request context here. */
 import type { RelayContext } from "../context.ts";
+import { clusterJson } from "../ops/health.ts";
 import type { Rates } from "./rates.ts";
 import type { RecentLog } from "./recent-log.ts";
 
@@ -28,6 +29,8 @@ export async function overview(ctx: RelayContext, deps: OverviewDeps) {
     rates: { events: series(deps.rates.events), sends: series(deps.rates.sends) },
     outbox: await stats.outbox(now),
     inboxPending: await stats.pendingByUser(),
+    // M2-6: the cluster's nodes (this one alone on SQLite).
+    nodes: clusterJson(await ctx.cluster.view()).nodes,
   };
 }
 

@@ -1,8 +1,25 @@
 /**
- * `GET /health` (DESIGN §3): real checks, not constants.
+ * `GET /health` (DESIGN §3): real checks, not constants. Per node: `node` is this process, `cluster`
+ * the cluster as the database sees it (nodes alive, where each connected user's socket is); on
+ * SQLite that is this node alone.
  */
 import { Elysia, t } from "elysia";
+import type { ClusterView } from "../cluster/nodes.ts";
 import type { RelayContext } from "../context.ts";
+import { pingStorage } from "../storage/storage.ts";
+
+export const ClusterHealth = t.Object({
+  nodes: t.Array(
+    t.Object({
+      id: t.String(),
+      version: t.String(),
+      startedAt: t.String({ format: "date-time" }),
+      seenAt: t.String({ format: "date-time" }),
+      connections: t.Integer(),
+    }),
+  ),
+  users: t.Array(t.Object({ userId: t.String(), nodeId: t.String() })),
+});
 
 export const HealthResponse = t.Object({
   status: t.Union([t.Literal("ok"), t.Literal("degraded")]),
@@ -11,27 +28,44 @@ export const HealthResponse = t.Object({
   db: t.Union([t.Literal("ok"), t.Literal("failing")]),
   feishu: t.Union([t.Literal("ok"), t.Literal("unconfigured"), t.Literal("failing")]),
   connections: t.Integer(),
+  /** This process's node id. */
+  node: t.String(),
+  cluster: ClusterHealth,
 });
 
 /**
  * `failing` when the database cannot be read, or when its latest write failed (recently): a full disk
  * still answers `SELECT 1` while every message is refused.
  */
-export function checkDb(ctx: Pick<RelayContext, "db" | "inbox">): "ok" | "failing" {
+export async function checkDb(ctx: Pick<RelayContext, "storage" | "inbox">): Promise<"ok" | "failing"> {
   if (ctx.inbox.writeStatus() === "failing") return "failing";
-  try {
-    const row = ctx.db.$client.query("SELECT 1 AS one").get() as { one: number } | null;
-    return row?.one === 1 ? "ok" : "failing";
-  } catch {
-    return "failing";
-  }
+  return (await pingStorage(ctx.storage)) ? "ok" : "failing";
+}
+
+/** The cluster view in JSON terms (ISO times, ids as strings like the rest of the API). */
+export function clusterJson(view: ClusterView): typeof ClusterHealth.static {
+  return {
+    nodes: view.nodes.map((n) => ({
+      id: n.id,
+      version: n.version,
+      startedAt: new Date(n.startedAt).toISOString(),
+      seenAt: new Date(n.seenAt).toISOString(),
+      connections: n.connections,
+    })),
+    users: view.users.map((u) => ({ userId: String(u.userId), nodeId: u.nodeId })),
+  };
 }
 
 export function healthRoutes(ctx: RelayContext) {
   return new Elysia({ name: "health" }).get(
     "/health",
-    ({ set }) => {
-      const db = checkDb(ctx);
+    async ({ set }) => {
+      let db = await checkDb(ctx);
+      // Unreadable, the cluster view is empty and the database is what fails.
+      const view = await ctx.cluster.view().catch(() => {
+        db = "failing";
+        return { nodes: [], users: [] };
+      });
       const feishu = ctx.status.feishu();
       const ok = db === "ok" && feishu !== "failing";
       if (db !== "ok") set.status = 503;
@@ -42,6 +76,8 @@ export function healthRoutes(ctx: RelayContext) {
         db,
         feishu,
         connections: ctx.status.connections(),
+        node: ctx.nodeId,
+        cluster: clusterJson(view),
       };
     },
     { response: { 200: HealthResponse, 503: HealthResponse }, detail: { summary: "Liveness and readiness" } },

@@ -183,3 +183,15 @@ export function registerProcessMetrics(r: Registry, startedAt: number, now: () =
 export function registerBuildInfo(r: Registry, version: string) {
   r.gauge("openclaw_relay_build_info", "The running relay's version (always 1).", () => [[{ version }, 1]]);
 }
+
+/** The node's id (always 1, the id in a label) and how many nodes the cluster has alive. */
+export function registerClusterMetrics(r: Registry, nodeId: string, cluster: { aliveCount: number }) {
+  r.gauge("openclaw_relay_node_info", "This relay process's node id (always 1).", () => [
+    [{ node: nodeId }, 1],
+  ]);
+  r.gauge(
+    "openclaw_relay_cluster_nodes_alive",
+    "Relay nodes seen within the last 10 s (1 without a cluster).",
+    () => cluster.aliveCount,
+  );
+}

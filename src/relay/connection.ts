@@ -3,6 +3,12 @@
  * seq sent, so the replay after a (re)connect and live messages share one path and can never go out
  * of seq order or skip one. A slow reader pauses the pump as soon as Bun reports backpressure and
  * resumes on drain; the messages wait in SQLite, not in memory.
+ *
+ * Live messages of a caught-up connection go out through the user's topic (`user:<id>`, Bun's
+ * pub/sub; the hub subscribes the socket): the frame committed on this node is published from memory.
+ * Anything else — the replay, a gap, a pause, a wake-up from another node — is read from the inbox and
+ * sent on the socket itself. Either way the cursor moves only for frames Bun accepted, so the seq/ack
+ * bookkeeping is the same on both paths.
  */
 import type { Inbox, StoredMessage } from "./inbox.ts";
 import type { InboundMessage, LegacyFeishuMessageFrame, ServerFrame } from "./protocol.ts";
@@ -14,6 +20,14 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
   /** Bun: sends inside the callback leave in one write instead of one syscall per frame. */
   cork?<T>(callback: () => T): T;
+  /** Bun pub/sub: false when the socket is closed. */
+  subscribe?(topic: string): boolean;
+  unsubscribe?(topic: string): void;
+}
+
+/** The server's `publish` (Bun: bytes written, -1 backpressure, 0 dropped or nobody subscribed). */
+export interface TopicPublisher {
+  publish(topic: string, data: string): number;
 }
 
 export interface ConnectionUser {
@@ -35,7 +49,13 @@ export class PluginConnection {
   /** Highest seq written to this socket. */
   #lastSent: number;
   #paused = false;
+  /** Shutdown: nothing more is sent, so the acks of what was sent can still come in (see Hub.drain). */
+  #held = false;
+  /** Highest seq the plugin acked on this connection. */
+  #lastAcked: number;
   #closed = false;
+  /** The topic this socket is subscribed to, once the hub registered it. */
+  #topic: string | undefined;
 
   constructor(
     readonly socket: SocketLike,
@@ -45,8 +65,10 @@ export class PluginConnection {
     private readonly inbox: Inbox,
     private readonly hooks: DeliveryHooks,
     ackedSeq: number,
+    private readonly topics?: TopicPublisher,
   ) {
     this.#lastSent = ackedSeq;
+    this.#lastAcked = ackedSeq;
   }
 
   get lastSentSeq(): number {
@@ -64,16 +86,31 @@ export class PluginConnection {
   close(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    // A closing socket must not take the next connection's frames from the topic.
+    this.#unsubscribe();
     this.socket.close(code, reason);
   }
 
   markClosed(): void {
     this.#closed = true;
+    this.#topic = undefined;
+  }
+
+  /** Joins the user's topic; live frames then go out through it (see `deliverLive`). */
+  subscribe(topic: string): void {
+    if (this.#closed || !this.topics || !this.socket.subscribe) return;
+    if (this.socket.subscribe(topic)) this.#topic = topic;
+  }
+
+  #unsubscribe(): void {
+    const topic = this.#topic;
+    this.#topic = undefined;
+    if (topic) this.socket.unsubscribe?.(topic);
   }
 
   /** Sends every stored message after the cursor, oldest first, until caught up or backpressured. */
   pump(): void {
-    if (this.#closed || this.#paused) return;
+    if (this.#closed || this.#paused || this.#held) return;
     this.#corked(() => {
       for (;;) {
         const batch = this.inbox.pending(this.user.id, this.#lastSent, BATCH);
@@ -90,11 +127,11 @@ export class PluginConnection {
   deliverLive(stored: StoredMessage[]): void {
     this.#corked(() => {
       for (const m of stored) {
-        if (this.#closed || this.#paused || m.seq !== this.#lastSent + 1) {
+        if (this.#closed || this.#paused || this.#held || m.seq !== this.#lastSent + 1) {
           this.pump();
           return;
         }
-        if (!this.#write(m)) return;
+        if (!this.#write(m, true)) return;
       }
     });
   }
@@ -109,10 +146,11 @@ export class PluginConnection {
    * Bun's send answers -1 when the frame was queued behind backpressure and 0 when it was dropped:
    * a dropped frame is not counted as sent, so the next pump re-reads it from the inbox.
    */
-  #write(m: StoredMessage): boolean {
-    const status = this.socket.send(
-      this.legacy ? JSON.stringify(legacyFrame(m.message)) : messageFrameJson(m.seq, m.payload),
-    );
+  #write(m: StoredMessage, live = false): boolean {
+    const frame = this.legacy ? JSON.stringify(legacyFrame(m.message)) : messageFrameJson(m.seq, m.payload);
+    // One subscriber per topic on a node, so publish answers for this socket alone, like send.
+    const status =
+      live && this.#topic && this.topics ? this.topics.publish(this.#topic, frame) : this.socket.send(frame);
     if (status === 0) {
       this.#paused = true;
       return false;
@@ -139,7 +177,19 @@ export class PluginConnection {
 
   /** Cumulative ack; never past what this connection was actually sent. */
   ack(seq: number): void {
-    this.inbox.ack(this.user.id, Math.min(seq, this.#lastSent));
+    const upTo = Math.min(seq, this.#lastSent);
+    if (upTo > this.#lastAcked) this.#lastAcked = upTo;
+    this.inbox.ack(this.user.id, upTo);
+  }
+
+  /** Stops sending (shutdown); what was sent may still be acked. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Every frame sent was acked (legacy frames count as acked once written). */
+  get settled(): boolean {
+    return this.legacy || this.#closed || this.#lastAcked >= this.#lastSent;
   }
 }
 

@@ -14,7 +14,7 @@ import type { Logger } from "../ops/logger.ts";
 import { clientIp, rateLimited } from "../ops/rate-limit.ts";
 import { bearerFromHeader } from "../ops/secure-compare.ts";
 import type { VerifiedToken } from "../users/tokens.ts";
-import { type ConnectionUser, PluginConnection, type SocketLike } from "./connection.ts";
+import { type ConnectionUser, PluginConnection, type SocketLike, type TopicPublisher } from "./connection.ts";
 import type { Hub } from "./hub.ts";
 import type { StoredMessage } from "./inbox.ts";
 import type { Outbox } from "./outbox.ts";
@@ -45,6 +45,8 @@ type Phase = "authenticating" | "awaiting_auth" | "ready" | "closed";
 interface SocketState {
   phase: Phase;
   meta: SocketMeta;
+  /** The server's pub/sub, for the user's topic (absent when the app is not served by Bun). */
+  topics?: TopicPublisher;
   conn?: PluginConnection;
   /** Frames that arrived while the token was being checked; handled in order afterwards. */
   early: unknown[];
@@ -68,6 +70,7 @@ export interface GatewayDeps {
 interface Admission {
   ip: string;
   verdict?: AuthVerdict;
+  topics?: TopicPublisher;
 }
 
 export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
@@ -180,7 +183,16 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     const sessionId = randomUUID();
     const acked = ctx.inbox.ackedSeq(u.id);
     const pending = ctx.inbox.pendingCount(u.id);
-    const conn = new PluginConnection(socket, user, sessionId, legacy, ctx.inbox, deliveryHooks, acked);
+    const conn = new PluginConnection(
+      socket,
+      user,
+      sessionId,
+      legacy,
+      ctx.inbox,
+      deliveryHooks,
+      acked,
+      state.topics,
+    );
     state.conn = conn;
     state.phase = "ready";
     unready.delete(socket);
@@ -253,9 +265,18 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
     const frame = parsed.frame;
     m.frames.inc({ type: frame.type });
     switch (frame.type) {
-      case "ping":
-        conn.send({ type: "pong" });
+      case "ping": {
+        // The pong follows the acks received before the ping into the database: a plugin that pings
+        // after its last ack and then reconnects to another node of a cluster resumes after that ack.
+        const pong = () => conn.send({ type: "pong" });
+        Promise.resolve()
+          .then(() => ctx.inbox.flushAcks())
+          .then(pong, (err) => {
+            log.warn("plugin_ack_flush_failed", { userId: conn.user.id, err: err as Error });
+            pong();
+          });
         return;
+      }
       case "ack": {
         conn.ack(frame.seq);
         deps.typing?.acked(conn.user.id, Math.min(frame.seq, conn.lastSentSeq));
@@ -352,7 +373,10 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
         m.connections.inc({ outcome: "throttled" });
         throw rateLimited(verdict.retryAfterSec);
       }
-      admissions.set(request, { ip, verdict });
+      const topics = server
+        ? { publish: (topic: string, data: string) => server.publish(topic, data) }
+        : undefined;
+      admissions.set(request, { ip, verdict, topics });
     },
     open(ws) {
       const socket = ws.raw as unknown as SocketLike & object;
@@ -362,6 +386,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       const state: SocketState = {
         phase: admission.verdict ? "authenticating" : "awaiting_auth",
         meta,
+        topics: admission.topics,
         early: [],
       };
       states.set(socket, state);

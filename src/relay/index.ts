@@ -10,7 +10,7 @@ import { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
 import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import { createOutboxStore } from "./outbox-store.ts";
-import type { SendRequest } from "./protocol.ts";
+import { CloseCode, type SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import { SessionLog } from "./sessions.ts";
 import type { StreamManager } from "./streams.ts";
@@ -39,7 +39,12 @@ export interface RelayCoreDeps {
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
-  const hub = new Hub(ctx.inbox);
+  const hub = new Hub(ctx.inbox, {
+    nodeId: ctx.nodeId,
+    signals: ctx.signals,
+    log: ctx.log.child({ module: "hub" }),
+    now: ctx.now,
+  });
   const outbox = new Outbox(createOutboxStore(ctx.storage, ctx.nodeId), {
     now: ctx.now,
     log: ctx.log.child({ module: "outbox" }),
@@ -52,7 +57,9 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   });
   ctx.hub = {
     isConnected: (id) => hub.isConnected(id),
-    disconnect: (id, code, reason) => hub.disconnect(id, code, reason),
+    // A revocation (4001) closes the socket wherever it is in the cluster; other codes act here only.
+    disconnect: (id, code, reason) =>
+      code === CloseCode.unauthorized ? hub.revoke(id, reason) : hub.disconnect(id, code, reason),
   };
   ctx.status.connections = () => hub.size;
   ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);

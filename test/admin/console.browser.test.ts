@@ -152,6 +152,9 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
       for (const part of ["version", "uptime", "feishu", "plugins", "outbox-backlog", "outbox-failed"])
         expect(await page.isVisible(`[data-test="${part}"]`)).toBe(true);
       expect(await page.textContent('[data-test="overview"]')).toContain("概览用户");
+      // M2-6: the cluster's nodes; on SQLite this node alone, named by its id.
+      expect(await page.textContent('[data-test="overview"]')).toContain("集群节点");
+      expect(await page.textContent('[data-test="node"]')).toContain(relay.ctx.nodeId);
       expect(await overflowsX(page)).toBe(false);
       console.log(`screenshot: ${join(shots, `overview-${width}.png`)}`);
       const png = await page.screenshot({ path: join(shots, `overview-${width}.png`), fullPage: true });

@@ -33,6 +33,29 @@ describe("plugin gateway /openclaw", () => {
     await c.closed;
   });
 
+  test("a connected socket is the one subscriber of its user's topic; live frames go through it", async () => {
+    const { user, token } = await r.user("ou_topic");
+    const server = r.relay.app.server!;
+    const topic = `user:${user.id}`;
+    const c = connect(r.url, { token });
+    await c.next(isType("hello"));
+    expect(server.subscriberCount(topic)).toBe(1);
+    // Another process publishing on the topic reaches this socket: the live path is the topic.
+    const published = server.publish(topic, JSON.stringify({ type: "pong" }));
+    expect(published).toBeGreaterThan(0);
+    await c.next(isType("pong"));
+    const a = await r.store(user.id, { text: "live" });
+    expect((await c.next(isType("message"))).seq).toBe(a.seq);
+    // A replacement takes the topic over; the replaced socket leaves it.
+    const c2 = connect(r.url, { token });
+    await c2.next(isType("hello"));
+    await c.closed;
+    expect(server.subscriberCount(topic)).toBe(1);
+    c2.close();
+    await c2.closed;
+    expect(server.subscriberCount(topic)).toBe(0);
+  });
+
   test("offline messages are replayed oldest first, and live ones wait behind them", async () => {
     const { user, token } = await r.user("ou_replay");
     const stored = [];

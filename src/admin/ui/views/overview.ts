@@ -71,6 +71,40 @@ export async function overviewView(): Promise<HTMLElement> {
         ),
       )
     : h("p", { class: "muted" }, t("none"));
+  const nodes = h(
+    "div",
+    { class: "scroll", "data-test": "nodes" },
+    h(
+      "table",
+      {},
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, t("node")),
+          h("th", {}, t("version")),
+          h("th", {}, t("heartbeat")),
+          h("th", { class: "num" }, t("connections")),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        ...o.nodes.map((n) =>
+          h(
+            "tr",
+            { "data-test": "node" },
+            h("td", { class: "mono" }, n.id),
+            h("td", {}, n.version),
+            h("td", {}, when(n.seenAt)),
+            h("td", { class: "num" }, n.connections),
+          ),
+        ),
+      ),
+    ),
+  );
   return h(
     "section",
     { "data-test": "overview" },
@@ -92,5 +126,7 @@ export async function overviewView(): Promise<HTMLElement> {
     ),
     h("h2", {}, t("inboxPending")),
     pending,
+    h("h2", {}, t("nodes")),
+    nodes,
   );
 }
