@@ -22,6 +22,7 @@ import { Registry, registerBuildInfo, registerProcessMetrics } from "./ops/metri
 import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { registerInboxGauges } from "./relay/inbox-gauges.ts";
+import { createInboxStore } from "./relay/inbox-store.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
@@ -86,7 +87,11 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   const metrics = new Registry();
   registerProcessMetrics(metrics, startedAt, now);
   registerBuildInfo(metrics, VERSION);
-  registerInboxGauges(metrics, db, now);
+  const inboxStore = createInboxStore(storage, {
+    maxPending: config.INBOX_MAX_PENDING,
+    maxPendingBytes: config.INBOX_MAX_PENDING_BYTES,
+  });
+  registerInboxGauges(metrics, inboxStore, now);
   const closers: Array<() => void | Promise<void>> = [];
   const checkpointer = new Checkpointer(db.$client, { log, metrics });
 
@@ -102,14 +107,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     version: VERSION,
     startedAt,
     nodeId: config.NODE_ID ?? defaultNodeId(),
-    inbox: new Inbox(db, {
-      now,
-      log,
-      metrics,
-      maxPending: config.INBOX_MAX_PENDING,
-      maxPendingBytes: config.INBOX_MAX_PENDING_BYTES,
-      onCommit: () => checkpointer.ensureStarted(),
-    }),
+    inbox: new Inbox(inboxStore, { now, log, metrics, onCommit: () => checkpointer.ensureStarted() }),
     status: { feishu: () => "unconfigured", connections: () => 0 },
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),

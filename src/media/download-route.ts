@@ -36,7 +36,7 @@ export interface DownloadRouteDeps {
 export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps = {}) {
   const log = ctx.log.child({ module: "media_download" });
   const maxBytes = ctx.config.MEDIA_MAX_BYTES;
-  const attachments = new InboxAttachments(ctx.db.$client);
+  const attachments = new InboxAttachments(ctx.inbox.store);
   const limiter = deps.limiter ?? new DownloadRateLimiter({ now: ctx.now });
   const m = {
     downloads: ctx.metrics.counter("media_downloads_total", "Attachment downloads by outcome (status code)."),
@@ -99,7 +99,7 @@ export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps =
     "/api/media/:id",
     async ({ params, request, server }) => {
       const { user } = await authenticate(ctx, request, server);
-      const found = attachments.find(user.id, params.id);
+      const found = await attachments.find(user.id, params.id);
       const fields = { userId: user.id, messageId: found?.messageId, kind: found?.attachment.kind };
       if (!found) return refuse(new HttpError(404, "not_found", "no such attachment"), fields);
       if (found.attachment.size !== undefined && found.attachment.size > maxBytes) {

@@ -3,8 +3,8 @@
  * inbox holds the message finds it: for anyone else the answer is the same "not found" as for an id
  * that never existed, so another user's media cannot even be confirmed to exist.
  */
-import type { Database } from "bun:sqlite";
 import { type MediaRef, mediaRefs, parseAttachmentId } from "../feishu/attachments.ts";
+import type { InboxStore } from "../relay/inbox-store.ts";
 import type { Attachment, InboundMessage } from "../relay/protocol.ts";
 
 export interface LocatedAttachment {
@@ -29,32 +29,21 @@ export function attachmentIn(
 }
 
 export class InboxAttachments {
-  readonly #payload;
-  readonly #quoting;
-
-  constructor(sqlite: Database) {
-    this.#payload = sqlite.query<{ payload: string }, [string, number]>(
-      "SELECT payload FROM inbox WHERE message_id = ? AND user_id = ?",
-    );
-    // M2-4: a quoted message's media belong to whoever received the message quoting it. Only asked
-    // when the id is not the user's own message; it scans that user's rows alone.
-    this.#quoting = sqlite.query<{ payload: string }, [number, string]>(
-      `SELECT payload FROM inbox WHERE user_id = ? AND json_extract(payload, '$.quoted.messageId') = ?
-       ORDER BY seq DESC LIMIT 1`,
-    );
-  }
+  constructor(private readonly store: Pick<InboxStore, "payloadOf" | "quotingPayload">) {}
 
   /** The attachment `id` names in `userId`'s inbox, or undefined (unknown id, other user, pruned). */
-  find(userId: number, id: string): LocatedAttachment | undefined {
+  async find(userId: number, id: string): Promise<LocatedAttachment | undefined> {
     const parsed = parseAttachmentId(id);
     if (!parsed) return undefined;
-    const row = this.#payload.get(parsed.messageId, userId);
-    if (row) {
-      const message = parse(row.payload);
+    const payload = await this.store.payloadOf(userId, parsed.messageId);
+    if (payload !== undefined) {
+      const message = parse(payload);
       return message && attachmentIn(message, id, parsed.index);
     }
-    const quoting = this.#quoting.get(userId, parsed.messageId);
-    const quoted = quoting ? parse(quoting.payload)?.quoted : undefined;
+    // M2-4: a quoted message's media belong to whoever received the message quoting it. Only asked
+    // when the id is not the user's own message.
+    const quoting = await this.store.quotingPayload(userId, parsed.messageId);
+    const quoted = quoting !== undefined ? parse(quoting)?.quoted : undefined;
     if (!quoted?.content) return undefined;
     return attachmentIn({ ...quoted, content: quoted.content }, id, parsed.index);
   }

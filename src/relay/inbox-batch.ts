@@ -1,20 +1,97 @@
 /**
- * One group commit's writes (DESIGN §7), inside the inbox's transaction: dedupe each message, take
- * seqs per user, insert, note the chats, and apply the offline cap. One user's part runs in a
- * savepoint; if it fails, each of their messages is tried alone, so one bad message fails alone and
- * never the other messages of its batch. Errors that concern the whole database (a full disk) still
- * fail the whole commit.
+ * One group commit's writes (DESIGN §7). `sortBatch` (both adapters) finds the copies inside a batch
+ * and the messages already stored or marked; `BatchWriter` (the SQLite adapter) then, inside the
+ * inbox's transaction, takes seqs per user, inserts, notes the chats and applies the offline cap. One
+ * user's part runs in a savepoint; if it fails, each of their messages is tried alone, so one bad
+ * message fails alone and never the other messages of its batch. Errors that concern the whole
+ * database (a full disk) still fail the whole commit.
  */
 import type { Database } from "bun:sqlite";
-import type { Logger } from "../ops/logger.ts";
-import type { Counter } from "../ops/metrics.ts";
 import type { AcceptResult, IncomingMessage, StoredMessage } from "./inbox.ts";
-import type { PendingCap } from "./inbox-cap.ts";
+import type { PendingCap, Trimmed } from "./inbox-cap.ts";
+import type { DuplicateCounts } from "./inbox-store.ts";
 
 export interface BatchItem {
   item: IncomingMessage;
   /** `item.message` serialised before it joined the batch. */
   payload: string;
+}
+
+export type DuplicateBy = "event_id" | "message_id";
+
+/** A batch sorted before its writes: duplicates answered, fresh messages grouped by user. */
+export interface SortedBatch {
+  results: Array<AcceptResult | Error>;
+  /** Per user, the indexes of their new messages, in batch order. */
+  fresh: Map<number, number[]>;
+  /** A copy's index → its original's index: a copy of a message that failed fails with it. */
+  copyOf: Map<number, number>;
+  duplicates: DuplicateCounts;
+}
+
+/**
+ * Marks copies inside the batch and messages `storedBy` knows (stored or marked before) as
+ * duplicates; groups the rest by user. Pure but for `storedBy`.
+ */
+export function sortBatch(
+  batch: BatchItem[],
+  storedBy: (eventId: string, messageId: string) => DuplicateBy | undefined,
+): SortedBatch {
+  const results: Array<AcceptResult | Error> = new Array(batch.length);
+  // Messages of this batch by id → event id and index, so that copies inside one batch are caught too.
+  const inBatch = new Map<string, { eventId: string; index: number }>();
+  const eventsInBatch = new Map<string, number>();
+  const copyOf = new Map<number, number>();
+  const fresh = new Map<number, number[]>();
+  const duplicates: DuplicateCounts = { event_id: 0, message_id: 0 };
+  batch.forEach(({ item }, i) => {
+    const { eventId, message } = item;
+    const earlier = inBatch.get(message.messageId);
+    const sameEvent = eventsInBatch.get(eventId);
+    const by =
+      earlier !== undefined
+        ? earlier.eventId === eventId
+          ? "event_id"
+          : "message_id"
+        : sameEvent !== undefined
+          ? "event_id"
+          : storedBy(eventId, message.messageId);
+    if (by) {
+      duplicates[by] += 1;
+      results[i] = { status: "duplicate" };
+      const original = earlier?.index ?? sameEvent;
+      if (original !== undefined) copyOf.set(i, original);
+      return;
+    }
+    inBatch.set(message.messageId, { eventId, index: i });
+    eventsInBatch.set(eventId, i);
+    const list = fresh.get(item.userId);
+    if (list) list.push(i);
+    else fresh.set(item.userId, [i]);
+  });
+  return { results, fresh, copyOf, duplicates };
+}
+
+/** After the writes: copies of a message that failed fail with it. */
+export function settleCopies(sorted: SortedBatch): Array<AcceptResult | Error> {
+  const { results, copyOf } = sorted;
+  for (const [copy, original] of copyOf) {
+    if (results[original] instanceof Error) results[copy] = results[original]!;
+  }
+  return results;
+}
+
+/** Sets the results of one user's stored messages; the last carries what the cap dropped, if anything. */
+export function settleStored(
+  results: Array<AcceptResult | Error>,
+  indexes: number[],
+  stored: StoredMessage[],
+  trimmed: Trimmed | undefined,
+): void {
+  stored.forEach((m, k) => {
+    const last = k === stored.length - 1;
+    results[indexes[k]!] = { status: "stored", seq: m.seq, ...(last && trimmed ? { trimmed } : {}) };
+  });
 }
 
 /**
@@ -29,18 +106,15 @@ function isDatabaseWide(err: unknown): boolean {
   return typeof code === "string" && DATABASE_WIDE.test(code);
 }
 
+/** The SQLite adapter's writer (inbox-store-sqlite.ts): prepared statements, synchronous. */
 export class BatchWriter {
   readonly #sqlite: Database;
   readonly #cap: PendingCap;
-  readonly #log: Logger;
-  readonly #duplicates: Counter;
   readonly #stmt;
 
-  constructor(sqlite: Database, cap: PendingCap, log: Logger, duplicates: Counter) {
+  constructor(sqlite: Database, cap: PendingCap) {
     this.#sqlite = sqlite;
     this.#cap = cap;
-    this.#log = log;
-    this.#duplicates = duplicates;
     const q = sqlite;
     this.#stmt = {
       // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
@@ -75,40 +149,10 @@ export class BatchWriter {
    * allocation per user and one chat upsert per (user, chat) per batch. A message whose insert fails
    * gets its Error as result and nothing stored; the others are stored all the same.
    */
-  write(batch: BatchItem[], now: number, stored: StoredMessage[]): Array<AcceptResult | Error> {
-    const results: Array<AcceptResult | Error> = new Array(batch.length);
-    // Messages of this batch by id → event id and index, so that copies inside one batch are caught too.
-    const inBatch = new Map<string, { eventId: string; index: number }>();
-    const eventsInBatch = new Map<string, number>();
-    /** A copy's index → its original's index: a copy of a message that failed fails with it. */
-    const copyOf = new Map<number, number>();
-    const fresh = new Map<number, number[]>();
-    batch.forEach(({ item }, i) => {
-      const { eventId, message } = item;
-      const earlier = inBatch.get(message.messageId);
-      const sameEvent = eventsInBatch.get(eventId);
-      const by =
-        earlier !== undefined
-          ? earlier.eventId === eventId
-            ? "event_id"
-            : "message_id"
-          : sameEvent !== undefined
-            ? "event_id"
-            : this.#duplicateBy(eventId, message.messageId);
-      if (by) {
-        this.#duplicates.inc({ by });
-        results[i] = { status: "duplicate" };
-        const original = earlier?.index ?? sameEvent;
-        if (original !== undefined) copyOf.set(i, original);
-        return;
-      }
-      inBatch.set(message.messageId, { eventId, index: i });
-      eventsInBatch.set(eventId, i);
-      const list = fresh.get(item.userId);
-      if (list) list.push(i);
-      else fresh.set(item.userId, [i]);
-    });
-    for (const [userId, indexes] of fresh) {
+  write(batch: BatchItem[], now: number, stored: StoredMessage[]): SortedBatch {
+    const sorted = sortBatch(batch, (eventId, messageId) => this.#duplicateBy(eventId, messageId));
+    const { results } = sorted;
+    for (const [userId, indexes] of sorted.fresh) {
       try {
         stored.push(
           ...this.#inSavepoint(userId, () => this.#insertUser(batch, userId, indexes, now, results)),
@@ -123,22 +167,13 @@ export class BatchWriter {
             );
           } catch (itemErr) {
             if (isDatabaseWide(itemErr)) throw itemErr;
-            const { eventId, message } = batch[i]!.item;
-            this.#log.error("inbox_message_failed", {
-              userId,
-              eventId,
-              messageId: message.messageId,
-              err: itemErr as Error,
-            });
             results[i] = itemErr instanceof Error ? itemErr : new Error(String(itemErr));
           }
         }
       }
     }
-    for (const [copy, original] of copyOf) {
-      if (results[original] instanceof Error) results[copy] = results[original]!;
-    }
-    return results;
+    settleCopies(sorted);
+    return sorted;
   }
 
   /** Runs `fn` inside a savepoint; on a throw the savepoint is rolled back and the error rethrown. */
@@ -187,15 +222,12 @@ export class BatchWriter {
     for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
     const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now);
     // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
-    stored.forEach((m, k) => {
-      const last = k === stored.length - 1;
-      results[indexes[k]!] = { status: "stored", seq: m.seq, ...(last && trimmed ? { trimmed } : {}) };
-    });
+    settleStored(results, indexes, stored, trimmed);
     return stored;
   }
 
   /** Why an incoming message is a duplicate (the label of the dedupe metric), or undefined if new. */
-  #duplicateBy(eventId: string, messageId: string): "event_id" | "message_id" | undefined {
+  #duplicateBy(eventId: string, messageId: string): DuplicateBy | undefined {
     const hit = this.#stmt.duplicate.get(messageId, eventId);
     if (!hit) return undefined;
     if (hit.kind === "stored") return hit.eventId === eventId ? "event_id" : "message_id";

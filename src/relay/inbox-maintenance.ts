@@ -12,7 +12,7 @@ export const UUID_MEMORY_MS = 3600 * 1000;
 
 export const PRUNE_INTERVAL_MS = 5 * 60 * 1000;
 
-export type InboxMaintenance = Periodic<void>;
+export type InboxMaintenance = Periodic<Promise<void>>;
 
 export function startInboxMaintenance(
   ctx: Pick<RelayContext, "inbox" | "config" | "log" | "onShutdown">,
@@ -21,10 +21,10 @@ export function startInboxMaintenance(
 ): InboxMaintenance {
   const log = ctx.log.child({ module: "inbox_maintenance" });
   const retentionMs = ctx.config.INBOX_RETENTION * 1000;
-  return startPeriodic(ctx, intervalMs, () => {
+  return startPeriodic(ctx, intervalMs, async () => {
     try {
-      const { messages, marks } = ctx.inbox.prune(retentionMs);
-      const sends = outbox?.prune(Math.max(retentionMs, UUID_MEMORY_MS)) ?? 0;
+      const { messages, marks } = await ctx.inbox.prune(retentionMs);
+      const sends = (await outbox?.prune(Math.max(retentionMs, UUID_MEMORY_MS))) ?? 0;
       if (messages > 0 || marks > 0 || sends > 0) log.info("inbox_pruned", { messages, marks, sends });
     } catch (err) {
       // A busy or failing database must not kill the timer: the next pass tries again.
