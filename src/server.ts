@@ -22,9 +22,11 @@ import { Registry, registerBuildInfo, registerProcessMetrics } from "./ops/metri
 import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { registerInboxGauges } from "./relay/inbox-gauges.ts";
-import { createInboxStore } from "./relay/inbox-store.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
+import { createInboxStore } from "./relay/inbox-store.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { createSessionStore } from "./relay/session-store.ts";
+import { SessionLog } from "./relay/sessions.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
 import { closeStorage, openStorage, type Storage } from "./storage/storage.ts";
@@ -112,6 +114,13 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     hub: { isConnected: () => false, disconnect: () => {} },
     onShutdown: (fn) => closers.push(fn),
   };
+  const sessions = new SessionLog(
+    createSessionStore(storage, ctx.nodeId),
+    now,
+    log.child({ module: "sessions" }),
+  );
+  const stale = await sessions.closeStale();
+  if (stale) log.info("sessions_closed_stale", { count: stale });
   const feishu = createFeishu(ctx);
   if (feishu) {
     ctx.feishu = feishu;
@@ -139,6 +148,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     },
     typing,
     streams,
+    sessions,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
   const app = buildApp(ctx, [...FEATURES, ...core.features, media.feature]);

@@ -8,7 +8,7 @@ import { finishConfig } from "../config/load.ts";
 import { SqliteKv } from "../db/kv.ts";
 import { migrate, openDatabase } from "../db/open.ts";
 import { Logger } from "../ops/logger.ts";
-import { openSessionUsers } from "../relay/sessions.ts";
+import { SqliteSessionStore } from "../relay/session-store.ts";
 import { llmConfigOf } from "../users/llm-config.ts";
 import { OpenId } from "../users/model.ts";
 import { Revocations } from "../users/revocations.ts";
@@ -94,7 +94,7 @@ export interface UserListing {
 export function usersList(options: Options, raw: Raw): Promise<string> {
   return withContext(raw, async (ctx) => {
     const users = usersOf(ctx);
-    const open = openSessionUsers(ctx.db);
+    const open = await new SqliteSessionStore(ctx.db).openSessionUsers();
     const revocations = new Revocations(ctx.kv, ctx.now);
     const all = users.list((id) => open.has(id));
     const revokedAts = await Promise.all(all.map((u) => revocations.revokedAt(Number(u.id))));

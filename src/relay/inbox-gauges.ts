@@ -9,7 +9,11 @@ import type { Backlog, InboxStore } from "./inbox-store.ts";
 
 const UNKNOWN: Backlog = { pending: Number.NaN, oldestReceivedAt: Number.NaN };
 
-export function registerInboxGauges(metrics: Registry, store: Pick<InboxStore, "backlog">, now: () => number) {
+export function registerInboxGauges(
+  metrics: Registry,
+  store: Pick<InboxStore, "backlog">,
+  now: () => number,
+) {
   // Gauges are read synchronously. SQLite answers at once; a PostgreSQL read is started by a scrape
   // and its answer shown by the next one (the first shows NaN). A scrape while the database is busy,
   // failing or closing reports NaN, not a failed /metrics.

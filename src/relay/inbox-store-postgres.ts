@@ -8,8 +8,8 @@
  * seq. Users are locked in ascending id order (commits and acks alike) so two nodes never deadlock.
  */
 import { and, asc, count, desc, eq, gt, inArray, lt, lte, min, sql } from "drizzle-orm";
-import type { PgDb } from "../db/postgres.ts";
 import { chats, inbox, seenEvents, users } from "../db/pg-schema.ts";
+import type { PgDb } from "../db/postgres.ts";
 import type { StoredMessage } from "./inbox.ts";
 import {
   type BatchItem,
@@ -37,8 +37,13 @@ const CLIENT_SIDE = /^ERR_POSTGRES_/;
 
 export function isPostgresDatabaseWide(err: unknown): boolean {
   // Drizzle wraps the driver's error (DrizzleQueryError.cause).
-  for (let e = err as { code?: unknown; errno?: unknown; cause?: unknown } | null; e; e = e.cause as typeof e) {
-    if (e.code === "ERR_POSTGRES_SERVER_ERROR") return typeof e.errno === "string" && DATABASE_WIDE_SQLSTATE.test(e.errno);
+  for (
+    let e = err as { code?: unknown; errno?: unknown; cause?: unknown } | null;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (e.code === "ERR_POSTGRES_SERVER_ERROR")
+      return typeof e.errno === "string" && DATABASE_WIDE_SQLSTATE.test(e.errno);
     if (typeof e.code === "string" && CLIENT_SIDE.test(e.code)) return true;
   }
   return false;
@@ -114,10 +119,7 @@ export class PostgresInboxStore implements InboxStore {
   async #knownDuplicates(tx: Tx, batch: BatchItem[]) {
     const messageIds = [...new Set(batch.map((b) => b.item.message.messageId))];
     const keys = [
-      ...new Set([
-        ...batch.map((b) => `e:${b.item.eventId}`),
-        ...messageIds.map((id) => `m:${id}`),
-      ]),
+      ...new Set([...batch.map((b) => `e:${b.item.eventId}`), ...messageIds.map((id) => `m:${id}`)]),
     ];
     const [rows, marks] = await Promise.all([
       tx
@@ -215,7 +217,16 @@ export class PostgresInboxStore implements InboxStore {
       .insert(chats)
       .values([...chatTypes].map(([chatId, chatType]) => ({ userId, chatId, chatType, lastMessageAt: now })))
       .onConflictDoUpdate({ target: [chats.userId, chats.chatId], set: { lastMessageAt: now } });
-    const trimmed = await this.#enforceCap(sp, userId, taken.acked, taken.last, rows.length, bytes, now, cached);
+    const trimmed = await this.#enforceCap(
+      sp,
+      userId,
+      taken.acked,
+      taken.last,
+      rows.length,
+      bytes,
+      now,
+      cached,
+    );
     settleStored(sorted.results, indexes, stored, trimmed);
     return stored;
   }
@@ -239,7 +250,8 @@ export class PostgresInboxStore implements InboxStore {
         : await this.#sum(sp, userId, acked, last);
     const { maxPending, maxPendingBytes } = this.#limits;
     let upTo = Math.max(acked, last - maxPending);
-    if (bytes > maxPendingBytes) upTo = Math.max(upTo, await this.#bytesCut(sp, userId, acked, bytes - maxPendingBytes));
+    if (bytes > maxPendingBytes)
+      upTo = Math.max(upTo, await this.#bytesCut(sp, userId, acked, bytes - maxPendingBytes));
     upTo = Math.min(upTo, last - 1);
     if (upTo <= acked) {
       cached.set(userId, { acked, last, bytes });
@@ -258,7 +270,10 @@ export class PostgresInboxStore implements InboxStore {
       .insert(seenEvents)
       .select(
         sp
-          .select({ key: sql<string>`'m:' || ${inbox.messageId}`.as("key"), seenAt: sql<number>`${now}::bigint`.as("seen_at") })
+          .select({
+            key: sql<string>`'m:' || ${inbox.messageId}`.as("key"),
+            seenAt: sql<number>`${now}::bigint`.as("seen_at"),
+          })
           .from(inbox)
           .where(range),
       )
@@ -361,7 +376,10 @@ export class PostgresInboxStore implements InboxStore {
   }
 
   async isSeen(key: string): Promise<boolean> {
-    const rows = await this.#db.select({ key: seenEvents.key }).from(seenEvents).where(eq(seenEvents.key, key));
+    const rows = await this.#db
+      .select({ key: seenEvents.key })
+      .from(seenEvents)
+      .where(eq(seenEvents.key, key));
     return rows.length > 0;
   }
 
@@ -375,7 +393,10 @@ export class PostgresInboxStore implements InboxStore {
 
   async deliveredMessage(userId: number, messageId: string) {
     const [row] = await this.#db
-      .select({ chatId: inbox.chatId, threadId: sql<string | null>`(${inbox.payload}::jsonb) ->> 'threadId'` })
+      .select({
+        chatId: inbox.chatId,
+        threadId: sql<string | null>`(${inbox.payload}::jsonb) ->> 'threadId'`,
+      })
       .from(inbox)
       .where(and(eq(inbox.userId, userId), eq(inbox.messageId, messageId)));
     return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
@@ -392,7 +413,10 @@ export class PostgresInboxStore implements InboxStore {
   }
 
   async rewrite(userId: number, seq: number, payload: string): Promise<void> {
-    await this.#db.update(inbox).set({ payload }).where(and(eq(inbox.userId, userId), eq(inbox.seq, seq)));
+    await this.#db
+      .update(inbox)
+      .set({ payload })
+      .where(and(eq(inbox.userId, userId), eq(inbox.seq, seq)));
     // The payload's size changed: the cap sums the user's bytes again on its next commit.
     this.#bytes.delete(userId);
   }
@@ -410,7 +434,10 @@ export class PostgresInboxStore implements InboxStore {
       .select({ payload: inbox.payload })
       .from(inbox)
       .where(
-        and(eq(inbox.userId, userId), sql`(${inbox.payload}::jsonb) -> 'quoted' ->> 'messageId' = ${messageId}`),
+        and(
+          eq(inbox.userId, userId),
+          sql`(${inbox.payload}::jsonb) -> 'quoted' ->> 'messageId' = ${messageId}`,
+        ),
       )
       .orderBy(desc(inbox.seq))
       .limit(1);

@@ -7,10 +7,10 @@
  */
 import type { WalSync } from "../db/wal-sync.ts";
 import type { Awaitable, Storage } from "../storage/storage.ts";
-import type { BatchItem } from "./inbox-batch.ts";
 import type { AcceptResult, StoredMessage } from "./inbox.ts";
-import { SqliteInboxStore } from "./inbox-store-sqlite.ts";
+import type { BatchItem } from "./inbox-batch.ts";
 import { PostgresInboxStore } from "./inbox-store-postgres.ts";
+import { SqliteInboxStore } from "./inbox-store-sqlite.ts";
 
 /** One group commit's outcome, `results` in batch order (an Error: that message failed alone). */
 export interface CommitOutcome {
@@ -64,7 +64,10 @@ export interface InboxStore {
   isSeen(key: string): Promise<boolean>;
   chatAllowed(userId: number, chatId: string): Promise<boolean>;
   /** The chat (and thread) of a message stored for this user, or undefined. */
-  deliveredMessage(userId: number, messageId: string): Promise<{ chatId: string; threadId?: string } | undefined>;
+  deliveredMessage(
+    userId: number,
+    messageId: string,
+  ): Promise<{ chatId: string; threadId?: string } | undefined>;
   latestMessageId(userId: number): Promise<string | undefined>;
   /** Replaces a stored message's payload (M2-4: the message with its context). */
   rewrite(userId: number, seq: number, payload: string): Promise<void>;

@@ -257,7 +257,12 @@ export class Inbox {
         if (!logged.has(result)) {
           logged.add(result);
           const { userId, eventId, message } = p.item;
-          this.#log.error("inbox_message_failed", { userId, eventId, messageId: message.messageId, err: result });
+          this.#log.error("inbox_message_failed", {
+            userId,
+            eventId,
+            messageId: message.messageId,
+            err: result,
+          });
         }
         p.reject(result);
         return;
@@ -496,7 +501,10 @@ export class Inbox {
   }
 
   /** The chat (and thread) of a message delivered to this user, or undefined if it was not theirs. */
-  deliveredMessage(userId: number, messageId: string): Promise<{ chatId: string; threadId?: string } | undefined> {
+  deliveredMessage(
+    userId: number,
+    messageId: string,
+  ): Promise<{ chatId: string; threadId?: string } | undefined> {
     return this.store.deliveredMessage(userId, messageId);
   }
 

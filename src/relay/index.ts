@@ -11,7 +11,7 @@ import { messagesRoutes } from "./messages-route.ts";
 import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
-import { SessionLog } from "./sessions.ts";
+import type { SessionLog } from "./sessions.ts";
 import type { StreamManager } from "./streams.ts";
 import type { TypingHooks } from "./typing.ts";
 
@@ -35,6 +35,8 @@ export interface RelayCoreDeps {
   typing?: TypingHooks;
   /** M2-3: streaming cards (relay/stream-service.ts), handed to the gateway for `draft` frames. */
   streams?: StreamManager;
+  /** Connection history (its stale rows already closed by createRelay). */
+  sessions: SessionLog;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
@@ -55,16 +57,14 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   };
   ctx.status.connections = () => hub.size;
   ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);
-  const sessions = new SessionLog(ctx.db, ctx.now, ctx.log.child({ module: "sessions" }));
-  const stale = sessions.closeStale();
-  if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
+  const sessions = deps.sessions;
   outbox.start();
   const revocations = startRevocationSweep(ctx, hub);
   // Hooks run in reverse: sockets close first (server.ts), then the outbox drains, then this last
   // write before the database closes.
-  ctx.onShutdown(() => {
-    sessions.stop();
-    ctx.inbox.flushAcks();
+  ctx.onShutdown(async () => {
+    await sessions.stop();
+    await ctx.inbox.flushAcks();
   });
   ctx.onShutdown(async () => {
     await outbox.stop();

@@ -51,6 +51,7 @@ export async function resolveTarget(
     return { ok: true, target: { kind: "create", receiveIdType: "open_id", receiveId: openId } };
   }
   const chatId = req.to.slice(5);
-  if (!(await facts.chatAllowed(owner.id, chatId))) return forbidden("no message of yours came from that chat");
+  if (!(await facts.chatAllowed(owner.id, chatId)))
+    return forbidden("no message of yours came from that chat");
   return { ok: true, target: { kind: "create", receiveIdType: "chat_id", receiveId: chatId } };
 }

@@ -4,8 +4,9 @@ import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import { messageFrameJson, PluginConnection, type SocketLike } from "../../src/relay/connection.ts";
-import { Inbox } from "../../src/relay/inbox.ts";
+import type { Inbox } from "../../src/relay/inbox.ts";
 import { tempDir } from "../helpers.ts";
+import { sqliteInbox } from "./sqlite-inbox.ts";
 
 /** A socket whose send answers what the test scripts: bytes, -1 (backpressure) or 0 (dropped). */
 function scriptedSocket() {
@@ -27,7 +28,7 @@ async function setup() {
   const db = openDatabase(join(dir, "c.db"));
   migrate(db);
   db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
-  const inbox = new Inbox(db, { log: memoryLogger().log, metrics: new Registry() });
+  const inbox = sqliteInbox(db, { log: memoryLogger().log, metrics: new Registry() });
   const store = (n: number) =>
     inbox.accept({
       userId: 1,
@@ -146,8 +147,8 @@ describe("acks", () => {
     conn.pump();
     expect(sock.written).toEqual([1]);
     conn.ack(3);
-    expect(s.inbox.ackedSeq(1)).toBe(1);
-    expect(s.inbox.pendingCount(1)).toBe(2);
+    expect(await s.inbox.ackedSeq(1)).toBe(1);
+    expect(await s.inbox.pendingCount(1)).toBe(2);
     s.close();
   });
 });
