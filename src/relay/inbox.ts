@@ -92,11 +92,11 @@ export class Inbox {
   #queue: Pending[] = [];
   readonly #pendingAcks = new Map<number, number>();
   #ackFlushScheduled = false;
-  /** An ack write under way (PostgreSQL); reads wait for it so they never see a stale ack. */
+  /** Ack writes under way (PostgreSQL), settled; reads wait for them so they never see a stale ack. */
   #ackInFlight: Promise<void> | undefined;
   #flushScheduled = false;
   /** A commit under way (PostgreSQL): the next batch gathers meanwhile and is committed after it. */
-  #committing = false;
+  #committing: Promise<void> | undefined;
   readonly #onCommit: (() => void) | undefined;
   /**
    * Per user, the lowest seq of each committed batch whose fsync has not finished, oldest first. Reads
@@ -222,14 +222,13 @@ export class Inbox {
       this.#committed(batch, outcome);
       return;
     }
-    this.#committing = true;
-    outcome
+    this.#committing = outcome
       .then(
         (o) => this.#committed(batch, o),
         (err) => this.#commitFailed(batch, err),
       )
       .finally(() => {
-        this.#committing = false;
+        this.#committing = undefined;
         if (this.#queue.length > 0) this.#scheduleFlush();
       });
   }
@@ -378,10 +377,11 @@ export class Inbox {
     }
   }
 
-  /** Waits for the durability work under way (shutdown, before the database closes). */
-  close(): Promise<void> {
+  /** Waits for the commit and durability work under way (shutdown, before the database closes). */
+  async close(): Promise<void> {
     this.#closed = true;
-    return this.store.close();
+    await this.#committing;
+    await this.store.close();
   }
 
   /**
@@ -389,10 +389,10 @@ export class Inbox {
    * path), a promise on PostgreSQL.
    */
   pending(userId: number, afterSeq = 0, limit = 500): Awaitable<StoredMessage[]> {
-    const flushing = this.flushAcks();
+    // A failed ack write is queued again; the read goes on (it starts after `afterSeq` anyway).
+    const flushing = this.flushAcks()?.catch(() => {});
     if (flushing) return flushing.then(() => this.#readPending(userId, afterSeq, limit));
-    const rows = this.#readPending(userId, afterSeq, limit);
-    return rows;
+    return this.#readPending(userId, afterSeq, limit);
   }
 
   #readPending(userId: number, afterSeq: number, limit: number): Awaitable<StoredMessage[]> {
@@ -458,21 +458,21 @@ export class Inbox {
       this.#acked(advanced);
       return this.#ackInFlight;
     }
-    const previous = this.#ackInFlight;
-    const flight: Promise<void> = advanced
-      .then(
-        (n) => this.#acked(n),
-        (err) => {
-          this.#ackFailed(acks);
-          throw err;
-        },
-      )
-      .finally(() => {
-        if (this.#ackInFlight === flight) this.#ackInFlight = undefined;
-      });
-    // A read waits for every ack write under way, the earlier one too.
-    this.#ackInFlight = previous ? Promise.all([previous.catch(() => {}), flight]).then(() => {}) : flight;
-    return this.#ackInFlight;
+    const flight = advanced.then(
+      (n) => this.#acked(n),
+      (err) => {
+        this.#ackFailed(acks);
+        throw err;
+      },
+    );
+    // What later reads wait for: every ack write under way, settled (a failed one is queued again).
+    const settled = flight.catch(() => {});
+    const all = this.#ackInFlight ? Promise.all([this.#ackInFlight, settled]).then(() => {}) : settled;
+    this.#ackInFlight = all;
+    void all.then(() => {
+      if (this.#ackInFlight === all) this.#ackInFlight = undefined;
+    });
+    return flight;
   }
 
   #acked(advanced: number): void {
