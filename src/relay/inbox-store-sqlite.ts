@@ -7,8 +7,9 @@ import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
 import { WalSync } from "../db/wal-sync.ts";
 import type { StoredMessage } from "./inbox.ts";
-import { type BatchItem, BatchWriter } from "./inbox-batch.ts";
-import { PendingCap } from "./inbox-cap.ts";
+import type { BatchItem } from "./inbox-batch.ts";
+import { BatchWriter } from "./inbox-batch-sqlite.ts";
+import { PendingCap } from "./inbox-cap-sqlite.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
 
 /** Per user, `seq > acked_seq` walks the unique (user_id, seq) index: cheap with many users. */
