@@ -26,6 +26,9 @@ export interface ConnectionUser {
 
 const BATCH = 200;
 
+/** After a failed read of the inbox (PostgreSQL away), the pump tries again this much later. */
+export const READ_RETRY_MS = 1000;
+
 export interface DeliveryHooks {
   /** Called per frame sent, for metrics (webhook → plugin latency). */
   delivered(m: StoredMessage): void;
@@ -129,11 +132,12 @@ export class PluginConnection {
     }
   }
 
-  /** A failed read (the database away) is retried by the next wake-up: a new commit, a drain, a reconnect. */
+  /** A failed read (the database away) is tried again a little later; a new commit wakes it too. */
   #readFailed(err: unknown): void {
     this.#reading = false;
     this.#pumpAgain = false;
     this.hooks.readFailed?.(err);
+    setTimeout(() => this.pump(), READ_RETRY_MS).unref?.();
   }
 
   /**
