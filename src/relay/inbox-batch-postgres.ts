@@ -3,12 +3,13 @@
  * COMMIT returns, while other relay processes commit too. Dedupe is transactional: one read finds what
  * was stored or marked before, and the unique index `inbox_message_id` decides the rest with
  * `INSERT … ON CONFLICT DO NOTHING` (an insert of a message another transaction is inserting waits for
- * it, then conflicts). Seqs come from `UPDATE users SET last_seq = last_seq + n … RETURNING`, which
- * row-locks the user until COMMIT; a message found stored meanwhile rolls its user's savepoint back
- * and the part is redone without it, so a duplicate never takes a seq. Users are locked in ascending
- * id order (commits and acks alike): two nodes never deadlock.
+ * it, then conflicts). The batch's users are row-locked (`SELECT … FOR UPDATE`, ascending id: the
+ * order commits and acks of every node follow, so two nodes never deadlock) before their seqs are
+ * taken, and stay locked until COMMIT; a message found stored meanwhile rolls the savepoint back and
+ * the part is redone without it, so a duplicate never takes a seq. The whole batch is written with a
+ * few set-based statements; if that fails, each user's part, then each message, is tried alone.
  */
-import { eq, inArray, sql } from "drizzle-orm";
+import { asc, inArray, sql } from "drizzle-orm";
 import { chats, inbox, seenEvents, users } from "../db/pg-schema.ts";
 import type { PgDb } from "../db/postgres.ts";
 import type { StoredMessage } from "./inbox.ts";
@@ -20,7 +21,7 @@ import {
   settleStored,
   sortBatch,
 } from "./inbox-batch.ts";
-import type { CachedBytes, PostgresCap, Tx } from "./inbox-cap-postgres.ts";
+import type { CachedBytes, CapPart, PostgresCap, Tx } from "./inbox-cap-postgres.ts";
 import type { CommitOutcome } from "./inbox-store.ts";
 
 /**
@@ -54,6 +55,9 @@ class StoredMeanwhile extends Error {
   }
 }
 
+/** Per user (ascending id), the indexes of their new messages in the batch. */
+type Parts = Map<number, number[]>;
+
 export class PostgresBatchWriter {
   readonly #db: PgDb;
   readonly #cap: PostgresCap;
@@ -64,42 +68,50 @@ export class PostgresBatchWriter {
   }
 
   async commit(batch: BatchItem[], now: number): Promise<Omit<CommitOutcome, "durable">> {
-    const cached = new Map<number, CachedBytes>();
+    const views = new Map<number, CachedBytes>();
     const outcome = await this.#db.transaction(async (tx) => {
       const known = await this.#knownDuplicates(tx, batch);
       const sorted = sortBatch(batch, (eventId, messageId) => known(eventId, messageId));
       const stored: StoredMessage[] = [];
-      // Ascending user id: the lock order every transaction of every node follows.
-      const users = [...sorted.fresh.keys()].sort((a, b) => a - b);
-      for (const userId of users) {
-        const indexes = sorted.fresh.get(userId)!;
-        try {
-          stored.push(...(await this.#userPart(tx, batch, sorted, userId, indexes, now, cached)));
-        } catch (err) {
-          if (isPostgresDatabaseWide(err)) throw err;
-          cached.delete(userId);
-          // Something in this user's part is bad: each of their messages is tried alone.
-          for (const i of indexes) {
-            try {
-              stored.push(...(await this.#userPart(tx, batch, sorted, userId, [i], now, cached)));
-            } catch (itemErr) {
-              if (isPostgresDatabaseWide(itemErr)) throw itemErr;
-              cached.delete(userId);
-              sorted.results[i] = itemErr instanceof Error ? itemErr : new Error(String(itemErr));
+      const all: Parts = new Map([...sorted.fresh].sort((a, b) => a[0] - b[0]));
+      try {
+        stored.push(...(await this.#inSavepoint(tx, batch, sorted, all, now, views)));
+      } catch (err) {
+        if (isPostgresDatabaseWide(err)) throw err;
+        views.clear();
+        // Something in the batch is bad: each user's part is tried alone, then each message.
+        for (const [userId, indexes] of all) {
+          try {
+            stored.push(
+              ...(await this.#inSavepoint(tx, batch, sorted, new Map([[userId, indexes]]), now, views)),
+            );
+          } catch (userErr) {
+            if (isPostgresDatabaseWide(userErr)) throw userErr;
+            views.delete(userId);
+            for (const i of indexes) {
+              try {
+                stored.push(
+                  ...(await this.#inSavepoint(tx, batch, sorted, new Map([[userId, [i]]]), now, views)),
+                );
+              } catch (itemErr) {
+                if (isPostgresDatabaseWide(itemErr)) throw itemErr;
+                views.delete(userId);
+                sorted.results[i] = itemErr instanceof Error ? itemErr : new Error(String(itemErr));
+              }
             }
           }
         }
       }
       return { results: settleCopies(sorted), stored, duplicates: sorted.duplicates };
     });
-    this.#cap.committed(cached);
+    this.#cap.committed(views);
     return outcome;
   }
 
   /**
    * Which messages of the batch are already stored (their event id tells by what) or marked: one read
    * for the whole batch. A message committed by another node after this read still conflicts on the
-   * unique index at insert time (`#userPart`).
+   * unique index at insert time (`#insert`).
    */
   async #knownDuplicates(tx: Tx, batch: BatchItem[]) {
     const messageIds = [...new Set(batch.map((b) => b.item.message.messageId))];
@@ -124,71 +136,76 @@ export class PostgresBatchWriter {
   }
 
   /**
-   * One user's new messages in a savepoint: seqs, inserts, chats, cap. A message another node
-   * committed meanwhile rolls the savepoint back (its seq is given back) and becomes a duplicate;
-   * the rest are stored again.
+   * The parts' messages in a savepoint. A message another node committed meanwhile rolls it back (the
+   * seqs are given back) and becomes a duplicate; the rest are written again.
    */
-  async #userPart(
+  async #inSavepoint(
     tx: Tx,
     batch: BatchItem[],
     sorted: SortedBatch,
-    userId: number,
-    indexes: number[],
+    parts: Parts,
     now: number,
-    cached: Map<number, CachedBytes>,
+    views: Map<number, CachedBytes>,
   ): Promise<StoredMessage[]> {
-    let todo = indexes;
-    while (todo.length > 0) {
+    let todo = parts;
+    while (todo.size > 0) {
       try {
-        return await tx.transaction((sp) => this.#insertUser(sp, batch, sorted, userId, todo, now, cached));
+        return await tx.transaction((sp) => this.#insert(sp, batch, sorted, todo, now, views));
       } catch (err) {
         if (!(err instanceof StoredMeanwhile)) throw err;
-        todo = todo.filter((i) => {
-          if (!err.messageIds.has(batch[i]!.item.message.messageId)) return true;
-          sorted.results[i] = { status: "duplicate" };
-          sorted.duplicates.message_id += 1;
-          return false;
-        });
+        const left: Parts = new Map();
+        for (const [userId, indexes] of todo) {
+          const rest = indexes.filter((i) => {
+            if (!err.messageIds.has(batch[i]!.item.message.messageId)) return true;
+            sorted.results[i] = { status: "duplicate" };
+            sorted.duplicates.message_id += 1;
+            return false;
+          });
+          if (rest.length > 0) left.set(userId, rest);
+        }
+        todo = left;
       }
     }
     return [];
   }
 
-  async #insertUser(
+  /** Locks the users, takes their seqs, inserts, notes the chats, applies the cap; sets the results. */
+  async #insert(
     sp: Tx,
     batch: BatchItem[],
     sorted: SortedBatch,
-    userId: number,
-    indexes: number[],
+    parts: Parts,
     now: number,
-    cached: Map<number, CachedBytes>,
+    views: Map<number, CachedBytes>,
   ): Promise<StoredMessage[]> {
-    const [taken] = await sp
-      .update(users)
-      .set({ lastSeq: sql`${users.lastSeq} + ${indexes.length}` })
-      .where(eq(users.id, userId))
-      .returning({ last: users.lastSeq, acked: users.ackedSeq });
-    if (!taken) throw new Error(`user ${userId} does not exist`);
-    let seq = taken.last - indexes.length;
+    const ids = [...parts.keys()];
+    const locked = await sp
+      .select({ id: users.id, last: users.lastSeq, acked: users.ackedSeq })
+      .from(users)
+      .where(inArray(users.id, ids))
+      .orderBy(asc(users.id))
+      .for("update");
+    const found = new Map(locked.map((u) => [u.id, u]));
+    const missing = ids.find((id) => !found.has(id));
+    if (missing !== undefined) throw new Error(`user ${missing} does not exist`);
     const stored: StoredMessage[] = [];
-    const chatTypes = new Map<string, string>();
-    let bytes = 0;
-    const rows = indexes.map((i) => {
-      const { item, payload } = batch[i]!;
-      seq += 1;
-      bytes += Buffer.byteLength(payload);
-      chatTypes.set(item.message.chatId, item.message.chatType);
-      stored.push({ userId, seq, message: item.message, payload, receivedAt: now });
-      return {
-        userId,
-        seq,
-        eventId: item.eventId,
-        messageId: item.message.messageId,
-        chatId: item.message.chatId,
-        payload,
-        receivedAt: now,
-      };
-    });
+    const rows: Array<typeof inbox.$inferInsert> = [];
+    const chatRows = new Map<string, typeof chats.$inferInsert>();
+    const capParts: CapPart[] = [];
+    for (const [userId, indexes] of parts) {
+      const { last, acked } = found.get(userId)!;
+      let added = 0;
+      indexes.forEach((i, k) => {
+        const { item, payload } = batch[i]!;
+        const seq = last + k + 1;
+        added += Buffer.byteLength(payload);
+        const { messageId, chatId, chatType } = item.message;
+        chatRows.set(`${userId}\u0000${chatId}`, { userId, chatId, chatType, lastMessageAt: now });
+        stored.push({ userId, seq, message: item.message, payload, receivedAt: now });
+        rows.push({ userId, seq, eventId: item.eventId, messageId, chatId, payload, receivedAt: now });
+      });
+      capParts.push({ userId, acked, last: last + indexes.length, taken: indexes.length, added });
+    }
     const inserted = await sp
       .insert(inbox)
       .values(rows)
@@ -198,21 +215,26 @@ export class PostgresBatchWriter {
       const won = new Set(inserted.map((r) => r.messageId));
       throw new StoredMeanwhile(new Set(rows.map((r) => r.messageId).filter((id) => !won.has(id))));
     }
+    // The rows are locked: the new last seqs are set outright, one statement for all users.
+    const newLast = sql.join(
+      capParts.map((p) => sql`WHEN ${p.userId}::int THEN ${p.last}::bigint`),
+      sql` `,
+    );
+    await sp
+      .update(users)
+      .set({ lastSeq: sql`CASE ${users.id} ${newLast} END` })
+      .where(inArray(users.id, ids));
     await sp
       .insert(chats)
-      .values([...chatTypes].map(([chatId, chatType]) => ({ userId, chatId, chatType, lastMessageAt: now })))
+      .values([...chatRows.values()])
       .onConflictDoUpdate({ target: [chats.userId, chats.chatId], set: { lastMessageAt: now } });
-    const trimmed = await this.#cap.enforce(
-      sp,
-      userId,
-      taken.acked,
-      taken.last,
-      rows.length,
-      bytes,
-      now,
-      cached,
-    );
-    settleStored(sorted.results, indexes, stored, trimmed);
+    const trimmed = await this.#cap.enforce(sp, capParts, now, views);
+    // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
+    let at = 0;
+    for (const [userId, indexes] of parts) {
+      settleStored(sorted.results, indexes, stored.slice(at, at + indexes.length), trimmed.get(userId));
+      at += indexes.length;
+    }
     return stored;
   }
 }

@@ -5,13 +5,25 @@
  * for them since (an offline user's commits then cost no sum over their whole backlog). A rewrite by
  * another node (context only grows a payload) can only make the figure low, never drop too much.
  */
-import { and, asc, desc, eq, gt, lte, sql } from "drizzle-orm";
-import { inbox, seenEvents } from "../db/pg-schema.ts";
+import { and, asc, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { inbox, seenEvents, users } from "../db/pg-schema.ts";
 import type { PgDb } from "../db/postgres.ts";
 import type { CapLimits, Trimmed } from "./inbox-cap.ts";
 
 export type Tx = Parameters<Parameters<PgDb["transaction"]>[0]>[0];
 type Q = PgDb | Tx;
+
+/** One user's part of a commit, as the cap sees it. */
+export interface CapPart {
+  userId: number;
+  acked: number;
+  /** The user's last seq after the inserts. */
+  last: number;
+  /** How many seqs this commit took. */
+  taken: number;
+  /** Payload bytes this commit added. */
+  added: number;
+}
 
 /** A user's unacked payload bytes as of one commit, valid while nobody else wrote for them. */
 export interface CachedBytes {
@@ -29,26 +41,49 @@ export class PostgresCap {
   }
 
   /**
-   * After a user's inserts (seqs up to `last`, `taken` of them, `added` payload bytes): drops the
-   * oldest unacked messages beyond either limit. `views` collects this commit's byte totals, for
-   * `committed` once COMMIT returned. Undefined when nothing was dropped.
+   * After a commit's inserts, for each user part (seqs up to `last`, `taken` of them, `added` payload
+   * bytes): drops the oldest unacked messages beyond either limit. The byte totals this node cannot
+   * trust are summed in one query for all those users. `views` collects this commit's totals, for
+   * `committed` once COMMIT returned. Returns what was dropped, per user.
    */
-  async enforce(
+  async enforce(sp: Tx, parts: CapPart[], now: number, views: Map<number, CachedBytes>) {
+    const bytes = new Map<number, number>();
+    const unknown: number[] = [];
+    for (const p of parts) {
+      // Trusted only if nobody stored or acked for this user since this node's last write.
+      const mine = views.get(p.userId) ?? this.#bytes.get(p.userId);
+      if (mine && mine.acked === p.acked && mine.last === p.last - p.taken)
+        bytes.set(p.userId, mine.bytes + p.added);
+      else unknown.push(p.userId);
+    }
+    if (unknown.length > 0) {
+      const sums = await sp
+        .select({
+          userId: inbox.userId,
+          n: sql<number>`coalesce(sum(octet_length(${inbox.payload})), 0)`.mapWith(Number),
+        })
+        .from(inbox)
+        .innerJoin(users, eq(users.id, inbox.userId))
+        .where(and(inArray(inbox.userId, unknown), gt(inbox.seq, users.ackedSeq)))
+        .groupBy(inbox.userId);
+      for (const userId of unknown) bytes.set(userId, 0);
+      for (const row of sums) bytes.set(row.userId, row.n);
+    }
+    const trimmed = new Map<number, Trimmed>();
+    for (const p of parts) {
+      const t = await this.#trim(sp, p, bytes.get(p.userId)!, now, views);
+      if (t) trimmed.set(p.userId, t);
+    }
+    return trimmed;
+  }
+
+  async #trim(
     sp: Tx,
-    userId: number,
-    acked: number,
-    last: number,
-    taken: number,
-    added: number,
+    { userId, acked, last }: CapPart,
+    bytes: number,
     now: number,
     views: Map<number, CachedBytes>,
   ): Promise<Trimmed | undefined> {
-    // Trusted only if nobody stored or acked for this user since this node's last write.
-    const mine = views.get(userId) ?? this.#bytes.get(userId);
-    const bytes =
-      mine && mine.acked === acked && mine.last === last - taken
-        ? mine.bytes + added
-        : await sum(sp, userId, acked, last);
     const { maxPending, maxPendingBytes } = this.#limits;
     let upTo = Math.max(acked, last - maxPending);
     if (bytes > maxPendingBytes)

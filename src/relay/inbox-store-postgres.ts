@@ -3,7 +3,7 @@
  * commit is inbox-batch-postgres.ts's; acks are conditional updates (forward only, never past the last
  * seq) taking the users' row locks in ascending id order, like the commits.
  */
-import { and, asc, count, desc, eq, gt, lt, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt, lte, min, sql } from "drizzle-orm";
 import { chats, inbox, seenEvents, users } from "../db/pg-schema.ts";
 import type { PgDb } from "../db/postgres.ts";
 import type { BatchItem } from "./inbox-batch.ts";
@@ -56,21 +56,28 @@ export class PostgresInboxStore implements InboxStore {
   }
 
   async ack(acks: ReadonlyArray<readonly [number, number]>): Promise<number> {
-    // Ascending user id: the lock order of the inbox commits too.
-    const sortedAcks = [...acks].sort((a, b) => a[0] - b[0]);
+    const ids = acks.map(([userId]) => userId);
+    // Each user's acked seq from this flush, as one expression (one UPDATE for all users).
+    const wanted = sql`CASE ${users.id} ${sql.join(
+      acks.map(([userId, seq]) => sql`WHEN ${userId}::int THEN ${seq}::bigint`),
+      sql` `,
+    )} END`;
+    const target = sql`least(${wanted}, ${users.lastSeq})`;
     return this.#db.transaction(async (tx) => {
-      let advanced = 0;
-      for (const [userId, seq] of sortedAcks) {
-        // Conditional: moves only forward and never past the last seq; a row comes back only if it moved.
-        const target = sql`least(${seq}::bigint, ${users.lastSeq})`;
-        const rows = await tx
-          .update(users)
-          .set({ ackedSeq: target })
-          .where(and(eq(users.id, userId), lt(users.ackedSeq, target)))
-          .returning({ id: users.id });
-        advanced += rows.length;
-      }
-      return advanced;
+      // Ascending id, the lock order of the inbox commits: an ack flush never deadlocks with them.
+      await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(inArray(users.id, ids))
+        .orderBy(asc(users.id))
+        .for("update");
+      // Conditional: moves only forward and never past the last seq; a row comes back only if it moved.
+      const moved = await tx
+        .update(users)
+        .set({ ackedSeq: target })
+        .where(and(inArray(users.id, ids), lt(users.ackedSeq, target)))
+        .returning({ id: users.id });
+      return moved.length;
     });
   }
 
