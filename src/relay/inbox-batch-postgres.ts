@@ -3,7 +3,8 @@
  * COMMIT returns, while other relay processes commit too. Dedupe is transactional: one read finds what
  * was stored or marked before, and the unique index `inbox_message_id` decides the rest with
  * `INSERT … ON CONFLICT DO NOTHING` (an insert of a message another transaction is inserting waits for
- * it, then conflicts). The batch's users are row-locked (`SELECT … FOR UPDATE`, ascending id: the
+ * it, then conflicts). The batch's users are row-locked (`SELECT … FOR NO KEY UPDATE`, which
+ * foreign-key checks of other inserts — sessions, outbox — do not wait for; ascending id: the
  * order commits and acks of every node follow, so two nodes never deadlock) before their seqs are
  * taken, and stay locked until COMMIT; a message found stored meanwhile rolls the savepoint back and
  * the part is redone without it, so a duplicate never takes a seq. The whole batch is written with a
@@ -184,7 +185,7 @@ export class PostgresBatchWriter {
       .from(users)
       .where(inArray(users.id, ids))
       .orderBy(asc(users.id))
-      .for("update");
+      .for("no key update");
     const found = new Map(locked.map((u) => [u.id, u]));
     const missing = ids.find((id) => !found.has(id));
     if (missing !== undefined) throw new Error(`user ${missing} does not exist`);

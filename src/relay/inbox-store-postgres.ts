@@ -70,7 +70,7 @@ export class PostgresInboxStore implements InboxStore {
         .from(users)
         .where(inArray(users.id, ids))
         .orderBy(asc(users.id))
-        .for("update");
+        .for("no key update");
       // Conditional: moves only forward and never past the last seq; a row comes back only if it moved.
       const moved = await tx
         .update(users)

@@ -3,9 +3,10 @@ import { DrizzleQueryError } from "drizzle-orm";
 import { users as pgUsers } from "../../src/db/pg-schema.ts";
 import type { AcceptResult } from "../../src/relay/inbox.ts";
 import type { BatchItem } from "../../src/relay/inbox-batch.ts";
-import { createInboxStore, type InboxStore } from "../../src/relay/inbox-store.ts";
+import { type CommitOutcome, createInboxStore, type InboxStore } from "../../src/relay/inbox-store.ts";
 import { isPostgresDatabaseWide } from "../../src/relay/inbox-store-postgres.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
+import { createSessionStore, type SessionWrite } from "../../src/relay/session-store.ts";
 import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
 import { textMessage } from "../relay/inbound-fixture.ts";
 import { eachDialect, freshStorage } from "./databases.ts";
@@ -31,6 +32,17 @@ const item = (userId: number, eventId: string, message: InboundMessage): BatchIt
 });
 const msg = (userId: number, id: string, chatId = "oc_1") =>
   item(userId, `e_${id}`, textMessage(id, { chatId }));
+
+const sessionOpen = (id: string, userId: number, at: number): SessionWrite => ({
+  kind: "open",
+  id,
+  userId,
+  at,
+  remoteAddress: null,
+  userAgent: null,
+  pluginVersion: null,
+  protocol: "v1",
+});
 
 const seqsOf = (results: Array<AcceptResult | Error>) =>
   results.map((r) => (r instanceof Error ? "error" : r.status === "stored" ? r.seq : "duplicate"));
@@ -145,6 +157,60 @@ eachDialect("inbox store", (dialect) => {
     }
     expect(total).toBe(unique.size);
     await b.close();
+  });
+
+  test("commits, ack flushes and session writes of two nodes, users in any order, never deadlock", async () => {
+    const other = await secondNode(storage);
+    others.push(other);
+    const b = createInboxStore(other, LIMITS);
+    const sessionsA = createSessionStore(storage, "a");
+    const sessionsB = createSessionStore(other, "b");
+    for (let round = 0; round < 10; round++) {
+      const order = round % 2 === 0 ? [1, 2, 3] : [3, 2, 1];
+      const at = 100 + round;
+      const work = await Promise.allSettled([
+        commit(
+          store,
+          order.map((u) => msg(u, `p${round}_${u}`)),
+        ),
+        commit(
+          b,
+          [...order].reverse().map((u) => msg(u, `q${round}_${u}`)),
+        ),
+        store.ack(order.map((u) => [u, round] as const)),
+        b.ack([...order].reverse().map((u) => [u, round + 1] as const)),
+        sessionsA.write(order.map((u) => ({ kind: "close", id: `none_${u}`, userId: u, at, code: 1000 }))),
+        sessionsB.write([3, 1, 2].map((u) => ({ ...sessionOpen(`s${round}_${u}`, u, at) }))),
+      ]);
+      expect(work.filter((w) => w.status === "rejected")).toEqual([]);
+      for (const w of work.slice(0, 2)) {
+        const results = w.status === "fulfilled" ? (w.value as CommitOutcome).results : [];
+        expect(results.filter((r) => r instanceof Error)).toEqual([]);
+      }
+    }
+    for (const userId of [1, 2, 3])
+      expect(await pendingSeqs(store, userId, 0)).toHaveLength(20 - (await store.ackedSeq(userId)));
+    await b.close();
+  });
+
+  test("the byte cap of several users of one batch is summed in one go and applied to each", async () => {
+    const big = (userId: number, id: string) =>
+      item(userId, `e_${id}`, textMessage(id, { text: "y".repeat(400) }));
+    const size = big(1, "om_x").payload.length;
+    const capped = createInboxStore(storage, { maxPending: 1000, maxPendingBytes: size * 2 });
+    await commit(capped, [big(1, "a1"), big(2, "b1"), big(1, "a2"), big(2, "b2")]);
+    // A fresh store knows nothing of these users: their bytes are summed from the table.
+    const fresh = createInboxStore(storage, { maxPending: 1000, maxPendingBytes: size * 2 });
+    const out = await commit(fresh, [big(1, "a3"), big(2, "b3"), big(3, "c1")]);
+    expect(out.results).toEqual([
+      { status: "stored", seq: 3, trimmed: { dropped: 1, oldestReceivedAt: now - 1 } },
+      { status: "stored", seq: 3, trimmed: { dropped: 1, oldestReceivedAt: now - 1 } },
+      { status: "stored", seq: 1 },
+    ]);
+    expect(await pendingSeqs(fresh, 1)).toEqual([2, 3]);
+    expect(await pendingSeqs(fresh, 2)).toEqual([2, 3]);
+    await capped.close();
+    await fresh.close();
   });
 
   test("one user's bad part fails alone; the others of the batch are stored", async () => {
