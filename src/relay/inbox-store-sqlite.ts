@@ -21,6 +21,8 @@ const OLDEST_PENDING = `SELECT min(
 
 export class SqliteInboxStore implements InboxStore {
   readonly dialect = "sqlite" as const;
+  /** Unbounded: everything queued in one turn shares one commit and one WAL sync. */
+  readonly maxBatch = Number.POSITIVE_INFINITY;
   readonly #sqlite: Database;
   readonly #cap: PendingCap;
   readonly #batch: BatchWriter;

@@ -47,6 +47,8 @@ export interface Backlog {
  */
 export interface InboxStore {
   readonly dialect: Storage["dialect"];
+  /** At most this many messages per `commit` (PostgreSQL: a statement takes at most 65,535 parameters). */
+  readonly maxBatch: number;
   /**
    * Dedupes and stores one group commit's messages in one transaction: seqs gap-free per user (a
    * duplicate takes none), the chats noted, the offline cap applied. Throws only for errors that

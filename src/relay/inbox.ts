@@ -207,8 +207,9 @@ export class Inbox {
   }
 
   #flush(): void {
-    const batch = this.#queue;
-    this.#queue = [];
+    const max = this.store.maxBatch;
+    const batch = this.#queue.length > max ? this.#queue.splice(0, max) : this.#queue;
+    if (batch === this.#queue) this.#queue = [];
     this.#flushScheduled = false;
     if (batch.length === 0) return;
     let outcome: Awaitable<CommitOutcome>;
@@ -216,10 +217,12 @@ export class Inbox {
       outcome = this.store.commit(batch, this.#now());
     } catch (err) {
       this.#commitFailed(batch, err);
+      if (this.#queue.length > 0) this.#scheduleFlush();
       return;
     }
     if (!isPromise(outcome)) {
       this.#committed(batch, outcome);
+      if (this.#queue.length > 0) this.#scheduleFlush();
       return;
     }
     this.#committing = outcome

@@ -59,6 +59,15 @@ eachDialect("inbox service", (dialect) => {
     expect(await inbox.pendingCount(1)).toBe(75);
   });
 
+  test("more messages at once than one commit may carry are committed in several, all stored", async () => {
+    const n = Math.min(inbox.store.maxBatch * 2, 2000) + 500;
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => accept(1 + (i % 2), `om_${i}`)));
+    expect(results.filter((r) => r.status === "stored")).toHaveLength(n);
+    expect(await inbox.pendingCount(1)).toBe(n / 2);
+    const commits = Number(/inbox_commit_batch_size_count (\d+)/.exec(metrics.render())?.[1]);
+    expect(commits).toBeGreaterThanOrEqual(Math.ceil(n / inbox.store.maxBatch));
+  });
+
   test("acks of one turn are written together; reads after them see the new ack", async () => {
     for (let i = 1; i <= 4; i++) await accept(1, `om_${i}`);
     inbox.ack(1, 2);
