@@ -251,11 +251,12 @@ export class Inbox {
       if (duplicates[by] > 0) this.#m.duplicates.inc({ by }, duplicates[by]);
     // A message that failed alone stored nothing: its caller is refused now, the others wait for the sync.
     const answered: Array<{ p: Pending; result: AcceptResult }> = [];
-    const logged = new Set<Error>();
+    let logged: Set<Error> | undefined;
     batch.forEach((p, i) => {
       const result = results[i]!;
       if (result instanceof Error) {
         // A copy of a failed message fails with the same Error: logged once.
+        logged ??= new Set();
         if (!logged.has(result)) {
           logged.add(result);
           const { userId, eventId, message } = p.item;
@@ -404,15 +405,7 @@ export class Inbox {
       this.#awaitingContext.first(userId) ?? Number.MAX_SAFE_INTEGER,
     );
     const rows = this.store.pending(userId, afterSeq, limit, below);
-    const toStored = (list: PendingRow[]) =>
-      list.map((r) => ({
-        userId,
-        seq: r.seq,
-        message: JSON.parse(r.payload) as InboundMessage,
-        payload: r.payload,
-        receivedAt: r.receivedAt,
-      }));
-    return isPromise(rows) ? rows.then(toStored) : toStored(rows);
+    return isPromise(rows) ? rows.then((list) => toStored(userId, list)) : toStored(userId, rows);
   }
 
   async pendingCount(userId: number): Promise<number> {
@@ -527,6 +520,16 @@ export class Inbox {
       this.store.prune(now - Math.max(retentionMs, DEDUPE_WINDOW_MS), now - DEDUPE_WINDOW_MS),
     );
   }
+}
+
+function toStored(userId: number, rows: PendingRow[]): StoredMessage[] {
+  return rows.map((r) => ({
+    userId,
+    seq: r.seq,
+    message: JSON.parse(r.payload) as InboundMessage,
+    payload: r.payload,
+    receivedAt: r.receivedAt,
+  }));
 }
 
 /** A failing `wants` (a bug) must not hold the message forever or fail the commit: no context. */
