@@ -8,6 +8,7 @@ import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
 import { PluginConnection, type SocketLike } from "../../src/relay/connection.ts";
 import { Inbox } from "../../src/relay/inbox.ts";
+import { registerInboxGauges } from "../../src/relay/inbox-gauges.ts";
 import { createInboxStore } from "../../src/relay/inbox-store.ts";
 import type { Storage } from "../../src/storage/storage.ts";
 import { textMessage } from "../relay/inbound-fixture.ts";
@@ -115,6 +116,19 @@ eachDialect("inbox service", (dialect) => {
     const deadline = Date.now() + 5000;
     while (written.length < 351 && Date.now() < deadline) await Bun.sleep(5);
     expect(written).toEqual(Array.from({ length: 351 }, (_, i) => i + 1));
+  });
+
+  test("backlog gauges: SQLite answers at scrape time; PostgreSQL shows the previous scrape's read", async () => {
+    registerInboxGauges(metrics, inbox.store, () => 61_000);
+    const sample = () => Number(/^inbox_pending_messages (\S+)$/m.exec(metrics.render())?.[1]);
+    await accept(1, "om_1");
+    await accept(2, "om_2");
+    if (dialect === "sqlite") expect(sample()).toBe(2);
+    else {
+      expect(sample()).toBeNaN();
+      await Bun.sleep(200);
+      expect(sample()).toBe(2);
+    }
   });
 
   test("close waits for the commit under way", async () => {
