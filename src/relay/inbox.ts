@@ -230,6 +230,8 @@ export class Inbox {
         (o) => this.#committed(batch, o),
         (err) => this.#commitFailed(batch, err),
       )
+      // A bug after the commit must not leave an unobserved rejection (or stop the next commit).
+      .catch((err) => this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length }))
       .finally(() => {
         this.#committing = undefined;
         if (this.#queue.length > 0) this.#scheduleFlush();
