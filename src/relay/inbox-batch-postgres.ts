@@ -119,6 +119,9 @@ export class PostgresBatchWriter {
     const keys = [
       ...new Set([...batch.map((b) => `e:${b.item.eventId}`), ...messageIds.map((id) => `m:${id}`)]),
     ];
+    // One connection runs the two reads in this order: a cap trim on another node (marks, then
+    // deletes, one transaction) that commits between them leaves its row to the first or its mark to
+    // the second, so a trimmed message never looks new.
     const [rows, marks] = await Promise.all([
       tx
         .select({ messageId: inbox.messageId, eventId: inbox.eventId })
