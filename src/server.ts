@@ -36,7 +36,10 @@ import { startMessageContext } from "./relay/context-setup.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { registerInboxGauges } from "./relay/inbox-gauges.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
+import { createInboxStore } from "./relay/inbox-store.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { createSessionStore } from "./relay/session-store.ts";
+import { SessionLog } from "./relay/sessions.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
 import { startTyping } from "./relay/typing-setup.ts";
 import { closeStorage, DEFAULT_DATABASE_PATH, openStorage, type Storage } from "./storage/storage.ts";
@@ -104,7 +107,11 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   const metrics = new Registry();
   registerProcessMetrics(metrics, startedAt, now);
   registerBuildInfo(metrics, VERSION);
-  registerInboxGauges(metrics, db, now);
+  const inboxStore = createInboxStore(storage, {
+    maxPending: config.INBOX_MAX_PENDING,
+    maxPendingBytes: config.INBOX_MAX_PENDING_BYTES,
+  });
+  registerInboxGauges(metrics, inboxStore, now);
   const shutdown = new Shutdown(log, SHUTDOWN_DEADLINE_MS, now);
   const checkpointer = new Checkpointer(db.$client, { log, metrics });
   const fetchImpl = deps.fetch ?? fetch;
@@ -139,14 +146,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
       // `core` is built below; the view is only read once the relay serves.
       { now, log: log.child({ module: "cluster" }), localUsers: () => core.hub.userIds() },
     ),
-    inbox: new Inbox(db, {
-      now,
-      log,
-      metrics,
-      maxPending: config.INBOX_MAX_PENDING,
-      maxPendingBytes: config.INBOX_MAX_PENDING_BYTES,
-      onCommit: () => checkpointer.ensureStarted(),
-    }),
+    inbox: new Inbox(inboxStore, { now, log, metrics, onCommit: () => checkpointer.ensureStarted() }),
     users,
     tokens,
     bindings: createBindingStore(storage, now),
@@ -167,6 +167,13 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     await ctx.signals.stop();
   });
   registerClusterMetrics(metrics, ctx.nodeId, ctx.cluster);
+  const sessions = new SessionLog(
+    createSessionStore(storage, ctx.nodeId),
+    now,
+    log.child({ module: "sessions" }),
+  );
+  const stale = await sessions.closeStale();
+  if (stale) log.info("sessions_closed_stale", { count: stale });
   const feishu = createFeishu(ctx);
   if (feishu) {
     ctx.feishu = feishu;
@@ -194,6 +201,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     },
     typing,
     streams,
+    sessions,
   });
   startInboxMaintenance(ctx, undefined, core.outbox);
   // Listening before serving: no wake-up for this node's sockets can be missed.

@@ -126,23 +126,23 @@ export class EventIngest {
   async #route(
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
   ): Promise<{ outcome: IngestOutcome; userId?: number; seq?: number }> {
-    if (event.kind === "other") return { outcome: this.#markSeen(event.meta, "ignored_type") };
+    if (event.kind === "other") return { outcome: await this.#markSeen(event.meta, "ignored_type") };
     if (event.kind === "membership") return { outcome: await this.#membership(event.meta, event.membership) };
     const { message, meta } = event;
-    if (event.senderType !== "user") return { outcome: this.#markSeen(meta, "from_bot") };
+    if (event.senderType !== "user") return { outcome: await this.#markSeen(meta, "from_bot") };
     const inbound = toInbound(message, await this.#botOpenId(message));
     const user = await this.#deps.userByOpenId(message.sender.openId);
     const groups = this.#deps.groups;
     const binding = inbound.chatType === "group" ? await groups?.binding(message.chatId) : undefined;
     const route = routeMessage(inbound, binding, user, groups !== undefined);
-    if (route.kind === "not_mentioned") return { outcome: this.#markSeen(meta, "not_mentioned") };
+    if (route.kind === "not_mentioned") return { outcome: await this.#markSeen(meta, "not_mentioned") };
     if (route.kind === "command") {
-      const outcome = this.#markSeen(meta, "group_command");
+      const outcome = await this.#markSeen(meta, "group_command");
       if (outcome === "group_command") await this.#command(route.command, message, user);
       return { outcome, ...(user ? { userId: user.id } : {}) };
     }
     if (route.kind === "unknown_sender") {
-      const outcome = this.#markSeen(meta, "unknown_sender");
+      const outcome = await this.#markSeen(meta, "unknown_sender");
       if (outcome === "unknown_sender") this.#signInHint(message);
       return { outcome };
     }
@@ -193,7 +193,7 @@ export class EventIngest {
   /** The bot joined a group (one notice, when a user of ours added it) or left it (binding gone). */
   async #membership(meta: EventMeta, m: BotMembership): Promise<IngestOutcome> {
     const groups = this.#deps.groups;
-    const outcome = this.#markSeen(meta, m.change === "added" ? "bot_added" : "bot_removed");
+    const outcome = await this.#markSeen(meta, m.change === "added" ? "bot_added" : "bot_removed");
     if (outcome === "duplicate" || !groups) return outcome;
     if (m.change === "removed") {
       await groups.botRemoved(m.chatId);
@@ -209,8 +209,8 @@ export class EventIngest {
   }
 
   /** Events that store nothing still leave a dedupe mark; a re-push of one reports `duplicate`. */
-  #markSeen(meta: EventMeta, outcome: IngestOutcome): IngestOutcome {
-    return this.#deps.inbox.markEventSeen(meta.eventId) ? outcome : "duplicate";
+  async #markSeen(meta: EventMeta, outcome: IngestOutcome): Promise<IngestOutcome> {
+    return (await this.#deps.inbox.markEventSeen(meta.eventId)) ? outcome : "duplicate";
   }
 
   /**

@@ -18,7 +18,7 @@ import { BEARER } from "../ops/openapi-document.ts";
 import { authenticate } from "../users/tokens.ts";
 import { limitBytes } from "./byte-limit.ts";
 import { downloadError } from "./download-errors.ts";
-import { createInboxPayloads, InboxAttachments, type LocatedAttachment } from "./inbox-attachment.ts";
+import { InboxAttachments, type LocatedAttachment } from "./inbox-attachment.ts";
 import { mimeExtension, normaliseMime } from "./mime-table.ts";
 
 /**
@@ -36,7 +36,7 @@ export interface DownloadRouteDeps {
 export function mediaDownloadRoutes(ctx: RelayContext, deps: DownloadRouteDeps = {}) {
   const log = ctx.log.child({ module: "media_download" });
   const maxBytes = ctx.config.MEDIA_MAX_BYTES;
-  const attachments = new InboxAttachments(createInboxPayloads(ctx.storage));
+  const attachments = new InboxAttachments(ctx.inbox.store);
   const limiter = deps.limiter ?? new DownloadRateLimiter({ now: ctx.now });
   const m = {
     downloads: ctx.metrics.counter("media_downloads_total", "Attachment downloads by outcome (status code)."),

@@ -40,9 +40,14 @@ export interface ConnectionUser {
 
 const BATCH = 200;
 
+/** After a failed read of the inbox (PostgreSQL away), the pump tries again this much later. */
+export const READ_RETRY_MS = 1000;
+
 export interface DeliveryHooks {
   /** Called per frame sent, for metrics (webhook → plugin latency). */
   delivered(m: StoredMessage): void;
+  /** A read of the inbox failed (PostgreSQL unreachable): logged; the next wake-up reads again. */
+  readFailed?(err: unknown): void;
 }
 
 export class PluginConnection {
@@ -56,6 +61,9 @@ export class PluginConnection {
   #closed = false;
   /** The topic this socket is subscribed to, once the hub registered it. */
   #topic: string | undefined;
+  /** A read of the inbox under way (PostgreSQL); pumps asked for meanwhile run after it. */
+  #reading = false;
+  #pumpAgain = false;
 
   constructor(
     readonly socket: SocketLike,
@@ -108,16 +116,65 @@ export class PluginConnection {
     if (topic) this.socket.unsubscribe?.(topic);
   }
 
-  /** Sends every stored message after the cursor, oldest first, until caught up or backpressured. */
+  /**
+   * Sends every stored message after the cursor, oldest first, until caught up or backpressured.
+   * SQLite reads synchronously (the hot path stays one loop); a PostgreSQL read is awaited, one at a
+   * time per connection, and a pump asked for meanwhile reads again after it.
+   */
   pump(): void {
     if (this.#closed || this.#paused || this.#held) return;
+    if (this.#reading) {
+      this.#pumpAgain = true;
+      return;
+    }
+    for (;;) {
+      const batch = this.inbox.pending(this.user.id, this.#lastSent, BATCH);
+      if (batch instanceof Promise) {
+        this.#reading = true;
+        batch.then(
+          (rows) => this.#afterRead(rows),
+          (err) => this.#readFailed(err),
+        );
+        return;
+      }
+      if (!this.#writeBatch(batch)) return;
+    }
+  }
+
+  /** Writes a batch read from the inbox; true when the pump should read on (a full batch, all written). */
+  #writeBatch(batch: StoredMessage[], full = batch.length === BATCH): boolean {
+    let more = full;
     this.#corked(() => {
-      for (;;) {
-        const batch = this.inbox.pending(this.user.id, this.#lastSent, BATCH);
-        for (const m of batch) if (!this.#write(m)) return;
-        if (batch.length < BATCH) return;
+      for (const m of batch) {
+        if (this.#closed || !this.#write(m)) {
+          more = false;
+          return;
+        }
       }
     });
+    return more && !this.#closed && !this.#paused;
+  }
+
+  #afterRead(batch: StoredMessage[]): void {
+    this.#reading = false;
+    // Live deliveries wait while a read is under way (`deliverLive`), so the cursor has not moved;
+    // the filter only guards the order. (Seqs may jump: the offline cap drops the oldest rows.)
+    const more = this.#writeBatch(
+      batch.filter((m) => m.seq > this.#lastSent),
+      batch.length === BATCH,
+    );
+    if (more || this.#pumpAgain) {
+      this.#pumpAgain = false;
+      this.pump();
+    }
+  }
+
+  /** A failed read (the database away) is tried again a little later; a new commit wakes it too. */
+  #readFailed(err: unknown): void {
+    this.#reading = false;
+    this.#pumpAgain = false;
+    this.hooks.readFailed?.(err);
+    setTimeout(() => this.pump(), READ_RETRY_MS).unref?.();
   }
 
   /**
@@ -127,7 +184,7 @@ export class PluginConnection {
   deliverLive(stored: StoredMessage[]): void {
     this.#corked(() => {
       for (const m of stored) {
-        if (this.#closed || this.#paused || this.#held || m.seq !== this.#lastSent + 1) {
+        if (this.#closed || this.#paused || this.#held || this.#reading || m.seq !== this.#lastSent + 1) {
           this.pump();
           return;
         }

@@ -168,12 +168,17 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
   async function start(socket: SocketLike, state: SocketState, verified: VerifiedToken, legacy: boolean) {
     const meta = state.meta;
     if (turnedAway(socket, state)) return;
-    // Learn the bot first: from here to the first pump nothing awaits, so no live message can
-    // overtake the hello frame and none committed meanwhile is missed (the pump reads the inbox).
-    const bot = legacy ? undefined : await deps.bot().catch(() => ({ openId: "", name: "" }));
+    // Learn the bot and the user's cursor first: from here to the first pump nothing awaits, so no
+    // live message can overtake the hello frame and none committed meanwhile is missed (the pump
+    // reads the inbox after `acked`).
+    const u = verified.user;
+    const [bot, acked, pending] = await Promise.all([
+      legacy ? undefined : deps.bot().catch(() => ({ openId: "", name: "" })),
+      ctx.inbox.ackedSeq(u.id),
+      ctx.inbox.pendingCount(u.id),
+    ]);
     // The socket may have closed, or shutdown begun, while we waited.
     if ((state.phase as Phase) === "closed" || turnedAway(socket, state)) return;
-    const u = verified.user;
     const user: ConnectionUser = {
       id: u.id,
       openId: u.openId,
@@ -181,8 +186,6 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       tokenVersion: verified.claims.ver,
     };
     const sessionId = randomUUID();
-    const acked = ctx.inbox.ackedSeq(u.id);
-    const pending = ctx.inbox.pendingCount(u.id);
     const conn = new PluginConnection(
       socket,
       user,
@@ -342,12 +345,15 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       return;
     }
     const text = typeof parsed.frame.content === "string" ? parsed.frame.content : parsed.frame.content.text;
-    const replyTo = parsed.frame.messageId ?? ctx.inbox.latestMessageId(conn.user.id);
-    const outcome = submitSend(ctx, outbox, conn.user, {
-      msgType: "text",
-      text,
-      ...(replyTo ? { replyTo } : {}),
-    }).catch((err) => sendFailure(err, log, { userId: conn.user.id, legacy: true }));
+    const outcome = Promise.resolve(parsed.frame.messageId ?? ctx.inbox.latestMessageId(conn.user.id))
+      .then((replyTo) =>
+        submitSend(ctx, outbox, conn.user, {
+          msgType: "text",
+          text,
+          ...(replyTo ? { replyTo } : {}),
+        }),
+      )
+      .catch((err) => sendFailure(err, log, { userId: conn.user.id, legacy: true }));
     detach(
       outcome.then((o) => {
         if (!o.ok) conn.send({ type: "error", code: o.code, message: o.message, retryable: o.retryable });
@@ -466,6 +472,9 @@ function delivery(ctx: RelayContext, typing?: TypingHooks) {
       delivered.inc();
       latency.observe(Math.max(0, ctx.now() - msg.receivedAt) / 1000);
       typing?.delivered(msg);
+    },
+    readFailed(err: unknown) {
+      ctx.log.error("inbox_read_failed", { err: err as Error });
     },
   };
 }

@@ -1,14 +1,11 @@
 /**
- * The per-user offline cap: at most INBOX_MAX_PENDING unacked messages and INBOX_MAX_PENDING_BYTES of
- * their stored payload. A commit that goes over drops the oldest unacked messages (the newest one is
- * always kept) and reports how many and since when, so that the owner can be told (ingest-notices.ts)
- * instead of learning it from a log line they never see.
- *
- * Runs inside the inbox's transactions. The unacked byte total per user is kept in memory for users
- * written since start (summed once from the table on first use); a failed transaction must call
- * `forget` so the figure is summed again rather than trusted.
+ * The per-user offline cap (both adapters): at most INBOX_MAX_PENDING unacked messages and
+ * INBOX_MAX_PENDING_BYTES of their stored payload. A commit that goes over drops the oldest unacked
+ * messages (the newest one is always kept) and reports how many and since when, so that the owner can
+ * be told (ingest-notices.ts) instead of learning it from a log line they never see. The dropped
+ * messages keep a dedupe mark so that a re-push does not bring them back. SQLite:
+ * inbox-cap-sqlite.ts; PostgreSQL: inbox-store-postgres.ts.
  */
-import type { Database } from "bun:sqlite";
 
 export interface CapLimits {
   maxPending: number;
@@ -20,84 +17,4 @@ export interface Trimmed {
   dropped: number;
   /** When the oldest dropped message was received (ms). */
   oldestReceivedAt: number;
-}
-
-export class PendingCap {
-  readonly #limits: CapLimits;
-  readonly #bytes = new Map<number, number>();
-  readonly #stmt;
-
-  constructor(sqlite: Database, limits: CapLimits) {
-    this.#limits = limits;
-    const q = sqlite;
-    this.#stmt = {
-      // octet_length: the stored size in bytes, the unit of INBOX_MAX_PENDING_BYTES.
-      sum: q.query<{ n: number }, [number, number, number]>(
-        "SELECT coalesce(sum(octet_length(payload)), 0) AS n FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3",
-      ),
-      sizes: q.query<{ seq: number; n: number }, [number, number]>(
-        "SELECT seq, octet_length(payload) AS n FROM inbox WHERE user_id = ?1 AND seq > ?2 ORDER BY seq",
-      ),
-      oldest: q.query<{ receivedAt: number }, [number, number]>(
-        "SELECT received_at AS receivedAt FROM inbox WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1",
-      ),
-      // Seqs above acked_seq are contiguous, so "drop the oldest" is one range on the (user_id, seq)
-      // index. The dropped messages keep a dedupe mark so that a re-push does not bring them back.
-      markTrimmed: q.query(
-        `INSERT OR IGNORE INTO seen_events (key, seen_at)
-         SELECT 'm:' || message_id, ?4 FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3`,
-      ),
-      trim: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3"),
-    };
-  }
-
-  /**
-   * After a user's inserts (seqs up to `last`, `added` payload bytes): drops the oldest unacked
-   * messages beyond either limit. Undefined when nothing was dropped.
-   */
-  enforce(userId: number, acked: number, last: number, added: number, now: number): Trimmed | undefined {
-    const known = this.#bytes.get(userId);
-    const bytes = known === undefined ? this.#stmt.sum.get(userId, acked, last)!.n : known + added;
-    const { maxPending, maxPendingBytes } = this.#limits;
-    let upTo = Math.max(acked, last - maxPending);
-    if (bytes > maxPendingBytes)
-      upTo = Math.max(upTo, this.#bytesCut(userId, acked, bytes - maxPendingBytes));
-    upTo = Math.min(upTo, last - 1);
-    if (upTo <= acked) {
-      this.#bytes.set(userId, bytes);
-      return undefined;
-    }
-    const s = this.#stmt;
-    const oldestReceivedAt = s.oldest.get(userId, acked)?.receivedAt ?? now;
-    const freed = s.sum.get(userId, acked, upTo)!.n;
-    s.markTrimmed.run(userId, acked, upTo, now);
-    const dropped = s.trim.run(userId, acked, upTo).changes;
-    this.#bytes.set(userId, bytes - freed);
-    return dropped > 0 ? { dropped, oldestReceivedAt } : undefined;
-  }
-
-  /** Inside the ack transaction: messages up to `after` are no longer pending. */
-  acked(userId: number, before: number, after: number): void {
-    const known = this.#bytes.get(userId);
-    if (known === undefined || after <= before) return;
-    this.#bytes.set(userId, known - this.#stmt.sum.get(userId, before, after)!.n);
-  }
-
-  /** A transaction that touched this user (or all users) rolled back: sum again on next use. */
-  forget(userId?: number): void {
-    if (userId === undefined) this.#bytes.clear();
-    else this.#bytes.delete(userId);
-  }
-
-  /** The highest seq that must go so that at least `excess` bytes are freed, oldest first. */
-  #bytesCut(userId: number, acked: number, excess: number): number {
-    let freed = 0;
-    let seq = acked;
-    for (const row of this.#stmt.sizes.iterate(userId, acked)) {
-      freed += row.n;
-      seq = row.seq;
-      if (freed >= excess) break;
-    }
-    return seq;
-  }
 }

@@ -2,18 +2,18 @@
  * The durable inbox (DESIGN §4 delivery rules, §7 group commit): every accepted Feishu message is
  * deduplicated on event_id and message_id and stored with its owner's next seq before the webhook is
  * answered. Messages that arrive together share one transaction; each caller resolves after the commit
- * that holds its message.
+ * that holds its message is durable. The database work is the `InboxStore` port's (inbox-store.ts);
+ * this service keeps the queue, the scheduling, the holds, the listeners and the metrics.
  */
-import type { Database } from "bun:sqlite";
-import type { Db } from "../db/open.ts";
-import { WalSync } from "../db/wal-sync.ts";
 import { WriteHealth, type WriteStatus } from "../db/write-health.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
-import { type BatchItem, BatchWriter } from "./inbox-batch.ts";
-import { PendingCap, type Trimmed } from "./inbox-cap.ts";
+import type { Awaitable } from "../storage/storage.ts";
+import type { BatchItem } from "./inbox-batch.ts";
+import type { Trimmed } from "./inbox-cap.ts";
 import { SeqHolds } from "./inbox-holds.ts";
+import type { CommitOutcome, InboxStore, PendingRow } from "./inbox-store.ts";
 import type { InboundMessage } from "./protocol.ts";
 
 export type { Trimmed } from "./inbox-cap.ts";
@@ -74,21 +74,17 @@ export interface InboxOptions {
   now?: () => number;
   log: Logger;
   metrics: Registry;
-  /** Unacked messages kept per user (default 100,000); beyond it the oldest are dropped. */
-  maxPending?: number;
-  /** Unacked stored payload bytes kept per user (default 64 MiB); beyond it the oldest are dropped. */
-  maxPendingBytes?: number;
-  /** Makes the hot commits durable (default: fdatasync of the database's WAL file). */
-  walSync?: WalSync;
-  /** Called after each group commit (the server starts the checkpoint worker on first use). */
+  /** Called after each group commit (the server starts SQLite's checkpoint worker on first use). */
   onCommit?: () => void;
 }
 
+const isPromise = <T>(v: Awaitable<T>): v is Promise<T> => v instanceof Promise;
+
 export class Inbox {
-  readonly #sqlite: Database;
+  /** The database behind the inbox (read directly by the media download's attachment lookup). */
+  readonly store: InboxStore;
   readonly #now: () => number;
   readonly #log: Logger;
-  readonly #cap: PendingCap;
   /** Every write attempt of the inbox reports here; `/health` reads it. */
   readonly #writes: WriteHealth;
   readonly #listeners: Array<(stored: StoredMessage[]) => void> = [];
@@ -96,8 +92,11 @@ export class Inbox {
   #queue: Pending[] = [];
   readonly #pendingAcks = new Map<number, number>();
   #ackFlushScheduled = false;
+  /** Ack writes under way (PostgreSQL), settled; reads wait for them so they never see a stale ack. */
+  #ackInFlight: Promise<void> | undefined;
   #flushScheduled = false;
-  readonly #walSync: WalSync;
+  /** A commit under way (PostgreSQL): the next batch gathers meanwhile and is committed after it. */
+  #committing: Promise<void> | undefined;
   readonly #onCommit: (() => void) | undefined;
   /**
    * Per user, the lowest seq of each committed batch whose fsync has not finished, oldest first. Reads
@@ -110,65 +109,14 @@ export class Inbox {
   #context: ContextSource | undefined;
   /** Set by `close()`: a lookup that ends after it no longer writes (the database is closing). */
   #closed = false;
-  readonly #batch: BatchWriter;
-  readonly #stmt;
   readonly #m;
 
-  constructor(db: Db, opts: InboxOptions) {
-    this.#sqlite = db.$client;
+  constructor(store: InboxStore, opts: InboxOptions) {
+    this.store = store;
     this.#now = opts.now ?? Date.now;
     this.#log = opts.log;
     this.#onCommit = opts.onCommit;
     this.#writes = new WriteHealth(this.#now);
-    const q = this.#sqlite;
-    this.#cap = new PendingCap(q, {
-      maxPending: opts.maxPending ?? DEFAULT_MAX_PENDING,
-      maxPendingBytes: opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
-    });
-    this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
-    // The connection's own level (FULL in production), restored after each ack commit.
-    const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
-    this.#stmt = {
-      syncNormal: q.query("PRAGMA synchronous = NORMAL"),
-      syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
-      markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
-      isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
-      pending: q.query<
-        { seq: number; payload: string; receivedAt: number },
-        [number, number, number, number]
-      >(
-        `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
-         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.seq < ?4
-         ORDER BY i.seq LIMIT ?3`,
-      ),
-      pendingCount: q.query<{ n: number }, [number]>(
-        `SELECT count(*) AS n FROM inbox i JOIN users u ON u.id = i.user_id
-         WHERE i.user_id = ? AND i.seq > u.acked_seq`,
-      ),
-      ackedSeq: q.query<{ acked: number }, [number]>("SELECT acked_seq AS acked FROM users WHERE id = ?"),
-      ackUser: q.query<{ acked: number }, [number, number]>(
-        `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
-         RETURNING acked_seq AS acked`,
-      ),
-      pruneAcked: q.query(
-        `DELETE FROM inbox WHERE received_at <= ?
-         AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id)`,
-      ),
-      pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
-      chatAllowed: q.query<{ one: number }, [number, string]>(
-        "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
-      ),
-      latest: q.query<{ messageId: string }, [number]>(
-        "SELECT message_id AS messageId FROM inbox WHERE user_id = ? ORDER BY seq DESC LIMIT 1",
-      ),
-      rewrite: q.query<unknown, [number, number, string]>(
-        "UPDATE inbox SET payload = ?3 WHERE user_id = ?1 AND seq = ?2",
-      ),
-      messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, string]>(
-        `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
-         FROM inbox WHERE user_id = ? AND message_id = ?`,
-      ),
-    };
     this.#m = {
       stored: opts.metrics.counter("inbox_stored_total", "Inbound messages stored for a user."),
       duplicates: opts.metrics.counter("events_deduped_total", "Feishu events dropped as duplicates."),
@@ -180,7 +128,6 @@ export class Inbox {
       dropped: opts.metrics.counter("inbox_dropped_over_cap_total", "Unacked messages dropped at the cap."),
       acks: opts.metrics.counter("inbox_acks_total", "Ack frames that advanced a user's acked seq."),
     };
-    this.#batch = new BatchWriter(q, this.#cap, this.#log, this.#m.duplicates);
   }
 
   /** Called after each commit with what it stored, in seq order per user. */
@@ -219,27 +166,27 @@ export class Inbox {
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, payload, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        // setImmediate lets every request that is already being handled join this commit.
-        setImmediate(() => this.#flush());
-      }
+      this.#scheduleFlush();
     });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#committing) return;
+    this.#flushScheduled = true;
+    // setImmediate lets every request that is already being handled join this commit.
+    setImmediate(() => this.#flush());
   }
 
   /**
    * Records an event id without storing a message (other event types, unknown senders), so re-pushes
    * of it are recognised. True when it was new.
    */
-  markEventSeen(eventId: string): boolean {
-    // A lost mark only means a re-push is looked at again (it stores nothing either way): no fsync.
-    return this.#reported(() =>
-      this.#relaxed(() => this.#stmt.markSeen.run(`e:${eventId}`, this.#now()).changes > 0),
-    );
+  markEventSeen(eventId: string): Promise<boolean> {
+    return this.#reported(() => this.store.markSeen(`e:${eventId}`, this.#now()));
   }
 
-  isEventSeen(eventId: string): boolean {
-    return this.#stmt.isSeen.get(`e:${eventId}`) !== null;
+  isEventSeen(eventId: string): Promise<boolean> {
+    return this.store.isSeen(`e:${eventId}`);
   }
 
   /** `failing` while the latest write (commit, WAL sync, ack, mark) failed recently: `/health` says so. */
@@ -248,9 +195,9 @@ export class Inbox {
   }
 
   /** Runs a write outside the batch paths and reports its outcome to the write health. */
-  #reported<T>(write: () => T): T {
+  async #reported<T>(write: () => Promise<T>): Promise<T> {
     try {
-      const out = write();
+      const out = await write();
       this.#writes.succeeded();
       return out;
     } catch (err) {
@@ -260,47 +207,89 @@ export class Inbox {
   }
 
   #flush(): void {
-    const batch = this.#queue;
-    this.#queue = [];
+    const max = this.store.maxBatch;
+    const batch = this.#queue.length > max ? this.#queue.splice(0, max) : this.#queue;
+    if (batch === this.#queue) this.#queue = [];
     this.#flushScheduled = false;
-    let results: Array<AcceptResult | Error>;
-    const stored: StoredMessage[] = [];
-    const now = this.#now();
+    if (batch.length === 0) return;
+    let outcome: Awaitable<CommitOutcome>;
     try {
-      // Committed without an fsync; the WAL sync below makes it durable before anyone is answered.
-      // IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the first read. A
-      // deferred transaction upgrading from read to write gets SQLITE_BUSY at once, without waiting,
-      // whenever the checkpoint worker holds the lock (RESTART): that was `inbox_commit_failed` → 500.
-      results = this.#relaxed(() =>
-        this.#sqlite.transaction(() => this.#batch.write(batch, now, stored)).immediate(),
-      );
+      outcome = this.store.commit(batch, this.#now());
     } catch (err) {
-      this.#writes.failed();
-      this.#cap.forget();
-      this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length });
-      for (const p of batch) p.reject(err);
+      this.#commitFailed(batch, err);
+      if (this.#queue.length > 0) this.#scheduleFlush();
       return;
     }
+    if (!isPromise(outcome)) {
+      this.#committed(batch, outcome);
+      if (this.#queue.length > 0) this.#scheduleFlush();
+      return;
+    }
+    this.#committing = outcome
+      .then(
+        (o) => this.#committed(batch, o),
+        (err) => this.#commitFailed(batch, err),
+      )
+      // A bug after the commit must not leave an unobserved rejection (or stop the next commit).
+      .catch((err) => this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length }))
+      .finally(() => {
+        this.#committing = undefined;
+        if (this.#queue.length > 0) this.#scheduleFlush();
+      });
+  }
+
+  #commitFailed(batch: Pending[], err: unknown): void {
+    this.#writes.failed();
+    this.#log.error("inbox_commit_failed", { err: err as Error, batch: batch.length });
+    for (const p of batch) p.reject(err);
+  }
+
+  #committed(batch: Pending[], outcome: CommitOutcome): void {
+    const { results, stored, duplicates, durable } = outcome;
     this.#writes.succeeded();
     this.#m.commits.observe(batch.length);
     this.#m.stored.inc({}, stored.length);
+    for (const by of ["event_id", "message_id"] as const)
+      if (duplicates[by] > 0) this.#m.duplicates.inc({ by }, duplicates[by]);
     // A message that failed alone stored nothing: its caller is refused now, the others wait for the sync.
     const answered: Array<{ p: Pending; result: AcceptResult }> = [];
+    let logged: Set<Error> | undefined;
     batch.forEach((p, i) => {
       const result = results[i]!;
-      if (result instanceof Error) p.reject(result);
-      else answered.push({ p, result });
-      if (!(result instanceof Error) && result.status === "stored" && result.trimmed) {
+      if (result instanceof Error) {
+        // A copy of a failed message fails with the same Error: logged once.
+        logged ??= new Set();
+        if (!logged.has(result)) {
+          logged.add(result);
+          const { userId, eventId, message } = p.item;
+          this.#log.error("inbox_message_failed", {
+            userId,
+            eventId,
+            messageId: message.messageId,
+            err: result,
+          });
+        }
+        p.reject(result);
+        return;
+      }
+      answered.push({ p, result });
+      if (result.status === "stored" && result.trimmed) {
         const { dropped, oldestReceivedAt } = result.trimmed;
         this.#m.dropped.inc({}, dropped);
         this.#log.warn("inbox_cap_reached", { userId: p.item.userId, dropped, since: oldestReceivedAt });
       }
     });
     this.#onCommit?.();
+    if (!durable) {
+      // PostgreSQL: durable once COMMIT returned.
+      this.#fetchContext(stored);
+      for (const { p, result } of answered) p.resolve(result);
+      this.#notify(stored);
+      return;
+    }
     const users = this.#holdBack(stored);
     this.#fetchContext(stored);
-    // Duplicates wait too: their original may be in this very batch.
-    this.#walSync.sync().then(
+    durable.then(
       () => {
         this.#release(users);
         for (const { p, result } of answered) p.resolve(result);
@@ -347,9 +336,7 @@ export class Inbox {
       // Through a promise from the start: a lookup that throws at once is released like any other.
       Promise.resolve()
         .then(() => source.enrich(m.message, m.userId))
-        .then((enriched) => {
-          if (enriched) this.#rewrite(m, enriched);
-        })
+        .then((enriched) => (enriched ? this.#rewrite(m, enriched) : undefined))
         .catch((err) =>
           this.#log.error("inbox_context_failed", { userId: m.userId, seq: m.seq, err: err as Error }),
         )
@@ -366,13 +353,11 @@ export class Inbox {
     }
   }
 
-  /** Stores the message with its context (no fsync: a crash only loses the context, not the row). */
-  #rewrite(m: StoredMessage, message: InboundMessage): void {
+  /** Stores the message with its context (a crash only loses the context, not the row). */
+  async #rewrite(m: StoredMessage, message: InboundMessage): Promise<void> {
     if (this.#closed) return;
     const payload = JSON.stringify(message);
-    this.#reported(() => this.#relaxed(() => this.#stmt.rewrite.run(m.userId, m.seq, payload)));
-    // The payload's size changed: the cap sums the user's bytes again on its next commit.
-    this.#cap.forget(m.userId);
+    await this.#reported(() => this.store.rewrite(m.userId, m.seq, payload));
     m.message = message;
     m.payload = payload;
   }
@@ -398,50 +383,43 @@ export class Inbox {
     }
   }
 
-  /** Runs `fn` with this connection at synchronous=NORMAL (no fsync at COMMIT), then restores it. */
-  #relaxed<T>(fn: () => T): T {
-    // Inside another transaction the work joins that one's commit.
-    if (this.#sqlite.inTransaction) return fn();
-    this.#stmt.syncNormal.run();
-    try {
-      return fn();
-    } finally {
-      this.#stmt.syncRestore.run();
-    }
-  }
-
-  /** Waits for the WAL syncs under way (shutdown, before the database closes). */
-  close(): Promise<void> {
+  /** Waits for the commit and durability work under way (shutdown, before the database closes). */
+  async close(): Promise<void> {
     this.#closed = true;
-    return this.#walSync.close();
+    await this.#committing;
+    await this.store.close();
   }
 
-  /** Unacked messages after `afterSeq`, oldest first. */
-  pending(userId: number, afterSeq = 0, limit = 500): StoredMessage[] {
-    this.flushAcks();
+  /**
+   * Unacked messages after `afterSeq`, oldest first. Synchronous on SQLite (the delivery pump's hot
+   * path), a promise on PostgreSQL.
+   */
+  pending(userId: number, afterSeq = 0, limit = 500): Awaitable<StoredMessage[]> {
+    // A failed ack write is queued again; the read goes on (it starts after `afterSeq` anyway).
+    const flushing = this.flushAcks()?.catch(() => {});
+    if (flushing) return flushing.then(() => this.#readPending(userId, afterSeq, limit));
+    return this.#readPending(userId, afterSeq, limit);
+  }
+
+  #readPending(userId: number, afterSeq: number, limit: number): Awaitable<StoredMessage[]> {
     const below = Math.min(
       this.#notDurable.get(userId)?.[0] ?? Number.MAX_SAFE_INTEGER,
       this.#awaitingContext.first(userId) ?? Number.MAX_SAFE_INTEGER,
     );
-    return this.#stmt.pending.all(userId, afterSeq, limit, below).map((r) => ({
-      userId,
-      seq: r.seq,
-      message: JSON.parse(r.payload) as InboundMessage,
-      payload: r.payload,
-      receivedAt: r.receivedAt,
-    }));
+    const rows = this.store.pending(userId, afterSeq, limit, below);
+    return isPromise(rows) ? rows.then((list) => toStored(userId, list)) : toStored(userId, rows);
   }
 
-  pendingCount(userId: number): number {
-    this.flushAcks();
-    return this.#stmt.pendingCount.get(userId)?.n ?? 0;
+  async pendingCount(userId: number): Promise<number> {
+    await this.flushAcks();
+    return this.store.pendingCount(userId);
   }
 
   /**
    * Cumulative ack. Acks that arrive in the same event-loop turn share one transaction (an ack per
-   * frame, each with its own fsync, capped the relay at ~1k events/s), committed without an fsync of
-   * its own: it becomes durable with the next inbox commit, and losing it to a power cut only means a
-   * redelivery, which plugins dedupe.
+   * frame, each with its own fsync, capped the relay at ~1k events/s); on SQLite it is committed
+   * without an fsync of its own: it becomes durable with the next inbox commit, and losing it to a
+   * power cut only means a redelivery, which plugins dedupe.
    */
   ack(userId: number, seq: number): void {
     const prev = this.#pendingAcks.get(userId);
@@ -450,7 +428,7 @@ export class Inbox {
       this.#ackFlushScheduled = true;
       setImmediate(() => {
         try {
-          this.flushAcks();
+          this.flushAcks()?.catch((err) => this.#log.error("inbox_ack_flush_failed", { err: err as Error }));
         } catch (err) {
           this.#log.error("inbox_ack_flush_failed", { err: err as Error });
         }
@@ -458,76 +436,102 @@ export class Inbox {
     }
   }
 
-  /** Writes the acks collected so far; reads call it first so they never see a stale ack. */
-  flushAcks(): void {
+  /**
+   * Writes the acks collected so far; reads call it first so they never see a stale ack. Undefined
+   * when done (SQLite, or nothing to write), else the write under way.
+   */
+  flushAcks(): Promise<void> | undefined {
     this.#ackFlushScheduled = false;
-    if (this.#pendingAcks.size === 0) return;
+    if (this.#pendingAcks.size === 0) return this.#ackInFlight;
     const acks = [...this.#pendingAcks];
     this.#pendingAcks.clear();
-    let advanced = 0;
+    let advanced: Awaitable<number>;
     try {
-      // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred.
-      // IMMEDIATE for the same reason as the inbox commit: it reads before it writes.
-      this.#relaxed(() =>
-        this.#sqlite
-          .transaction(() => {
-            for (const [userId, seq] of acks) {
-              const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
-              const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
-              if (after > before) advanced += 1;
-              this.#cap.acked(userId, before, after);
-            }
-          })
-          .immediate(),
-      );
+      advanced = this.store.ack(acks);
     } catch (err) {
-      this.#writes.failed();
-      this.#cap.forget();
-      // Kept for the next flush rather than lost: an ack that never lands means a redelivery storm.
-      for (const [userId, seq] of acks) {
-        const newer = this.#pendingAcks.get(userId);
-        if (newer === undefined || seq > newer) this.#pendingAcks.set(userId, seq);
-      }
+      this.#ackFailed(acks);
       throw err;
     }
+    if (!isPromise(advanced)) {
+      this.#acked(advanced);
+      return this.#ackInFlight;
+    }
+    const flight = advanced.then(
+      (n) => this.#acked(n),
+      (err) => {
+        this.#ackFailed(acks);
+        throw err;
+      },
+    );
+    // What later reads wait for: every ack write under way, settled (a failed one is queued again).
+    const settled = flight.catch(() => {});
+    const all = this.#ackInFlight ? Promise.all([this.#ackInFlight, settled]).then(() => {}) : settled;
+    this.#ackInFlight = all;
+    void all.then(() => {
+      if (this.#ackInFlight === all) this.#ackInFlight = undefined;
+    });
+    return flight;
+  }
+
+  #acked(advanced: number): void {
     this.#writes.succeeded();
     if (advanced > 0) this.#m.acks.inc({}, advanced);
   }
 
+  /** Kept for the next flush rather than lost: an ack that never lands means a redelivery storm. */
+  #ackFailed(acks: Array<[number, number]>): void {
+    this.#writes.failed();
+    for (const [userId, seq] of acks) {
+      const newer = this.#pendingAcks.get(userId);
+      if (newer === undefined || seq > newer) this.#pendingAcks.set(userId, seq);
+    }
+  }
+
   /** The user's persisted cumulative ack. */
-  ackedSeq(userId: number): number {
-    this.flushAcks();
-    return this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
+  async ackedSeq(userId: number): Promise<number> {
+    await this.flushAcks();
+    return this.store.ackedSeq(userId);
   }
 
   /** Whether the user's messages came from this chat (they may address it). */
-  chatAllowed(userId: number, chatId: string): boolean {
-    return this.#stmt.chatAllowed.get(userId, chatId) !== null;
+  chatAllowed(userId: number, chatId: string): Promise<boolean> {
+    return this.store.chatAllowed(userId, chatId);
   }
 
   /** The chat (and thread) of a message delivered to this user, or undefined if it was not theirs. */
-  deliveredMessage(userId: number, messageId: string): { chatId: string; threadId?: string } | undefined {
-    const row = this.#stmt.messageOwner.get(userId, messageId);
-    return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
+  deliveredMessage(
+    userId: number,
+    messageId: string,
+  ): Promise<{ chatId: string; threadId?: string } | undefined> {
+    return this.store.deliveredMessage(userId, messageId);
   }
 
   /** The newest message stored for the user (legacy `llm_request` without a messageId answers there). */
-  latestMessageId(userId: number): string | undefined {
-    return this.#stmt.latest.get(userId)?.messageId;
+  latestMessageId(userId: number): Promise<string | undefined> {
+    return this.store.latestMessageId(userId);
   }
 
   /**
    * Drops acked messages received longer ago than the retention, and dedupe marks past the window.
    * A message is kept at least for the dedupe window whatever the retention: it is its own mark.
    */
-  prune(retentionMs: number): { messages: number; marks: number } {
-    this.flushAcks();
+  async prune(retentionMs: number): Promise<{ messages: number; marks: number }> {
+    await this.flushAcks();
     const now = this.#now();
-    return this.#reported(() => ({
-      messages: this.#stmt.pruneAcked.run(now - Math.max(retentionMs, DEDUPE_WINDOW_MS)).changes,
-      marks: this.#stmt.pruneSeen.run(now - DEDUPE_WINDOW_MS).changes,
-    }));
+    return this.#reported(() =>
+      this.store.prune(now - Math.max(retentionMs, DEDUPE_WINDOW_MS), now - DEDUPE_WINDOW_MS),
+    );
   }
+}
+
+function toStored(userId: number, rows: PendingRow[]): StoredMessage[] {
+  return rows.map((r) => ({
+    userId,
+    seq: r.seq,
+    message: JSON.parse(r.payload) as InboundMessage,
+    payload: r.payload,
+    receivedAt: r.receivedAt,
+  }));
 }
 
 /** A failing `wants` (a bug) must not hold the message forever or fail the commit: no context. */

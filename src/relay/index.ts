@@ -12,7 +12,7 @@ import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { CloseCode, type SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
-import { SessionLog } from "./sessions.ts";
+import type { SessionLog } from "./sessions.ts";
 import type { StreamManager } from "./streams.ts";
 import type { TypingHooks } from "./typing.ts";
 
@@ -36,6 +36,8 @@ export interface RelayCoreDeps {
   typing?: TypingHooks;
   /** M2-3: streaming cards (relay/stream-service.ts), handed to the gateway for `draft` frames. */
   streams?: StreamManager;
+  /** Connection history (its stale rows already closed by createRelay). */
+  sessions: SessionLog;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
@@ -63,15 +65,13 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
   };
   ctx.status.connections = () => hub.size;
   ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);
-  const sessions = new SessionLog(ctx.db, ctx.now, ctx.log.child({ module: "sessions" }));
-  const stale = sessions.closeStale();
-  if (stale) ctx.log.info("sessions_closed_stale", { count: stale });
+  const sessions = deps.sessions;
   void outbox.start();
   const revocations = startRevocationSweep(ctx, hub);
   ctx.onShutdown("work", "outbox", () => outbox.stop());
-  ctx.onShutdown("flush", "sessions-and-acks", () => {
-    sessions.stop();
-    ctx.inbox.flushAcks();
+  ctx.onShutdown("flush", "sessions-and-acks", async () => {
+    await sessions.stop();
+    await ctx.inbox.flushAcks();
   });
   return {
     hub,

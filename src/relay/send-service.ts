@@ -34,7 +34,7 @@ export async function submitSend(
   uuid?: string,
   hooks?: SubmitHooks,
 ): Promise<SendOutcome> {
-  const resolved = resolveTarget(ctx.inbox, owner, req);
+  const resolved = await resolveTarget(ctx.inbox, owner, req);
   if (!resolved.ok) {
     ctx.log.warn("send_forbidden", { userId: owner.id, code: resolved.code });
     return { ok: false, code: resolved.code, message: resolved.message, retryable: false };

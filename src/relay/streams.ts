@@ -148,7 +148,13 @@ export class StreamManager {
       if (!live.ending) this.#offer(live, frame.text);
       return undefined;
     }
-    const resolved = resolveTarget(this.#o.targets, user, frame);
+    const resolved = await resolveTarget(this.#o.targets, user, frame);
+    // The target check may have waited for the database: a draft of this stream may have started it.
+    const started = this.#live.get(key);
+    if (started) {
+      if (!started.ending) this.#offer(started, frame.text);
+      return undefined;
+    }
     if (!resolved.ok) return { code: resolved.code, message: resolved.message };
     // A stream that ended (final, closed, refused) ignores its late drafts; one that another draft
     // opened while this one read takes the text.

@@ -2,6 +2,7 @@
  * Who a plugin may address (DESIGN §4): its owner, chats its owner's messages came from, and message
  * ids delivered to it. Everything else is `forbidden_target`.
  */
+import type { Awaitable } from "../storage/storage.ts";
 import type { SendRequest } from "./protocol.ts";
 
 export type DeliveryTarget =
@@ -10,8 +11,11 @@ export type DeliveryTarget =
 
 export interface TargetFacts {
   /** The chat/thread of a message delivered to this user, or undefined. */
-  deliveredMessage(userId: number, messageId: string): { chatId: string; threadId?: string } | undefined;
-  chatAllowed(userId: number, chatId: string): boolean;
+  deliveredMessage(
+    userId: number,
+    messageId: string,
+  ): Awaitable<{ chatId: string; threadId?: string } | undefined>;
+  chatAllowed(userId: number, chatId: string): Awaitable<boolean>;
 }
 
 export type TargetResult =
@@ -20,15 +24,15 @@ export type TargetResult =
 
 const forbidden = (message: string): TargetResult => ({ ok: false, code: "forbidden_target", message });
 
-export function resolveTarget(
+export async function resolveTarget(
   facts: TargetFacts,
   owner: { id: number; openId: string },
   req: Pick<SendRequest, "replyTo" | "to">,
-): TargetResult {
+): Promise<TargetResult> {
   if (req.replyTo && req.to)
     return { ok: false, code: "bad_request", message: "give replyTo or to, not both" };
   if (req.replyTo) {
-    const original = facts.deliveredMessage(owner.id, req.replyTo);
+    const original = await facts.deliveredMessage(owner.id, req.replyTo);
     if (!original) return forbidden("replyTo is not a message delivered to you");
     const target = {
       kind: "reply" as const,
@@ -47,6 +51,7 @@ export function resolveTarget(
     return { ok: true, target: { kind: "create", receiveIdType: "open_id", receiveId: openId } };
   }
   const chatId = req.to.slice(5);
-  if (!facts.chatAllowed(owner.id, chatId)) return forbidden("no message of yours came from that chat");
+  if (!(await facts.chatAllowed(owner.id, chatId)))
+    return forbidden("no message of yours came from that chat");
   return { ok: true, target: { kind: "create", receiveIdType: "chat_id", receiveId: chatId } };
 }

@@ -107,8 +107,8 @@ describe.skipIf(Boolean(skipReason))("fake Feishu → relay → real OpenClaw �
       expect(reply.replyTo).toBe((event.event as { message: { message_id: string } }).message.message_id);
       expect(reply.chatId).toBe(`oc_p2p_${OWNER}`);
       const end2 = Date.now() + 30_000;
-      while (relay.ctx.inbox.pendingCount(1) > 0 && Date.now() < end2) await Bun.sleep(100);
-      expect(relay.ctx.inbox.pendingCount(1)).toBe(0);
+      while ((await relay.ctx.inbox.pendingCount(1)) > 0 && Date.now() < end2) await Bun.sleep(100);
+      expect(await relay.ctx.inbox.pendingCount(1)).toBe(0);
     },
     TIMEOUT_MS,
   );

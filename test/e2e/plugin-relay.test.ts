@@ -18,9 +18,9 @@ async function startPlugin(token: string) {
   const stub = stubRuntime();
   const gw = gatewayContext(cfg, resolveAccount(cfg), stub.rt);
   const running = plugin.gateway!.startAccount!(gw.ctx as never) as Promise<unknown>;
-  const until = async (cond: () => boolean, what: string) => {
+  const until = async (cond: () => boolean | Promise<boolean>, what: string) => {
     const end = Date.now() + 5000;
-    while (!cond()) {
+    while (!(await cond())) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
       await Bun.sleep(10);
     }
@@ -57,7 +57,7 @@ describe("plugin ↔ real relay ↔ fake Feishu", () => {
     expect(reply.replyTo).toBe((event.event as { message: { message_id: string } }).message.message_id);
     const ctx = p.stub.dispatched[0]!.ctx;
     expect(ctx).toMatchObject({ MessageSid: reply.replyTo, WasMentioned: true });
-    await p.until(() => r.ctx.inbox.pendingCount(user.id) === 0, "ack");
+    await p.until(async () => (await r.ctx.inbox.pendingCount(user.id)) === 0, "ack");
     await p.stop();
   });
 

@@ -32,13 +32,13 @@ describe("messages dropped over the offline cap", () => {
     const queued = [];
     const text = "q".repeat(60_000);
     for (let i = 0; i < 8; i++) queued.push(await relay.store(user.id, { text, content: { text } }));
-    const oldest = relay.ctx.inbox.pending(user.id)[0]!.receivedAt;
+    const oldest = (await relay.ctx.inbox.pending(user.id))[0]!.receivedAt;
     const webhook = `${relay.http}/api/feishu/webhook`;
 
     // ~300 kB more: the two oldest (~240 kB) must go to get back under 1 MiB.
     const pushed = await fake.pushEvent(webhook, { senderOpenId: ALICE, text: "x".repeat(150_000) });
     expect(pushed.status).toBe(200);
-    const pending = relay.ctx.inbox.pending(user.id);
+    const pending = await relay.ctx.inbox.pending(user.id);
     expect(pending.map((m) => m.message.messageId)).not.toContain(queued[0]!.message.messageId);
     expect(pending).toHaveLength(7);
     const dm = await fake.waitForSent((m) => m.kind === "create");

@@ -63,7 +63,7 @@ describe("ingest end to end", () => {
       text: "what's on today?",
       sender: { openId: ALICE, name: "Alice" },
     });
-    expect(relay.ctx.inbox.pendingCount(user.id)).toBe(1);
+    expect(await relay.ctx.inbox.pendingCount(user.id)).toBe(1);
     expect(fake.calls.some((c) => c.path === "/open-apis/bot/v3/info")).toBe(true);
   });
 
@@ -90,7 +90,7 @@ describe("ingest end to end", () => {
       encryptKey: KEY,
     });
     expect(viaWebhook.status).toBe(200);
-    expect(relay.ctx.inbox.pending(user.id).map((s) => s.message.text)).toEqual(["twice"]);
+    expect((await relay.ctx.inbox.pending(user.id)).map((s) => s.message.text)).toEqual(["twice"]);
     // Alice's plugin is offline: she is told once that the message waits for it.
     const notice = await fake.waitForSent((m) => m.kind === "reply");
     expect(notice.replyTo).toBe((envelope.event.message as { message_id: string }).message_id);

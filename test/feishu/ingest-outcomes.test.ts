@@ -9,8 +9,8 @@ import { EventIngest, type IngestNotices } from "../../src/feishu/event-ingest.t
 import type { FeishuEvent } from "../../src/feishu/event-parser.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { Inbox } from "../../src/relay/inbox.ts";
 import { tempDir } from "../helpers.ts";
+import { sqliteInbox } from "../relay/sqlite-inbox.ts";
 
 function setup() {
   const { dir, cleanup } = tempDir();
@@ -18,7 +18,7 @@ function setup() {
   migrate(db);
   const { log } = memoryLogger();
   const metrics = new Registry();
-  const inbox = new Inbox(db, { log, metrics });
+  const inbox = sqliteInbox(db, { log, metrics });
   const unknown: string[] = [];
   const notices: IngestNotices = {
     unknownSender: ({ messageId }) => unknown.push(messageId),

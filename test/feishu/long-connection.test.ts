@@ -36,7 +36,7 @@ describe("long connection", () => {
     const alice = await relay.addUser(ALICE, "Alice");
     const ack = await fake.wsPushEvent({ senderOpenId: ALICE, text: "via ws" });
     expect(ack.code).toBe(200);
-    expect(relay.ctx.inbox.pending(alice)[0].message).toMatchObject({
+    expect((await relay.ctx.inbox.pending(alice))[0].message).toMatchObject({
       text: "via ws",
       sender: { openId: ALICE, name: "Alice" },
     });
@@ -80,7 +80,7 @@ describe("long connection", () => {
     const again = await fake.wsPushEvent(envelope);
     expect(again.code).toBe(200);
     expect(relay.storedCount()).toBe(1);
-    expect(relay.ctx.inbox.pending(alice)).toHaveLength(1);
+    expect(await relay.ctx.inbox.pending(alice)).toHaveLength(1);
   });
 
   test("an event whose ack was lost in a dropped connection is redelivered and stored once", async () => {

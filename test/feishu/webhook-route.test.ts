@@ -29,7 +29,7 @@ async function expectStillWorks(r: IngestRelay, userId: number) {
   const res = await r.post(fake.messageEvent({ senderOpenId: ALICE, text: "still alive" }));
   expect(res.status).toBe(200);
   expect(r.storedCount()).toBe(before + 1);
-  expect(r.ctx.inbox.pending(userId).at(-1)?.message.text).toBe("still alive");
+  expect((await r.ctx.inbox.pending(userId)).at(-1)?.message.text).toBe("still alive");
 }
 
 describe("url verification", () => {
@@ -74,7 +74,7 @@ describe("storing messages", () => {
     const res = await relay.post(envelope);
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({ msg: "success" });
-    const [stored] = relay.ctx.inbox.pending(alice);
+    const [stored] = await relay.ctx.inbox.pending(alice);
     expect(stored.seq).toBe(1);
     expect(stored.message).toMatchObject({
       messageId: (envelope.event.message as { message_id: string }).message_id,
@@ -112,7 +112,7 @@ describe("storing messages", () => {
     const v2 = fake.messageEvent({ senderOpenId: ALICE, text: "legacy" });
     const res = await relay.post(fake.v1Event("im.message.receive_v1", v2.event));
     expect(res.status).toBe(200);
-    expect(relay.ctx.inbox.pending(alice)[0].message.text).toBe("legacy");
+    expect((await relay.ctx.inbox.pending(alice))[0].message.text).toBe("legacy");
     const badToken = fake.v1Event("im.message.receive_v1", v2.event);
     badToken.token = "nope";
     expect((await relay.post(badToken)).status).toBe(401);
@@ -127,7 +127,7 @@ describe("storing messages", () => {
     const url = relay.listen();
     const res = await fake.pushEvent(url, { senderOpenId: ALICE, text: "secret" }, { encryptKey: KEY });
     expect(res.status).toBe(200);
-    expect(relay.ctx.inbox.pending(alice)[0].message.text).toBe("secret");
+    expect((await relay.ctx.inbox.pending(alice))[0].message.text).toBe("secret");
     // Pretty-printed JSON: re-serialising the parsed body (what the SDK hashes) would not match.
     const pretty = await fake.pushEvent(
       url,
@@ -168,7 +168,7 @@ describe("storing messages", () => {
       mentions: [fake.botMention(), tom],
     });
     expect((await relay.post(atBot)).status).toBe(200);
-    expect(relay.ctx.inbox.pending(alice)[0].message).toMatchObject({
+    expect((await relay.ctx.inbox.pending(alice))[0].message).toMatchObject({
       chatType: "group",
       mentionedBot: true,
       text: "summarise @Tom",
@@ -210,7 +210,7 @@ describe("storing messages", () => {
     const event = fake.botAddedEvent({ chatId: "oc_1", operatorOpenId: ALICE });
     const res = await relay.post(event);
     expect(res.status).toBe(200);
-    expect(relay.ctx.inbox.isEventSeen(event.header.event_id)).toBe(true);
+    expect(await relay.ctx.inbox.isEventSeen(event.header.event_id)).toBe(true);
     expect(relay.storedCount()).toBe(0);
     expect(
       relay.ctx.metrics
@@ -308,7 +308,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       expect(relay.ctx.metrics.counter("events_rejected_total", "").get({ reason: "bad_signature" })).toBe(3);
       const ok = await fake.pushEvent(url, { senderOpenId: ALICE, text: "signed" }, { encryptKey: KEY });
       expect(ok.status).toBe(200);
-      expect(relay.ctx.inbox.pending(alice)[0].message.text).toBe("signed");
+      expect((await relay.ctx.inbox.pending(alice))[0].message.text).toBe("signed");
     });
 
     test("undecryptable encrypt → 400 undecryptable; plaintext → 400 invalid_event", async () => {

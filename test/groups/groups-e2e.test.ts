@@ -60,7 +60,7 @@ async function push(env: Parameters<typeof fake.pushEvent>[1]) {
 async function deliverable(userId: number, messageId: string) {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const found = r.ctx.inbox.pending(userId).find((s) => s.message.messageId === messageId);
+    const found = (await r.ctx.inbox.pending(userId)).find((s) => s.message.messageId === messageId);
     if (found) return found.message;
     if (Date.now() > deadline) throw new Error(`${messageId} was not deliverable to user ${userId}`);
     await Bun.sleep(5);
@@ -110,7 +110,7 @@ describe("a bound group", () => {
     await push(env);
     const stored = await deliverable(owner.user.id, messageIdOf(env));
     expect(stored).toMatchObject({ chatId, boundChat: true, sender: { openId: MEMBER, name: "Member" } });
-    expect(r.ctx.inbox.pending(member.user.id).some((s) => s.message.chatId === chatId)).toBe(false);
+    expect((await r.ctx.inbox.pending(member.user.id)).some((s) => s.message.chatId === chatId)).toBe(false);
   });
 
   test("requireMention:false: a message without a mention reaches the owner; with true it is dropped", async () => {

@@ -67,7 +67,7 @@ describe("deeply nested bodies → 400 invalid_json", () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
       const ok = await relay.post(fake.messageEvent({ senderOpenId: ALICE, text: "after" }));
       expect(ok.status).toBe(200);
-      expect(relay.ctx.inbox.pending(alice)).toHaveLength(1);
+      expect(await relay.ctx.inbox.pending(alice)).toHaveLength(1);
     } finally {
       await relay.close();
     }

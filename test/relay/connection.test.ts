@@ -3,9 +3,15 @@ import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { messageFrameJson, PluginConnection, type SocketLike } from "../../src/relay/connection.ts";
-import { Inbox } from "../../src/relay/inbox.ts";
+import {
+  messageFrameJson,
+  PluginConnection,
+  READ_RETRY_MS,
+  type SocketLike,
+} from "../../src/relay/connection.ts";
+import type { Inbox } from "../../src/relay/inbox.ts";
 import { tempDir } from "../helpers.ts";
+import { sqliteInbox } from "./sqlite-inbox.ts";
 
 /** A socket whose send answers what the test scripts: bytes, -1 (backpressure) or 0 (dropped). */
 function scriptedSocket() {
@@ -27,7 +33,7 @@ async function setup() {
   const db = openDatabase(join(dir, "c.db"));
   migrate(db);
   db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
-  const inbox = new Inbox(db, { log: memoryLogger().log, metrics: new Registry() });
+  const inbox = sqliteInbox(db, { log: memoryLogger().log, metrics: new Registry() });
   const store = (n: number) =>
     inbox.accept({
       userId: 1,
@@ -146,8 +152,58 @@ describe("acks", () => {
     conn.pump();
     expect(sock.written).toEqual([1]);
     conn.ack(3);
-    expect(s.inbox.ackedSeq(1)).toBe(1);
-    expect(s.inbox.pendingCount(1)).toBe(2);
+    expect(await s.inbox.ackedSeq(1)).toBe(1);
+    expect(await s.inbox.pendingCount(1)).toBe(2);
     s.close();
+  });
+});
+
+describe("awaited reads (PostgreSQL)", () => {
+  /** An inbox whose reads are promises, the first `failures` of them rejected. */
+  function asyncInbox(seqs: number[], failures = 0) {
+    let calls = 0;
+    const stored = seqs.map((seq) => ({ userId: 1, seq, message: {}, payload: "{}", receivedAt: 0 }));
+    const inbox = {
+      pending: async (_userId: number, after: number) => {
+        calls += 1;
+        await Bun.sleep(1);
+        if (calls <= failures) throw new Error("connection closed");
+        return stored.filter((m) => m.seq > after);
+      },
+      ack() {},
+    } as unknown as Inbox;
+    return { inbox, calls: () => calls };
+  }
+
+  test("live messages arriving during a read wait for it; each seq goes once, in order", async () => {
+    const { inbox } = asyncInbox([1, 2, 3, 4]);
+    const sock = scriptedSocket();
+    const conn = connectionFor(sock.socket, inbox);
+    conn.pump();
+    // Committed while the replay read is under way: delivered from memory would overtake it.
+    conn.deliverLive([{ userId: 1, seq: 4, message: {} as never, payload: "{}", receivedAt: 0 }]);
+    conn.pump();
+    await Bun.sleep(30);
+    expect(sock.written).toEqual([1, 2, 3, 4]);
+  });
+
+  test("a failed read is logged and tried again", async () => {
+    const { inbox, calls } = asyncInbox([1, 2], 1);
+    const sock = scriptedSocket();
+    const failed: unknown[] = [];
+    const conn = new PluginConnection(
+      sock.socket,
+      { id: 1, openId: "ou_1", name: "", tokenVersion: 1 },
+      "s",
+      false,
+      inbox,
+      { delivered() {}, readFailed: (err) => failed.push(err) },
+      0,
+    );
+    conn.pump();
+    await Bun.sleep(READ_RETRY_MS + 100);
+    expect(failed).toHaveLength(1);
+    expect(calls()).toBeGreaterThanOrEqual(2);
+    expect(sock.written).toEqual([1, 2]);
   });
 });

@@ -84,7 +84,7 @@ describe("plugin gateway /openclaw", () => {
     await c1.next(isType("pong")); // frames are handled in order: the ack is persisted by now
     c1.close();
     await c1.closed;
-    expect(r.ctx.inbox.pendingCount(user.id)).toBe(1);
+    expect(await r.ctx.inbox.pendingCount(user.id)).toBe(1);
     const c2 = connect(r.url, { token });
     expect((await c2.next(isType("hello"))).pending).toBe(1);
     const again = await c2.next(isType("message"));
@@ -114,7 +114,7 @@ describe("plugin gateway /openclaw", () => {
     await c.next(isType("pong"));
     const later = await r.store(user.id);
     expect((await c.next(isType("message"))).seq).toBe(later.seq);
-    expect(r.ctx.inbox.pendingCount(user.id)).toBe(1);
+    expect(await r.ctx.inbox.pendingCount(user.id)).toBe(1);
     c.close();
   });
 
@@ -277,7 +277,7 @@ describe("legacy protocol (the original plugin)", () => {
     });
     c.send({ type: "ping" });
     await c.next(isType("pong"));
-    expect(r.ctx.inbox.pendingCount(user.id)).toBe(0);
+    expect(await r.ctx.inbox.pendingCount(user.id)).toBe(0);
     c.close();
   });
 

@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { type ContextSource, Inbox, type StoredMessage } from "../../src/relay/inbox.ts";
+import type { ContextSource, StoredMessage } from "../../src/relay/inbox.ts";
 import { SeqHolds } from "../../src/relay/inbox-holds.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
+import { sqliteInbox } from "./sqlite-inbox.ts";
 
 /** A context source whose lookups the test settles by message id. */
 function controlledSource() {
@@ -37,7 +38,7 @@ function setup() {
   migrate(db);
   db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1'), (2, 'ou_2')");
   const { log } = memoryLogger();
-  const inbox = new Inbox(db, { log, metrics: new Registry() });
+  const inbox = sqliteInbox(db, { log, metrics: new Registry() });
   const delivered: Array<{ userId: number; seq: number; text: string }> = [];
   const released: number[] = [];
   inbox.onStored((stored: StoredMessage[]) =>
@@ -73,7 +74,7 @@ describe("inbox: holding messages for their context", () => {
     expect(await s.accept(1, { chatId: "oc_known" })).toEqual({ status: "stored", seq: 1 });
     expect(s.asked).toEqual([]);
     expect(s.delivered.map((d) => d.seq)).toEqual([1]);
-    expect(s.inbox.pending(1)[0]?.message.chatName).toBe("Known");
+    expect((await s.inbox.pending(1))[0]?.message.chatName).toBe("Known");
     s.close();
   });
 
@@ -85,8 +86,8 @@ describe("inbox: holding messages for their context", () => {
     await s.accept(2);
     expect(s.asked).toEqual(["om_1"]);
     expect(s.delivered).toEqual([{ userId: 2, seq: 1, text: "om_3" }]);
-    expect(seqs(s.inbox.pending(1))).toEqual([]);
-    expect(seqs(s.inbox.pending(2))).toEqual([1]);
+    expect(seqs(await s.inbox.pending(1))).toEqual([]);
+    expect(seqs(await s.inbox.pending(2))).toEqual([1]);
 
     const enriched = {
       ...textMessage("om_1"),
@@ -96,7 +97,7 @@ describe("inbox: holding messages for their context", () => {
     s.settle("om_1", enriched);
     await Bun.sleep(0);
     expect(s.released).toEqual([1]);
-    const pending = s.inbox.pending(1);
+    const pending = await s.inbox.pending(1);
     expect(seqs(pending)).toEqual([1, 2]);
     expect(pending[0]?.message.quoted?.text).toBe("q");
     expect(JSON.parse(pending[0]!.payload).quoted.messageId).toBe("om_p");
@@ -110,11 +111,11 @@ describe("inbox: holding messages for their context", () => {
     s.settle("om_2", undefined);
     await Bun.sleep(0);
     expect(s.released).toEqual([]);
-    expect(seqs(s.inbox.pending(1))).toEqual([]);
+    expect(seqs(await s.inbox.pending(1))).toEqual([]);
     s.settle("om_1", undefined);
     await Bun.sleep(0);
     expect(s.released).toEqual([1]);
-    expect(seqs(s.inbox.pending(1))).toEqual([1, 2]);
+    expect(seqs(await s.inbox.pending(1))).toEqual([1, 2]);
     s.close();
   });
 
@@ -129,7 +130,7 @@ describe("inbox: holding messages for their context", () => {
     await s.accept(1, { text: "as is" });
     await Bun.sleep(0);
     expect(s.released).toEqual([1]);
-    expect(s.inbox.pending(1).map((m) => m.message.text)).toEqual(["as is"]);
+    expect((await s.inbox.pending(1)).map((m) => m.message.text)).toEqual(["as is"]);
     s.close();
   });
 
@@ -145,7 +146,7 @@ describe("inbox: holding messages for their context", () => {
       enrich: () => Promise.resolve(undefined),
     });
     expect(await s.accept(1)).toEqual({ status: "stored", seq: 1 });
-    expect(seqs(s.inbox.pending(1))).toEqual([1]);
+    expect(seqs(await s.inbox.pending(1))).toEqual([1]);
     s.close();
   });
 });

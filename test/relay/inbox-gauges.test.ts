@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { Inbox } from "../../src/relay/inbox.ts";
 import { registerInboxGauges } from "../../src/relay/inbox-gauges.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
+import { sqliteInbox } from "./sqlite-inbox.ts";
 
 function setup() {
   const { dir, cleanup } = tempDir();
@@ -15,8 +15,8 @@ function setup() {
   db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1'), (2, 'ou_2')");
   let now = 1_000_000;
   const metrics = new Registry();
-  const inbox = new Inbox(db, { now: () => now, log: memoryLogger().log, metrics });
-  registerInboxGauges(metrics, db, () => now);
+  const inbox = sqliteInbox(db, { now: () => now, log: memoryLogger().log, metrics });
+  registerInboxGauges(metrics, inbox.store, () => now);
   const sample = (name: string) => {
     const line = metrics
       .render()

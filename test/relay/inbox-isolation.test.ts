@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { Inbox } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { holdWriteLock } from "../db/write-lock.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
+import { sqliteInbox } from "./sqlite-inbox.ts";
 
 const USERS = 150;
 
@@ -19,7 +19,7 @@ function setup() {
   const insertUser = db.$client.query("INSERT INTO users (id, open_id) VALUES (?, ?)");
   for (let id = 1; id <= USERS; id++) insertUser.run(id, `ou_${id}`);
   const { log, lines } = memoryLogger();
-  const inbox = new Inbox(db, { log, metrics: new Registry() });
+  const inbox = sqliteInbox(db, { log, metrics: new Registry() });
   return {
     path,
     db,
@@ -92,7 +92,7 @@ describe("one bad message fails alone, never its batch", () => {
     expect(brokenResult!.ok).toBe(false);
     expect(nobody!.ok).toBe(false);
     expect(others.every((r) => r.ok)).toBe(true);
-    expect(s.inbox.pending(1).map((m) => m.message.messageId)).toEqual(["om_a", "om_b"]);
+    expect((await s.inbox.pending(1)).map((m) => m.message.messageId)).toEqual(["om_a", "om_b"]);
     expect(s.stored()).toBe(22);
     expect(s.lines.filter((l) => l.includes('"inbox_message_failed"'))).toHaveLength(2);
     // The failed message left no dedupe mark: a re-push of a fixed copy is stored.
@@ -124,17 +124,17 @@ describe("write transactions wait for the write lock instead of failing with SQL
     s.inbox.ack(1, 1);
     expect(() => s.inbox.flushAcks()).not.toThrow();
     await lock.released;
-    expect(s.inbox.ackedSeq(1)).toBe(1);
+    expect(await s.inbox.ackedSeq(1)).toBe(1);
     await s.close();
   });
 
   test("dedupe marks and pruning (single statements) wait for the lock too", async () => {
     const s = setup();
     let lock = await holdWriteLock(s.path, 150);
-    expect(s.inbox.markEventSeen("e_other")).toBe(true);
+    expect(await s.inbox.markEventSeen("e_other")).toBe(true);
     await lock.released;
     lock = await holdWriteLock(s.path, 150);
-    expect(s.inbox.prune(0)).toEqual({ messages: 0, marks: 0 });
+    expect(await s.inbox.prune(0)).toEqual({ messages: 0, marks: 0 });
     await lock.released;
     await s.close();
   });

@@ -58,11 +58,11 @@ describe("inbox maintenance", () => {
     await ctx.inbox.accept({ userId, eventId: "e1", message: message("om_1") });
     await ctx.inbox.accept({ userId, eventId: "e2", message: message("om_2") });
     ctx.inbox.ack(userId, 1);
-    ctx.inbox.markEventSeen("e_ignored");
+    await ctx.inbox.markEventSeen("e_ignored");
     const maintenance = startInboxMaintenance(ctx);
     const rows = () => ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
     await maintenance.runOnce();
-    expect(ctx.inbox.pending(userId)).toHaveLength(1);
+    expect(await ctx.inbox.pending(userId)).toHaveLength(1);
     expect(rows()).toBe(2);
     // Past the 1 h retention, but an acked message also stays for the 8 h dedupe window.
     clock.t += 3600 * 1000 + 1;
@@ -71,7 +71,7 @@ describe("inbox maintenance", () => {
     clock.t += 8 * 3600 * 1000;
     await maintenance.runOnce();
     expect(rows()).toBe(1); // the unacked one stays, whatever its age
-    expect(ctx.inbox.isEventSeen("e_ignored")).toBe(false);
+    expect(await ctx.inbox.isEventSeen("e_ignored")).toBe(false);
     expect(t.lines.some((l) => l.includes('"inbox_pruned"'))).toBe(true);
   });
 

@@ -5,10 +5,11 @@ import { migrate, openDatabase } from "../../src/db/open.ts";
 import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { DEDUPE_WINDOW_MS, Inbox } from "../../src/relay/inbox.ts";
+import { DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
+import { sqliteInbox } from "./sqlite-inbox.ts";
 
 function setup(maxPending = 10_000) {
   const { dir, cleanup } = tempDir();
@@ -18,7 +19,7 @@ function setup(maxPending = 10_000) {
   let now = 1_000_000;
   const { log, lines } = memoryLogger();
   const metrics = new Registry();
-  const inbox = new Inbox(db, { now: () => now, log, metrics, maxPending });
+  const inbox = sqliteInbox(db, { now: () => now, log, metrics, maxPending });
   return {
     inbox,
     lines,
@@ -61,7 +62,7 @@ describe("inbox", () => {
     expect(await s.inbox.accept({ userId: 1, eventId: "new-event", message: msg("om_same") })).toEqual({
       status: "duplicate",
     });
-    expect(s.inbox.pending(1)).toHaveLength(1);
+    expect(await s.inbox.pending(1)).toHaveLength(1);
     s.close();
   });
 
@@ -70,14 +71,14 @@ describe("inbox", () => {
     for (let i = 1; i <= 5; i++)
       await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
     s.inbox.ack(1, 3);
-    expect(s.inbox.ackedSeq(1)).toBe(3);
-    expect(s.inbox.pendingCount(1)).toBe(2);
-    expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([4, 5]);
+    expect(await s.inbox.ackedSeq(1)).toBe(3);
+    expect(await s.inbox.pendingCount(1)).toBe(2);
+    expect((await s.inbox.pending(1)).map((m) => m.seq)).toEqual([4, 5]);
     s.inbox.ack(1, 2);
-    expect(s.inbox.ackedSeq(1)).toBe(3); // acks never go backwards
+    expect(await s.inbox.ackedSeq(1)).toBe(3); // acks never go backwards
     s.inbox.ack(1, 99);
-    expect(s.inbox.ackedSeq(1)).toBe(5);
-    expect(s.inbox.pendingCount(1)).toBe(0);
+    expect(await s.inbox.ackedSeq(1)).toBe(5);
+    expect(await s.inbox.pendingCount(1)).toBe(0);
     s.close();
   });
 
@@ -85,7 +86,7 @@ describe("inbox", () => {
     const s = setup(10);
     for (let i = 1; i <= 13; i++)
       await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
-    expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    expect((await s.inbox.pending(1)).map((m) => m.seq)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     expect(s.lines.some((l) => l.includes('"event":"inbox_cap_reached"'))).toBe(true);
     expect(s.metrics.render()).toContain("inbox_dropped_over_cap_total 3");
     s.close();
@@ -99,7 +100,7 @@ describe("inbox", () => {
     let now = 5_000;
     const { log } = memoryLogger();
     const metrics = new Registry();
-    const inbox = new Inbox(db, { now: () => now, log, metrics, maxPendingBytes: 10_000 });
+    const inbox = sqliteInbox(db, { now: () => now, log, metrics, maxPendingBytes: 10_000 });
     const big = (id: string): InboundMessage => ({ ...msg(id), text: "b".repeat(2_000), content: {} });
     const accept = (i: number) => {
       now += 1;
@@ -112,7 +113,7 @@ describe("inbox", () => {
       seq: 5,
       trimmed: { dropped: 1, oldestReceivedAt: 5_001 },
     });
-    expect(inbox.pending(1).map((m) => m.seq)).toEqual([2, 3, 4, 5]);
+    expect((await inbox.pending(1)).map((m) => m.seq)).toEqual([2, 3, 4, 5]);
     // Acked messages are done: they leave room for new ones.
     inbox.ack(1, 4);
     inbox.flushAcks();
@@ -121,7 +122,7 @@ describe("inbox", () => {
     // A batch far over the cap drops several at once, never the newest message.
     const batch = await Promise.all([9, 10, 11, 12, 13].map(accept));
     expect(batch.at(-1)).toMatchObject({ status: "stored", seq: 13, trimmed: { dropped: 5 } });
-    expect(inbox.pending(1).map((m) => m.seq)).toEqual([10, 11, 12, 13]);
+    expect((await inbox.pending(1)).map((m) => m.seq)).toEqual([10, 11, 12, 13]);
     await inbox.close();
     db.$client.close();
     cleanup();
@@ -135,7 +136,7 @@ describe("inbox", () => {
     s.inbox.ack(1, 3);
     s.inbox.ack(1, 2);
     await new Promise((r) => setImmediate(r));
-    expect(s.inbox.ackedSeq(1)).toBe(3);
+    expect(await s.inbox.ackedSeq(1)).toBe(3);
     expect(s.metrics.render()).toContain("inbox_acks_total 1");
     s.close();
   });
@@ -144,21 +145,21 @@ describe("inbox", () => {
     const s = setup();
     await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") });
     await s.inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
-    expect(s.inbox.markEventSeen("e_other")).toBe(true);
+    expect(await s.inbox.markEventSeen("e_other")).toBe(true);
     s.inbox.ack(1, 1);
     s.advance(1000);
     // Past a short retention but inside the dedupe window: the acked message still dedupes a re-push.
-    expect(s.inbox.prune(500)).toEqual({ messages: 0, marks: 0 });
+    expect(await s.inbox.prune(500)).toEqual({ messages: 0, marks: 0 });
     expect(await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") })).toEqual({
       status: "duplicate",
     });
     s.advance(DEDUPE_WINDOW_MS);
-    expect(s.inbox.prune(500)).toEqual({ messages: 1, marks: 1 });
-    expect(s.inbox.isEventSeen("e_other")).toBe(false);
-    expect(s.inbox.pending(1).map((m) => m.seq)).toEqual([2]);
+    expect(await s.inbox.prune(500)).toEqual({ messages: 1, marks: 1 });
+    expect(await s.inbox.isEventSeen("e_other")).toBe(false);
+    expect((await s.inbox.pending(1)).map((m) => m.seq)).toEqual([2]);
     // A longer retention keeps acked messages longer.
     s.inbox.ack(1, 2);
-    expect(s.inbox.prune(30 * DEDUPE_WINDOW_MS)).toEqual({ messages: 0, marks: 0 });
+    expect(await s.inbox.prune(30 * DEDUPE_WINDOW_MS)).toEqual({ messages: 0, marks: 0 });
     s.close();
   });
 
@@ -169,7 +170,7 @@ describe("inbox", () => {
       const db = openDatabase(path);
       migrate(db);
       const { log } = memoryLogger();
-      return { db, inbox: new Inbox(db, { log, metrics: new Registry() }) };
+      return { db, inbox: sqliteInbox(db, { log, metrics: new Registry() }) };
     };
     const a = open();
     a.db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
@@ -181,8 +182,8 @@ describe("inbox", () => {
     expect(a.db.$client.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous).toBe(2);
     a.db.$client.close();
     const b = open();
-    expect(b.inbox.ackedSeq(1)).toBe(2);
-    expect(b.inbox.pending(1).map((m) => m.seq)).toEqual([3]);
+    expect(await b.inbox.ackedSeq(1)).toBe(2);
+    expect((await b.inbox.pending(1)).map((m) => m.seq)).toEqual([3]);
     b.db.$client.close();
     cleanup();
   });
@@ -191,7 +192,7 @@ describe("inbox", () => {
     const s = setup(10);
     for (let i = 1; i <= 11; i++)
       await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
-    expect(s.inbox.pending(1)[0]!.seq).toBe(2);
+    expect((await s.inbox.pending(1))[0]!.seq).toBe(2);
     expect(await s.inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") })).toEqual({
       status: "duplicate",
     });
@@ -209,7 +210,7 @@ describe("inbox", () => {
       syncs.push(done);
     };
     const { log, lines } = memoryLogger();
-    const inbox = new Inbox(db, {
+    const inbox = sqliteInbox(db, {
       log,
       metrics: new Registry(),
       walSync: new WalSync({ walPath: `${path}-wal`, fdatasync }),
@@ -224,11 +225,11 @@ describe("inbox", () => {
     await Bun.sleep(1);
     expect(syncs).toHaveLength(1); // committed, fsync under way
     expect(db.$client.query("SELECT seq FROM inbox").all()).toEqual([{ seq: 1 }]);
-    expect([answered, delivered, inbox.pending(1)]).toEqual([false, [], []]);
+    expect([answered, delivered, await inbox.pending(1)]).toEqual([false, [], []]);
     syncs[0]!(null);
     expect(await first).toEqual({ status: "stored", seq: 1 });
     expect(delivered).toEqual([1]);
-    expect(inbox.pending(1).map((m) => m.seq)).toEqual([1]);
+    expect((await inbox.pending(1)).map((m) => m.seq)).toEqual([1]);
 
     // A failed sync: the caller is refused (Feishu re-pushes, dedupe answers 200), delivery goes on.
     const second = inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
@@ -262,7 +263,7 @@ describe("inbox", () => {
     }) as typeof fs.fdatasync);
     try {
       const { log } = memoryLogger();
-      const inbox = new Inbox(db, { log, metrics: new Registry() });
+      const inbox = sqliteInbox(db, { log, metrics: new Registry() });
       let answered = false;
       const result = inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") }).then((r) => {
         answered = true;
@@ -291,10 +292,10 @@ describe("inbox", () => {
       eventId: "e1",
       message: { ...msg("om_t", "oc_group"), threadId: "omt_1" },
     });
-    expect(s.inbox.chatAllowed(1, "oc_group")).toBe(true);
-    expect(s.inbox.chatAllowed(2, "oc_group")).toBe(false);
-    expect(s.inbox.deliveredMessage(1, "om_t")).toEqual({ chatId: "oc_group", threadId: "omt_1" });
-    expect(s.inbox.deliveredMessage(2, "om_t")).toBeUndefined();
+    expect(await s.inbox.chatAllowed(1, "oc_group")).toBe(true);
+    expect(await s.inbox.chatAllowed(2, "oc_group")).toBe(false);
+    expect(await s.inbox.deliveredMessage(1, "om_t")).toEqual({ chatId: "oc_group", threadId: "omt_1" });
+    expect(await s.inbox.deliveredMessage(2, "om_t")).toBeUndefined();
     s.close();
   });
 });

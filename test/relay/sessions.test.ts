@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../src/db/open.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
+import { SqliteSessionStore } from "../../src/relay/session-store.ts";
 import { SessionLog } from "../../src/relay/sessions.ts";
 import { tempDir, testRelay } from "../helpers.ts";
 import { holdWriteLock } from "./db-lock.ts";
@@ -26,18 +27,18 @@ describe("session log", () => {
     const { db, path, cleanup } = freshDb();
     db.$client.exec("PRAGMA busy_timeout = 50");
     const { log, lines } = memoryLogger();
-    const sessions = new SessionLog(db, () => 1000, log, 60_000);
+    const sessions = new SessionLog(new SqliteSessionStore(db), () => 1000, log, 60_000);
     const lock = await holdWriteLock(path);
     try {
       sessions.opened({ id: "s1", userId: 1, protocol: "v1" });
-      expect(() => sessions.flush()).not.toThrow();
+      expect(await sessions.flush()).toBeUndefined();
       expect(lines.some((l) => l.includes("sessions_write_failed"))).toBe(true);
     } finally {
       await lock.release();
     }
-    sessions.flush();
+    await sessions.flush();
     expect(openRows(db)).toEqual([{ id: "s1", code: null as unknown as number }]);
-    sessions.stop();
+    await sessions.stop();
     expect(openRows(db)).toEqual([{ id: "s1", code: 1012 }]);
     db.$client.close();
     cleanup();

@@ -1,0 +1,158 @@
+/**
+ * The SQLite adapter's group commit writes, inside the inbox's transaction (inbox-store-sqlite.ts):
+ * one lookup and one insert per message, one seq allocation and one savepoint per user. If a user's
+ * part fails, each of their messages is tried alone. Errors that concern the whole database (a full
+ * disk) still fail the whole commit.
+ */
+import type { Database } from "bun:sqlite";
+import type { AcceptResult, StoredMessage } from "./inbox.ts";
+import {
+  type BatchItem,
+  type DuplicateBy,
+  type SortedBatch,
+  settleCopies,
+  settleStored,
+  sortBatch,
+} from "./inbox-batch.ts";
+import type { PendingCap } from "./inbox-cap-sqlite.ts";
+
+/**
+ * SQLite errors that concern the whole database (full disk, I/O, locks), not one row: they fail the
+ * whole commit and mark the database failing. Any other error fails only the message that caused it.
+ */
+const DATABASE_WIDE =
+  /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CORRUPT|NOMEM|CANTOPEN|NOTADB|PROTOCOL|INTERRUPT)/;
+
+function isDatabaseWide(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && DATABASE_WIDE.test(code);
+}
+
+/** The SQLite adapter's writer (inbox-store-sqlite.ts): prepared statements, synchronous. */
+export class BatchWriter {
+  readonly #sqlite: Database;
+  readonly #cap: PendingCap;
+  readonly #stmt;
+
+  constructor(sqlite: Database, cap: PendingCap) {
+    this.#sqlite = sqlite;
+    this.#cap = cap;
+    const q = sqlite;
+    this.#stmt = {
+      // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
+      // One lookup per incoming message: the stored row's event_id (a stored message is its own
+      // mark), else which kind of mark exists ('stored' sorts first, then 'm', then 'e').
+      duplicate: q.query<{ kind: string; eventId: string | null }, [string, string]>(
+        `SELECT 'stored' AS kind, event_id AS eventId FROM inbox WHERE message_id = ?1
+         UNION ALL SELECT substr(key, 1, 1), NULL FROM seen_events WHERE key IN ('e:' || ?2, 'm:' || ?1)
+         ORDER BY 1 DESC LIMIT 1`,
+      ),
+      // Seqs for all of a user's messages in a batch at once.
+      takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(
+        "UPDATE users SET last_seq = last_seq + ?2 WHERE id = ?1 RETURNING last_seq AS last, acked_seq AS acked",
+      ),
+      insert: q.query(
+        `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertChat: q.query(
+        `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
+      ),
+      // One savepoint per user of a batch: a failing insert rolls back that user's part only.
+      savepoint: q.query("SAVEPOINT inbox_user"),
+      releaseSavepoint: q.query("RELEASE inbox_user"),
+      rollbackSavepoint: q.query("ROLLBACK TO inbox_user"),
+    };
+  }
+
+  /**
+   * Dedupes and stores one group commit's messages: one lookup and one insert per message, one seq
+   * allocation per user and one chat upsert per (user, chat) per batch. A message whose insert fails
+   * gets its Error as result and nothing stored; the others are stored all the same.
+   */
+  write(batch: BatchItem[], now: number, stored: StoredMessage[]): SortedBatch {
+    const sorted = sortBatch(batch, (eventId, messageId) => this.#duplicateBy(eventId, messageId));
+    const { results } = sorted;
+    for (const [userId, indexes] of sorted.fresh) {
+      try {
+        stored.push(
+          ...this.#inSavepoint(userId, () => this.#insertUser(batch, userId, indexes, now, results)),
+        );
+      } catch (err) {
+        if (isDatabaseWide(err)) throw err;
+        // Something in this user's part is bad: each of their messages is tried alone.
+        for (const i of indexes) {
+          try {
+            stored.push(
+              ...this.#inSavepoint(userId, () => this.#insertUser(batch, userId, [i], now, results)),
+            );
+          } catch (itemErr) {
+            if (isDatabaseWide(itemErr)) throw itemErr;
+            results[i] = itemErr instanceof Error ? itemErr : new Error(String(itemErr));
+          }
+        }
+      }
+    }
+    settleCopies(sorted);
+    return sorted;
+  }
+
+  /** Runs `fn` inside a savepoint; on a throw the savepoint is rolled back and the error rethrown. */
+  #inSavepoint<T>(userId: number, fn: () => T): T {
+    const s = this.#stmt;
+    s.savepoint.run();
+    try {
+      const out = fn();
+      s.releaseSavepoint.run();
+      return out;
+    } catch (err) {
+      this.#cap.forget(userId);
+      // SQLite may already have rolled back the whole transaction (SQLITE_FULL, IOERR, BUSY, NOMEM):
+      // then there is no savepoint left, and the error fails the whole commit anyway.
+      if (isDatabaseWide(err) || !this.#sqlite.inTransaction) throw err;
+      s.rollbackSavepoint.run();
+      s.releaseSavepoint.run();
+      throw err;
+    }
+  }
+
+  /** Stores one user's new messages of a batch (`indexes` into it); fills in their results. */
+  #insertUser(
+    batch: BatchItem[],
+    userId: number,
+    indexes: number[],
+    now: number,
+    results: Array<AcceptResult | Error>,
+  ): StoredMessage[] {
+    const s = this.#stmt;
+    const taken = s.takeSeqs.get(userId, indexes.length);
+    if (!taken) throw new Error(`user ${userId} does not exist`);
+    let seq = taken.last - indexes.length;
+    let bytes = 0;
+    const chats = new Map<string, string>();
+    const stored: StoredMessage[] = [];
+    for (const i of indexes) {
+      const { item, payload } = batch[i]!;
+      const { eventId, message } = item;
+      seq += 1;
+      s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
+      bytes += Buffer.byteLength(payload);
+      chats.set(message.chatId, message.chatType);
+      stored.push({ userId, seq, message, payload, receivedAt: now });
+    }
+    for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
+    const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now);
+    // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
+    settleStored(results, indexes, stored, trimmed);
+    return stored;
+  }
+
+  /** Why an incoming message is a duplicate (the label of the dedupe metric), or undefined if new. */
+  #duplicateBy(eventId: string, messageId: string): DuplicateBy | undefined {
+    const hit = this.#stmt.duplicate.get(messageId, eventId);
+    if (!hit) return undefined;
+    if (hit.kind === "stored") return hit.eventId === eventId ? "event_id" : "message_id";
+    return hit.kind === "e" ? "event_id" : "message_id";
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The inbox on SQLite (one process): today's prepared statements, group commit with `synchronous=NORMAL`
+ * and then one fdatasync of the WAL for the whole group (db/wal-sync.ts), acks batched without an fsync
+ * of their own. `commit`, `pending` and `ack` stay synchronous: they are the measured hot path.
+ */
+import type { Database } from "bun:sqlite";
+import type { Db } from "../db/open.ts";
+import { WalSync } from "../db/wal-sync.ts";
+import type { StoredMessage } from "./inbox.ts";
+import type { BatchItem } from "./inbox-batch.ts";
+import { BatchWriter } from "./inbox-batch-sqlite.ts";
+import { PendingCap } from "./inbox-cap-sqlite.ts";
+import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
+
+/** Per user, `seq > acked_seq` walks the unique (user_id, seq) index: cheap with many users. */
+const PENDING_TOTAL = `SELECT coalesce(sum(
+  (SELECT count(*) FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq)), 0) AS n FROM users u`;
+const OLDEST_PENDING = `SELECT min(
+  (SELECT i.received_at FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq ORDER BY i.seq LIMIT 1)
+  ) AS at FROM users u`;
+
+export class SqliteInboxStore implements InboxStore {
+  readonly dialect = "sqlite" as const;
+  /** Unbounded: everything queued in one turn shares one commit and one WAL sync. */
+  readonly maxBatch = Number.POSITIVE_INFINITY;
+  readonly #sqlite: Database;
+  readonly #cap: PendingCap;
+  readonly #batch: BatchWriter;
+  readonly #walSync: WalSync;
+  readonly #stmt;
+
+  constructor(db: Db, opts: InboxStoreOptions) {
+    const q = db.$client;
+    this.#sqlite = q;
+    this.#cap = new PendingCap(q, { maxPending: opts.maxPending, maxPendingBytes: opts.maxPendingBytes });
+    this.#batch = new BatchWriter(q, this.#cap);
+    this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
+    // The connection's own level (FULL in production), restored after each relaxed commit.
+    const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
+    this.#stmt = {
+      syncNormal: q.query("PRAGMA synchronous = NORMAL"),
+      syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
+      markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
+      isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
+      pending: q.query<PendingRow, [number, number, number, number]>(
+        `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
+         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.seq < ?4
+         ORDER BY i.seq LIMIT ?3`,
+      ),
+      pendingCount: q.query<{ n: number }, [number]>(
+        `SELECT count(*) AS n FROM inbox i JOIN users u ON u.id = i.user_id
+         WHERE i.user_id = ? AND i.seq > u.acked_seq`,
+      ),
+      ackedSeq: q.query<{ acked: number }, [number]>("SELECT acked_seq AS acked FROM users WHERE id = ?"),
+      ackUser: q.query<{ acked: number }, [number, number]>(
+        `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
+         RETURNING acked_seq AS acked`,
+      ),
+      pruneAcked: q.query(
+        `DELETE FROM inbox WHERE received_at <= ?
+         AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id)`,
+      ),
+      pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
+      chatAllowed: q.query<{ one: number }, [number, string]>(
+        "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
+      ),
+      latest: q.query<{ messageId: string }, [number]>(
+        "SELECT message_id AS messageId FROM inbox WHERE user_id = ? ORDER BY seq DESC LIMIT 1",
+      ),
+      rewrite: q.query<unknown, [number, number, string]>(
+        "UPDATE inbox SET payload = ?3 WHERE user_id = ?1 AND seq = ?2",
+      ),
+      messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, string]>(
+        `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
+         FROM inbox WHERE user_id = ? AND message_id = ?`,
+      ),
+      payload: q.query<{ payload: string }, [number, string]>(
+        "SELECT payload FROM inbox WHERE user_id = ? AND message_id = ?",
+      ),
+      // M2-4: only asked when the id is not the user's own message; it scans that user's rows alone.
+      quoting: q.query<{ payload: string }, [number, string]>(
+        `SELECT payload FROM inbox WHERE user_id = ? AND json_extract(payload, '$.quoted.messageId') = ?
+         ORDER BY seq DESC LIMIT 1`,
+      ),
+      pendingTotal: q.query<{ n: number }, []>(PENDING_TOTAL),
+      oldestPending: q.query<{ at: number | null }, []>(OLDEST_PENDING),
+    };
+  }
+
+  commit(batch: BatchItem[], now: number): CommitOutcome {
+    const stored: StoredMessage[] = [];
+    let sorted: ReturnType<BatchWriter["write"]>;
+    try {
+      // Committed without an fsync; the WAL sync below makes it durable before anyone is answered.
+      // IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the first read. A
+      // deferred transaction upgrading from read to write gets SQLITE_BUSY at once, without waiting,
+      // whenever the checkpoint worker holds the lock (RESTART): that was `inbox_commit_failed` → 500.
+      sorted = this.#relaxed(() =>
+        this.#sqlite.transaction(() => this.#batch.write(batch, now, stored)).immediate(),
+      );
+    } catch (err) {
+      this.#cap.forget();
+      throw err;
+    }
+    return {
+      results: sorted.results,
+      stored,
+      duplicates: sorted.duplicates,
+      // Duplicates wait too (the Inbox answers after this): their original may be in this very batch.
+      durable: this.#walSync.sync(),
+    };
+  }
+
+  pending(userId: number, afterSeq: number, limit: number, below: number): PendingRow[] {
+    return this.#stmt.pending.all(userId, afterSeq, limit, below);
+  }
+
+  async pendingCount(userId: number): Promise<number> {
+    return this.#stmt.pendingCount.get(userId)?.n ?? 0;
+  }
+
+  ack(acks: ReadonlyArray<readonly [number, number]>): number {
+    let advanced = 0;
+    try {
+      // WAL with synchronous=NORMAL stays consistent; only this commit's durability is deferred (it
+      // becomes durable with the next inbox commit; a lost ack only means a redelivery).
+      // IMMEDIATE for the same reason as the inbox commit: it reads before it writes.
+      this.#relaxed(() =>
+        this.#sqlite
+          .transaction(() => {
+            for (const [userId, seq] of acks) {
+              const before = this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
+              const after = this.#stmt.ackUser.get(userId, seq)?.acked ?? before;
+              if (after > before) advanced += 1;
+              this.#cap.acked(userId, before, after);
+            }
+          })
+          .immediate(),
+      );
+    } catch (err) {
+      this.#cap.forget();
+      throw err;
+    }
+    return advanced;
+  }
+
+  async ackedSeq(userId: number): Promise<number> {
+    return this.#stmt.ackedSeq.get(userId)?.acked ?? 0;
+  }
+
+  async markSeen(key: string, now: number): Promise<boolean> {
+    // A lost mark only means a re-push is looked at again (it stores nothing either way): no fsync.
+    return this.#relaxed(() => this.#stmt.markSeen.run(key, now).changes > 0);
+  }
+
+  async isSeen(key: string): Promise<boolean> {
+    return this.#stmt.isSeen.get(key) !== null;
+  }
+
+  async chatAllowed(userId: number, chatId: string): Promise<boolean> {
+    return this.#stmt.chatAllowed.get(userId, chatId) !== null;
+  }
+
+  async deliveredMessage(userId: number, messageId: string) {
+    const row = this.#stmt.messageOwner.get(userId, messageId);
+    return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
+  }
+
+  async latestMessageId(userId: number): Promise<string | undefined> {
+    return this.#stmt.latest.get(userId)?.messageId;
+  }
+
+  async rewrite(userId: number, seq: number, payload: string): Promise<void> {
+    // No fsync: a crash only loses the context, not the row.
+    this.#relaxed(() => this.#stmt.rewrite.run(userId, seq, payload));
+    // The payload's size changed: the cap sums the user's bytes again on its next commit.
+    this.#cap.forget(userId);
+  }
+
+  async payloadOf(userId: number, messageId: string): Promise<string | undefined> {
+    return this.#stmt.payload.get(userId, messageId)?.payload;
+  }
+
+  async quotingPayload(userId: number, messageId: string): Promise<string | undefined> {
+    return this.#stmt.quoting.get(userId, messageId)?.payload;
+  }
+
+  async prune(messagesUpTo: number, marksUpTo: number) {
+    return {
+      messages: this.#stmt.pruneAcked.run(messagesUpTo).changes,
+      marks: this.#stmt.pruneSeen.run(marksUpTo).changes,
+    };
+  }
+
+  backlog(): Backlog {
+    return {
+      pending: this.#stmt.pendingTotal.get()?.n ?? 0,
+      oldestReceivedAt: this.#stmt.oldestPending.get()?.at ?? null,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.#walSync.close();
+  }
+
+  /** Runs `fn` with this connection at synchronous=NORMAL (no fsync at COMMIT), then restores it. */
+  #relaxed<T>(fn: () => T): T {
+    // Inside another transaction the work joins that one's commit.
+    if (this.#sqlite.inTransaction) return fn();
+    this.#stmt.syncNormal.run();
+    try {
+      return fn();
+    } finally {
+      this.#stmt.syncRestore.run();
+    }
+  }
+}
