@@ -9,7 +9,6 @@ import type { NodeRegistry } from "./cluster/nodes.ts";
 import type { Signals } from "./cluster/signals.ts";
 import type { Config } from "./config/definition.ts";
 import type { Kv } from "./db/kv.ts";
-import type { Db } from "./db/open.ts";
 import type { ChatInfoStore } from "./feishu/chat-info-store.ts";
 import type { Feishu } from "./feishu/index.ts";
 import type { BindingStore } from "./groups/binding-store.ts";
@@ -29,8 +28,6 @@ export interface RelayContext {
   config: Config;
   /** The open database (SQLite or PostgreSQL); store adapters are built from it in createRelay. */
   storage: Storage;
-  /** SQLite only, while stores move behind ports (M2-6); removed when the last one has. */
-  db: Db;
   kv: Kv;
   log: Logger;
   metrics: Registry;

@@ -16,7 +16,6 @@ import { finishConfig } from "./config/load.ts";
 import type { RelayContext } from "./context.ts";
 import { Checkpointer } from "./db/checkpointer.ts";
 import { createKv } from "./db/kv.ts";
-import type { Db } from "./db/open.ts";
 import { createChatInfoStore } from "./feishu/chat-info-store.ts";
 import { createFeishu } from "./feishu/index.ts";
 import { feishuIngestFeature } from "./feishu/ingest-feature.ts";
@@ -93,12 +92,6 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const storage: Storage = await openStorage(raw, { log: deps.log ?? new Logger() });
-  if (storage.dialect !== "sqlite") {
-    // Until every store has its PostgreSQL adapter (M2-6 in progress), cluster mode refuses to start.
-    await closeStorage(storage);
-    throw new Error("cluster mode (DATABASE_URL) is not complete yet");
-  }
-  const db: Db = storage.db;
   // Cluster mode keeps uploaded media beside DATABASE_PATH, on each node's own disk (media-store.ts).
   const dbPath = storage.dialect === "sqlite" ? storage.path : raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
   const kv = createKv(storage, now);
@@ -113,7 +106,9 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   });
   registerInboxGauges(metrics, inboxStore, now);
   const shutdown = new Shutdown(log, SHUTDOWN_DEADLINE_MS, now);
-  const checkpointer = new Checkpointer(db.$client, { log, metrics });
+  // SQLite's WAL is checkpointed off the hot path; PostgreSQL does its own.
+  const checkpointer =
+    storage.dialect === "sqlite" ? new Checkpointer(storage.db.$client, { log, metrics }) : undefined;
   const fetchImpl = deps.fetch ?? fetch;
   const users = createUserStore(storage, now);
   // Revocation closes the socket through the hub the relay core installs (read at call time).
@@ -130,7 +125,6 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   const ctx: RelayContext = {
     config,
     storage,
-    db,
     kv,
     log,
     metrics,
@@ -146,7 +140,12 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
       // `core` is built below; the view is only read once the relay serves.
       { now, log: log.child({ module: "cluster" }), localUsers: () => core.hub.userIds() },
     ),
-    inbox: new Inbox(inboxStore, { now, log, metrics, onCommit: () => checkpointer.ensureStarted() }),
+    inbox: new Inbox(inboxStore, {
+      now,
+      log,
+      metrics,
+      onCommit: checkpointer && (() => checkpointer.ensureStarted()),
+    }),
     users,
     tokens,
     bindings: createBindingStore(storage, now),
@@ -227,7 +226,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   });
   ctx.onShutdown("flush", "inbox", () => ctx.inbox.close());
   ctx.onShutdown("storage", "database", async () => {
-    await checkpointer.stop();
+    await checkpointer?.stop();
     await closeStorage(storage);
   });
   let stopping: Promise<void> | undefined;

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { buildApp } from "../src/app.ts";
+import { closeStorage } from "../src/storage/storage.ts";
 import { request, testRelay } from "./helpers.ts";
 
 const t = await testRelay();
@@ -21,7 +22,7 @@ describe("HTTP foundation", () => {
 
   test("/health degrades when the database fails", async () => {
     const r = await testRelay();
-    r.relay.ctx.db.$client.close();
+    await closeStorage(r.relay.ctx.storage);
     const res = await r.relay.app.handle(request("/health"));
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: "degraded", db: "failing" });

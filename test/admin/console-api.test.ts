@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { SESSION_TTL_MS } from "../../src/admin/sessions.ts";
 import { ConfigError, resolveConfig } from "../../src/config/definition.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
+import { sqlRun } from "../storage/sql.ts";
 import { ADMIN, json, req, type TestRelay, testRelay } from "../users/helpers.ts";
 
 const ADMIN_OPEN_ID = "ou_c0ffee00000000000000000000000001";
@@ -158,21 +159,26 @@ describe("admin console server side", () => {
       .counter("events_received_total", "")
       .inc({ source: "webhook", type: "im.message.receive_v1" }, 3);
     ctx.metrics.counter("feishu_sends_total", "").inc({ outcome: "ok", code: 0 });
-    const c = ctx.db.$client;
-    const add = c.query(
-      `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at,
-         last_error_code, last_error) VALUES (1, ?1, '{}', ?2, 0, 0, ?3, ?3, ?4, ?5)`,
-    );
+    const add = (uuid: string, status: string, at: number, code: string | null, error: string | null) =>
+      sqlRun(
+        ctx.storage,
+        `INSERT INTO outbox (user_id, uuid, request, status, next_attempt_at, deadline_at, created_at, updated_at,
+           last_error_code, last_error) VALUES (1, ?, '{}', ?, 0, 0, ?, ?, ?, ?)`,
+        [uuid, status, at, at, code, error],
+      );
     const now = relay.clock.t;
-    add.run("a", "pending", now, null, null);
-    add.run("b", "failed", now - 1000, "feishu_230002", "bot not in chat");
-    add.run("c", "failed", now - 2 * 3600_000, "old", "old");
-    c.query("UPDATE users SET last_seq = 2 WHERE id = 1").run();
-    const insertInbox = c.query(
-      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (1, ?1, ?2, ?2, 'oc_x', '{}', 0)",
-    );
-    insertInbox.run(1, "m1");
-    insertInbox.run(2, "m2");
+    await add("a", "pending", now, null, null);
+    await add("b", "failed", now - 1000, "feishu_230002", "bot not in chat");
+    await add("c", "failed", now - 2 * 3600_000, "old", "old");
+    await sqlRun(ctx.storage, "UPDATE users SET last_seq = 2 WHERE id = 1");
+    const insertInbox = (seq: number, id: string) =>
+      sqlRun(
+        ctx.storage,
+        "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (1, ?, ?, ?, 'oc_x', '{}', 0)",
+        [seq, id, id],
+      );
+    await insertInbox(1, "m1");
+    await insertInbox(2, "m2");
 
     const o = await json(await call(req("/api/admin/overview", { token: ADMIN })));
     expect(o.version).toBe(ctx.version);

@@ -9,6 +9,7 @@ import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { tempDir } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
+import { sqlAll } from "../storage/sql.ts";
 
 const OWNER = "ou_c0ntext0wner0000000000000000001";
 const PEER = "ou_c0ntextpeer00000000000000000002";
@@ -175,7 +176,7 @@ describe("message context", () => {
     expect(fake.chats.lookups).toEqual([GROUP]);
     // Counted with the other Feishu calls, in their own budget.
     expect(relay.ctx.metrics.render()).toContain('feishu_api_calls_total{kind="read",result="ok"} 1');
-    const row = relay.ctx.db.$client.query("SELECT name, chat_mode AS mode FROM chat_info").all();
+    const row = await sqlAll(relay.ctx.storage, "SELECT name, chat_mode AS mode FROM chat_info");
     expect(row).toEqual([{ name: "产品周会", mode: "group" }]);
   });
 

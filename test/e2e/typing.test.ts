@@ -12,6 +12,7 @@ import type { ReactionCall } from "../fakes/feishu-reactions.ts";
 import { tempDir, testRelay } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType } from "../relay/ws-client.ts";
+import { sqlGet } from "../storage/sql.ts";
 
 const fake = await startFakeFeishu();
 afterAll(() => fake.stop());
@@ -162,9 +163,10 @@ describe("typing indicator end to end", () => {
     await waitCall(messageId, "delete");
     await (next.relay.core.typing as TypingIndicator).settled();
     expect(fake.reactions.on(messageId)).toEqual([]);
-    const rows = next.relay.ctx.db.$client.query("SELECT count(*) AS n FROM typing_reactions").get() as {
-      n: number;
-    };
+    const rows = (await sqlGet<{ n: number }>(
+      next.relay.ctx.storage,
+      "SELECT CAST(count(*) AS INTEGER) AS n FROM typing_reactions",
+    ))!;
     expect(rows.n).toBe(0);
     await next.close();
     cleanup();

@@ -8,6 +8,7 @@ import { feishuIngestFeature, type IngestPorts } from "../../src/feishu/ingest-f
 import type { RelayDeps } from "../../src/server.ts";
 import type { FakeFeishu } from "../fakes/feishu.ts";
 import { testRelay } from "../helpers.ts";
+import { sqlGet } from "../storage/sql.ts";
 
 export const WEBHOOK = "/api/feishu/webhook";
 
@@ -46,7 +47,6 @@ export async function ingestRelay(
         ...ports,
       }),
   ]);
-  const sqlite = ctx.db.$client;
   return {
     ...t,
     ctx,
@@ -61,8 +61,9 @@ export async function ingestRelay(
       return (await ctx.users.upsert({ openId, name })).user.id;
     },
     /** Every stored inbox row, whoever owns it. */
-    storedCount(): number {
-      return sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
+    async storedCount(): Promise<number> {
+      return (await sqlGet<{ n: number }>(ctx.storage, "SELECT CAST(count(*) AS INTEGER) AS n FROM inbox"))!
+        .n;
     },
     post(body: string | object, headers: Record<string, string> = {}): Promise<Response> {
       return app.handle(

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, type TestClient } from "../relay/ws-client.ts";
+import { sqlGet } from "../storage/sql.ts";
 
 const ALICE = "ou_a11ce000000000000000000000000a11";
 const KEY = "e2e-encrypt-key";
@@ -75,7 +76,10 @@ describe("ingest end to end", () => {
     const reply = await fake.waitForSent((m) => m.kind === "reply");
     expect(reply.replyTo).toBe((envelope.event.message as { message_id: string }).message_id);
     expect(reply.text).toContain("https://relay.example/login");
-    const stored = relay.ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
+    const stored = (await sqlGet<{ n: number }>(
+      relay.ctx.storage,
+      "SELECT CAST(count(*) AS INTEGER) AS n FROM inbox",
+    ))!.n;
     expect(stored).toBe(0);
   });
 

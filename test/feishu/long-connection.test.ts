@@ -60,7 +60,7 @@ describe("long connection", () => {
       fake.wsPushEvent(fake.p2pChatEnteredEvent(ALICE)),
     ]);
     expect(acks.map((a) => a.code)).toEqual([200, 200, 200]);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     const outcomes = relay.lines
       .map((l) => JSON.parse(l))
       .filter((l) => l.event === "feishu_event_received")
@@ -79,7 +79,7 @@ describe("long connection", () => {
     await fake.wsWaitForReady(1, 3000, since);
     const again = await fake.wsPushEvent(envelope);
     expect(again.code).toBe(200);
-    expect(relay.storedCount()).toBe(1);
+    expect(await relay.storedCount()).toBe(1);
     expect(await relay.ctx.inbox.pending(alice)).toHaveLength(1);
   });
 
@@ -121,7 +121,7 @@ describe("long connection", () => {
     const same = (a: { frameMessageId: string }) => a.frameMessageId === ack.frameMessageId;
     await fake.ws.acks.waitFor(() => fake.wsAcks.filter(same).length >= 2, 3000, "the second ack");
     expect(fake.wsAcks.filter(same).map((a) => a.code)).toEqual([200, 200]);
-    expect(relay.storedCount()).toBe(1);
+    expect(await relay.storedCount()).toBe(1);
     const outcomes = relay.lines
       .map((l) => JSON.parse(l))
       .filter((l) => l.event === "feishu_event_received")
@@ -140,7 +140,7 @@ describe("long connection", () => {
       mentions: [fake.botMention()],
     });
     expect(ack.code).toBe(500);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
   });
 });
 
@@ -175,6 +175,6 @@ describe("webhook in ws mode", () => {
     await relay.addUser(ALICE);
     const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE }));
     expect(res.status).toBe(404);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
   });
 });

@@ -25,10 +25,10 @@ const errorCode = (pushed: { json?: unknown }) => (pushed.json as ErrorAnswer).e
 
 /** Every refusal must leave the relay working: a later valid message is stored. */
 async function expectStillWorks(r: IngestRelay, userId: number) {
-  const before = r.storedCount();
+  const before = await r.storedCount();
   const res = await r.post(fake.messageEvent({ senderOpenId: ALICE, text: "still alive" }));
   expect(res.status).toBe(200);
-  expect(r.storedCount()).toBe(before + 1);
+  expect(await r.storedCount()).toBe(before + 1);
   expect((await r.ctx.inbox.pending(userId)).at(-1)?.message.text).toBe("still alive");
 }
 
@@ -101,7 +101,7 @@ describe("storing messages", () => {
     const again = await fake.repush(first);
     const renamed = await fake.repush(first, { newEventId: true });
     expect([first.status, again.status, renamed.status]).toEqual([200, 200, 200]);
-    expect(relay.storedCount()).toBe(1);
+    expect(await relay.storedCount()).toBe(1);
     expect(relay.ctx.metrics.counter("events_deduped_total", "").get({ by: "event_id" })).toBe(1);
     expect(relay.ctx.metrics.counter("events_deduped_total", "").get({ by: "message_id" })).toBe(1);
   });
@@ -135,7 +135,7 @@ describe("storing messages", () => {
       { encryptKey: KEY, pretty: true },
     );
     expect(pretty.status).toBe(200);
-    expect(relay.storedCount()).toBe(2);
+    expect(await relay.storedCount()).toBe(2);
   });
 
   test("a group message counts only when it @-mentions the bot", async () => {
@@ -154,12 +154,12 @@ describe("storing messages", () => {
       }),
     );
     expect(plain.status).toBe(200);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     const noMentions = await relay.post(
       fake.messageEvent({ senderOpenId: ALICE, chatType: "group", chatId }),
     );
     expect(noMentions.status).toBe(200);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     const atBot = fake.messageEvent({
       senderOpenId: ALICE,
       chatType: "group",
@@ -191,7 +191,7 @@ describe("storing messages", () => {
     const res = await relay.post(atBot);
     expect(res.status).toBe(503);
     expect(await codeOf(res)).toBe("bot_identity_unavailable");
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     expect(relay.lines.some((l) => l.includes('"outcome":"retry_later"'))).toBe(true);
     // A direct message does not need the bot's identity.
     await expectStillWorks(relay, alice);
@@ -202,7 +202,7 @@ describe("storing messages", () => {
     await relay.addUser(ALICE);
     const res = await relay.post(fake.messageEvent({ senderOpenId: ALICE, senderType: "app" }));
     expect(res.status).toBe(200);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
   });
 
   test("other event types are acknowledged, marked seen and not stored", async () => {
@@ -211,7 +211,7 @@ describe("storing messages", () => {
     const res = await relay.post(event);
     expect(res.status).toBe(200);
     expect(await relay.ctx.inbox.isEventSeen(event.header.event_id)).toBe(true);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     expect(
       relay.ctx.metrics
         .counter("events_received_total", "")
@@ -226,7 +226,7 @@ describe("unknown senders", () => {
     const first = fake.messageEvent({ senderOpenId: STRANGER, text: "who are you" });
     const res = await relay.post(first);
     expect(res.status).toBe(200);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     const [reply] = await relay.waitForReplies(1);
     expect(reply.messageId).toBe((first.event.message as { message_id: string }).message_id);
     expect(reply.text).toContain("https://relay.example/login");
@@ -235,7 +235,7 @@ describe("unknown senders", () => {
     await relay.post(fake.messageEvent({ senderOpenId: STRANGER, text: "hello?" }));
     await new Promise((r) => setImmediate(r));
     expect(relay.replies).toHaveLength(1);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
   });
 });
 
@@ -267,7 +267,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       expect(await codeOf(res)).toBe("invalid_event");
     }
     expect((await relay.post("")).status).toBe(400);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     await expectStillWorks(relay, alice);
   });
 
@@ -282,7 +282,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
     );
     expect(res.status).toBe(401);
     expect(errorCode(res)).toBe("bad_token");
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     await expectStillWorks(relay, alice);
   });
 
@@ -304,7 +304,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       });
       forged.headers["x-lark-signature"] = signFeishu("1", "2", "other", forged.rawBody);
       expect((await fake.pusher.send(forged)).status).toBe(401);
-      expect(relay.storedCount()).toBe(0);
+      expect(await relay.storedCount()).toBe(0);
       expect(relay.ctx.metrics.counter("events_rejected_total", "").get({ reason: "bad_signature" })).toBe(3);
       const ok = await fake.pushEvent(url, { senderOpenId: ALICE, text: "signed" }, { encryptKey: KEY });
       expect(ok.status).toBe(200);
@@ -335,7 +335,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       const plain = await fake.pushEvent(url, { senderOpenId: ALICE }, { encryptKey: "" });
       expect(plain.status).toBe(400);
       expect(errorCode(plain)).toBe("invalid_event");
-      expect(relay.storedCount()).toBe(0);
+      expect(await relay.storedCount()).toBe(0);
       expect((await fake.pushEvent(url, { senderOpenId: ALICE }, { encryptKey: KEY })).status).toBe(200);
     });
     test("a replay of signed bytes after the timestamp window, or a push from the future → 401 stale_timestamp", async () => {
@@ -366,7 +366,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       );
       expect(future.status).toBe(401);
       expect(errorCode(future)).toBe("stale_timestamp");
-      expect(relay.storedCount()).toBe(1);
+      expect(await relay.storedCount()).toBe(1);
       expect(relay.ctx.metrics.counter("events_rejected_total", "").get({ reason: "stale_timestamp" })).toBe(
         2,
       );
@@ -402,7 +402,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       body: stream,
     });
     expect(chunked.status).toBe(413);
-    expect(relay.storedCount()).toBe(0);
+    expect(await relay.storedCount()).toBe(0);
     await expectStillWorks(relay, alice);
   });
 
@@ -416,7 +416,7 @@ describe("bad input: refused, nothing stored, the relay keeps working", () => {
       for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
     }
     expect(Object.fromEntries(statuses)).toEqual({ 200: 10_000 });
-    expect(relay.storedCount()).toBe(1);
+    expect(await relay.storedCount()).toBe(1);
     expect(relay.ctx.metrics.counter("events_deduped_total", "").get({ by: "event_id" })).toBe(9_999);
     await expectStillWorks(relay, alice);
   });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { sqlRun } from "../storage/sql.ts";
 import { ADMIN, json, req, type TestRelay, testRelay } from "../users/helpers.ts";
 
 let relay: TestRelay;
@@ -40,7 +41,7 @@ describe("admin API: group bindings", () => {
       updatedAt: at,
     };
     expect(await json(res)).toEqual(bound);
-    relay.ctx.db.$client.run("INSERT INTO chat_info (chat_id, name) VALUES ('oc_team', '产品周会')");
+    await sqlRun(relay.ctx.storage, "INSERT INTO chat_info (chat_id, name) VALUES ('oc_team', '产品周会')");
     const every = await put("oc_team", { ownerUserId: alice.id, requireMention: false });
     expect(await json(every)).toEqual({ ...bound, requireMention: false, name: "产品周会" });
     const list = await relay.app.handle(req("/api/admin/chats", { token: ADMIN }));

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { relayWithFeishu } from "../relay/gateway-fixtures.ts";
 import { connect, type TestClient } from "../relay/ws-client.ts";
+import { sqlGet } from "../storage/sql.ts";
 
 const OWNER = "ou_0wner0000000000000000000000000001";
 const MEMBER = "ou_member000000000000000000000000002";
@@ -67,8 +68,8 @@ async function deliverable(userId: number, messageId: string) {
   }
 }
 
-const inboxCount = () =>
-  r.ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
+const inboxCount = async () =>
+  (await sqlGet<{ n: number }>(r.ctx.storage, "SELECT CAST(count(*) AS INTEGER) AS n FROM inbox"))!.n;
 
 describe("a bound group", () => {
   test("an unregistered member's @-mention reaches the owner's plugin, and its reply lands in the group", async () => {
@@ -126,9 +127,9 @@ describe("a bound group", () => {
     const last = await deliverable(owner.user.id, messageIdOf(plain));
     expect(last).toMatchObject({ messageId: messageIdOf(plain), mentionedBot: false, boundChat: true });
     await bindings.bind({ chatId, ownerUserId: owner.user.id, requireMention: true, boundBy: "admin" });
-    const before = inboxCount();
+    const before = await inboxCount();
     await push(fake.messageEvent({ chatId, chatType: "group", senderOpenId: MEMBER, text: "again" }));
-    expect(inboxCount()).toBe(before);
+    expect(await inboxCount()).toBe(before);
   });
 });
 
@@ -150,7 +151,7 @@ describe("an unbound group", () => {
 describe("/bind and /unbind", () => {
   test("two users race to /bind: exactly one owner, each gets the right reply, nothing is stored", async () => {
     const chatId = newChat();
-    const before = inboxCount();
+    const before = await inboxCount();
     const a = atBot(chatId, OWNER, "/bind");
     const b = atBot(chatId, MEMBER, " /BIND ");
     await Promise.all([push(a), push(b)]);
@@ -163,7 +164,7 @@ describe("/bind and /unbind", () => {
     expect(won.text).toStartWith(`已绑定：本群的 @ 消息将由 ${winnerName} 的智能体回答。`);
     expect(lost.text).toContain(`already bound to ${winnerName}'s agent`);
     expect(binding.boundBy).toBe(`open_id:${binding.ownerUserId === owner.user.id ? OWNER : MEMBER}`);
-    expect(inboxCount()).toBe(before);
+    expect(await inboxCount()).toBe(before);
   });
 
   test("/unbind by someone else is refused; by the owner it works; a re-push does nothing twice", async () => {

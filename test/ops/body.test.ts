@@ -101,7 +101,7 @@ describe("a chunked body without Content-Length", () => {
       const head = await answered;
       socket.destroy();
       expect(head).toMatch(/^HTTP\/1\.1 413 /);
-      expect(relay.storedCount()).toBe(0);
+      expect(await relay.storedCount()).toBe(0);
     } finally {
       await relay.close();
       fake.stop();

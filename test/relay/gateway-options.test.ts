@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { gatewayRoutes } from "../../src/relay/gateway.ts";
 import { CloseCode, HEARTBEAT_SEC, MAX_CLIENT_FRAME_BYTES } from "../../src/relay/protocol.ts";
-import { SqliteSessionStore } from "../../src/relay/session-store.ts";
+import { createSessionStore } from "../../src/relay/session-store.ts";
 import { SessionLog } from "../../src/relay/sessions.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
 import { testRelay } from "../helpers.ts";
@@ -48,7 +48,7 @@ describe("gateway options", () => {
         gatewayRoutes(ctx, {
           hub: core.hub,
           outbox: core.outbox,
-          sessions: new SessionLog(new SqliteSessionStore(ctx.db), ctx.now),
+          sessions: new SessionLog(createSessionStore(ctx.storage, ctx.nodeId), ctx.now),
           bot: async () => ({ openId: "", name: "" }),
           legacyAuthTimeoutMs: 50,
         }),

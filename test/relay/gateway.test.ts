@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { CloseCode } from "../../src/relay/protocol.ts";
+import { sqlGet } from "../storage/sql.ts";
 import { gatewayRelay } from "./gateway-fixtures.ts";
 import { connect, isType } from "./ws-client.ts";
 
@@ -245,18 +246,23 @@ describe("plugin gateway /openclaw", () => {
     const { user, token } = await r.user("ou_sess");
     const c = connect(r.url, { token });
     const hello = await c.next(isType("hello"));
-    const row = () =>
-      r.ctx.db.$client
-        .query(
+    // Session rows are written behind (sessions.ts): wait for them, bounded.
+    const row = async (done: (r: { v: string; d: number | null } | undefined) => boolean) => {
+      for (let i = 0; ; i++) {
+        const got = await sqlGet<{ v: string; d: number | null; code: number | null }>(
+          r.ctx.storage,
           "SELECT plugin_version AS v, disconnected_at AS d, close_code AS code FROM sessions WHERE id = ?",
-        )
-        .get(String(hello.sessionId)) as { v: string; d: number | null; code: number | null };
-    expect(row()).toMatchObject({ v: "1.0.0", d: null });
+          [String(hello.sessionId)],
+        );
+        if (done(got) || i === 200) return got;
+        await Bun.sleep(10);
+      }
+    };
+    expect(await row((x) => x !== undefined)).toMatchObject({ v: "1.0.0", d: null });
     expect(r.ctx.hub.isConnected(user.id)).toBe(true);
     c.close();
     await c.closed;
-    await Bun.sleep(20);
-    expect(row().d).toBeNumber();
+    expect((await row((x) => x?.d != null))?.d).toBeNumber();
     expect(r.ctx.hub.isConnected(user.id)).toBe(false);
   });
 });

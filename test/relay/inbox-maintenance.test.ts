@@ -4,6 +4,7 @@ import { memoryLogger } from "../../src/ops/logger.ts";
 import { startInboxMaintenance } from "../../src/relay/inbox-maintenance.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { testRelay } from "../helpers.ts";
+import { sqlGet } from "../storage/sql.ts";
 
 const closers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -60,17 +61,18 @@ describe("inbox maintenance", () => {
     ctx.inbox.ack(userId, 1);
     await ctx.inbox.markEventSeen("e_ignored");
     const maintenance = startInboxMaintenance(ctx);
-    const rows = () => ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM inbox").get()!.n;
+    const rows = async () =>
+      (await sqlGet<{ n: number }>(ctx.storage, "SELECT CAST(count(*) AS INTEGER) AS n FROM inbox"))!.n;
     await maintenance.runOnce();
     expect(await ctx.inbox.pending(userId)).toHaveLength(1);
-    expect(rows()).toBe(2);
+    expect(await rows()).toBe(2);
     // Past the 1 h retention, but an acked message also stays for the 8 h dedupe window.
     clock.t += 3600 * 1000 + 1;
     await maintenance.runOnce();
-    expect(rows()).toBe(2);
+    expect(await rows()).toBe(2);
     clock.t += 8 * 3600 * 1000;
     await maintenance.runOnce();
-    expect(rows()).toBe(1); // the unacked one stays, whatever its age
+    expect(await rows()).toBe(1); // the unacked one stays, whatever its age
     expect(await ctx.inbox.isEventSeen("e_ignored")).toBe(false);
     expect(t.lines.some((l) => l.includes('"inbox_pruned"'))).toBe(true);
   });

@@ -5,6 +5,7 @@ import { memoryLogger } from "../../src/ops/logger.ts";
 import { SqliteSessionStore } from "../../src/relay/session-store.ts";
 import { SessionLog } from "../../src/relay/sessions.ts";
 import { tempDir, testRelay } from "../helpers.ts";
+import { sqlGet, sqliteOnly } from "../storage/sql.ts";
 import { holdWriteLock } from "./db-lock.ts";
 
 function freshDb() {
@@ -44,16 +45,18 @@ describe("session log", () => {
     cleanup();
   });
 
-  test("rows a crash left open are closed with 1006 when the relay starts", async () => {
+  // The relay on this SQLite file; the PostgreSQL store's start-up close is in test/storage/session-store.test.ts.
+  sqliteOnly("rows a crash left open are closed with 1006 when the relay starts", async () => {
     const { db, path, cleanup } = freshDb();
     db.$client.run(
       "INSERT INTO sessions (id, user_id, connected_at, protocol) VALUES ('crashed', 1, 1, 'v1')",
     );
     db.$client.close();
     const t = await testRelay({ DATABASE_PATH: path });
-    const row = t.relay.ctx.db.$client
-      .query("SELECT disconnected_at AS d, close_code AS code FROM sessions WHERE id = 'crashed'")
-      .get() as { d: number | null; code: number | null };
+    const row = (await sqlGet<{ d: number | null; code: number | null }>(
+      t.relay.ctx.storage,
+      "SELECT disconnected_at AS d, close_code AS code FROM sessions WHERE id = 'crashed'",
+    ))!;
     expect(row.code).toBe(1006);
     expect(row.d).toBeNumber();
     await t.close();

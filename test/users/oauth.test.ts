@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { TokenCipher } from "../../src/users/token-crypto.ts";
 import { useFakeFeishu } from "../fakes/use-fake-feishu.ts";
+import { databaseText } from "../storage/sql.ts";
 import { type TestRelay, testRelay } from "./helpers.ts";
 
 const PUBLIC_URL = "https://relay.example";
@@ -113,15 +113,10 @@ describe("Feishu sign-in", () => {
     expect(feishu.refreshToken).toMatch(/^ur-/);
 
     // Neither our JWT nor the Feishu token is ever stored in plain text, nor logged.
-    relay.ctx.db.$client.exec("PRAGMA wal_checkpoint(FULL)");
-    for (const file of [relay.dbPath, `${relay.dbPath}-wal`]) {
-      let bytes = "";
-      try {
-        bytes = readFileSync(file).toString("latin1");
-      } catch {}
-      expect(bytes.includes(token)).toBe(false);
-      expect(bytes.includes(feishu.accessToken)).toBe(false);
-    }
+    const stored = await databaseText(relay.ctx.storage);
+    expect(stored).toContain("ou_flow1");
+    expect(stored.includes(token)).toBe(false);
+    expect(stored.includes(feishu.accessToken)).toBe(false);
     const logs = relay.lines.join("\n");
     expect(logs).toContain('"event":"oauth_signed_in"');
     expect(logs.includes(token) || logs.includes(feishu.accessToken)).toBe(false);
