@@ -201,11 +201,13 @@ export class TypingIndicator implements TypingHooks {
       else this.#o.log.debug("typing_add_failed", { messageId, ...errorFields(err) });
       return;
     }
-    this.#adding.delete(messageId);
     this.#breakerMs = this.#o.breakerStartMs;
     this.#inc("added");
+    // Still "adding" until the reaction id is stored: an ack or reply read meanwhile sees the row
+    // without it, and must ask for the removal here rather than drop the row as a crash's leftover.
     // Gone meanwhile: another node dropped the row because a reply or ack wanted it removed.
     const held = await this.#store.added(messageId, reactionId);
+    this.#adding.delete(messageId);
     if (entry.removeWanted || !held) await this.#remove({ messageId, userId, reactionId });
   }
 

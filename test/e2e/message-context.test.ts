@@ -4,11 +4,11 @@
  * WebSocket plugin client; replies to recalled messages fall back to a new message in the chat.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { type FakeFeishu, startFakeFeishu } from "../fakes/feishu.ts";
 import { tempDir } from "../helpers.ts";
 import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { connect, isType, type TestClient } from "../relay/ws-client.ts";
+import { testDatabase } from "../storage/databases.ts";
 import { sqlAll } from "../storage/sql.ts";
 
 const OWNER = "ou_c0ntext0wner0000000000000000001";
@@ -202,7 +202,8 @@ describe("message context", () => {
 
   test("a message still waiting for its context when the relay stops is delivered as stored after the restart", async () => {
     const { dir, cleanup } = tempDir();
-    const raw = { DATABASE_PATH: join(dir, "relay.db"), FEISHU_CONTEXT_TIMEOUT: "3" };
+    const database = await testDatabase(dir);
+    const raw = { ...database.raw, FEISHU_CONTEXT_TIMEOUT: "3" };
     const { relay: first, plugin } = await start(raw);
     plugin.close();
     const parent = fake.addMessage({ chatId: `oc_p2p_${OWNER}`, text: "never fetched", senderOpenId: OWNER });
@@ -213,10 +214,13 @@ describe("message context", () => {
     await first.close();
     relay = undefined;
     fake.setReadDelay(0);
-    const { plugin: again } = await start(raw);
-    const frame = await message(again);
+    const second = await start(raw);
+    const frame = await message(second.plugin);
     expect(frame).toMatchObject({ text: "before", parentId: parent });
     expect(frame.quoted).toBeUndefined();
+    await second.relay.close();
+    relay = undefined;
+    await database.drop();
     cleanup();
   });
 

@@ -25,12 +25,14 @@ describe.if(await postgresReachable())("typing indicator across nodes [postgres]
     ];
     user = await addUser(storages[0]!, "ou_a");
     calls.length = 0;
+    clock = T0;
   });
   afterEach(async () => {
     for (const s of storages) await closeStorage(s);
     await drop();
   });
 
+  let clock = T0;
   const node = (i: number, port?: ReactionPort) => {
     const reactions: ReactionPort = port ?? {
       async add(messageId) {
@@ -47,7 +49,7 @@ describe.if(await postgresReachable())("typing indicator across nodes [postgres]
       reactions,
       enabled: true,
       timeoutMs: 600_000,
-      now: () => T0,
+      now: () => clock,
       log: memoryLogger().log,
       metrics: new Registry(),
     });
@@ -109,6 +111,24 @@ describe.if(await postgresReachable())("typing indicator across nodes [postgres]
     expect(calls).toEqual([
       { node: 0, op: "add", messageId: "om_1" },
       { node: 0, op: "remove", messageId: "om_1", reactionId: "r_late" },
+    ]);
+  });
+
+  test("a node that died holding a reaction: another node's sweep removes it after the timeout", async () => {
+    const a = node(0);
+    const b = node(1);
+    a.delivered(message(1, "om_dead"));
+    await a.settled();
+    // Node A is gone (no stop, no reply). B's start-up leaves A's rows alone: they may be live.
+    expect(await b.cleanUpLeftovers()).toBe(0);
+    clock = T0 + 599_000;
+    await b.sweep();
+    expect(calls.filter((c) => c.op === "remove")).toEqual([]);
+    clock = T0 + 601_000;
+    await b.sweep();
+    await b.settled();
+    expect(calls.filter((c) => c.op === "remove")).toEqual([
+      { node: 1, op: "remove", messageId: "om_dead", reactionId: "r_om_dead" },
     ]);
   });
 });

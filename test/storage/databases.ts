@@ -86,7 +86,8 @@ export async function testDatabase(
   if (RELAY_TEST_DIALECT === "sqlite")
     return { raw: { DATABASE_PATH: join(dir, "relay.db") }, drop: async () => {} };
   const { url, drop } = await freshPostgresUrl();
-  return { raw: { DATABASE_URL: url }, drop };
+  // DATABASE_PATH still places the node's own files (uploaded media) in the test's folder.
+  return { raw: { DATABASE_URL: url, DATABASE_PATH: join(dir, "relay.db") }, drop };
 }
 
 /** A fresh, migrated database of the dialect, opened; `close` closes and removes it. */

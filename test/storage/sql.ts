@@ -1,6 +1,7 @@
 /**
  * Raw SQL against a test relay's database, whichever the dialect, for tests that check what was
- * written: `?` placeholders become `$n` on PostgreSQL, bigint results become numbers. Keep the SQL
+ * written: `?` placeholders become `$n` on PostgreSQL, and rows are read through JSON there so
+ * bigint columns are numbers, as on SQLite. Keep the SQL
  * portable (e.g. `CAST(count(*) AS INTEGER)`); SQLite-only checks (PRAGMA, the database files) use
  * `sqliteOnly` to skip on PostgreSQL.
  */
@@ -11,17 +12,21 @@ import { RELAY_TEST_DIALECT } from "./databases.ts";
 
 type Row = Record<string, unknown>;
 
-const toNumbers = (row: Row): Row =>
-  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]));
-
 export async function sqlAll<T = Row>(storage: Storage, query: string, params: unknown[] = []): Promise<T[]> {
   if (storage.dialect === "sqlite") {
     return storage.db.$client.query(query).all(...(params as never[])) as T[];
   }
   let n = 0;
   const pg = query.replace(/\?/g, () => `$${++n}`);
-  const rows = (await storage.db.$client.unsafe(pg, params as never[])) as Row[];
-  return rows.map(toNumbers) as T[];
+  if (!/^\s*(SELECT|WITH)\b/i.test(pg)) {
+    return (await storage.db.$client.unsafe(pg, params as never[])) as T[];
+  }
+  // Through JSON, bigint columns (times in ms) come back as numbers, as SQLite gives them.
+  const rows = (await storage.db.$client.unsafe(
+    `SELECT row_to_json(q)::text AS j FROM (${pg}) q`,
+    params as never[],
+  )) as Array<{ j: string }>;
+  return rows.map((r) => JSON.parse(r.j) as T);
 }
 
 export async function sqlGet<T = Row>(
@@ -56,13 +61,15 @@ export async function databaseText(storage: Storage): Promise<string> {
     }
     return text;
   }
-  const tables = await sqlAll<{ name: string }>(
+  const tables = await sqlAll<{ schema: string; name: string }>(
     storage,
-    "SELECT tablename AS name FROM pg_tables WHERE schemaname IN ('public', 'drizzle')",
+    "SELECT schemaname AS schema, tablename AS name FROM pg_tables WHERE schemaname IN ('public', 'drizzle')",
   );
   let text = "";
-  for (const { name } of tables) {
-    const rows = await storage.db.$client.unsafe(`SELECT row_to_json(t)::text AS j FROM "${name}" t`);
+  for (const { schema, name } of tables) {
+    const rows = await storage.db.$client.unsafe(
+      `SELECT row_to_json(t)::text AS j FROM "${schema}"."${name}" t`,
+    );
     for (const r of rows as Array<{ j: string }>) text += `${r.j}\n`;
   }
   return text;
