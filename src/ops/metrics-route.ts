@@ -11,13 +11,14 @@ import { bearerToken, secureEqual } from "./secure-compare.ts";
 export function metricsRoutes(ctx: RelayContext) {
   return new Elysia({ name: "metrics" }).get(
     "/metrics",
-    ({ request }) => {
+    async ({ request }) => {
       const admin = ctx.config.ADMIN_TOKEN;
       if (admin && !ctx.config.METRICS_PUBLIC) {
         const given = bearerToken(request.headers);
         if (!given || !secureEqual(given, admin))
           throw new HttpError(401, "unauthorized", "metrics need the admin token");
       }
+      await ctx.metrics.refresh();
       return new Response(ctx.metrics.render(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });

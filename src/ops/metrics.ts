@@ -133,6 +133,20 @@ export class Histogram implements Metric {
 
 export class Registry {
   readonly #metrics = new Map<string, Metric>();
+  readonly #refreshers: Array<() => Promise<void>> = [];
+
+  /**
+   * Work a scrape awaits before rendering: figures that need a database round trip (PostgreSQL)
+   * are fetched here, so a gauge's synchronous read shows this scrape's value, not the last one's.
+   */
+  beforeScrape(refresh: () => Promise<void>): void {
+    this.#refreshers.push(refresh);
+  }
+
+  /** Runs every `beforeScrape` refresher; a failing one leaves its gauges as they were. */
+  async refresh(): Promise<void> {
+    await Promise.all(this.#refreshers.map((r) => r().catch(() => undefined)));
+  }
 
   counter(name: string, help: string, collect?: () => number): Counter {
     return this.#add(name, () => new Counter(name, help, collect)) as Counter;

@@ -11,32 +11,26 @@ const UNKNOWN: Backlog = { pending: Number.NaN, oldestReceivedAt: Number.NaN };
 
 export function registerInboxGauges(
   metrics: Registry,
-  store: Pick<InboxStore, "backlog">,
+  store: Pick<InboxStore, "backlog" | "dialect">,
   now: () => number,
 ) {
-  // Gauges are read synchronously. SQLite answers at once; a PostgreSQL read is started by a scrape
-  // and its answer shown by the next one (the first shows NaN). A scrape while the database is busy,
-  // failing or closing reports NaN, not a failed /metrics.
+  // Gauges are read synchronously. SQLite answers at once; a PostgreSQL read is awaited by the
+  // scrape before it renders (Registry.beforeScrape). A scrape while the database is busy, failing
+  // or closing reports NaN, not a failed /metrics.
   let last: Backlog = UNKNOWN;
-  let reading = false;
-  const read = (): Backlog => {
-    try {
-      const b = store.backlog();
-      if (!(b instanceof Promise)) return b;
-      if (!reading) {
-        reading = true;
-        b.then(
-          (v) => {
-            last = v;
-          },
-          () => {
-            last = UNKNOWN;
-          },
-        ).finally(() => {
-          reading = false;
-        });
+  if (store.dialect !== "sqlite") {
+    metrics.beforeScrape(async () => {
+      try {
+        last = await store.backlog();
+      } catch {
+        last = UNKNOWN;
       }
-      return last;
+    });
+  }
+  const read = (): Backlog => {
+    if (store.dialect !== "sqlite") return last;
+    try {
+      return store.backlog() as Backlog;
     } catch {
       return UNKNOWN;
     }
