@@ -26,6 +26,10 @@ export async function testRelay(raw: Raw = {}, deps: RelayDeps = {}) {
     relay,
     dir,
     lines,
+    /** The raw config naming this relay's database, for a CLI command or a restart on the same data. */
+    databaseRaw: raw.DATABASE_URL
+      ? { DATABASE_URL: raw.DATABASE_URL, ...(raw.DATABASE_PATH ? { DATABASE_PATH: raw.DATABASE_PATH } : {}) }
+      : (database.raw as Raw),
     async close() {
       await relay.stop();
       await database.drop();

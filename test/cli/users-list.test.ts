@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { tokenIssue, usersList, usersRevoke } from "../../src/cli/users.ts";
 import { displayWidth } from "../../src/feishu/text-width.ts";
@@ -8,7 +7,7 @@ import { connect } from "../relay/ws-client.ts";
 
 // A running relay and the CLI on the same database file, as on a host.
 const r = await gatewayRelay();
-const raw = { DATABASE_PATH: join(r.dir, "relay.db") };
+const raw = r.databaseRaw;
 afterAll(() => r.close());
 
 const zhang = await r.user("ou_zhang", "张三丰");
