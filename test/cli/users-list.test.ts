@@ -67,7 +67,17 @@ describe("users list", () => {
     ]);
     const out: string[] = [];
     expect(
-      await main(["users", "list", "--json", "--database-path", raw.DATABASE_PATH], (l) => out.push(l)),
+      await main(
+        [
+          "users",
+          "list",
+          "--json",
+          ...(raw.DATABASE_URL
+            ? ["--database-url", raw.DATABASE_URL]
+            : ["--database-path", raw.DATABASE_PATH!]),
+        ],
+        (l) => out.push(l),
+      ),
     ).toBe(0);
     expect(JSON.parse(out.join("\n")).users).toHaveLength(3);
   });
