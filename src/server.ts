@@ -32,11 +32,13 @@ import {
 } from "./ops/metrics.ts";
 import { HTTP_DRAIN_MS, SHUTDOWN_DEADLINE_MS, Shutdown } from "./ops/shutdown.ts";
 import { startMessageContext } from "./relay/context-setup.ts";
+import { Hub } from "./relay/hub.ts";
 import { Inbox } from "./relay/inbox.ts";
 import { registerInboxGauges } from "./relay/inbox-gauges.ts";
 import { startInboxMaintenance } from "./relay/inbox-maintenance.ts";
 import { createInboxStore } from "./relay/inbox-store.ts";
 import { createRelayCore, type RelayCore } from "./relay/index.ts";
+import { CloseCode } from "./relay/protocol.ts";
 import { createSessionStore } from "./relay/session-store.ts";
 import { SessionLog } from "./relay/sessions.ts";
 import { type StreamExtras, startStreams } from "./relay/stream-service.ts";
@@ -118,9 +120,25 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     now,
     log,
     users,
-    disconnect: (userId, code, reason) => ctx.hub.disconnect(userId, code, reason),
+    disconnect: (userId, code, reason) => plugins.disconnect(userId, code, reason),
   });
   const nodeId = config.NODE_ID ?? defaultNodeId();
+  const signals = createSignals(storage, nodeId, log.child({ module: "cluster" }));
+  const inbox = new Inbox(inboxStore, {
+    now,
+    log,
+    metrics,
+    onCommit: checkpointer && (() => checkpointer.ensureStarted()),
+  });
+  // The live plugin connections of this node; the gateway registers sockets in it.
+  const hub = new Hub(inbox, { nodeId, signals, log: log.child({ module: "hub" }), now });
+  const plugins: RelayContext["hub"] = {
+    isConnected: (id) => hub.isConnected(id),
+    // A revocation (4001) closes the socket wherever it is in the cluster; other codes act here only.
+    disconnect: (id, code, reason) =>
+      code === CloseCode.unauthorized ? hub.revoke(id, reason) : hub.disconnect(id, code, reason),
+  };
+  const feishu = createFeishu({ config, log, metrics, now, fetch: fetchImpl, kv, storage });
 
   const ctx: RelayContext = {
     config,
@@ -133,19 +151,13 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     version: VERSION,
     startedAt,
     nodeId,
-    signals: createSignals(storage, nodeId, log.child({ module: "cluster" })),
+    signals,
     cluster: createNodeRegistry(
       storage,
       { id: nodeId, version: VERSION, startedAt },
-      // `core` is built below; the view is only read once the relay serves.
-      { now, log: log.child({ module: "cluster" }), localUsers: () => core.hub.userIds() },
+      { now, log: log.child({ module: "cluster" }), localUsers: () => hub.userIds() },
     ),
-    inbox: new Inbox(inboxStore, {
-      now,
-      log,
-      metrics,
-      onCommit: checkpointer && (() => checkpointer.ensureStarted()),
-    }),
+    inbox,
     users,
     tokens,
     bindings: createBindingStore(storage, now),
@@ -156,8 +168,9 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     adminSessions: new AdminSessions(kv, now),
     consoleStats: createConsoleStats(storage),
     recentLog: RecentLog.tapping(log),
-    status: { feishu: () => "unconfigured", connections: () => 0 },
-    hub: { isConnected: () => false, disconnect: () => {} },
+    ...(feishu ? { feishu } : {}),
+    status: { feishu: () => (feishu ? feishu.health() : "unconfigured"), connections: () => hub.size },
+    hub: plugins,
     onShutdown: (phase, name, step) => shutdown.add(phase, name, step),
   };
   // After the work drained, before the database closes: the node leaves the registry.
@@ -173,12 +186,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   );
   const stale = await sessions.closeStale();
   if (stale) log.info("sessions_closed_stale", { count: stale });
-  const feishu = createFeishu(ctx);
-  if (feishu) {
-    ctx.feishu = feishu;
-    ctx.status.feishu = () => feishu.health();
-    startMessageContext(ctx, feishu);
-  }
+  if (feishu) startMessageContext(ctx, feishu);
   const media = createMedia(ctx, dbPath);
   const typing = feishu && startTyping(ctx, feishu.reactions);
   // Registered before the outbox's hooks: stops after the outbox drained, before the DB closes.
@@ -190,6 +198,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   // The outbox owns retrying, so the sender tries once (rate limits still respected).
   const sendPort = feishu && feishuSendPort(feishu, media.store, config.FEISHU_RENDER_MODE, streams);
   const core = createRelayCore(ctx, {
+    hub,
     sendPort: () => sendPort,
     bot: async () => (feishu ? feishu.directory.bot() : { openId: "", name: "" }),
     admit: media.admit,

@@ -44,7 +44,10 @@ export interface FeishuDeps {
   defaultRetry?: RetryMode;
 }
 
-export function createFeishu(ctx: RelayContext, deps: FeishuDeps = {}): Feishu | undefined {
+export function createFeishu(
+  ctx: Pick<RelayContext, "config" | "log" | "metrics" | "now" | "fetch" | "kv" | "storage">,
+  deps: FeishuDeps = {},
+): Feishu | undefined {
   const { FEISHU_APP_ID: appId, FEISHU_APP_SECRET: appSecret } = ctx.config;
   if (!appId || !appSecret) return undefined;
   const log = ctx.log.child({ module: "feishu" });

@@ -6,11 +6,11 @@ import type { FeatureModule } from "../app.ts";
 import type { RelayContext } from "../context.ts";
 import { mediaDownloadRoutes } from "../media/download-route.ts";
 import { gatewayRoutes } from "./gateway.ts";
-import { Hub } from "./hub.ts";
+import type { Hub } from "./hub.ts";
 import { messagesRoutes } from "./messages-route.ts";
 import { type Admission, Outbox, type SendPort } from "./outbox.ts";
 import { createOutboxStore } from "./outbox-store.ts";
-import { CloseCode, type SendRequest } from "./protocol.ts";
+import type { SendRequest } from "./protocol.ts";
 import { type RevocationSweep, startRevocationSweep } from "./revocation-sweep.ts";
 import type { SessionLog } from "./sessions.ts";
 import type { StreamManager } from "./streams.ts";
@@ -38,15 +38,12 @@ export interface RelayCoreDeps {
   streams?: StreamManager;
   /** Connection history (its stale rows already closed by createRelay). */
   sessions: SessionLog;
+  /** This node's live plugin connections, built by createRelay (the context's `hub` reads it). */
+  hub: Hub;
 }
 
 export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCore {
-  const hub = new Hub(ctx.inbox, {
-    nodeId: ctx.nodeId,
-    signals: ctx.signals,
-    log: ctx.log.child({ module: "hub" }),
-    now: ctx.now,
-  });
+  const { hub } = deps;
   const outbox = new Outbox(createOutboxStore(ctx.storage, ctx.nodeId), {
     now: ctx.now,
     log: ctx.log.child({ module: "outbox" }),
@@ -57,13 +54,6 @@ export function createRelayCore(ctx: RelayContext, deps: RelayCoreDeps): RelayCo
     admit: deps.admit,
     onSent: deps.onSent,
   });
-  ctx.hub = {
-    isConnected: (id) => hub.isConnected(id),
-    // A revocation (4001) closes the socket wherever it is in the cluster; other codes act here only.
-    disconnect: (id, code, reason) =>
-      code === CloseCode.unauthorized ? hub.revoke(id, reason) : hub.disconnect(id, code, reason),
-  };
-  ctx.status.connections = () => hub.size;
   ctx.metrics.gauge("ws_connections", "Plugin connections open now.", () => hub.size);
   const sessions = deps.sessions;
   void outbox.start();
