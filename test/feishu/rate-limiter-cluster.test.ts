@@ -10,7 +10,7 @@ import {
   waitForSlots,
 } from "../../src/feishu/shared-budget.ts";
 import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
-import { freshPostgresUrl, postgresReachable } from "../storage/databases.ts";
+import { freshPostgresUrl, postgresNodes, postgresReachable } from "../storage/databases.ts";
 
 /** The PostgreSQL handle of a storage opened with a DATABASE_URL. */
 function pg(s: Storage): PgDb {
@@ -120,9 +120,7 @@ describe.if(await postgresReachable())("shared budget across three nodes [postgr
   });
 
   test("three limiters (three nodes) sending at once stay within FEISHU_RATE_APP together", async () => {
-    const fresh = await freshPostgresUrl();
-    const nodes: Storage[] = [];
-    for (let i = 0; i < 3; i++) nodes.push(await openStorage({ DATABASE_URL: fresh.url }));
+    const { storages: nodes, close } = await postgresNodes(3);
     try {
       const limiters = nodes.map(
         (s) =>
@@ -147,8 +145,7 @@ describe.if(await postgresReachable())("shared budget across three nodes [postgr
       expect(busiestWindow(sent, 1000)).toBeLessThanOrEqual(10);
       expect(Date.now() - started).toBeGreaterThan(2000);
     } finally {
-      for (const s of nodes) await closeStorage(s);
-      await fresh.drop();
+      await close();
     }
   }, 20_000);
 });

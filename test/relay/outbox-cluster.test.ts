@@ -5,8 +5,8 @@ import { Registry } from "../../src/ops/metrics.ts";
 import { Outbox, type OutboxOptions, type SendPort } from "../../src/relay/outbox.ts";
 import { createOutboxStore, OUTBOX_LEASE_MS } from "../../src/relay/outbox-store.ts";
 import type { DeliveryTarget } from "../../src/relay/targets.ts";
-import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
-import { freshPostgresUrl, postgresReachable } from "../storage/databases.ts";
+import type { Storage } from "../../src/storage/storage.ts";
+import { postgresNodes, postgresReachable } from "../storage/databases.ts";
 import { addUser } from "../storage/users.ts";
 
 const target: DeliveryTarget = { kind: "create", receiveIdType: "open_id", receiveId: "ou_o" };
@@ -23,23 +23,17 @@ const transient = () => Object.assign(new Error("bad gateway"), { code: 502, ret
 
 describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
   let storages: Storage[];
-  let drop: () => Promise<void>;
+  let closeNodes: () => Promise<void>;
   let user: number;
   const clock = { t: 1_000_000 };
   const outboxes: Outbox[] = [];
   beforeEach(async () => {
-    const fresh = await freshPostgresUrl();
-    drop = fresh.drop;
-    storages = [
-      await openStorage({ DATABASE_URL: fresh.url }),
-      await openStorage({ DATABASE_URL: fresh.url }),
-    ];
+    ({ storages, close: closeNodes } = await postgresNodes(2));
     user = await addUser(storages[0]!, "ou_o");
   });
   afterEach(async () => {
     for (const o of outboxes.splice(0)) await o.stop();
-    for (const s of storages) await closeStorage(s);
-    await drop();
+    await closeNodes();
   });
 
   function node(i: number, port: SendPort, more: Partial<OutboxOptions> = {}) {

@@ -5,32 +5,24 @@ import { Registry } from "../../src/ops/metrics.ts";
 import type { StoredMessage } from "../../src/relay/inbox.ts";
 import { type ReactionPort, TypingIndicator } from "../../src/relay/typing.ts";
 import { createTypingStore } from "../../src/relay/typing-store.ts";
-import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
-import { freshPostgresUrl, postgresReachable } from "../storage/databases.ts";
+import type { Storage } from "../../src/storage/storage.ts";
+import { postgresNodes, postgresReachable } from "../storage/databases.ts";
 import { addUser } from "../storage/users.ts";
 
 const T0 = 1_800_000_000_000;
 
 describe.if(await postgresReachable())("typing indicator across nodes [postgres]", () => {
   let storages: Storage[];
-  let drop: () => Promise<void>;
+  let closeNodes: () => Promise<void>;
   let user: number;
   const calls: Array<{ node: number; op: string; messageId: string; reactionId?: string }> = [];
   beforeEach(async () => {
-    const fresh = await freshPostgresUrl();
-    drop = fresh.drop;
-    storages = [
-      await openStorage({ DATABASE_URL: fresh.url }),
-      await openStorage({ DATABASE_URL: fresh.url }),
-    ];
+    ({ storages, close: closeNodes } = await postgresNodes(2));
     user = await addUser(storages[0]!, "ou_a");
     calls.length = 0;
     clock = T0;
   });
-  afterEach(async () => {
-    for (const s of storages) await closeStorage(s);
-    await drop();
-  });
+  afterEach(() => closeNodes());
 
   let clock = T0;
   const node = (i: number, port?: ReactionPort) => {

@@ -4,9 +4,9 @@ import * as pg from "../../src/db/pg-schema.ts";
 import * as lite from "../../src/db/schema.ts";
 import { createChatInfoStore } from "../../src/feishu/chat-info-store.ts";
 import { type BindingStore, createBindingStore } from "../../src/groups/binding-store.ts";
-import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
+import type { Storage } from "../../src/storage/storage.ts";
 import { createUserStore, type UserRecord } from "../../src/users/user-store.ts";
-import { eachDialect, freshPostgresUrl, freshStorage, postgresReachable } from "./databases.ts";
+import { eachDialect, freshStorage, postgresNodes, postgresReachable } from "./databases.ts";
 
 async function chatInfoRows(storage: Storage) {
   const rows =
@@ -163,8 +163,7 @@ eachDialect("chat info port", (dialect) => {
 describe("group bindings and notice marks [postgres, two nodes]", () => {
   test("/bind racing on two nodes has one owner; the notice is claimed once", async () => {
     if (!(await postgresReachable())) return;
-    const { url, drop } = await freshPostgresUrl();
-    const nodes = [await openStorage({ DATABASE_URL: url }), await openStorage({ DATABASE_URL: url })];
+    const { storages: nodes, close } = await postgresNodes(2);
     try {
       const users = createUserStore(nodes[0]!);
       const ids: number[] = [];
@@ -179,8 +178,7 @@ describe("group bindings and notice marks [postgres, two nodes]", () => {
       const wins = await Promise.all(ids.map((_, i) => marks[i % 2]!.claimNotice("oc_two", i + 1)));
       expect(wins.filter(Boolean)).toHaveLength(1);
     } finally {
-      for (const s of nodes) await closeStorage(s);
-      await drop();
+      await close();
     }
   });
 });

@@ -128,3 +128,20 @@ export function eachDialect(name: string, body: (dialect: Dialect) => void): voi
   if (pgUp) describe(`${name} [postgres]`, () => body("postgres"));
   else describe.skip(`${name} [postgres] (no PostgreSQL at ${POSTGRES_ADMIN_URL})`, () => body("postgres"));
 }
+
+/**
+ * `n` "nodes" of one cluster: `n` storages opened on one fresh PostgreSQL database (each its own
+ * pool, as separate processes would have); `close` closes them all and drops the database.
+ */
+export async function postgresNodes(n: number): Promise<{ storages: Storage[]; close: () => Promise<void> }> {
+  const { url, drop } = await freshPostgresUrl();
+  const storages: Storage[] = [];
+  for (let i = 0; i < n; i++) storages.push(await openStorage({ DATABASE_URL: url }));
+  return {
+    storages,
+    close: async () => {
+      for (const s of storages) await closeStorage(s);
+      await drop();
+    },
+  };
+}

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createOutboxStore, type NewSend, type OutboxStore } from "../../src/relay/outbox-store.ts";
-import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
-import { eachDialect, freshPostgresUrl, freshStorage, postgresReachable } from "./databases.ts";
+import { eachDialect, freshStorage, postgresNodes, postgresReachable } from "./databases.ts";
 import { addUser } from "./users.ts";
 
 const LEASE = 60_000;
@@ -102,11 +101,7 @@ eachDialect("outbox store", (dialect) => {
 
 /** Two relay processes ("nodes") over one PostgreSQL database, each with its own pool. */
 async function twoNodes() {
-  const { url, drop } = await freshPostgresUrl();
-  const storages: Storage[] = [
-    await openStorage({ DATABASE_URL: url }),
-    await openStorage({ DATABASE_URL: url }),
-  ];
+  const { storages, close } = await postgresNodes(2);
   const [a, b] = [
     createOutboxStore(storages[0]!, "node-a", LEASE),
     createOutboxStore(storages[1]!, "node-b", LEASE),
@@ -116,10 +111,7 @@ async function twoNodes() {
     a,
     b,
     user,
-    close: async () => {
-      for (const s of storages) await closeStorage(s);
-      await drop();
-    },
+    close,
   };
 }
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
+import type { Storage } from "../../src/storage/storage.ts";
 import { createUserStore, type UserStore } from "../../src/users/user-store.ts";
-import { eachDialect, freshPostgresUrl, freshStorage, postgresReachable } from "./databases.ts";
+import { eachDialect, freshStorage, postgresNodes, postgresReachable } from "./databases.ts";
 import { insertInbox, setAckedSeq } from "./rows.ts";
 
 eachDialect("users port", (dialect) => {
@@ -107,11 +107,7 @@ eachDialect("users port", (dialect) => {
 describe("users port [postgres, two nodes]", () => {
   test("upserts of one open_id from two processes' pools make one row", async () => {
     if (!(await postgresReachable())) return;
-    const { url, drop } = await freshPostgresUrl();
-    const nodes: Storage[] = [
-      await openStorage({ DATABASE_URL: url }),
-      await openStorage({ DATABASE_URL: url }),
-    ];
+    const { storages: nodes, close } = await postgresNodes(2);
     try {
       const [a, b] = nodes.map((s) => createUserStore(s));
       const results = await Promise.all(
@@ -120,8 +116,7 @@ describe("users port [postgres, two nodes]", () => {
       expect(new Set(results.map((r) => r.user.id)).size).toBe(1);
       expect(results.filter((r) => r.created)).toHaveLength(1);
     } finally {
-      for (const s of nodes) await closeStorage(s);
-      await drop();
+      await close();
     }
   });
 });
