@@ -113,7 +113,7 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
     storage.dialect === "sqlite" ? new Checkpointer(storage.db.$client, { log, metrics }) : undefined;
   const fetchImpl = deps.fetch ?? fetch;
   const users = createUserStore(storage, now);
-  // Revocation closes the socket through the hub the relay core installs (read at call time).
+  // Revocation closes the user's socket wherever it is in the cluster (`plugins`, built below).
   const tokens = new TokenService({
     config,
     kv,
@@ -189,7 +189,6 @@ export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay
   if (feishu) startMessageContext(ctx, feishu);
   const media = createMedia(ctx, dbPath);
   const typing = feishu && startTyping(ctx, feishu.reactions);
-  // Registered before the outbox's hooks: stops after the outbox drained, before the DB closes.
   // A streaming card is the first reply to its message: the Typing reaction goes when it is sent.
   const streams = startStreams(ctx, feishu, {
     onCardSent: (replyTo) => typing?.replied(replyTo),
