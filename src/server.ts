@@ -91,9 +91,20 @@ export function defaultNodeId(): string {
 }
 
 export async function createRelay(raw: Raw, deps: RelayDeps = {}): Promise<Relay> {
+  const storage: Storage = await openStorage(raw, { log: deps.log ?? new Logger() });
+  try {
+    return await assemble(storage, raw, deps);
+  } catch (err) {
+    // A relay that cannot start (a bad config value, say) leaves no pool or file handle open.
+    await closeStorage(storage).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Everything on top of the open storage; createRelay closes the storage if this throws. */
+async function assemble(storage: Storage, raw: Raw, deps: RelayDeps): Promise<Relay> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
-  const storage: Storage = await openStorage(raw, { log: deps.log ?? new Logger() });
   // Cluster mode keeps uploaded media beside DATABASE_PATH, on each node's own disk (media-store.ts).
   const dbPath = storage.dialect === "sqlite" ? storage.path : raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
   const kv = createKv(storage, now);

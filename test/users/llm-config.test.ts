@@ -2,10 +2,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SQL } from "bun";
 import { ConfigError } from "../../src/config/definition.ts";
 import { createRelay } from "../../src/server.ts";
 import { LlmConfig } from "../../src/users/llm-config.ts";
+import { freshPostgresUrl, POSTGRES_ADMIN_URL, postgresReachable } from "../storage/databases.ts";
 import { json, req, type TestRelay, testRelay } from "./helpers.ts";
+
+const pgUp = await postgresReachable();
 
 let relay: TestRelay;
 afterEach(() => relay?.cleanup());
@@ -71,6 +75,22 @@ describe("LLM_PROVIDERS", () => {
       ConfigError,
     );
   });
+
+  test.if(pgUp)(
+    "a relay that cannot start leaves no connection open (its database can be dropped at once)",
+    async () => {
+      const { url, drop } = await freshPostgresUrl();
+      await expect(createRelay({ DATABASE_URL: url, LLM_PROVIDERS: "{oops" })).rejects.toThrow(ConfigError);
+      // Without FORCE: DROP DATABASE fails while any session is connected to it.
+      const admin = new SQL(POSTGRES_ADMIN_URL, { max: 1 });
+      try {
+        await admin.unsafe(`DROP DATABASE ${new URL(url).pathname.slice(1)}`);
+      } finally {
+        await admin.close();
+        await drop();
+      }
+    },
+  );
 });
 
 describe("GET /api/config", () => {
