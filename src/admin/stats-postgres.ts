@@ -1,6 +1,6 @@
 /** The console's read-only queries on PostgreSQL (cluster mode): Drizzle over pg-schema.ts. */
-import { and, asc, count, desc, eq, gt, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
-import { inbox, outbox, sessions, users } from "../db/pg-schema.ts";
+import { and, asc, count, desc, eq, gt, inArray, or, type SQL, sql } from "drizzle-orm";
+import { inbox, outbox, users } from "../db/pg-schema.ts";
 import type { PgDb } from "../db/postgres.ts";
 import {
   type ConsoleStats,
@@ -90,13 +90,5 @@ export class PostgresConsoleStats implements ConsoleStats {
       .orderBy(desc(counted.pending), asc(counted.id))
       .limit(PENDING_USERS_SHOWN);
     return rows.map((r) => ({ ...r, id: String(r.id) }));
-  }
-
-  async openSessionUsers() {
-    const rows = await this.db
-      .selectDistinct({ userId: sessions.userId })
-      .from(sessions)
-      .where(isNull(sessions.disconnectedAt));
-    return new Set(rows.map((r) => r.userId));
   }
 }

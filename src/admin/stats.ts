@@ -61,11 +61,6 @@ export interface ConsoleStats {
   outbox(now: number): Promise<OutboxStats>;
   /** The PENDING_USERS_SHOWN users with the most messages waiting. */
   pendingByUser(): Promise<PendingUser[]>;
-  /**
-   * Users with a session no relay has closed: what a process without the hub (the CLI) can know of
-   * who is connected. A relay that crashed leaves its sessions open until it starts again.
-   */
-  openSessionUsers(): Promise<Set<number>>;
 }
 
 export function createConsoleStats(storage: Storage): ConsoleStats {
@@ -104,7 +99,6 @@ export class SqliteConsoleStats implements ConsoleStats {
   readonly #failed;
   readonly #lastFailure;
   readonly #pendingUsers;
-  readonly #openSessions;
 
   constructor(db: Db) {
     const c = db.$client;
@@ -132,9 +126,6 @@ export class SqliteConsoleStats implements ConsoleStats {
       `SELECT * FROM (SELECT u.id, u.open_id AS openId, u.name, ${PENDING} AS pending FROM users u)
        WHERE pending > 0 ORDER BY pending DESC, id LIMIT ?`,
     );
-    this.#openSessions = c.query<{ userId: number }, []>(
-      "SELECT DISTINCT user_id AS userId FROM sessions WHERE disconnected_at IS NULL",
-    );
   }
 
   async users(query: string, isConnected: (userId: number) => boolean) {
@@ -151,9 +142,5 @@ export class SqliteConsoleStats implements ConsoleStats {
 
   async pendingByUser() {
     return this.#pendingUsers.all(PENDING_USERS_SHOWN).map((r) => ({ ...r, id: String(r.id) }));
-  }
-
-  async openSessionUsers() {
-    return new Set(this.#openSessions.all().map((r) => r.userId));
   }
 }

@@ -3,12 +3,12 @@
  * directly, for operators on the host. A revoke here refuses old tokens at once; a plugin socket already
  * open on a running relay is closed by that relay's revocation sweep (src/relay/revocation-sweep.ts).
  */
-import { type ConsoleStats, createConsoleStats } from "../admin/stats.ts";
 import type { Config, Raw } from "../config/definition.ts";
 import { finishConfig } from "../config/load.ts";
 import { createKv, type Kv } from "../db/kv.ts";
 import { type BindingStore, createBindingStore } from "../groups/binding-store.ts";
 import { Logger } from "../ops/logger.ts";
+import { createSessionStore, type SessionStore } from "../relay/session-store.ts";
 import { closeStorage, openStorage } from "../storage/storage.ts";
 import { LlmConfig } from "../users/llm-config.ts";
 import { OpenId } from "../users/model.ts";
@@ -31,7 +31,8 @@ export interface CliContext {
   users: UserStore;
   tokens: TokenService;
   bindings: BindingStore;
-  stats: ConsoleStats;
+  /** Who is connected, as far as a process without the hub can tell (open session rows). */
+  sessions: SessionStore;
   llm: LlmConfig;
   now: () => number;
 }
@@ -53,7 +54,7 @@ export async function withContext<T>(raw: Raw, fn: (ctx: CliContext) => Promise<
       // A relay's revocation sweep closes the socket (src/relay/revocation-sweep.ts).
       tokens: new TokenService({ config, kv, now, log, users, disconnect: () => {} }),
       bindings: createBindingStore(storage, now),
-      stats: createConsoleStats(storage),
+      sessions: createSessionStore(storage),
       llm: LlmConfig.fromConfig(config),
       now,
     };
@@ -111,7 +112,7 @@ export interface UserListing {
 export function usersList(options: Options, raw: Raw): Promise<string> {
   return withContext(raw, async (ctx) => {
     const { users, tokens } = ctx;
-    const open = await ctx.stats.openSessionUsers();
+    const open = await ctx.sessions.openSessionUsers();
     const all = await users.list((id) => open.has(id));
     const revokedAts = await Promise.all(all.map((u) => tokens.revokedAt(Number(u.id))));
     const providers = await Promise.all(all.map(async (u) => (await users.byId(Number(u.id)))?.llmProvider));

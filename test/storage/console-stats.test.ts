@@ -5,7 +5,7 @@ import type { Storage } from "../../src/storage/storage.ts";
 import { Revocations } from "../../src/users/revocations.ts";
 import { createUserStore, type UserStore } from "../../src/users/user-store.ts";
 import { eachDialect, freshStorage } from "./databases.ts";
-import { insertInbox, insertOutbox, insertSession, setAckedSeq } from "./rows.ts";
+import { insertInbox, insertOutbox, setAckedSeq } from "./rows.ts";
 
 const HOUR = 60 * 60_000;
 
@@ -95,15 +95,6 @@ eachDialect("console stats port", (dialect) => {
       { id: String(a.id), openId: "ou_a", name: "A", pending: 3 },
       { id: String(b.id), openId: "ou_b", name: "B", pending: 2 },
     ]);
-  });
-
-  test("openSessionUsers: users with a session nobody closed", async () => {
-    const a = (await users.upsert({ openId: "ou_a" })).user;
-    const b = (await users.upsert({ openId: "ou_b" })).user;
-    await insertSession(storage, { id: "s1", userId: a.id, connectedAt: 1 });
-    await insertSession(storage, { id: "s2", userId: a.id, connectedAt: 2 });
-    await insertSession(storage, { id: "s3", userId: b.id, connectedAt: 1, disconnectedAt: 2 });
-    expect([...(await stats.openSessionUsers())]).toEqual([a.id]);
   });
 
   test("revocation marks (kv): set by a revoke, cleared by the next issue", async () => {

@@ -3,6 +3,7 @@ import { nodes as pgNodes, sessions as pgSessions, users as pgUsers } from "../.
 import { createSessionStore, NODE_GONE_MS, type SessionWrite } from "../../src/relay/session-store.ts";
 import type { Storage } from "../../src/storage/storage.ts";
 import { eachDialect, freshStorage } from "./databases.ts";
+import { insertSession } from "./rows.ts";
 
 const open = (id: string, userId: number, at: number): SessionWrite => ({
   kind: "open",
@@ -62,6 +63,16 @@ eachDialect("session store", (dialect) => {
     else await storage.db.insert(pgUsers).values({ id: 1, openId: "ou_1" });
   });
   afterEach(() => close());
+
+  test("openSessionUsers: users with a session nobody closed, each once", async () => {
+    if (storage.dialect === "sqlite")
+      storage.db.$client.run("INSERT INTO users (id, open_id) VALUES (2, 'ou_2')");
+    else await storage.db.insert(pgUsers).values({ id: 2, openId: "ou_2" });
+    await insertSession(storage, { id: "s1", userId: 1, connectedAt: 1 });
+    await insertSession(storage, { id: "s2", userId: 1, connectedAt: 2 });
+    await insertSession(storage, { id: "s3", userId: 2, connectedAt: 1, disconnectedAt: 2 });
+    expect([...(await createSessionStore(storage).openSessionUsers())]).toEqual([1]);
+  });
 
   test("opens carry the node id; a close in the same batch ends the row; last seen follows", async () => {
     const store = createSessionStore(storage, "node-a");

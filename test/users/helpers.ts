@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Raw } from "../../src/config/definition.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
+import { createSessionStore } from "../../src/relay/session-store.ts";
 import { createRelay, type Relay } from "../../src/server.ts";
 import { connect, type TestClient } from "../relay/ws-client.ts";
 import { testDatabase } from "../storage/databases.ts";
@@ -33,6 +34,8 @@ export async function testRelay(raw: Raw = {}, fetchImpl?: typeof fetch): Promis
     { ...database.raw, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", ...raw },
     { now: () => clock.t, log, ...(fetchImpl ? { fetch: fetchImpl } : {}) },
   );
+  // Session rows, as written by the relay, for `plugin()` to wait on.
+  const sessions = createSessionStore(relay.ctx.storage);
   let port: Promise<number> | undefined;
   const plugins: TestClient[] = [];
   return Object.assign(relay, {
@@ -48,7 +51,7 @@ export async function testRelay(raw: Raw = {}, fetchImpl?: typeof fetch): Promis
       // The session row (and last_seen_at) is written just after the socket opens: wait for it.
       const userId = (await relay.ctx.tokens.verify(token))?.user.id;
       for (let i = 0; i < 200 && userId !== undefined; i++) {
-        if ((await relay.ctx.consoleStats.openSessionUsers()).has(userId)) break;
+        if ((await sessions.openSessionUsers()).has(userId)) break;
         await Bun.sleep(10);
       }
       return client;
