@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SQL } from "bun";
+import { feishuLikeId } from "./lib.ts";
 import { users as pgUsers } from "../src/db/pg-schema.ts";
 import { Logger } from "../src/ops/logger.ts";
 import { Registry } from "../src/ops/metrics.ts";
@@ -82,7 +83,7 @@ for (let w = 0; w < WAVES; w++) {
   const accepted = [];
   for (let i = 0; i < WAVE; i++) {
     n += 1;
-    accepted.push(inbox.accept({ userId: 1 + (n % USERS), eventId: `e${n}`, message: message(`om_${n}`) }));
+    accepted.push(inbox.accept({ userId: 1 + (n % USERS), eventId: feishuLikeId(`e${n}`), message: message(`om_${feishuLikeId(`m${n}`)}`) }));
   }
   await Promise.all(accepted);
   // Each connection reads on its own (in parallel on PostgreSQL, as plugin connections do).

@@ -225,13 +225,19 @@ export async function createUsers(base: string, openIds: string[], concurrency =
 
 export const benchOpenId = (i: number) => `ou_bench_${i}`;
 
-/** A Feishu v2 `im.message.receive_v1` event (plaintext, p2p) whose text carries its send time. */
+/** A random-looking 32-hex-digit id derived from `seed`, like Feishu's event and message ids. */
+export const feishuLikeId = (seed: string) => new Bun.CryptoHasher("md5").update(seed).digest("hex");
+
+/**
+ * A Feishu v2 `im.message.receive_v1` event (plaintext, p2p) whose text carries its send time. Its
+ * event_id and message_id are random-looking hex (from `id`), as Feishu's are.
+ */
 export function webhookEvent(id: string, senderOpenId: string, sentAtMs = wallMs()): string {
   const text = `hello relay, a typical short chat message ${SENT_MARK}${Math.round(sentAtMs * 1000)}`;
   return JSON.stringify({
     schema: "2.0",
     header: {
-      event_id: `ev_${id}`,
+      event_id: feishuLikeId(`e${id}`),
       event_type: "im.message.receive_v1",
       create_time: "1700000000000",
       token: "",
@@ -241,7 +247,7 @@ export function webhookEvent(id: string, senderOpenId: string, sentAtMs = wallMs
     event: {
       sender: { sender_id: { open_id: senderOpenId }, sender_type: "user", tenant_key: "t" },
       message: {
-        message_id: `om_${id}`,
+        message_id: `om_${feishuLikeId(`m${id}`)}`,
         chat_id: "oc_bench",
         chat_type: "p2p",
         message_type: "text",
