@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SQL } from "bun";
-import { feishuLikeId } from "./lib.ts";
 import { users as pgUsers } from "../src/db/pg-schema.ts";
 import { Logger } from "../src/ops/logger.ts";
 import { Registry } from "../src/ops/metrics.ts";
@@ -20,6 +19,7 @@ import { Inbox } from "../src/relay/inbox.ts";
 import { createInboxStore } from "../src/relay/inbox-store.ts";
 import type { InboundMessage } from "../src/relay/protocol.ts";
 import { closeStorage, openStorage, type Storage } from "../src/storage/storage.ts";
+import { feishuLikeId } from "./lib.ts";
 
 const { values } = parseArgs({
   options: {
@@ -83,7 +83,13 @@ for (let w = 0; w < WAVES; w++) {
   const accepted = [];
   for (let i = 0; i < WAVE; i++) {
     n += 1;
-    accepted.push(inbox.accept({ userId: 1 + (n % USERS), eventId: feishuLikeId(`e${n}`), message: message(`om_${feishuLikeId(`m${n}`)}`) }));
+    accepted.push(
+      inbox.accept({
+        userId: 1 + (n % USERS),
+        eventId: feishuLikeId(`e${n}`),
+        message: message(`om_${feishuLikeId(`m${n}`)}`),
+      }),
+    );
   }
   await Promise.all(accepted);
   // Each connection reads on its own (in parallel on PostgreSQL, as plugin connections do).

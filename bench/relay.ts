@@ -20,6 +20,7 @@
  * plugin, which acks each message once handled). --log-level info is the relay's default (one JSON
  * line per event on stdout, here discarded). --cpu-prof DIR writes the relay's CPU profile there.
  * BENCH_RELAY_ROOT=DIR benches another tree (e.g. a patched copy) with the same client.
+ * BENCH_DUMP_METRICS=REGEX prints the relay's /metrics lines matching it (stderr) after each run.
  *
  * Needs `wrk` (apt-get install -y wrk).
  */
@@ -88,6 +89,13 @@ async function measureRelay(users: number) {
     const commits = await relay.metric("inbox_commit_batch_size_count");
     const ackCommits = await relay.metric("inbox_acks_total");
     const rssMb = Math.round(relay.rssKb() / 1024);
+    if (process.env.BENCH_DUMP_METRICS)
+      console.error(
+        (await relay.metrics())
+          .split("\n")
+          .filter((l) => new RegExp(process.env.BENCH_DUMP_METRICS!).test(l))
+          .join("\n"),
+      );
     plugins.close();
     return {
       users,
@@ -108,6 +116,8 @@ async function measureRelay(users: number) {
       rssMbBefore: Math.round(rssBeforeKb / 1024),
       rssMb,
       cpuDuringLoad,
+      // Less sensitive to other load on the machine than events/s: the relay's own CPU per event.
+      relayCpuUsPerEvent: Math.round((cpuDuringLoad.relayCores * duration * 1e6) / Math.max(1, r.requests)),
     };
   } finally {
     await relay.stop();
@@ -135,6 +145,9 @@ const result = {
     p99Ms: limit.p99Ms,
     receivedBySubscriber: limit.received,
     cpuDuringLoad: limit.cpuDuringLoad,
+    cpuUsPerEvent: Math.round(
+      (limit.cpuDuringLoad.relayCores * duration * 1e6) / Math.max(1, limit.requests),
+    ),
   },
   relay: one,
   ratioToLimit: ratio(one.eventsPerSec),
@@ -147,11 +160,11 @@ const result = {
 const line = (r: typeof one) =>
   `${r.eventsPerSec} events/s over ${r.users} user(s) (durable, FULL; stored ${r.stored}, delivered ${r.receivedByPlugin}); ` +
   `answer p50 ${r.webhookAnswerMs.p50} ms p99 ${r.webhookAnswerMs.p99} ms; webhook→plugin p50 ${r.webhookToPluginMs.p50} ms p99 ${r.webhookToPluginMs.p99} ms; ` +
-  `ratio to limit ${ratio(r.eventsPerSec)}`;
+  `ratio to limit ${ratio(r.eventsPerSec)}; relay CPU ${r.relayCpuUsPerEvent} µs/event`;
 report(
   result,
   [
-    `bare limit (group commit, FULL): ${limit ? Math.round(limit.rps) : "skipped"} events/s`,
+    `bare limit (group commit, FULL): ${limit ? `${Math.round(limit.rps)} events/s, CPU ${result.limit?.cpuUsPerEvent} µs/event` : "skipped"}`,
     `relay: ${line(one)} — goal ≥ ${GOAL_ONE}/s ${one.eventsPerSec >= GOAL_ONE ? "met" : "NOT met"}`,
     ...(many
       ? [

@@ -15,6 +15,7 @@ import {
 import { errorResponse, HttpError } from "./ops/errors.ts";
 import { healthRoutes } from "./ops/health.ts";
 import { metricsRoutes } from "./ops/metrics-route.ts";
+import { type RawRoute, rawRoutesOf } from "./ops/raw-route.ts";
 import { HEARTBEAT_SEC, MAX_CLIENT_FRAME_BYTES } from "./relay/protocol.ts";
 
 export type FeatureModule = (ctx: RelayContext) => AnyElysia;
@@ -30,11 +31,19 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
     requests.inc({ method: request.method, route: route || "unmatched", status });
   /** WebSocket paths (filled once every route is mounted): an accepted upgrade answered 101, not 200. */
   const webSocketPaths = new Set<string>();
+  /**
+   * Raw routes (ops/raw-route.ts) by path, filled as features mount: Bun.serve answers them before
+   * Elysia (`serve.routes`, read at listen time). Through `app.handle()` they still reach their Elysia
+   * declaration, which must leave the body unread and not count the request a second time.
+   */
+  const rawPaths = new Set<string>();
+  const serveRoutes: Record<string, Record<string, RawRoute["handle"]>> = {};
   const app = new Elysia({
     name: "openclaw-relay",
     // Bun's WebSocket settings are per server: plugin frames over 64 KiB are refused (close 1009),
     // and a silent peer is dropped after three missed heartbeats.
     websocket: { maxPayloadLength: MAX_CLIENT_FRAME_BYTES, idleTimeout: HEARTBEAT_SEC * 3 },
+    serve: { routes: serveRoutes },
   })
     .onRequest(({ request }) => {
       const tooBig = checkDeclaredLength(request);
@@ -44,8 +53,11 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
         return errorResponse(tooBig.status, tooBig.code, tooBig.message);
       }
     })
-    .onParse(({ request }) => (streamsOwnBody(request) ? STREAMED_BODY : parseJsonBody(request)))
+    .onParse(({ request, route }) =>
+      streamsOwnBody(request) || rawPaths.has(route) ? STREAMED_BODY : parseJsonBody(request),
+    )
     .onAfterResponse((c) => {
+      if (rawPaths.has(c.route)) return;
       const returned = (c as { responseValue?: unknown }).responseValue;
       const status =
         errorStatus.get(c.request) ??
@@ -63,7 +75,14 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
     })
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx));
-  for (const feature of features) app.use(feature(ctx));
+  for (const feature of features) {
+    const plugin = feature(ctx);
+    for (const raw of rawRoutesOf(plugin)) {
+      rawPaths.add(raw.path);
+      serveRoutes[raw.path] = { ...serveRoutes[raw.path], [raw.method]: (request) => raw.handle(request) };
+    }
+    app.use(plugin);
+  }
   // Last: the OpenAPI document is generated from every route mounted above.
   app.use(apiDocsRoutes(ctx, () => app));
   for (const r of app.routes) if (r.method === "WS") webSocketPaths.add(r.path);

@@ -119,12 +119,15 @@ describe("http_requests_total over real HTTP", () => {
       expect((await fetch(`${base}/metrics`)).status).toBe(401);
       expect((await fetch(`${base}/metrics`, { headers: auth })).status).toBe(200);
       expect((await fetch(`${base}/nope`)).status).toBe(404);
-      const big = await fetch(`${base}/api/feishu/webhook`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "x".repeat(1024 * 1024 + 1),
-      });
-      expect(big.status).toBe(413);
+      const big = (path: string) =>
+        fetch(`${base}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "x".repeat(1024 * 1024 + 1),
+        });
+      // Refused by the app before routing (Elysia's onRequest), and by the webhook's raw route itself.
+      expect((await big("/api/messages")).status).toBe(413);
+      expect((await big("/api/feishu/webhook")).status).toBe(413);
       const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
       const line = (labels: string) =>
         text.split("\n").find((l) => l.startsWith(`http_requests_total{${labels}}`));
@@ -132,6 +135,7 @@ describe("http_requests_total over real HTTP", () => {
       expect(line('method="GET",route="/metrics",status="200"')).toEndWith(" 1");
       expect(line('method="GET",route="unmatched",status="404"')).toEndWith(" 1");
       expect(line('method="POST",route="unmatched",status="413"')).toEndWith(" 1");
+      expect(line('method="POST",route="/api/feishu/webhook",status="413"')).toEndWith(" 1");
     } finally {
       await r.close();
     }

@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { type ChatPost, ingestGroups } from "../groups/ingest-groups.ts";
+import { rawRoutesOf, withRawRoutes } from "../ops/raw-route.ts";
 import { type BotIdentity, EventIngest } from "./event-ingest.ts";
 import { type DirectMessage, ingestNotices, type TextReply } from "./ingest-notices.ts";
 import { type LongConnection, startLongConnection } from "./long-connection.ts";
@@ -61,7 +62,9 @@ export function feishuIngestFeature(ctx: RelayContext, ports: IngestPorts = cont
       ws ??= startLongConnection({ ...ctx, ingest });
     });
   // In `ws` mode nobody should push over HTTP: no route means no way to inject events there.
-  return ctx.config.FEISHU_EVENT_MODE === "ws" ? feature : feature.use(feishuWebhookRoutes(ctx, ingest));
+  if (ctx.config.FEISHU_EVENT_MODE === "ws") return feature;
+  const webhook = feishuWebhookRoutes(ctx, ingest);
+  return withRawRoutes(feature.use(webhook), rawRoutesOf(webhook));
 }
 
 /** Bot identity and replies through the Feishu REST side (`ctx.feishu`), looked up at call time. */

@@ -7,7 +7,7 @@
  * (not the raw bytes) and never checks the verification token.
  */
 import { createDecipheriv, createHash, timingSafeEqual } from "node:crypto";
-import { secureEqual } from "../ops/secure-compare.ts";
+import { secretMatcher } from "../ops/secure-compare.ts";
 
 /** Header names, lower-cased once: `Headers.get` and plain records are both looked up with these. */
 export const SIGNATURE_HEADERS = {
@@ -62,14 +62,14 @@ export interface FeishuVerifierOptions {
 export class FeishuWebhookVerifier {
   readonly #encryptKey: string | undefined;
   readonly #aesKey: Buffer | undefined;
-  readonly #token: string | undefined;
+  readonly #tokenMatches: ((given: string) => boolean) | undefined;
 
   constructor(opts: FeishuVerifierOptions) {
     this.#encryptKey = opts.encryptKey || undefined;
     this.#aesKey = this.#encryptKey
       ? createHash("sha256").update(this.#encryptKey, "utf8").digest()
       : undefined;
-    this.#token = opts.verificationToken || undefined;
+    this.#tokenMatches = opts.verificationToken ? secretMatcher(opts.verificationToken) : undefined;
   }
 
   /** True when an Encrypt Key is configured: bodies must be encrypted and events signed. */
@@ -115,8 +115,8 @@ export class FeishuWebhookVerifier {
 
   /** `header.token` (v2) or `token` (v1, challenge) against the Verification Token, when one is set. */
   checkToken(token: unknown): void {
-    if (this.#token === undefined) return;
-    if (typeof token !== "string" || !secureEqual(token, this.#token)) {
+    if (this.#tokenMatches === undefined) return;
+    if (typeof token !== "string" || !this.#tokenMatches(token)) {
       throw new FeishuWebhookError("bad_token", "verification token does not match");
     }
   }

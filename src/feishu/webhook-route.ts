@@ -1,25 +1,45 @@
 /**
- * `POST /api/feishu/webhook` (DESIGN §3, §6): the URL-verification challenge, decryption, signature and
- * token checks, then the shared ingest path. The answer (200) goes out only after the message is
- * committed; refusals are `{"error":{"code","message"}}` and store nothing.
+ * `POST /api/feishu/webhook` (DESIGN §3, §6), the relay's hot path: the URL-verification challenge,
+ * decryption, signature and token checks, then the shared ingest path. The answer (200) goes out only
+ * after the message is durable; refusals are `{"error":{"code","message"}}` and store nothing.
+ *
+ * Served as a raw Bun.serve route (ops/raw-route.ts), outside Elysia's lifecycle: this module does what
+ * the app's hooks do for every other route — the 1 MiB body cap, the JSON nesting cap, the error
+ * bodies, `http_requests_total` — itself, once per request, with nothing built that is not needed.
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
-import { parseFailure, rawBody } from "../ops/body.ts";
-import { HttpError } from "../ops/errors.ts";
+import { checkDeclaredLength, parseJsonText, readCappedText, tooLarge } from "../ops/body.ts";
+import { errorResponse, HttpError } from "../ops/errors.ts";
 import { jsonDepthError } from "../ops/json-depth.ts";
+import { type RawRoute, withRawRoutes } from "../ops/raw-route.ts";
 import type { EventIngest } from "./event-ingest.ts";
 import { EventParseError, type FeishuEvent, parseEvent } from "./event-parser.ts";
 import { FeishuWebhookError, FeishuWebhookVerifier } from "./webhook-crypto.ts";
 
 export const WEBHOOK_PATH = "/api/feishu/webhook";
 
-export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
+const JSON_HEADERS = { "content-type": "application/json" };
+const SUCCESS = '{"msg":"success"}';
+
+/** The webhook as a raw route: one function from request to answer, never throwing. */
+export function feishuWebhookHandler(ctx: RelayContext, ingest: EventIngest): RawRoute {
   const verifier = new FeishuWebhookVerifier({
     encryptKey: ctx.config.FEISHU_ENCRYPT_KEY,
     verificationToken: ctx.config.FEISHU_VERIFICATION_TOKEN,
   });
   const rejected = ctx.metrics.counter("events_rejected_total", "Feishu pushes refused, by reason.");
+  const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
+  // The same series the app's after-response hook would count, their label keys rendered once.
+  const answered = new Map<number, (by?: number) => void>();
+  const count = (status: number) => {
+    let inc = answered.get(status);
+    if (!inc) {
+      inc = requests.series({ method: "POST", route: WEBHOOK_PATH, status });
+      answered.set(status, inc);
+    }
+    inc();
+  };
   const log = ctx.log.child({ module: "feishu_webhook" });
   if (!verifier.encrypted && !ctx.config.FEISHU_VERIFICATION_TOKEN) {
     // Anyone who finds the URL could inject messages; say so once at start-up.
@@ -27,48 +47,80 @@ export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
       hint: "set FEISHU_ENCRYPT_KEY (signed pushes) or at least FEISHU_VERIFICATION_TOKEN",
     });
   }
-  const countRejection = (reason: string, request: Request, message: string) => {
-    rejected.inc({ reason });
-    log.warn("feishu_event_rejected", { reason, message, requestId: request.headers.get("x-request-id") });
+  const refuse = (request: Request, status: number, code: string, message: string): Response => {
+    rejected.inc({ reason: code });
+    log.warn("feishu_event_rejected", {
+      reason: code,
+      message,
+      requestId: request.headers.get("x-request-id"),
+    });
+    count(status);
+    return errorResponse(status, code, message);
   };
 
-  return (
-    new Elysia({ name: "feishu-webhook" })
-      // Bodies refused while parsing (invalid JSON, over 1 MiB) never reach the handler and the app's
-      // error handler answers them; they are counted here, once the answer is out.
-      .onAfterResponse(({ request }) => {
-        const failure = parseFailure(request);
-        if (failure) countRejection(failure.code, request, failure.message);
-      })
-      .post(
-        WEBHOOK_PATH,
-        async ({ request, body }) => {
-          let event: FeishuEvent;
-          try {
-            event = readEvent(verifier, body, request, ctx.now());
-          } catch (err) {
-            if (!(err instanceof FeishuWebhookError || err instanceof EventParseError)) throw err;
-            const status = err instanceof FeishuWebhookError ? err.status : 400;
-            countRejection(err.code, request, err.message);
-            throw new HttpError(status, err.code, err.message);
-          }
-          if (event.kind === "challenge") {
-            ingest.challengeAnswered("webhook");
-            return { challenge: event.challenge };
-          }
-          await ingest.ingest(event, "webhook");
-          return { msg: "success" };
-        },
-        {
-          detail: {
-            summary: "Feishu event callback",
-            description:
-              "URL verification, then decrypt, verify signature and token, dedupe and store; answered 200 after the commit.",
-            tags: ["feishu"],
-          },
-        },
-      )
+  async function answer(request: Request): Promise<Response> {
+    const tooBig = checkDeclaredLength(request);
+    if (tooBig) return refuse(request, tooBig.status, tooBig.code, tooBig.message);
+    const text = await readCappedText(request);
+    if (text === undefined) {
+      const err = tooLarge();
+      return refuse(request, err.status, err.code, err.message);
+    }
+    let event: FeishuEvent;
+    try {
+      event = readEvent(verifier, parseJsonText(text), text, request.headers, ctx.now());
+    } catch (err) {
+      if (err instanceof FeishuWebhookError) return refuse(request, err.status, err.code, err.message);
+      if (err instanceof EventParseError) return refuse(request, 400, err.code, err.message);
+      if (err instanceof HttpError) return refuse(request, err.status, err.code, err.message);
+      throw err;
+    }
+    if (event.kind === "challenge") {
+      ingest.challengeAnswered("webhook");
+      count(200);
+      return new Response(JSON.stringify({ challenge: event.challenge }), { headers: JSON_HEADERS });
+    }
+    await ingest.ingest(event, "webhook");
+    count(200);
+    return new Response(SUCCESS, { headers: JSON_HEADERS });
+  }
+
+  return {
+    method: "POST",
+    path: WEBHOOK_PATH,
+    async handle(request) {
+      try {
+        return await answer(request);
+      } catch (err) {
+        // Not stored (or not known to be durable): Feishu pushes it again later.
+        if (err instanceof HttpError) {
+          count(err.status);
+          return errorResponse(err.status, err.code, err.message, err.headers);
+        }
+        log.error("http_error", { path: WEBHOOK_PATH, err: err as Error });
+        count(500);
+        return errorResponse(500, "internal_error", "internal error");
+      }
+    },
+  };
+}
+
+/** The webhook as a feature plugin: declared in Elysia (docs, `app.handle()`), served raw by Bun. */
+export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
+  const route = feishuWebhookHandler(ctx, ingest);
+  const plugin = new Elysia({ name: "feishu-webhook" }).post(
+    WEBHOOK_PATH,
+    ({ request }) => route.handle(request),
+    {
+      detail: {
+        summary: "Feishu event callback",
+        description:
+          "URL verification, then decrypt, verify signature and token, dedupe and store; answered 200 after the commit.",
+        tags: ["feishu"],
+      },
+    },
   );
+  return withRawRoutes(plugin, [route]);
 }
 
 /**
@@ -78,7 +130,8 @@ export function feishuWebhookRoutes(ctx: RelayContext, ingest: EventIngest) {
 function readEvent(
   verifier: FeishuWebhookVerifier,
   body: unknown,
-  request: Request,
+  rawBody: string,
+  headers: Headers,
   nowMs: number,
 ): FeishuEvent {
   const encrypt = (body as { encrypt?: unknown } | null)?.encrypt;
@@ -89,7 +142,7 @@ function readEvent(
     }
     decoded = decryptJson(verifier, encrypt);
     const challenge = (decoded as { type?: unknown } | null)?.type === "url_verification";
-    if (!challenge) verifier.verifySignature(rawBody(request), request.headers, nowMs);
+    if (!challenge) verifier.verifySignature(rawBody, headers, nowMs);
   } else if (encrypt !== undefined) {
     throw new FeishuWebhookError("undecryptable", "body is encrypted but FEISHU_ENCRYPT_KEY is not set");
   }

@@ -1,18 +1,14 @@
 /**
  * Request body handling for every route: a 1 MiB cap counted while the body streams in, a nesting
- * cap checked before JSON.parse, JSON parsing with our own error codes, and the raw text kept for
- * routes that must verify a signature over the exact bytes (the Feishu webhook).
+ * cap checked before JSON.parse, and JSON parsing with our own error codes. The Feishu webhook reads
+ * its own body with the same pieces (it verifies a signature over the exact text).
  */
 import { HttpError } from "./errors.ts";
 import { jsonDepthError } from "./json-depth.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-const rawBodies = new WeakMap<Request, string>();
 const parseFailures = new WeakMap<Request, HttpError>();
-
-/** The body exactly as received, for signature checks. Empty string when there was none. */
-export const rawBody = (request: Request): string => rawBodies.get(request) ?? "";
 
 /** Elysia wraps anything thrown while parsing in its own ParseError; this recovers ours. */
 export const parseFailure = (request: Request): HttpError | undefined => parseFailures.get(request);
@@ -80,6 +76,29 @@ export async function readCapped(request: Request, cap = MAX_BODY_BYTES): Promis
   return bytes;
 }
 
+/**
+ * The body as text, or undefined when it is over the cap. A declared length within the cap (larger
+ * ones are refused before reading) lets Bun read and decode it in one native call.
+ */
+export async function readCappedText(request: Request, cap = MAX_BODY_BYTES): Promise<string | undefined> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) <= cap) return request.text();
+  const bytes = await readCapped(request, cap);
+  return bytes && new TextDecoder().decode(bytes);
+}
+
+/** JSON text → value: undefined for an empty body, a 400 `invalid_json` for bad or too deep JSON. */
+export function parseJsonText(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  const tooDeep = jsonDepthError(text);
+  if (tooDeep) throw new HttpError(400, "invalid_json", tooDeep);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+  }
+}
+
 export async function parseJsonBody(request: Request): Promise<unknown> {
   const fail = (err: HttpError) => {
     parseFailures.set(request, err);
@@ -88,13 +107,9 @@ export async function parseJsonBody(request: Request): Promise<unknown> {
   const bytes = await readCapped(request);
   if (!bytes) return fail(tooLarge());
   const text = new TextDecoder().decode(bytes);
-  rawBodies.set(request, text);
-  if (text.trim() === "") return undefined;
-  const tooDeep = jsonDepthError(text);
-  if (tooDeep) return fail(new HttpError(400, "invalid_json", tooDeep));
   try {
-    return JSON.parse(text);
-  } catch {
-    return fail(new HttpError(400, "invalid_json", "request body is not valid JSON"));
+    return parseJsonText(text);
+  } catch (err) {
+    return fail(err as HttpError);
   }
 }

@@ -84,6 +84,11 @@ export class Logger {
     this.taps.push(fn);
   }
 
+  /** Whether lines at `level` are written: hot paths build their fields only when they are. */
+  enabled(level: LogLevel): boolean {
+    return LEVELS[level] >= LEVELS[this.level];
+  }
+
   debug(event: string, fields?: LogFields) {
     this.write("debug", event, fields);
   }

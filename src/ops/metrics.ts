@@ -45,6 +45,13 @@ export class Counter implements Metric {
   get(labels: Labels = {}) {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
+  /** An incrementer for one label set, its key rendered once (for the hot path). */
+  series(labels: Labels): (by?: number) => void {
+    const k = labelKey(labels);
+    return (by = 1) => {
+      this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+    };
+  }
   /** Summed over every label set (the console's per-minute rates). */
   total() {
     let sum = 0;

@@ -8,7 +8,7 @@ import type { Db } from "../db/open.ts";
 import { WalSync } from "../db/wal-sync.ts";
 import type { StoredMessage } from "./inbox.ts";
 import type { BatchItem } from "./inbox-batch.ts";
-import { BatchWriter } from "./inbox-batch-sqlite.ts";
+import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
 
@@ -95,9 +95,19 @@ export class SqliteInboxStore implements InboxStore {
       // IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the first read. A
       // deferred transaction upgrading from read to write gets SQLITE_BUSY at once, without waiting,
       // whenever the checkpoint worker holds the lock (RESTART): that was `inbox_commit_failed` → 500.
-      sorted = this.#relaxed(() =>
-        this.#sqlite.transaction(() => this.#batch.write(batch, now, stored)).immediate(),
-      );
+      const attempt = (isolated: boolean) =>
+        this.#relaxed(() =>
+          this.#sqlite.transaction(() => this.#batch.write(batch, now, stored, isolated)).immediate(),
+        );
+      try {
+        sorted = attempt(false);
+      } catch (err) {
+        if (!(err instanceof IsolationNeeded)) throw err;
+        // Rolled back: nothing of the first pass is stored, and the cap's figures are summed again.
+        stored.length = 0;
+        this.#cap.forget();
+        sorted = attempt(true);
+      }
     } catch (err) {
       this.#cap.forget();
       throw err;
