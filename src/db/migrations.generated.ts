@@ -14,6 +14,9 @@ import sqlite_0004_groups_and_context from "../../drizzle/sqlite/0004_groups_and
   type: "text",
 };
 import sqlite_0005_cluster_node_id from "../../drizzle/sqlite/0005_cluster_node_id.sql" with { type: "text" };
+import sqlite_0006_inbox_message_ids_in_memory from "../../drizzle/sqlite/0006_inbox_message_ids_in_memory.sql" with {
+  type: "text",
+};
 
 export const SQLITE_MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795466300998, sql: sqlite_0000_init },
@@ -22,6 +25,11 @@ export const SQLITE_MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0003_live_replies", when: 1796259836206, sql: sqlite_0003_live_replies },
   { tag: "0004_groups_and_context", when: 1796276259260, sql: sqlite_0004_groups_and_context },
   { tag: "0005_cluster_node_id", when: 1796285246139, sql: sqlite_0005_cluster_node_id },
+  {
+    tag: "0006_inbox_message_ids_in_memory",
+    when: 1796298015809,
+    sql: sqlite_0006_inbox_message_ids_in_memory,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: { tag: string; when: number; sql: string }[] = [

@@ -70,11 +70,10 @@ export const inbox = sqliteTable(
   },
   // Whether a row is acked is `seq <= users.acked_seq` (the ack is cumulative): an ack writes one
   // users row, not every inbox row it covers. Prune walks received_at, which only grows.
-  (t) => [
-    uniqueIndex("inbox_user_seq").on(t.userId, t.seq),
-    uniqueIndex("inbox_message_id").on(t.messageId),
-    index("inbox_received_at").on(t.receivedAt),
-  ],
+  // No index on message_id: Feishu's ids are random, and a random-keyed index costs every commit one
+  // WAL page per message (~4 KB written, fsynced and checkpointed). The SQLite adapter keeps message
+  // id → row in memory instead (relay/inbox-message-ids.ts), exact because one process writes.
+  (t) => [uniqueIndex("inbox_user_seq").on(t.userId, t.seq), index("inbox_received_at").on(t.receivedAt)],
 );
 
 /**

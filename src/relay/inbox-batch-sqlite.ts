@@ -17,6 +17,7 @@ import {
   sortBatch,
 } from "./inbox-batch.ts";
 import type { PendingCap } from "./inbox-cap-sqlite.ts";
+import type { MessageIds } from "./inbox-message-ids.ts";
 
 /**
  * SQLite errors that concern the whole database (full disk, I/O, locks), not one row: they fail the
@@ -42,18 +43,25 @@ export class IsolationNeeded extends Error {
 export class BatchWriter {
   readonly #sqlite: Database;
   readonly #cap: PendingCap;
+  readonly #ids: MessageIds;
+  /**
+   * What the transaction under way changed in the inbox's rows, for `MessageIds` once it commits:
+   * rows written (message id, rowid) and message ids whose rows the cap dropped.
+   */
+  #written: Array<[string, number]> = [];
+  #dropped: string[] = [];
   readonly #stmt;
 
-  constructor(sqlite: Database, cap: PendingCap) {
+  constructor(sqlite: Database, cap: PendingCap, ids: MessageIds) {
     this.#sqlite = sqlite;
     this.#cap = cap;
+    this.#ids = ids;
     const q = sqlite;
     this.#stmt = {
-      // A stored message is its own dedupe mark (unique index); reads cost no fsync'd page writes.
-      // One lookup per batch (a JSON array of ids): the stored rows' event_ids, and the marks.
-      storedIds: q.query<{ messageId: string; eventId: string }, [string]>(
-        `SELECT message_id AS messageId, event_id AS eventId FROM inbox
-         WHERE message_id IN (SELECT value FROM json_each(?1))`,
+      // A stored message is its own dedupe mark (found through MessageIds); a hit (a re-push) reads
+      // its row for the event id. Marks: one lookup per batch (a JSON array of keys).
+      storedEvent: q.query<{ eventId: string }, [number]>(
+        "SELECT event_id AS eventId FROM inbox WHERE id = ?",
       ),
       marks: q.query<{ key: string }, [string]>(
         "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?1))",
@@ -84,6 +92,8 @@ export class BatchWriter {
    * it gets its Error as result and nothing stored, and the others are stored all the same.
    */
   write(batch: BatchItem[], now: number, stored: StoredMessage[], isolated: boolean): SortedBatch {
+    this.#written = [];
+    this.#dropped = [];
     const sorted = sortBatch(batch, this.#duplicates(batch));
     const { results } = sorted;
     if (!isolated) {
@@ -120,15 +130,27 @@ export class BatchWriter {
     return sorted;
   }
 
+  /** The transaction that ran `write` committed: MessageIds learns its rows. */
+  committed(): void {
+    for (const [messageId, rowid] of this.#written) this.#ids.add(messageId, rowid);
+    this.#ids.remove(this.#dropped);
+    this.#written = [];
+    this.#dropped = [];
+  }
+
   /** Runs `fn` inside a savepoint; on a throw the savepoint is rolled back and the error rethrown. */
   #inSavepoint<T>(userId: number, fn: () => T): T {
     const s = this.#stmt;
+    const written = this.#written.length;
+    const dropped = this.#dropped.length;
     s.savepoint.run();
     try {
       const out = fn();
       s.releaseSavepoint.run();
       return out;
     } catch (err) {
+      this.#written.length = written;
+      this.#dropped.length = dropped;
       this.#cap.forget(userId);
       // SQLite may already have rolled back the whole transaction (SQLITE_FULL, IOERR, BUSY, NOMEM):
       // then there is no savepoint left, and the error fails the whole commit anyway.
@@ -158,13 +180,14 @@ export class BatchWriter {
       const { item, payload } = batch[i]!;
       const { eventId, message } = item;
       seq += 1;
-      s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
+      const row = s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
+      this.#written.push([message.messageId, Number(row.lastInsertRowid)]);
       bytes += Buffer.byteLength(payload);
       chats.set(message.chatId, message.chatType);
       stored.push({ userId, seq, message, payload, receivedAt: now });
     }
     for (const [chatId, chatType] of chats) s.upsertChat.run(userId, chatId, chatType, now);
-    const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now);
+    const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now, this.#dropped);
     // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
     settleStored(results, indexes, stored, trimmed);
     return stored;
@@ -176,10 +199,16 @@ export class BatchWriter {
    * mark. Two statements for the whole batch.
    */
   #duplicates(batch: BatchItem[]): (eventId: string, messageId: string) => DuplicateBy | undefined {
-    const messageIds = batch.map((b) => b.item.message.messageId);
     const stored = new Map<string, string>();
-    for (const row of this.#stmt.storedIds.all(JSON.stringify(messageIds)))
-      stored.set(row.messageId, row.eventId);
+    for (const { item } of batch) {
+      const messageId = item.message.messageId;
+      const rowid = this.#ids.rowOf(messageId);
+      if (rowid === undefined) continue;
+      const row = this.#stmt.storedEvent.get(rowid);
+      // Gone behind our back (a user deleted by the CLI): not stored any more.
+      if (row) stored.set(messageId, row.eventId);
+      else this.#ids.remove([messageId]);
+    }
     const keys = batch.flatMap((b) => [`e:${b.item.eventId}`, `m:${b.item.message.messageId}`]);
     const marks = new Set(this.#stmt.marks.all(JSON.stringify(keys)).map((r) => r.key));
     return (eventId, messageId) => {

@@ -32,15 +32,25 @@ export class PendingCap {
         `INSERT OR IGNORE INTO seen_events (key, seen_at)
          SELECT 'm:' || message_id, ?4 FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3`,
       ),
-      trim: q.query("DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3"),
+      trim: q.query<{ messageId: string }, [number, number, number]>(
+        "DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 RETURNING message_id AS messageId",
+      ),
     };
   }
 
   /**
    * After a user's inserts (seqs up to `last`, `added` payload bytes): drops the oldest unacked
-   * messages beyond either limit. Undefined when nothing was dropped.
+   * messages beyond either limit (their message ids are pushed to `gone`). Undefined when nothing was
+   * dropped.
    */
-  enforce(userId: number, acked: number, last: number, added: number, now: number): Trimmed | undefined {
+  enforce(
+    userId: number,
+    acked: number,
+    last: number,
+    added: number,
+    now: number,
+    gone: string[] = [],
+  ): Trimmed | undefined {
     const known = this.#bytes.get(userId);
     const bytes = known === undefined ? this.#stmt.sum.get(userId, acked, last)!.n : known + added;
     const { maxPending, maxPendingBytes } = this.#limits;
@@ -56,7 +66,9 @@ export class PendingCap {
     const oldestReceivedAt = s.oldest.get(userId, acked)?.receivedAt ?? now;
     const freed = s.sum.get(userId, acked, upTo)!.n;
     s.markTrimmed.run(userId, acked, upTo, now);
-    const dropped = s.trim.run(userId, acked, upTo).changes;
+    const removed = s.trim.all(userId, acked, upTo);
+    for (const r of removed) gone.push(r.messageId);
+    const dropped = removed.length;
     this.#bytes.set(userId, bytes - freed);
     return dropped > 0 ? { dropped, oldestReceivedAt } : undefined;
   }

@@ -10,6 +10,7 @@ import type { StoredMessage } from "./inbox.ts";
 import type { BatchItem } from "./inbox-batch.ts";
 import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
+import { MessageIds } from "./inbox-message-ids.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
 
 /** Per user, `seq > acked_seq` walks the unique (user_id, seq) index: cheap with many users. */
@@ -27,13 +28,17 @@ export class SqliteInboxStore implements InboxStore {
   readonly #cap: PendingCap;
   readonly #batch: BatchWriter;
   readonly #walSync: WalSync;
+  readonly #ids: MessageIds;
   readonly #stmt;
 
   constructor(db: Db, opts: InboxStoreOptions) {
     const q = db.$client;
     this.#sqlite = q;
     this.#cap = new PendingCap(q, { maxPending: opts.maxPending, maxPendingBytes: opts.maxPendingBytes });
-    this.#batch = new BatchWriter(q, this.#cap);
+    this.#ids = MessageIds.from(
+      q.query<{ messageId: string; id: number }, []>("SELECT message_id AS messageId, id FROM inbox").all(),
+    );
+    this.#batch = new BatchWriter(q, this.#cap, this.#ids);
     this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
     // The connection's own level (FULL in production), restored after each relaxed commit.
     const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
@@ -56,9 +61,9 @@ export class SqliteInboxStore implements InboxStore {
         `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
          RETURNING acked_seq AS acked`,
       ),
-      pruneAcked: q.query(
+      pruneAcked: q.query<{ messageId: string }, [number]>(
         `DELETE FROM inbox WHERE received_at <= ?
-         AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id)`,
+         AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId`,
       ),
       pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
       chatAllowed: q.query<{ one: number }, [number, string]>(
@@ -70,12 +75,13 @@ export class SqliteInboxStore implements InboxStore {
       rewrite: q.query<unknown, [number, number, string]>(
         "UPDATE inbox SET payload = ?3 WHERE user_id = ?1 AND seq = ?2",
       ),
-      messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, string]>(
+      // By the row MessageIds knows; the message id is checked again (a rowid can be reused).
+      messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, number, string]>(
         `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
-         FROM inbox WHERE user_id = ? AND message_id = ?`,
+         FROM inbox WHERE id = ? AND user_id = ? AND message_id = ?`,
       ),
-      payload: q.query<{ payload: string }, [number, string]>(
-        "SELECT payload FROM inbox WHERE user_id = ? AND message_id = ?",
+      payload: q.query<{ payload: string }, [number, number, string]>(
+        "SELECT payload FROM inbox WHERE id = ? AND user_id = ? AND message_id = ?",
       ),
       // M2-4: only asked when the id is not the user's own message; it scans that user's rows alone.
       quoting: q.query<{ payload: string }, [number, string]>(
@@ -108,6 +114,7 @@ export class SqliteInboxStore implements InboxStore {
         this.#cap.forget();
         sorted = attempt(true);
       }
+      this.#batch.committed();
     } catch (err) {
       this.#cap.forget();
       throw err;
@@ -172,7 +179,8 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async deliveredMessage(userId: number, messageId: string) {
-    const row = this.#stmt.messageOwner.get(userId, messageId);
+    const rowid = this.#ids.rowOf(messageId);
+    const row = rowid === undefined ? null : this.#stmt.messageOwner.get(rowid, userId, messageId);
     return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
   }
 
@@ -188,7 +196,8 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async payloadOf(userId: number, messageId: string): Promise<string | undefined> {
-    return this.#stmt.payload.get(userId, messageId)?.payload;
+    const rowid = this.#ids.rowOf(messageId);
+    return rowid === undefined ? undefined : this.#stmt.payload.get(rowid, userId, messageId)?.payload;
   }
 
   async quotingPayload(userId: number, messageId: string): Promise<string | undefined> {
@@ -196,10 +205,9 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async prune(messagesUpTo: number, marksUpTo: number) {
-    return {
-      messages: this.#stmt.pruneAcked.run(messagesUpTo).changes,
-      marks: this.#stmt.pruneSeen.run(marksUpTo).changes,
-    };
+    const pruned = this.#stmt.pruneAcked.all(messagesUpTo);
+    this.#ids.remove(pruned.map((r) => r.messageId));
+    return { messages: pruned.length, marks: this.#stmt.pruneSeen.run(marksUpTo).changes };
   }
 
   backlog(): Backlog {

@@ -68,11 +68,11 @@ describe("migrations", () => {
         "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (1, 1, 'e2', 'om_2', 'oc', '{}', 0)",
       ),
     ).toThrow();
-    expect(() =>
-      c.run(
-        "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (1, 2, 'e3', 'om_1', 'oc', '{}', 0)",
-      ),
-    ).toThrow();
+    // A message stored twice is caught by the inbox store's in-memory message id map (one writer
+    // process), not by an index: Feishu's random ids made that index cost a WAL page per message.
+    c.run(
+      "INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at) VALUES (1, 2, 'e3', 'om_1', 'oc', '{}', 0)",
+    );
     db.$client.close();
     cleanup();
   });
