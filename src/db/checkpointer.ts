@@ -17,8 +17,16 @@ import { walDatabaseFile } from "./open.ts";
 
 /** SQLite's default `wal_autocheckpoint`, restored when the worker is not running. */
 const AUTOCHECKPOINT_PAGES = 1000;
-/** A WAL this many frames long that PASSIVE cannot finish (steady writes) is restarted once. */
-const RESTART_FRAMES = 50_000;
+/**
+ * A WAL this long is restarted (RESTART: copy what is left, then the next commit writes from the start
+ * of the file again). PASSIVE alone never gets there under steady writes: SQLite rewinds the WAL only
+ * when a write transaction begins with every frame already copied, and with a commit every millisecond
+ * or two some frames are always newer than the checkpoint. A WAL that only grows makes each WAL sync
+ * extend the file (a journal commit per fdatasync, slower) until a RESTART of 200 MB stalls the writer
+ * for 200 ms. RESTART briefly holds the write lock, so it runs right after a PASSIVE pass: little is
+ * left to copy. 16,384 frames (64 MB of 4 KB pages) matches journal_size_limit (db/open.ts).
+ */
+export const RESTART_FRAMES = 16_384;
 
 const WORKER_SOURCE = `
 import { Database } from "bun:sqlite";
@@ -30,7 +38,7 @@ function step() {
   try {
     const t0 = performance.now();
     let r = db.query("PRAGMA wal_checkpoint(PASSIVE)").get();
-    if (r.log >= RESTART_FRAMES && r.checkpointed < r.log) r = db.query("PRAGMA wal_checkpoint(RESTART)").get();
+    if (r.log >= RESTART_FRAMES) r = db.query("PRAGMA wal_checkpoint(RESTART)").get();
     // Idle passes find the same WAL again; only passes that had something to copy are reported.
     const now = r.log + "/" + r.checkpointed;
     if (r.checkpointed > 0 && now !== last) postMessage({ type: "checkpoint", frames: r.log, copied: r.checkpointed, ms: performance.now() - t0 });

@@ -18,6 +18,7 @@ import {
 } from "./inbox-batch.ts";
 import type { PendingCap } from "./inbox-cap-sqlite.ts";
 import type { MessageIds } from "./inbox-message-ids.ts";
+import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 
 /**
  * SQLite errors that concern the whole database (full disk, I/O, locks), not one row: they fail the
@@ -59,25 +60,12 @@ export class BatchWriter {
     const q = sqlite;
     this.#stmt = {
       // A stored message is its own dedupe mark (found through MessageIds); a hit (a re-push) reads
-      // its row for the event id. Marks: one lookup per batch (a JSON array of keys).
-      storedEvent: q.query<{ eventId: string }, [number]>(
-        "SELECT event_id AS eventId FROM inbox WHERE id = ?",
-      ),
-      marks: q.query<{ key: string }, [string]>(
-        "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?1))",
-      ),
-      // Seqs for all of a user's messages in a batch at once.
-      takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(
-        "UPDATE users SET last_seq = last_seq + ?2 WHERE id = ?1 RETURNING last_seq AS last, acked_seq AS acked",
-      ),
-      insert: q.query(
-        `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      upsertChat: q.query(
-        `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
-      ),
+      // its row for the event id. Marks: one lookup per batch.
+      storedEvent: q.query<{ eventId: string }, [number]>(INBOX_SQL.storedEvent),
+      marks: q.query<{ key: string }, [string]>(INBOX_SQL.marks),
+      takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(INBOX_SQL.takeSeqs),
+      insert: q.query(INBOX_SQL.insert),
+      upsertChat: q.query(INBOX_SQL.upsertChat),
       // One savepoint per user of a batch: a failing insert rolls back that user's part only.
       savepoint: q.query("SAVEPOINT inbox_user"),
       releaseSavepoint: q.query("RELEASE inbox_user"),

@@ -11,6 +11,7 @@ import type { BatchItem } from "./inbox-batch.ts";
 import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
 import { MessageIds } from "./inbox-message-ids.ts";
+import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
 
 /** Per user, `seq > acked_seq` walks the unique (user_id, seq) index: cheap with many users. */
@@ -35,9 +36,7 @@ export class SqliteInboxStore implements InboxStore {
     const q = db.$client;
     this.#sqlite = q;
     this.#cap = new PendingCap(q, { maxPending: opts.maxPending, maxPendingBytes: opts.maxPendingBytes });
-    this.#ids = MessageIds.from(
-      q.query<{ messageId: string; id: number }, []>("SELECT message_id AS messageId, id FROM inbox").all(),
-    );
+    this.#ids = MessageIds.from(q.query<{ messageId: string; id: number }, []>(INBOX_SQL.messageIds).all());
     this.#batch = new BatchWriter(q, this.#cap, this.#ids);
     this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
     // The connection's own level (FULL in production), restored after each relaxed commit.
@@ -47,24 +46,14 @@ export class SqliteInboxStore implements InboxStore {
       syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
       markSeen: q.query("INSERT OR IGNORE INTO seen_events (key, seen_at) VALUES (?, ?)"),
       isSeen: q.query<{ one: number }, [string]>("SELECT 1 AS one FROM seen_events WHERE key = ?"),
-      pending: q.query<PendingRow, [number, number, number, number]>(
-        `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
-         WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.seq < ?4
-         ORDER BY i.seq LIMIT ?3`,
-      ),
+      pending: q.query<PendingRow, [number, number, number, number]>(INBOX_SQL.pending),
       pendingCount: q.query<{ n: number }, [number]>(
         `SELECT count(*) AS n FROM inbox i JOIN users u ON u.id = i.user_id
          WHERE i.user_id = ? AND i.seq > u.acked_seq`,
       ),
-      ackedSeq: q.query<{ acked: number }, [number]>("SELECT acked_seq AS acked FROM users WHERE id = ?"),
-      ackUser: q.query<{ acked: number }, [number, number]>(
-        `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
-         RETURNING acked_seq AS acked`,
-      ),
-      pruneAcked: q.query<{ messageId: string }, [number]>(
-        `DELETE FROM inbox WHERE received_at <= ?
-         AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId`,
-      ),
+      ackedSeq: q.query<{ acked: number }, [number]>(INBOX_SQL.ackedSeq),
+      ackUser: q.query<{ acked: number }, [number, number]>(INBOX_SQL.ackUser),
+      pruneAcked: q.query<{ messageId: string }, [number]>(INBOX_SQL.pruneAcked),
       pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",

@@ -1,0 +1,38 @@
+/**
+ * The SQLite inbox's statements on the webhook's hot path, by name (the group commit, delivery reads,
+ * acks and the prune). test/relay/inbox-sql-sqlite.test.ts prepares each against the migrated schema
+ * and checks its query plan, so a schema change that breaks one, or leaves it scanning a table, fails
+ * a test rather than the hot path.
+ */
+export const INBOX_SQL = {
+  // --- group commit (inbox-batch-sqlite.ts) ---
+  /** A re-push's stored row (found through MessageIds): its event id names the duplicate. */
+  storedEvent: "SELECT event_id AS eventId FROM inbox WHERE id = ?",
+  /** Dedupe marks for a whole batch: ?1 is a JSON array of `e:<event_id>` and `m:<message_id>` keys. */
+  marks: "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?1))",
+  /** Seqs for all of a user's messages in a batch at once. */
+  takeSeqs:
+    "UPDATE users SET last_seq = last_seq + ?2 WHERE id = ?1 RETURNING last_seq AS last, acked_seq AS acked",
+  insert: `INSERT INTO inbox (user_id, seq, event_id, message_id, chat_id, payload, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  upsertChat: `INSERT INTO chats (user_id, chat_id, chat_type, last_message_at) VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT(user_id, chat_id) DO UPDATE SET last_message_at = ?4`,
+  // --- delivery and acks (inbox-store-sqlite.ts) ---
+  pending: `SELECT i.seq, i.payload, i.received_at AS receivedAt FROM inbox i JOIN users u ON u.id = i.user_id
+    WHERE i.user_id = ?1 AND i.seq > max(?2, u.acked_seq) AND i.seq < ?4
+    ORDER BY i.seq LIMIT ?3`,
+  ackedSeq: "SELECT acked_seq AS acked FROM users WHERE id = ?",
+  ackUser: `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
+    RETURNING acked_seq AS acked`,
+  // --- maintenance ---
+  /** Acked messages older than the cut-off, by the received_at index; their ids leave MessageIds. */
+  pruneAcked: `DELETE FROM inbox WHERE received_at <= ?
+    AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId`,
+  /** Once at start: the whole table, for MessageIds. */
+  messageIds: "SELECT message_id AS messageId, id FROM inbox",
+} as const;
+
+export type InboxStatement = keyof typeof INBOX_SQL;
+
+/** Statements that read every row on purpose; every other one must search by an index. */
+export const FULL_SCANS: ReadonlySet<InboxStatement> = new Set(["messageIds"]);
