@@ -80,6 +80,7 @@ export class EventIngest {
   readonly #received;
   readonly #botTimeoutMs: number;
   #laterQueue: Array<() => void> = [];
+  readonly #receivedSeries = new Map<string, (by?: number) => void>();
 
   constructor(deps: IngestDeps) {
     this.#deps = deps;
@@ -90,9 +91,20 @@ export class EventIngest {
     );
   }
 
+  /** `events_received_total`, one incrementer per (source, type) kept: the label key is built once. */
+  #countReceived(source: EventSource, type: string): void {
+    const key = `${source} ${type}`;
+    let inc = this.#receivedSeries.get(key);
+    if (!inc) {
+      inc = this.#received.series({ source, type });
+      this.#receivedSeries.set(key, inc);
+    }
+    inc();
+  }
+
   /** The URL-verification challenge is answered by the route; it is counted and logged like any event. */
   challengeAnswered(source: EventSource): void {
-    this.#received.inc({ source, type: "url_verification" });
+    this.#countReceived(source, "url_verification");
     this.#deps.log.info("feishu_event_received", {
       source,
       eventType: "url_verification",
@@ -105,7 +117,7 @@ export class EventIngest {
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
     source: EventSource,
   ): Promise<IngestOutcome> {
-    this.#received.inc({ source, type: eventTypeLabel(event.meta.eventType) });
+    this.#countReceived(source, eventTypeLabel(event.meta.eventType));
     const { log } = this.#deps;
     try {
       const result = await this.#route(event);
