@@ -39,6 +39,10 @@ export async function compile(opts: {
       compile: { outfile: opts.outfile, ...(target ? { target } : {}) },
       minify: true,
       bytecode: true,
+      // Code behind a dynamic import() (the Feishu SDK, the OpenAPI generator, the PostgreSQL client)
+      // goes into its own chunk inside the binary and is loaded only when first imported; without
+      // splitting Bun links it into the one module every start loads.
+      splitting: true,
       format: "esm",
       target: "bun",
       sourcemap: "linked",
