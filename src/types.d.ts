@@ -3,7 +3,7 @@ declare module "*.sql" {
   export default text;
 }
 
-/** Swagger UI's files, imported as text (src/ops/api-docs.ts). */
+/** Swagger UI's files, embedded with `type: "file"`: the default export is their path (src/ops/api-docs.ts). */
 declare module "swagger-ui-dist/swagger-ui-bundle.js" {
   const text: string;
   export default text;

@@ -12,7 +12,7 @@ import {
   refusePlaceholders,
 } from "../config/load.ts";
 import { createKv, PostgresKv } from "../db/kv.ts";
-import { openPostgres, redactUrl } from "../db/postgres.ts";
+import { redactUrl } from "../db/redact-url.ts";
 import { closeStorage, openStorage } from "../storage/storage.ts";
 import { LlmConfig } from "../users/llm-config.ts";
 
@@ -47,6 +47,8 @@ async function storedValues(url: string | undefined, path: string): Promise<Raw>
 
 /** Read only: a check must not migrate the cluster's database (`serve` and `migrate` do that). */
 async function storedPostgresValues(url: string): Promise<Raw> {
+  // Cluster mode only: the PostgreSQL client is not loaded by every start of the binary.
+  const { openPostgres } = await import("../db/postgres.ts");
   const db = openPostgres(url, { max: 1 });
   try {
     const [row] = await db.$client`SELECT to_regclass('kv') IS NOT NULL AS present`;

@@ -2,11 +2,13 @@
 import type { Raw } from "../config/definition.ts";
 import { DEFAULT_DATABASE_PATH } from "../config/load.ts";
 import { migrate, openDatabase } from "../db/open.ts";
-import { migratePostgres, openPostgres, redactUrl } from "../db/postgres.ts";
+import { redactUrl } from "../db/redact-url.ts";
 
 export async function runMigrate(raw: Raw): Promise<string> {
   const url = raw.DATABASE_URL;
   if (url) {
+    // Cluster mode only: the PostgreSQL client is not loaded by every start of the binary.
+    const { migratePostgres, openPostgres } = await import("../db/postgres.ts");
     const db = openPostgres(url, { max: 1 });
     try {
       const applied = await migratePostgres(db);

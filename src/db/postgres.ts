@@ -2,21 +2,18 @@
  * Cluster mode's database (DATABASE_URL=postgres://…): Bun's built-in PostgreSQL client with Drizzle's
  * bun-sql driver, and the embedded PostgreSQL migrations. Every relay process of a cluster opens
  * one; migrations run under an advisory lock, so nodes starting together migrate once.
+ *
+ * Loaded only in cluster mode (a dynamic import where DATABASE_URL is set): Bun's SQL client and
+ * Drizzle's driver for it cost a SQLite relay a few MB of idle memory for nothing.
  */
 import { SQL } from "bun";
 import { type BunSQLDatabase, drizzle } from "drizzle-orm/bun-sql";
 import { POSTGRES_MIGRATIONS } from "./migrations.generated.ts";
 import { embeddedMigrations } from "./open.ts";
+import { ADVISORY_LOCKS } from "./pg-locks.ts";
 import * as schema from "./pg-schema.ts";
 
 export type PgDb = BunSQLDatabase<typeof schema> & { $client: SQL };
-
-/** Advisory lock keys (pg_advisory_lock's bigint space); one named constant per purpose. */
-export const ADVISORY_LOCKS = {
-  migrate: 0x6f63_7200_0001n,
-  /** Feishu's tenant token: one node refreshes it for the cluster (feishu/tenant-token.ts). */
-  tenantToken: 0x6f63_7200_0002n,
-} as const;
 
 export interface PgOptions {
   /** Connections in this process's pool. */
@@ -52,35 +49,5 @@ export async function migratePostgres(db: PgDb): Promise<number> {
     }
   } finally {
     conn.release();
-  }
-}
-
-/**
- * Runs `fn` holding the session-level advisory lock `key`, taken on a connection reserved for it
- * (so the lock is released with that connection should this process die); `fn` itself queries
- * through the pool. Every node calling this with the same key runs `fn` one at a time.
- */
-export async function withAdvisoryLock<T>(db: PgDb, key: bigint, fn: () => Promise<T>): Promise<T> {
-  const conn = await db.$client.reserve();
-  try {
-    await conn`SELECT pg_advisory_lock(${key.toString()}::bigint)`;
-    try {
-      return await fn();
-    } finally {
-      await conn`SELECT pg_advisory_unlock(${key.toString()}::bigint)`;
-    }
-  } finally {
-    conn.release();
-  }
-}
-
-/** The URL without its password, for logs and errors (secrets never appear in logs). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "postgres://(unparseable)";
   }
 }

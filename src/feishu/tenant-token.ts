@@ -14,7 +14,8 @@
  *   `feishu_auth_failed`, `health()` says "failing", callers get a non-retryable error, and the
  *   endpoint is asked again at most every AUTH_RETRY_MS instead of on every call.
  */
-import { ADVISORY_LOCKS, type PgDb, withAdvisoryLock } from "../db/postgres.ts";
+import { ADVISORY_LOCKS, withAdvisoryLock } from "../db/pg-locks.ts";
+import type { PgDb } from "../db/postgres.ts";
 import type { Logger } from "../ops/logger.ts";
 import { LATENCY_BUCKETS, type Registry } from "../ops/metrics.ts";
 import { FeishuApiError, isAuthFailureCode } from "./api-error.ts";

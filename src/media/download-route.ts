@@ -14,7 +14,7 @@ import {
   type ResourceStream,
 } from "../feishu/message-resource.ts";
 import { HttpError } from "../ops/errors.ts";
-import { BEARER } from "../ops/openapi-document.ts";
+import { BEARER } from "../ops/openapi-detail.ts";
 import { authenticate } from "../users/tokens.ts";
 import { limitBytes } from "./byte-limit.ts";
 import { downloadError } from "./download-errors.ts";

@@ -6,7 +6,7 @@
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
-import { BEARER } from "../ops/openapi-document.ts";
+import { BEARER } from "../ops/openapi-detail.ts";
 import type { MediaUploadResponse } from "../relay/protocol.ts";
 import { databaseBusy, isDatabaseBusy } from "../relay/send-failure.ts";
 import { authenticate } from "../users/tokens.ts";

@@ -1,14 +1,17 @@
 /**
  * `/swagger`: the API reference page, its assets and the OpenAPI document. The Swagger UI files are
- * imported as text, so they live inside the compiled binary and the page works with no Internet
+ * embedded as files, so they live inside the compiled binary and the page works with no Internet
  * access (no CDN: the relay's users are often where public CDNs are unreachable).
+ *
+ * Memory: the files are embedded with `type: "file"` (a path, read per request) rather than as text,
+ * and the document generator is imported on the first request for it. As 1.9 MB of string constants
+ * and an eagerly loaded generator they cost every relay several MB of idle RSS for a page rarely opened.
  */
 import { type AnyElysia, Elysia } from "elysia";
-import css from "swagger-ui-dist/swagger-ui.css" with { type: "text" };
-import bundle from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "text" };
+import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "./errors.ts";
-import { buildOpenApiDocument } from "./openapi-document.ts";
 
 export const DOCS_PATH = "/swagger";
 export const SPEC_PATH = "/swagger/json";
@@ -35,10 +38,10 @@ const page = (title: string) => `<!doctype html>
 </html>
 `;
 
-const ASSETS: Record<string, { body: string; type: string }> = {
-  "swagger-ui-bundle.js": { body: bundle, type: "text/javascript; charset=utf-8" },
-  "swagger-ui.css": { body: css, type: "text/css; charset=utf-8" },
-  "init.js": { body: init, type: "text/javascript; charset=utf-8" },
+const ASSETS: Record<string, { body: () => BodyInit; type: string }> = {
+  "swagger-ui-bundle.js": { body: () => Bun.file(bundlePath), type: "text/javascript; charset=utf-8" },
+  "swagger-ui.css": { body: () => Bun.file(cssPath), type: "text/css; charset=utf-8" },
+  "init.js": { body: () => init, type: "text/javascript; charset=utf-8" },
 };
 
 const HEADERS = {
@@ -67,7 +70,7 @@ export function apiDocsRoutes(ctx: RelayContext, root: () => AnyElysia) {
       ({ params }) => {
         const asset = ASSETS[params.file];
         if (!asset) throw new HttpError(404, "not_found", "no such asset");
-        return new Response(asset.body, {
+        return new Response(asset.body(), {
           headers: { ...HEADERS, "content-type": asset.type, "cache-control": "public, max-age=86400" },
         });
       },
@@ -75,10 +78,13 @@ export function apiDocsRoutes(ctx: RelayContext, root: () => AnyElysia) {
     )
     .get(
       SPEC_PATH,
-      () => {
+      async () => {
         const app = root();
         const routes = app.routes.length;
-        if (cached?.routes !== routes) cached = { routes, doc: buildOpenApiDocument(app, ctx.version) };
+        if (cached?.routes !== routes) {
+          const { buildOpenApiDocument } = await import("./openapi-document.ts");
+          cached = { routes, doc: buildOpenApiDocument(app, ctx.version) };
+        }
         return cached.doc;
       },
       hidden,

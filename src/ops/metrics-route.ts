@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "./errors.ts";
-import { ADMIN } from "./openapi-document.ts";
+import { ADMIN } from "./openapi-detail.ts";
 import { bearerToken, secureEqual } from "./secure-compare.ts";
 
 export function metricsRoutes(ctx: RelayContext) {

@@ -7,6 +7,7 @@
 import { toOpenAPISchema } from "@elysiajs/openapi";
 import { Kind } from "@sinclair/typebox";
 import type { AnyElysia } from "elysia";
+import { plain } from "./openapi-detail.ts";
 
 type Json = Record<string, unknown>;
 type Operation = Json & {
@@ -160,22 +161,3 @@ function addJsonBodies(app: AnyElysia, paths: Record<string, Record<string, Oper
     op.requestBody = { ...op.requestBody, content: { "application/json": { schema: plain(body) } } };
   }
 }
-
-/** TypeBox schemas carry symbol keys and functions; the document wants plain JSON. */
-const plain = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema));
-
-/** For a route's `detail.responses`: a refusal in the error shape. */
-export const errorResponse = (description: string) => ({
-  description,
-  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-});
-
-/** For a route's `detail.responses`: a JSON answer (documentation only; nothing validates it). */
-export const jsonResponse = (description: string, schema: unknown) => ({
-  description,
-  content: { "application/json": { schema: plain(schema) as Json } },
-});
-
-/** For a route's `detail.security`. */
-export const BEARER = [{ bearer: [] as string[] }];
-export const ADMIN = [{ adminToken: [] as string[] }];

@@ -7,7 +7,7 @@ import { Elysia, t } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { bodyMatches } from "../ops/body-schema.ts";
 import { HttpError } from "../ops/errors.ts";
-import { BEARER, errorResponse, jsonResponse } from "../ops/openapi-document.ts";
+import { BEARER, errorResponse, jsonResponse } from "../ops/openapi-detail.ts";
 import { authenticate } from "../users/tokens.ts";
 import type { Outbox } from "./outbox.ts";
 import { SendRequest } from "./protocol.ts";

@@ -3,7 +3,7 @@
  * (DATABASE_URL, cluster mode). Only store adapters look inside; everything else talks to ports.
  */
 import { type Db, migrate, openDatabase } from "../db/open.ts";
-import { migratePostgres, openPostgres, type PgDb } from "../db/postgres.ts";
+import type { PgDb } from "../db/postgres.ts";
 import type { Logger } from "../ops/logger.ts";
 
 export type Storage =
@@ -24,6 +24,8 @@ export async function openStorage(
   opts: { log?: Logger } = {},
 ): Promise<Storage> {
   if (raw.DATABASE_URL) {
+    // Imported here, not at the top: a SQLite relay never loads the PostgreSQL client (postgres.ts).
+    const { migratePostgres, openPostgres } = await import("../db/postgres.ts");
     const db = openPostgres(raw.DATABASE_URL);
     try {
       await migratePostgres(db);
