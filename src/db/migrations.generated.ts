@@ -17,6 +17,9 @@ import sqlite_0005_cluster_node_id from "../../drizzle/sqlite/0005_cluster_node_
 import sqlite_0006_inbox_message_ids_in_memory from "../../drizzle/sqlite/0006_inbox_message_ids_in_memory.sql" with {
   type: "text",
 };
+import sqlite_0007_inbox_without_autoincrement from "../../drizzle/sqlite/0007_inbox_without_autoincrement.sql" with {
+  type: "text",
+};
 
 export const SQLITE_MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795466300998, sql: sqlite_0000_init },
@@ -29,6 +32,11 @@ export const SQLITE_MIGRATIONS: { tag: string; when: number; sql: string }[] = [
     tag: "0006_inbox_message_ids_in_memory",
     when: 1796298015809,
     sql: sqlite_0006_inbox_message_ids_in_memory,
+  },
+  {
+    tag: "0007_inbox_without_autoincrement",
+    when: 1796299928785,
+    sql: sqlite_0007_inbox_without_autoincrement,
   },
 ];
 

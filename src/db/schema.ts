@@ -56,7 +56,9 @@ export const sessions = sqliteTable(
 export const inbox = sqliteTable(
   "inbox",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // No AUTOINCREMENT: it rewrites sqlite_sequence on every insert (a WAL page per commit). A rowid
+    // may then be reused once the newest row is gone; lookups by rowid check the message id too.
+    id: integer("id").primaryKey(),
     userId: integer("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),

@@ -6,8 +6,11 @@
  */
 export const INBOX_SQL = {
   // --- group commit (inbox-batch-sqlite.ts) ---
-  /** A re-push's stored row (found through MessageIds): its event id names the duplicate. */
-  storedEvent: "SELECT event_id AS eventId FROM inbox WHERE id = ?",
+  /**
+   * A re-push's stored row (found through MessageIds): its event id names the duplicate. The message
+   * id is checked as well: a rowid can be reused once the newest row is gone.
+   */
+  storedEvent: "SELECT event_id AS eventId FROM inbox WHERE id = ?1 AND message_id = ?2",
   /** Dedupe marks for a whole batch: ?1 is a JSON array of `e:<event_id>` and `m:<message_id>` keys. */
   marks: "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?1))",
   /** Seqs for all of a user's messages in a batch at once. */

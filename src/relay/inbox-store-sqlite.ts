@@ -64,7 +64,8 @@ export class SqliteInboxStore implements InboxStore {
       rewrite: q.query<unknown, [number, number, string]>(
         "UPDATE inbox SET payload = ?3 WHERE user_id = ?1 AND seq = ?2",
       ),
-      // By the row MessageIds knows; the message id is checked again (a rowid can be reused).
+      // By the row MessageIds knows; the message id is checked again (a rowid can be reused once the
+      // newest row is gone).
       messageOwner: q.query<{ chatId: string; threadId: string | null }, [number, number, string]>(
         `SELECT chat_id AS chatId, json_extract(payload, '$.threadId') AS threadId
          FROM inbox WHERE id = ? AND user_id = ? AND message_id = ?`,
