@@ -29,7 +29,9 @@ local seeded = false
 -- 32 hex digits from four 28-bit draws and the counter: unique within a run, random-looking.
 local function hex_id()
   if not seeded then
-    math.randomseed(tonumber(run) % 2147483647 + (bench_thread or 0) * 7919)
+    local seed = (bench_thread or 0) * 7919
+    for i = 1, #run do seed = (seed * 31 + string.byte(run, i)) % 2147483647 end
+    math.randomseed(seed)
     seeded = true
   end
   return string.format("%07x%07x%07x%04x%07x", math.random(0, 0xfffffff), math.random(0, 0xfffffff),
