@@ -4,7 +4,7 @@
  * read still reaches its owner with a placeholder text.
  */
 
-import { jsonDepth } from "../ops/json-depth.ts";
+import { nestsDeeperThan } from "../ops/json-depth.ts";
 import type { Mention } from "../relay/protocol.ts";
 
 export interface RenderedContent {
@@ -33,7 +33,7 @@ export const MAX_CONTENT_DEPTH = 64;
 
 export function renderContent(msgType: string, raw: string, mentions: Mention[]): RenderedContent {
   // Too deep to be real: the owner still learns that something arrived, without the structure.
-  if (jsonDepth(raw, MAX_CONTENT_DEPTH) > MAX_CONTENT_DEPTH) {
+  if (nestsDeeperThan(raw, MAX_CONTENT_DEPTH)) {
     return { text: unreadableText(msgType), content: {}, atOpenIds: [] };
   }
   const parsed = parseJson(raw);

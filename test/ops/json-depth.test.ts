@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { jsonDepth, jsonDepthError, MAX_JSON_DEPTH } from "../../src/ops/json-depth.ts";
+import { jsonDepth, jsonDepthError, MAX_JSON_DEPTH, nestsDeeperThan } from "../../src/ops/json-depth.ts";
 
 describe("jsonDepth", () => {
   test("counts objects and arrays, not brackets inside strings", () => {
@@ -25,5 +25,19 @@ describe("jsonDepth", () => {
     expect(jsonDepthError("[".repeat(MAX_JSON_DEPTH + 1))).toBe(
       `JSON nests deeper than ${MAX_JSON_DEPTH} levels`,
     );
+  });
+});
+
+describe("nestsDeeperThan", () => {
+  test("few brackets: within the cap without a scan; many: the exact scan decides", () => {
+    expect(nestsDeeperThan('{"a":[1,{"b":2}]}', 2)).toBe(true);
+    expect(nestsDeeperThan('{"a":[1,{"b":2}]}', 3)).toBe(false);
+    // 70 brackets inside a string: more than the cap counted, but flat once scanned.
+    expect(nestsDeeperThan(`{"t":"${"[".repeat(70)}"}`, 64)).toBe(false);
+    // 70 siblings: many brackets, depth 2.
+    expect(nestsDeeperThan(`[${Array(70).fill("{}").join(",")}]`, 64)).toBe(false);
+    expect(nestsDeeperThan("[".repeat(65), 64)).toBe(true);
+    expect(nestsDeeperThan(`${"{".repeat(40)}${"[".repeat(25)}`, 64)).toBe(true);
+    expect(nestsDeeperThan("[".repeat(64), 64)).toBe(false);
   });
 });
