@@ -77,34 +77,25 @@ export class BotIdentityUnavailable extends HttpError {
 
 export class EventIngest {
   readonly #deps: IngestDeps;
-  readonly #received;
   readonly #botTimeoutMs: number;
   #laterQueue: Array<() => void> = [];
-  readonly #receivedSeries = new Map<string, (by?: number) => void>();
+  /** `events_received_total` by source, then by type label. */
+  readonly #countReceived: Record<EventSource, (type: string) => void>;
 
   constructor(deps: IngestDeps) {
     this.#deps = deps;
     this.#botTimeoutMs = deps.botTimeoutMs ?? 2000;
-    this.#received = deps.metrics.counter(
+    const received = deps.metrics.counter(
       "events_received_total",
       "Feishu events received, by source and type.",
     );
-  }
-
-  /** `events_received_total`, one incrementer per (source, type) kept: the label key is built once. */
-  #countReceived(source: EventSource, type: string): void {
-    const key = `${source} ${type}`;
-    let inc = this.#receivedSeries.get(key);
-    if (!inc) {
-      inc = this.#received.series({ source, type });
-      this.#receivedSeries.set(key, inc);
-    }
-    inc();
+    const bySource = (source: EventSource) => received.seriesBy((type: string) => ({ source, type }));
+    this.#countReceived = { webhook: bySource("webhook"), ws: bySource("ws") };
   }
 
   /** The URL-verification challenge is answered by the route; it is counted and logged like any event. */
   challengeAnswered(source: EventSource): void {
-    this.#countReceived(source, "url_verification");
+    this.#countReceived[source]("url_verification");
     this.#deps.log.info("feishu_event_received", {
       source,
       eventType: "url_verification",
@@ -117,7 +108,7 @@ export class EventIngest {
     event: Exclude<FeishuEvent, { kind: "challenge" }>,
     source: EventSource,
   ): Promise<IngestOutcome> {
-    this.#countReceived(source, eventTypeLabel(event.meta.eventType));
+    this.#countReceived[source](eventTypeLabel(event.meta.eventType));
     const { log } = this.#deps;
     try {
       const result = await this.#route(event);

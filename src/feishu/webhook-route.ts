@@ -30,16 +30,8 @@ export function feishuWebhookHandler(ctx: RelayContext, ingest: EventIngest): Ra
   });
   const rejected = ctx.metrics.counter("events_rejected_total", "Feishu pushes refused, by reason.");
   const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
-  // The same series the app's after-response hook would count, their label keys rendered once.
-  const answered = new Map<number, (by?: number) => void>();
-  const count = (status: number) => {
-    let inc = answered.get(status);
-    if (!inc) {
-      inc = requests.series({ method: "POST", route: WEBHOOK_PATH, status });
-      answered.set(status, inc);
-    }
-    inc();
-  };
+  // The same series the app's after-response hook would count.
+  const count = requests.seriesBy((status: number) => ({ method: "POST", route: WEBHOOK_PATH, status }));
   const log = ctx.log.child({ module: "feishu_webhook" });
   if (!verifier.encrypted && !ctx.config.FEISHU_VERIFICATION_TOKEN) {
     // Anyone who finds the URL could inject messages; say so once at start-up.

@@ -45,10 +45,18 @@ export class Counter implements Metric {
   get(labels: Labels = {}) {
     return this.#values.get(labelKey(labels)) ?? 0;
   }
-  /** An incrementer for one label set, its key rendered once (for the hot path). */
-  series(labels: Labels): (by?: number) => void {
-    const k = labelKey(labels);
-    return (by = 1) => {
+  /**
+   * For the hot path: an incrementer by a cheap key of the caller's (a status, an event type), each
+   * key's label set rendered once, on its first use.
+   */
+  seriesBy<K>(labelsOf: (key: K) => Labels): (key: K, by?: number) => void {
+    const rendered = new Map<K, string>();
+    return (key, by = 1) => {
+      let k = rendered.get(key);
+      if (k === undefined) {
+        k = labelKey(labelsOf(key));
+        rendered.set(key, k);
+      }
       this.#values.set(k, (this.#values.get(k) ?? 0) + by);
     };
   }

@@ -129,6 +129,17 @@ describe("Registry", () => {
     cpu = 2;
     expect(reg.render()).toContain("work_seconds_total 2\n");
   });
+
+  test("seriesBy counts into the same series as inc with the same labels", () => {
+    const c = new Registry().counter("hits_total", "Hits.");
+    const byStatus = c.seriesBy((status: number) => ({ route: "/x", status }));
+    byStatus(200);
+    byStatus(200, 2);
+    byStatus(401);
+    c.inc({ route: "/x", status: 200 });
+    expect(c.get({ route: "/x", status: 200 })).toBe(4);
+    expect(c.get({ status: 401, route: "/x" })).toBe(1);
+  });
 });
 
 /** Metric names in a PromQL expression: identifiers that are not functions, keywords, labels or Prometheus's own `up`. */
