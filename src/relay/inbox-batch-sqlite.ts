@@ -49,13 +49,10 @@ export class BatchWriter {
   readonly #cap: PendingCap;
   readonly #ids: MessageIds;
   /**
-   * What the transaction under way changed in the inbox's rows, for `MessageIds` once it commits:
-   * rows written (message id, rowid) and message ids whose rows the cap dropped.
+   * What memory learns once the transaction under way commits: rows written and dropped (for
+   * MessageIds), chats rows written (for #chatWrittenAt). A rolled-back savepoint cuts it back.
    */
-  #written: Array<[string, number]> = [];
-  #dropped: string[] = [];
-  /** (user, chat) pairs upserted by the transaction under way, with the time written. */
-  #chatsTouched: Array<[string, number]> = [];
+  #afterCommit: Array<() => void> = [];
   /**
    * When each (user, chat) row was last written by a committed transaction. The row only has to exist
    * (replies check it) and its last_message_at is read by nobody on the hot path, so it is refreshed
@@ -91,9 +88,7 @@ export class BatchWriter {
    * it gets its Error as result and nothing stored, and the others are stored all the same.
    */
   write(batch: BatchItem[], now: number, stored: StoredMessage[], isolated: boolean): SortedBatch {
-    this.#written = [];
-    this.#dropped = [];
-    this.#chatsTouched = [];
+    this.#afterCommit = [];
     const sorted = sortBatch(batch, this.#duplicates(batch));
     const { results } = sorted;
     if (!isolated) {
@@ -130,31 +125,23 @@ export class BatchWriter {
     return sorted;
   }
 
-  /** The transaction that ran `write` committed: MessageIds learns its rows. */
+  /** The transaction that ran `write` committed: memory learns what it wrote. */
   committed(): void {
-    for (const [messageId, rowid] of this.#written) this.#ids.add(messageId, rowid);
-    this.#ids.remove(this.#dropped);
-    for (const [key, at] of this.#chatsTouched) this.#chatWrittenAt.set(key, at);
-    this.#written = [];
-    this.#dropped = [];
-    this.#chatsTouched = [];
+    for (const learn of this.#afterCommit) learn();
+    this.#afterCommit = [];
   }
 
   /** Runs `fn` inside a savepoint; on a throw the savepoint is rolled back and the error rethrown. */
   #inSavepoint<T>(userId: number, fn: () => T): T {
     const s = this.#stmt;
-    const written = this.#written.length;
-    const dropped = this.#dropped.length;
-    const touched = this.#chatsTouched.length;
+    const learnt = this.#afterCommit.length;
     s.savepoint.run();
     try {
       const out = fn();
       s.releaseSavepoint.run();
       return out;
     } catch (err) {
-      this.#written.length = written;
-      this.#dropped.length = dropped;
-      this.#chatsTouched.length = touched;
+      this.#afterCommit.length = learnt;
       this.#cap.forget(userId);
       // SQLite may already have rolled back the whole transaction (SQLITE_FULL, IOERR, BUSY, NOMEM):
       // then there is no savepoint left, and the error fails the whole commit anyway.
@@ -184,8 +171,10 @@ export class BatchWriter {
       const { item, payload } = batch[i]!;
       const { eventId, message } = item;
       seq += 1;
-      const row = s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now);
-      this.#written.push([message.messageId, Number(row.lastInsertRowid)]);
+      const rowid = Number(
+        s.insert.run(userId, seq, eventId, message.messageId, message.chatId, payload, now).lastInsertRowid,
+      );
+      this.#afterCommit.push(() => this.#ids.add(message.messageId, rowid));
       bytes += Buffer.byteLength(payload);
       chats.set(message.chatId, message.chatType);
       stored.push({ userId, seq, message, payload, receivedAt: now });
@@ -195,9 +184,11 @@ export class BatchWriter {
       const writtenAt = this.#chatWrittenAt.get(key);
       if (writtenAt !== undefined && now - writtenAt < CHAT_TOUCH_MS && now >= writtenAt) continue;
       s.upsertChat.run(userId, chatId, chatType, now);
-      this.#chatsTouched.push([key, now]);
+      this.#afterCommit.push(() => this.#chatWrittenAt.set(key, now));
     }
-    const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now, this.#dropped);
+    const dropped: string[] = [];
+    const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now, dropped);
+    if (dropped.length > 0) this.#afterCommit.push(() => this.#ids.remove(dropped));
     // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
     settleStored(results, indexes, stored, trimmed);
     return stored;
@@ -206,7 +197,7 @@ export class BatchWriter {
   /**
    * Why each incoming message is a duplicate (the label of the dedupe metric), or undefined if new:
    * a stored message first (by whether its event id is the same), then a message mark, then an event
-   * mark. Two statements for the whole batch.
+   * mark. One statement for the batch's marks; a row read only for a message MessageIds knows.
    */
   #duplicates(batch: BatchItem[]): (eventId: string, messageId: string) => DuplicateBy | undefined {
     const stored = new Map<string, string>();
