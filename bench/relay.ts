@@ -37,6 +37,7 @@ import {
   measureLimit,
   Plugins,
   report,
+  round3,
   runWrk,
   startRelay,
 } from "./lib.ts";
@@ -60,6 +61,10 @@ const ackEvery = Number(values["ack-every"]);
 /** M2-7: the durable path at ≥ 0.6 × this machine's bare limit measured in the same run (median). */
 const GOAL_RATIO = 0.6;
 const runs = Number(values.runs);
+
+/** Less sensitive to other load on the machine than events/s: a server's own CPU per request. */
+const cpuUsPerEvent = (cores: number, requests: number) =>
+  Math.round((cores * duration * 1e6) / Math.max(1, requests));
 
 async function measureRelay(users: number) {
   const relay = await startRelay({
@@ -120,8 +125,7 @@ async function measureRelay(users: number) {
       rssMbBefore: Math.round(rssBeforeKb / 1024),
       rssMb,
       cpuDuringLoad,
-      // Less sensitive to other load on the machine than events/s: the relay's own CPU per event.
-      relayCpuUsPerEvent: Math.round((cpuDuringLoad.relayCores * duration * 1e6) / Math.max(1, r.requests)),
+      relayCpuUsPerEvent: cpuUsPerEvent(cpuDuringLoad.relayCores, r.requests),
     };
   } finally {
     await relay.stop();
@@ -149,7 +153,6 @@ const median = (xs: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const round3 = (x: number) => Number(x.toFixed(3));
 const ratioOf = (r: Round, run: RelayRun | undefined) =>
   r.limit?.rps && run ? round3(run.eventsPerSec / r.limit.rps) : null;
 const medianOf = (pick: (r: Round) => number | null | undefined) => {
@@ -164,7 +167,7 @@ const limitSummary = (l: Round["limit"]) =>
     p99Ms: l.p99Ms,
     receivedBySubscriber: l.received,
     cpuDuringLoad: l.cpuDuringLoad,
-    cpuUsPerEvent: Math.round((l.cpuDuringLoad.relayCores * duration * 1e6) / Math.max(1, l.requests)),
+    cpuUsPerEvent: cpuUsPerEvent(l.cpuDuringLoad.relayCores, l.requests),
   };
 const summary = {
   limitEventsPerSec: medianOf((r) => r.limit?.rps),
