@@ -18,6 +18,7 @@ import {
 } from "./inbox-batch.ts";
 import type { PendingCap } from "./inbox-cap-sqlite.ts";
 import type { MessageIds } from "./inbox-message-ids.ts";
+import type { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 
 /**
@@ -48,6 +49,7 @@ export class BatchWriter {
   readonly #sqlite: Database;
   readonly #cap: PendingCap;
   readonly #ids: MessageIds;
+  readonly #marks: SeenMarks;
   /**
    * What memory learns once the transaction under way commits: rows written and dropped (for
    * MessageIds), chats rows written (for #chatWrittenAt). A rolled-back savepoint cuts it back.
@@ -61,10 +63,11 @@ export class BatchWriter {
   readonly #chatWrittenAt = new Map<string, number>();
   readonly #stmt;
 
-  constructor(sqlite: Database, cap: PendingCap, ids: MessageIds) {
+  constructor(sqlite: Database, cap: PendingCap, ids: MessageIds, marks: SeenMarks) {
     this.#sqlite = sqlite;
     this.#cap = cap;
     this.#ids = ids;
+    this.#marks = marks;
     const q = sqlite;
     this.#stmt = {
       // A stored message is its own dedupe mark (found through MessageIds); a hit (a re-push) reads
@@ -188,7 +191,12 @@ export class BatchWriter {
     }
     const dropped: string[] = [];
     const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now, dropped);
-    if (dropped.length > 0) this.#afterCommit.push(() => this.#ids.remove(dropped));
+    if (dropped.length > 0) {
+      // The cap left a mark per dropped message (so a re-push does not bring it back): known at once,
+      // since a mark that rolls back only costs a lookup.
+      for (const id of dropped) this.#marks.add(`m:${id}`);
+      this.#afterCommit.push(() => this.#ids.remove(dropped));
+    }
     // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
     settleStored(results, indexes, stored, trimmed);
     return stored;
@@ -197,12 +205,18 @@ export class BatchWriter {
   /**
    * Why each incoming message is a duplicate (the label of the dedupe metric), or undefined if new:
    * a stored message first (by whether its event id is the same), then a message mark, then an event
-   * mark. One statement for the batch's marks; a row read only for a message MessageIds knows.
+   * mark. A row read only for a message MessageIds knows; one statement for the keys SeenMarks says
+   * may be marked, and none at all when it rules them all out (the usual batch).
    */
   #duplicates(batch: BatchItem[]): (eventId: string, messageId: string) => DuplicateBy | undefined {
     const stored = new Map<string, string>();
+    const keys: string[] = [];
     for (const { item } of batch) {
       const messageId = item.message.messageId;
+      const byEvent = `e:${item.eventId}`;
+      const byMessage = `m:${messageId}`;
+      if (this.#marks.mayHave(byEvent)) keys.push(byEvent);
+      if (this.#marks.mayHave(byMessage)) keys.push(byMessage);
       const rowid = this.#ids.rowOf(messageId);
       if (rowid === undefined) continue;
       const row = this.#stmt.storedEvent.get(rowid, messageId);
@@ -210,8 +224,10 @@ export class BatchWriter {
       if (row) stored.set(messageId, row.eventId);
       else this.#ids.remove([messageId]);
     }
-    const keys = batch.flatMap((b) => [`e:${b.item.eventId}`, `m:${b.item.message.messageId}`]);
-    const marks = new Set(this.#stmt.marks.all(JSON.stringify(keys)).map((r) => r.key));
+    const marks =
+      keys.length === 0
+        ? new Set<string>()
+        : new Set(this.#stmt.marks.all(JSON.stringify(keys)).map((r) => r.key));
     return (eventId, messageId) => {
       const storedEvent = stored.get(messageId);
       if (storedEvent !== undefined) return storedEvent === eventId ? "event_id" : "message_id";

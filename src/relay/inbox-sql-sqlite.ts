@@ -31,11 +31,15 @@ export const INBOX_SQL = {
   /** Acked messages older than the cut-off, by the received_at index; their ids leave MessageIds. */
   pruneAcked: `DELETE FROM inbox WHERE received_at <= ?
     AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId`,
+  /** Dedupe marks past the window, by the seen_at index; their keys leave SeenMarks. */
+  pruneSeen: "DELETE FROM seen_events WHERE seen_at <= ? RETURNING key",
   /** Once at start: the whole table, for MessageIds. */
   messageIds: "SELECT message_id AS messageId, id FROM inbox",
+  /** Once at start: every dedupe mark, for SeenMarks. */
+  markKeys: "SELECT key FROM seen_events",
 } as const;
 
 export type InboxStatement = keyof typeof INBOX_SQL;
 
 /** Statements that read every row on purpose; every other one must search by an index. */
-export const FULL_SCANS: ReadonlySet<InboxStatement> = new Set(["messageIds"]);
+export const FULL_SCANS: ReadonlySet<InboxStatement> = new Set(["messageIds", "markKeys"]);

@@ -11,6 +11,7 @@ import type { BatchItem } from "./inbox-batch.ts";
 import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
 import { MessageIds } from "./inbox-message-ids.ts";
+import { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
 
@@ -30,6 +31,7 @@ export class SqliteInboxStore implements InboxStore {
   readonly #batch: BatchWriter;
   readonly #walSync: WalSync;
   readonly #ids: MessageIds;
+  readonly #marks: SeenMarks;
   readonly #stmt;
 
   constructor(db: Db, opts: InboxStoreOptions) {
@@ -37,7 +39,8 @@ export class SqliteInboxStore implements InboxStore {
     this.#sqlite = q;
     this.#cap = new PendingCap(q, { maxPending: opts.maxPending, maxPendingBytes: opts.maxPendingBytes });
     this.#ids = MessageIds.from(q.query<{ messageId: string; id: number }, []>(INBOX_SQL.messageIds).all());
-    this.#batch = new BatchWriter(q, this.#cap, this.#ids);
+    this.#marks = SeenMarks.from(q.query<{ key: string }, []>(INBOX_SQL.markKeys).iterate());
+    this.#batch = new BatchWriter(q, this.#cap, this.#ids, this.#marks);
     this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
     // The connection's own level (FULL in production), restored after each relaxed commit.
     const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
@@ -54,7 +57,7 @@ export class SqliteInboxStore implements InboxStore {
       ackedSeq: q.query<{ acked: number }, [number]>(INBOX_SQL.ackedSeq),
       ackUser: q.query<{ acked: number }, [number, number]>(INBOX_SQL.ackUser),
       pruneAcked: q.query<{ messageId: string }, [number]>(INBOX_SQL.pruneAcked),
-      pruneSeen: q.query("DELETE FROM seen_events WHERE seen_at <= ?"),
+      pruneSeen: q.query<{ key: string }, [number]>(INBOX_SQL.pruneSeen),
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
       ),
@@ -157,11 +160,13 @@ export class SqliteInboxStore implements InboxStore {
 
   async markSeen(key: string, now: number): Promise<boolean> {
     // A lost mark only means a re-push is looked at again (it stores nothing either way): no fsync.
-    return this.#relaxed(() => this.#stmt.markSeen.run(key, now).changes > 0);
+    const added = this.#relaxed(() => this.#stmt.markSeen.run(key, now).changes > 0);
+    if (added) this.#marks.add(key);
+    return added;
   }
 
   async isSeen(key: string): Promise<boolean> {
-    return this.#stmt.isSeen.get(key) !== null;
+    return this.#marks.mayHave(key) && this.#stmt.isSeen.get(key) !== null;
   }
 
   async chatAllowed(userId: number, chatId: string): Promise<boolean> {
@@ -197,7 +202,9 @@ export class SqliteInboxStore implements InboxStore {
   async prune(messagesUpTo: number, marksUpTo: number) {
     const pruned = this.#stmt.pruneAcked.all(messagesUpTo);
     this.#ids.remove(pruned.map((r) => r.messageId));
-    return { messages: pruned.length, marks: this.#stmt.pruneSeen.run(marksUpTo).changes };
+    const marks = this.#stmt.pruneSeen.all(marksUpTo).map((r) => r.key);
+    this.#marks.remove(marks);
+    return { messages: pruned.length, marks: marks.length };
   }
 
   backlog(): Backlog {

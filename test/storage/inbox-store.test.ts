@@ -337,6 +337,20 @@ eachDialect("inbox store", (dialect) => {
     expect(seqsOf((await commit(store, [msg(1, "om_pruned")])).results)).toEqual([3]);
   });
 
+  test("a mark written before a restart still makes a duplicate after it; once pruned the event is new", async () => {
+    expect(await store.markSeen("e:e_marked", now)).toBe(true);
+    const at = now;
+    await store.close();
+    store = createInboxStore(storage, LIMITS);
+    expect(await store.isSeen("e:e_marked")).toBe(true);
+    const again = await commit(store, [item(1, "e_marked", textMessage("om_m")), msg(1, "om_n")]);
+    expect(seqsOf(again.results)).toEqual(["duplicate", 1]);
+    expect(again.duplicates).toEqual({ event_id: 1, message_id: 0 });
+    expect(await store.prune(at, at)).toEqual({ messages: 0, marks: 1 });
+    expect(await store.isSeen("e:e_marked")).toBe(false);
+    expect(seqsOf((await commit(store, [item(1, "e_marked", textMessage("om_m"))])).results)).toEqual([2]);
+  });
+
   test("rows deleted behind the store's back (a user deleted) are neither duplicates nor found", async () => {
     await commit(store, [msg(2, "om_gone")]);
     expect(await store.payloadOf(2, "om_gone")).toBeDefined();
