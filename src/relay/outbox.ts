@@ -94,6 +94,14 @@ export class Outbox {
   readonly #queued = new Map<number, number>();
   /** Per user: attempts running now. */
   readonly #running = new Map<number, number>();
+  /**
+   * Cluster mode: per user, the last submit or start whose store round trips are under way; the next
+   * one waits for it. SQLite answers synchronously, so one user's sends are stored, claimed and
+   * started in the order they came; on PostgreSQL each step is a round trip that may overtake
+   * another's, and "one user's sends keep their order" (docs/protocol.md) needs them taken one at a
+   * time, up to each attempt's start (the attempts themselves still run side by side).
+   */
+  readonly #turns = new Map<number, Promise<unknown>>();
   /** Rows this process is attempting now (their leases are renewed in cluster mode). */
   readonly #attempting = new Set<number>();
   #renewedAt = 0;
@@ -152,26 +160,68 @@ export class Outbox {
     uuid = req.uuid ?? randomUUID(),
     hooks?: SubmitHooks,
   ): Promise<SendOutcome> {
+    // Only the steps up to the attempt's start are taken in turn; the outcome is awaited outside.
+    const { outcome } = await this.#inTurn(userId, () =>
+      this.#admitAndStart(userId, target, req, uuid, hooks),
+    );
+    return outcome;
+  }
+
+  /**
+   * Runs `steps` after the user's earlier submits and starts have run theirs (cluster mode; see
+   * #turns). SQLite needs no turns: its store answers synchronously.
+   */
+  #inTurn<T>(userId: number, steps: () => Promise<T>): Promise<T> {
+    if (!this.#q.shared) return steps();
+    const mine = (this.#turns.get(userId) ?? Promise.resolve()).then(steps);
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#turns.set(userId, settled);
+    settled.then(() => {
+      if (this.#turns.get(userId) === settled) this.#turns.delete(userId);
+    });
+    return mine;
+  }
+
+  /**
+   * A submit's steps: a known uuid's outcome, admission, the queued cap, the insert, and the attempt's
+   * start when a slot is free. Resolves once that is done, with the outcome still to come (boxed, so
+   * that awaiting this does not wait for the send).
+   */
+  async #admitAndStart(
+    userId: number,
+    target: DeliveryTarget,
+    req: SendRequest,
+    uuid: string,
+    hooks: SubmitHooks | undefined,
+  ): Promise<{ outcome: Promise<SendOutcome> }> {
     await this.#ready;
     const existing = await this.#q.byUuid(userId, uuid);
-    if (existing) return this.#outcomeOf(existing, hooks);
+    if (existing) return { outcome: this.#outcomeOf(existing, hooks) };
     const refused = await this.#o.admit?.(userId, req);
     if (refused) {
       this.#m.sends.inc({ outcome: "refused" });
-      return { ok: false, ...refused, retryable: false };
+      return { outcome: Promise.resolve({ ok: false, ...refused, retryable: false }) };
     }
     // SQLite: checked and counted in one turn, before the insert, so racing submits see each other.
     // Cluster: other nodes add rows too, so the table is read each time (the cap is a fairness
     // bound; racing nodes may pass it by a send or two).
     if (!this.#q.shared) await this.#loadQueued(userId);
     const queued = this.#q.shared ? (await this.#q.queuedOf(userId)).n : (this.#queued.get(userId) ?? 0);
-    if (queued >= this.#o.maxQueuedPerUser) return this.#rateLimited(userId);
+    if (queued >= this.#o.maxQueuedPerUser) return { outcome: this.#rateLimited(userId) };
     this.#countQueued(userId, 1);
     const now = this.#o.now();
     const stored: Stored = { target, req: { ...req, uuid } };
     // Past the user's concurrency the send waits in the database; the next finished attempt starts it.
     // The slot is held across the insert, so two submits racing cannot both take the last one.
-    const status = (this.#running.get(userId) ?? 0) < this.#o.concurrencyPerUser ? "sending" : "pending";
+    // Cluster: always stored waiting, then claimed oldest first in this user's turn, so a send never
+    // starts ahead of an older one that waited for a slot which freed meanwhile (one claim more).
+    const status =
+      !this.#q.shared && (this.#running.get(userId) ?? 0) < this.#o.concurrencyPerUser
+        ? "sending"
+        : "pending";
     if (status === "sending") this.#hold(userId, 1);
     let row: Row | undefined;
     try {
@@ -195,11 +245,16 @@ export class Outbox {
       // The same uuid was submitted meanwhile (here or on another node): that one's outcome counts.
       const raced = await this.#q.byUuid(userId, uuid);
       if (!raced) throw new Error("outbox insert returned nothing");
-      return this.#outcomeOf(raced, hooks);
+      return { outcome: this.#outcomeOf(raced, hooks) };
     }
     const outcome = this.#waiters.wait(row.id, hooks);
     if (status === "sending") void this.#start(row);
-    return outcome;
+    else if (this.#q.shared) {
+      this.#startDue(userId).catch((err) =>
+        this.#o.log.error("outbox_start_failed", { userId, err: err as Error }),
+      );
+    }
+    return { outcome };
   }
 
   /** Moves `n` of the user's attempt slots (a reservation across an await). */
@@ -294,7 +349,11 @@ export class Outbox {
   }
 
   /** Starts the user's due sends, oldest first, as far as its concurrency allows. */
-  async #startDue(userId: number): Promise<Promise<void>[]> {
+  #startDue(userId: number): Promise<Promise<void>[]> {
+    return this.#inTurn(userId, () => this.#claimAndStart(userId));
+  }
+
+  async #claimAndStart(userId: number): Promise<Promise<void>[]> {
     const free = this.#o.concurrencyPerUser - (this.#running.get(userId) ?? 0);
     if (free <= 0) return [];
     // The free slots are held while the claim runs, so a concurrent start cannot take them too.

@@ -69,12 +69,9 @@ describe("sends through the relay to Feishu", () => {
     await c.next(isType("hello"));
     c.send({ type: "send", id: "u1", text: "once", uuid: "delivery-42" });
     c.send({ type: "send", id: "u2", text: "once", uuid: "delivery-42" });
-    // Both answers, in whichever order they come: on PostgreSQL the second submit of the uuid may be
-    // answered first (the same gap of cluster mode as in the streaming test).
-    const either = (f: Record<string, unknown>) => f.id === "u1" || f.id === "u2";
-    const answers = [await c.next(either), await c.next(either)];
-    const a = answers.find((f) => f.id === "u1")!;
-    const b = answers.find((f) => f.id === "u2")!;
+    // In order: the second submit of the uuid waits for the first's outcome (on PostgreSQL too).
+    const a = await c.next((f) => f.id === "u1");
+    const b = await c.next((f) => f.id === "u2");
     expect(a.messageId).toBe(b.messageId);
     expect(fake.sent.filter((m) => m.messageId === a.messageId)).toHaveLength(1);
     c.close();

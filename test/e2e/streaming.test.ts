@@ -151,14 +151,8 @@ describe("streaming cards", () => {
       text: "**md**",
       streamId: `${replyTo}:9`,
     });
-    // Both answers, in whichever order they come: on PostgreSQL two sends submitted back to back are
-    // stored by separate round trips and may start in either order (a known gap of cluster mode).
-    const answers = [
-      await c.next((f) => f.id === "p1" || f.id === "p2"),
-      await c.next((f) => f.id === "p1" || f.id === "p2"),
-    ];
-    const a = answers.find((f) => f.id === "p1")!;
-    const b = answers.find((f) => f.id === "p2")!;
+    // In order: one user's sends keep their order, on PostgreSQL too (outbox.ts, #turns).
+    const [a, b] = [await c.next((f) => f.id === "p1"), await c.next((f) => f.id === "p2")];
     expect(a.type).toBe("sent");
     expect(b.type).toBe("sent");
     expect(fake.sent.find((m) => m.messageId === a.messageId)).toMatchObject({

@@ -52,6 +52,29 @@ describe.if(await postgresReachable())("outbox across nodes [postgres]", () => {
     return { outbox, lines };
   }
 
+  test("one user's sends submitted back to back start in their order, still four at a time", async () => {
+    const started: string[] = [];
+    const gate = Promise.withResolvers<void>();
+    const port: SendPort = async (_t, req) => {
+      started.push(req.text!);
+      await gate.promise;
+      return [`om_${req.text}`];
+    };
+    const a = node(0, port, { concurrencyPerUser: 4 });
+    const texts = Array.from({ length: 8 }, (_, i) => `m${i}`);
+    // Each submit's store steps are round trips that could overtake one another.
+    const outcomes = texts.map((text) => a.outbox.submit(user, target, { text, msgType: "text" }));
+    await until(() => started.length === 4);
+    expect(started).toEqual(texts.slice(0, 4));
+    gate.resolve();
+    for (let round = 0; round < 500 && started.length < 8; round++) {
+      await a.outbox.runDue();
+      await Bun.sleep(5);
+    }
+    expect(started).toEqual(texts);
+    expect((await Promise.all(outcomes)).every((o) => o.ok)).toBe(true);
+  });
+
   test("both nodes scanning the same due sends: each is sent once", async () => {
     const sent: string[] = [];
     const port: SendPort = async (_t, req) => {
