@@ -477,6 +477,13 @@ export function dist(values: ArrayLike<number>): Dist {
 
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // wrk.
 

@@ -35,6 +35,7 @@ import {
   createUsers,
   dist,
   measureLimit,
+  median,
   Plugins,
   report,
   round3,
@@ -148,11 +149,6 @@ for (let i = 0; i < runs; i++) {
   const many = spread > 1 ? await measureRelay(spread) : undefined;
   rounds.push({ limit, one, ...(many ? { many } : {}) });
 }
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const ratioOf = (r: Round, run: RelayRun | undefined) =>
   r.limit?.rps && run ? round3(run.eventsPerSec / r.limit.rps) : null;
 const medianOf = (pick: (r: Round) => number | null | undefined) => {
