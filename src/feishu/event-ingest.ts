@@ -133,8 +133,12 @@ export class EventIngest {
     if (event.kind === "membership") return { outcome: await this.#membership(event.meta, event.membership) };
     const { message, meta } = event;
     if (event.senderType !== "user") return { outcome: await this.#markSeen(meta, "from_bot") };
-    const inbound = toInbound(message, await this.#botOpenId(message));
-    const user = await this.#deps.userByOpenId(message.sender.openId);
+    // Awaited only when there is something to wait for: most messages mention nobody, and SQLite
+    // answers the user lookup synchronously (a promise turn less each, on the hot path).
+    const mentions = message.mentions.length > 0 || message.atOpenIds.length > 0;
+    const inbound = toInbound(message, mentions ? await this.#botOpenId(message) : undefined);
+    const found = this.#deps.userByOpenId(message.sender.openId);
+    const user = found instanceof Promise ? await found : found;
     const groups = this.#deps.groups;
     const binding = inbound.chatType === "group" ? await groups?.binding(message.chatId) : undefined;
     const route = routeMessage(inbound, binding, user, groups !== undefined);
@@ -217,11 +221,11 @@ export class EventIngest {
   }
 
   /**
-   * Only a message with mentions needs the bot's open_id. A group message must know it (else 503 and
-   * Feishu re-pushes); a direct message counts anyway, so there an unknown bot just means "not mentioned".
+   * Asked only for a message with mentions: only those need the bot's open_id. A group message must
+   * know it (else 503 and Feishu re-pushes); a direct message counts anyway, so there an unknown bot
+   * just means "not mentioned".
    */
   async #botOpenId(message: ParsedMessage): Promise<string | undefined> {
-    if (message.mentions.length === 0 && message.atOpenIds.length === 0) return undefined;
     try {
       return await withTimeout(this.#deps.bot.openId(), this.#botTimeoutMs);
     } catch (err) {

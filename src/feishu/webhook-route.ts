@@ -9,7 +9,7 @@
  */
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
-import { checkDeclaredLength, parseJsonText, readCappedText, tooLarge } from "../ops/body.ts";
+import { checkDeclaredLength, MAX_BODY_BYTES, parseJsonText, readCappedText, tooLarge } from "../ops/body.ts";
 import { errorResponse, HttpError } from "../ops/errors.ts";
 import { jsonDepthError } from "../ops/json-depth.ts";
 import { type RawRoute, withRawRoutes } from "../ops/raw-route.ts";
@@ -51,9 +51,10 @@ export function feishuWebhookHandler(ctx: RelayContext, ingest: EventIngest): Ra
   };
 
   async function answer(request: Request): Promise<Response> {
-    const tooBig = checkDeclaredLength(request);
+    const declared = request.headers.get("content-length");
+    const tooBig = checkDeclaredLength(request, declared);
     if (tooBig) return refuse(request, tooBig.status, tooBig.code, tooBig.message);
-    const text = await readCappedText(request);
+    const text = await readCappedText(request, MAX_BODY_BYTES, declared);
     if (text === undefined) {
       const err = tooLarge();
       return refuse(request, err.status, err.code, err.message);
@@ -77,23 +78,22 @@ export function feishuWebhookHandler(ctx: RelayContext, ingest: EventIngest): Ra
     return new Response(SUCCESS, { headers: JSON_HEADERS });
   }
 
+  /** Not stored (or not known to be durable): Feishu pushes it again later. */
+  function failed(err: unknown): Response {
+    if (err instanceof HttpError) {
+      count(err.status);
+      return errorResponse(err.status, err.code, err.message, err.headers);
+    }
+    log.error("http_error", { path: WEBHOOK_PATH, err: err as Error });
+    count(500);
+    return errorResponse(500, "internal_error", "internal error");
+  }
+
   return {
     method: "POST",
     path: WEBHOOK_PATH,
-    async handle(request) {
-      try {
-        return await answer(request);
-      } catch (err) {
-        // Not stored (or not known to be durable): Feishu pushes it again later.
-        if (err instanceof HttpError) {
-          count(err.status);
-          return errorResponse(err.status, err.code, err.message, err.headers);
-        }
-        log.error("http_error", { path: WEBHOOK_PATH, err: err as Error });
-        count(500);
-        return errorResponse(500, "internal_error", "internal error");
-      }
-    },
+    // No async wrapper of its own: one promise less per request on the hot path.
+    handle: (request) => answer(request).catch(failed),
   };
 }
 

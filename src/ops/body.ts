@@ -32,10 +32,15 @@ export function streamsOwnBody(request: Request): boolean {
 /** What the parser hands a route that reads its own body: the stream is left unread. */
 export const STREAMED_BODY = Object.freeze({ streamed: true });
 
-/** Rejects by Content-Length before reading anything. */
-export function checkDeclaredLength(request: Request): HttpError | undefined {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  return declared > MAX_BODY_BYTES && !streamsOwnBody(request) ? tooLarge() : undefined;
+/**
+ * Rejects by Content-Length before reading anything. `declared` is the header's value when the caller
+ * has read it already (the webhook reads it once for this and for `readCappedText`).
+ */
+export function checkDeclaredLength(
+  request: Request,
+  declared = request.headers.get("content-length"),
+): HttpError | undefined {
+  return Number(declared ?? 0) > MAX_BODY_BYTES && !streamsOwnBody(request) ? tooLarge() : undefined;
 }
 
 /**
@@ -74,8 +79,11 @@ async function readStreamCapped(request: Request, cap: number): Promise<Uint8Arr
  * (checkDeclaredLength refused larger ones) bounds what the server reads, so Bun reads and decodes it
  * in one native call, a few µs cheaper than the stream loop on the webhook path.
  */
-export async function readCappedText(request: Request, cap = MAX_BODY_BYTES): Promise<string | undefined> {
-  const declared = request.headers.get("content-length");
+export async function readCappedText(
+  request: Request,
+  cap = MAX_BODY_BYTES,
+  declared = request.headers.get("content-length"),
+): Promise<string | undefined> {
   if (declared !== null && Number(declared) <= cap) {
     const text = await request.text();
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long text needs its bytes counted.
