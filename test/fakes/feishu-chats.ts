@@ -41,9 +41,8 @@ export class ChatsApi {
     this.left.add(chatId);
   }
 
-  /** GET …/chats/:id (token already checked). */
+  /** GET …/chats/:id (token already checked); the router notes the lookup in `lookups` as it arrives. */
   handle(chatId: string): Reply {
-    this.lookups.push(chatId);
     const chat = this.chats.get(chatId);
     if (!chat) return feishuError(400, 232006, "invalid chat_id");
     if (this.left.has(chatId))

@@ -171,9 +171,8 @@ export class MessagesApi {
     this.groupMessagesDenied = denied;
   }
 
-  /** GET …/messages/:id (token already checked). */
+  /** GET …/messages/:id (token already checked); the router notes the lookup in `lookups` as it arrives. */
   handle(messageId: string): Reply {
-    this.lookups.push(messageId);
     if (this.recalled.has(messageId)) return feishuError(400, 230110, "The message has been deleted.");
     const found = this.messages.get(messageId)?.item ?? this.fromSent(messageId);
     if (!found) {

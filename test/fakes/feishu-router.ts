@@ -108,6 +108,7 @@ export function createFetchHandler(deps: RouterDeps) {
     }
     const read = req.method === "GET" ? readRoute(deps, url.pathname) : undefined;
     if (read) {
+      read.asked();
       // Reads have their own delay (a slow lookup) on top of the "all" switches.
       const delayMs = deps.switches.takeDelay(false) + read.delayMs;
       if (delayMs > 0) await Bun.sleep(delayMs);
@@ -135,17 +136,26 @@ export function createFetchHandler(deps: RouterDeps) {
   };
 }
 
-/** GET a message or a chat (M2-4), when the path names one. */
-function readRoute(deps: RouterDeps, path: string): { delayMs: number; handle: () => Reply } | undefined {
+/**
+ * GET a message or a chat (M2-4), when the path names one. `asked` notes the lookup when the request
+ * arrives, not after a delay: a slow answer to a test's relay must not land in the next test's
+ * `lookups` after `reset()`.
+ */
+function readRoute(
+  deps: RouterDeps,
+  path: string,
+): { delayMs: number; asked: () => void; handle: () => Reply } | undefined {
   const message = deps.messages && MESSAGE_GET_RE.exec(path);
   if (message && deps.messages) {
     const api = deps.messages;
-    return { delayMs: api.delayMs, handle: () => api.handle(decodeURIComponent(message[1]!)) };
+    const id = decodeURIComponent(message[1]!);
+    return { delayMs: api.delayMs, asked: () => api.lookups.push(id), handle: () => api.handle(id) };
   }
   const chat = deps.chats && CHAT_GET_RE.exec(path);
   if (chat && deps.chats) {
     const api = deps.chats;
-    return { delayMs: api.delayMs, handle: () => api.handle(decodeURIComponent(chat[1]!)) };
+    const id = decodeURIComponent(chat[1]!);
+    return { delayMs: api.delayMs, asked: () => api.lookups.push(id), handle: () => api.handle(id) };
   }
   return undefined;
 }
