@@ -29,9 +29,11 @@ describe("messages dropped over the offline cap", () => {
     });
     const { user } = await relay.user(ALICE, "Alice");
     // Eight queued messages of ~120 kB stored payload each (the text is stored twice: text and content).
+    // The sender is named, so no name lookup holds them back from the read below (M2-4 context).
     const queued = [];
     const text = "q".repeat(60_000);
-    for (let i = 0; i < 8; i++) queued.push(await relay.store(user.id, { text, content: { text } }));
+    const sender = { openId: ALICE, name: "Alice" };
+    for (let i = 0; i < 8; i++) queued.push(await relay.store(user.id, { text, content: { text }, sender }));
     const oldest = (await relay.ctx.inbox.pending(user.id))[0]!.receivedAt;
     const webhook = `${relay.http}/api/feishu/webhook`;
 
