@@ -6,6 +6,7 @@
  * users/onboarding.ts; this sends them, off the answer's path.
  */
 import type { RelayContext } from "../context.ts";
+import { KeyedTurns } from "../ops/keyed-turns.ts";
 import type { Logger } from "../ops/logger.ts";
 import {
   offlineNoticeText,
@@ -43,7 +44,7 @@ export interface NoticeDeps extends Pick<RelayContext, "kv" | "now" | "hub"> {
 
 export function ingestNotices(deps: NoticeDeps): IngestNotices & { idle(): Promise<void> } {
   const tallies = new Map<number, DropTally>();
-  const chains = new Map<number, Promise<void>>();
+  const turns = new KeyedTurns<number>();
   const decideDrop = async ({ userId, openId, dropped, oldestReceivedAt }: DroppedOverCap, now: number) => {
     const tally = tallies.get(userId);
     const total = {
@@ -107,15 +108,11 @@ export function ingestNotices(deps: NoticeDeps): IngestNotices & { idle(): Promi
       // must not be counted into a DM whose decision was made before it arrived.
       const { userId } = drop;
       const at = deps.now();
-      const next = (chains.get(userId) ?? Promise.resolve()).then(() => decideDrop(drop, at));
-      chains.set(userId, next);
-      next.finally(() => {
-        if (chains.get(userId) === next) chains.delete(userId);
-      });
+      turns
+        .run(userId, () => decideDrop(drop, at))
+        .catch((err: Error) => deps.log.warn("feishu_notice_failed", { kind: "dropped", userId, err }));
     },
-    async idle() {
-      while (chains.size) await Promise.all(chains.values());
-    },
+    idle: () => turns.idle(),
   };
 }
 

@@ -71,7 +71,7 @@ export class BatchWriter {
     const q = sqlite;
     this.#stmt = {
       // A stored message is its own dedupe mark (found through MessageIds); a hit (a re-push) reads
-      // its row for the event id. Marks: one lookup per batch.
+      // its row for the event id. Marks: at most one lookup per batch (SeenMarks rules most out).
       storedEvent: q.query<{ eventId: string }, [number, string]>(INBOX_SQL.storedEvent),
       marks: q.query<{ key: string }, [string]>(INBOX_SQL.marks),
       takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(INBOX_SQL.takeSeqs),

@@ -17,6 +17,7 @@
  * Per-user concurrency is counted per node; the queued cap reads the table.
  */
 import { randomUUID } from "node:crypto";
+import { KeyedTurns } from "../ops/keyed-turns.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import type { Awaitable } from "../storage/storage.ts";
@@ -101,7 +102,7 @@ export class Outbox {
    * another's, and "one user's sends keep their order" (docs/protocol.md) needs them taken one at a
    * time, up to each attempt's start (the attempts themselves still run side by side).
    */
-  readonly #turns = new Map<number, Promise<unknown>>();
+  readonly #turns = new KeyedTurns<number>();
   /** Rows this process is attempting now (their leases are renewed in cluster mode). */
   readonly #attempting = new Set<number>();
   #renewedAt = 0;
@@ -172,17 +173,7 @@ export class Outbox {
    * #turns). SQLite needs no turns: its store answers synchronously.
    */
   #inTurn<T>(userId: number, steps: () => Promise<T>): Promise<T> {
-    if (!this.#q.shared) return steps();
-    const mine = (this.#turns.get(userId) ?? Promise.resolve()).then(steps);
-    const settled = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#turns.set(userId, settled);
-    settled.then(() => {
-      if (this.#turns.get(userId) === settled) this.#turns.delete(userId);
-    });
-    return mine;
+    return this.#q.shared ? this.#turns.run(userId, steps) : steps();
   }
 
   /**
