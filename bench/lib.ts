@@ -17,6 +17,11 @@ export const ROOT = join(import.meta.dir, "..");
  * of one change without touching src/).
  */
 export const RELAY_ROOT = process.env.BENCH_RELAY_ROOT || ROOT;
+/**
+ * BENCH_RELAY_ENV='{"BUN_JSC_logGC":"1"}': extra environment for the relay process, for experiments
+ * (JSC options, a patched tree's knobs). Otherwise the relay starts with a clean environment.
+ */
+const RELAY_EXTRA_ENV: Record<string, string> = JSON.parse(process.env.BENCH_RELAY_ENV || "{}");
 export const LIMIT_DIR = join(ROOT, "../shared/bench-limit");
 export const ADMIN_TOKEN = "bench-admin-token-0123456789";
 /** Marker in bench message texts, followed by the send time in µs since the epoch (wall clock). */
@@ -100,6 +105,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayProcess>
       ADMIN_TOKEN,
       LOG_LEVEL: "warn",
       ...opts.env,
+      ...RELAY_EXTRA_ENV,
     },
     stdout: "ignore",
     stderr: "inherit",

@@ -444,6 +444,9 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       if (!conn) return;
       conn.markClosed();
       hub.unregister(conn);
+      // Its last acks are written now rather than after ACK_FLUSH_MS: the plugin may reconnect to
+      // another node of a cluster at once, which must resume after them.
+      ctx.inbox.flushAcksInBackground();
       sessions.closed(conn.sessionId, conn.user.id, code);
       log.info("plugin_disconnected", { userId: conn.user.id, sessionId: conn.sessionId, code });
     },

@@ -5,7 +5,7 @@ import { migrate, openDatabase } from "../../src/db/open.ts";
 import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
+import { ACK_FLUSH_MS, DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
@@ -22,6 +22,7 @@ function setup(maxPending = 10_000) {
   const inbox = sqliteInbox(db, { now: () => now, log, metrics, maxPending });
   return {
     inbox,
+    dir,
     lines,
     metrics,
     advance: (ms: number) => (now += ms),
@@ -135,9 +136,43 @@ describe("inbox", () => {
     s.inbox.ack(1, 1);
     s.inbox.ack(1, 3);
     s.inbox.ack(1, 2);
-    await new Promise((r) => setImmediate(r));
     expect(await s.inbox.ackedSeq(1)).toBe(3);
     expect(s.metrics.render()).toContain("inbox_acks_total 1");
+    s.close();
+  });
+
+  test("acks spread over several turns gather for ACK_FLUSH_MS, then one transaction writes them", async () => {
+    const s = setup();
+    for (let i = 1; i <= 4; i++)
+      await s.inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    const started = performance.now();
+    for (const seq of [1, 2, 3]) {
+      s.inbox.ack(1, seq);
+      await Bun.sleep(1); // separate turns, a few ms apart
+    }
+    // Within the window (unless this machine stalled past it): nothing written yet, as the store,
+    // read directly without the inbox's flush-first, shows.
+    const inWindow = performance.now() - started < ACK_FLUSH_MS;
+    if (inWindow) expect(await s.inbox.store.ackedSeq(1)).toBe(0);
+    // Bounded wait for the timer; once it fired, one transaction wrote all three.
+    for (let i = 0; i < 200 && (await s.inbox.store.ackedSeq(1)) < 3; i++) await Bun.sleep(ACK_FLUSH_MS);
+    expect(await s.inbox.store.ackedSeq(1)).toBe(3);
+    if (inWindow) expect(s.metrics.render()).toContain("inbox_acks_total 1");
+    s.close();
+  });
+
+  test("a read of acked state writes the gathering acks first; close() writes them too", async () => {
+    const s = setup();
+    const inbox = s.inbox;
+    for (let i = 1; i <= 3; i++) await inbox.accept({ userId: 1, eventId: `e${i}`, message: msg(`om_${i}`) });
+    inbox.ack(1, 2);
+    expect((await inbox.pending(1)).map((m) => m.seq)).toEqual([3]);
+    expect(await inbox.store.ackedSeq(1)).toBe(2);
+    inbox.ack(1, 3);
+    await inbox.close();
+    const reopened = openDatabase(join(s.dir, "i.db"));
+    expect(reopened.$client.query("SELECT acked_seq AS a FROM users WHERE id = 1").get()).toEqual({ a: 3 });
+    reopened.$client.close();
     s.close();
   });
 
