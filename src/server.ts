@@ -57,6 +57,8 @@ export interface RelayDeps {
   log?: Logger;
   /** M2-3: the final's card markdown and chunker, the typing hook (wired at merge time). */
   streams?: StreamExtras;
+  /** How long acks gather before one write (default ACK_FLUSH_MS); tests lengthen it. */
+  ackFlushMs?: number;
 }
 
 export interface Relay {
@@ -140,6 +142,7 @@ async function assemble(storage: Storage, raw: Raw, deps: RelayDeps): Promise<Re
     log,
     metrics,
     onCommit: checkpointer && (() => checkpointer.ensureStarted()),
+    ...(deps.ackFlushMs !== undefined ? { ackFlushMs: deps.ackFlushMs } : {}),
   });
   // The live plugin connections of this node; the gateway registers sockets in it.
   const hub = new Hub(inbox, { nodeId, signals, log: log.child({ module: "hub" }), now });

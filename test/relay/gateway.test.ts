@@ -104,6 +104,30 @@ describe("plugin gateway /openclaw", () => {
     c3.close();
   });
 
+  test("a socket closing writes its last acks at once, not when the gathering window ends", async () => {
+    // A window longer than the test: only the close can have written the ack.
+    const slow = await gatewayRelay({}, { ackFlushMs: 600_000 });
+    try {
+      const { user, token } = await slow.user("ou_ack_close");
+      const s1 = await slow.store(user.id);
+      const c = connect(slow.url, { token });
+      await c.next(isType("message"));
+      c.send({ type: "ack", seq: s1.seq });
+      c.close();
+      await c.closed;
+      // Read from the store itself: the inbox's own reads would write the acks first. Bounded wait
+      // for the server's close handler.
+      let seen = 0;
+      for (let i = 0; i < 200 && seen !== s1.seq; i++) {
+        seen = await slow.ctx.inbox.store.ackedSeq(user.id);
+        if (seen !== s1.seq) await Bun.sleep(10);
+      }
+      expect(seen).toBe(s1.seq);
+    } finally {
+      await slow.close();
+    }
+  });
+
   test("an ack beyond what was sent is clamped", async () => {
     const { user, token } = await r.user("ou_clamp");
     const c = connect(r.url, { token });
