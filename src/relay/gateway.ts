@@ -446,7 +446,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       hub.unregister(conn);
       // Its last acks are written now rather than after ACK_FLUSH_MS: the plugin may reconnect to
       // another node of a cluster at once, which must resume after them.
-      ctx.inbox.flushAcksInBackground();
+      void ctx.inbox.flushAcksSafely();
       sessions.closed(conn.sessionId, conn.user.id, code);
       log.info("plugin_disconnected", { userId: conn.user.id, sessionId: conn.sessionId, code });
     },

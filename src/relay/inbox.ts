@@ -402,11 +402,7 @@ export class Inbox {
     this.#closed = true;
     await this.#committing;
     // Acks still gathering are written rather than dropped (the server's shutdown has done so already).
-    try {
-      await this.flushAcks();
-    } catch (err) {
-      this.#log.error("inbox_ack_flush_failed", { err: err as Error });
-    }
+    await this.flushAcksSafely();
     await this.store.close();
   }
 
@@ -444,15 +440,21 @@ export class Inbox {
   ack(userId: number, seq: number): void {
     const prev = this.#pendingAcks.get(userId);
     if (prev === undefined || seq > prev) this.#pendingAcks.set(userId, seq);
-    this.#ackTimer ??= setTimeout(() => this.flushAcksInBackground(), this.#ackFlushMs);
+    this.#ackTimer ??= setTimeout(() => this.flushAcksSafely(), this.#ackFlushMs);
   }
 
-  /** `flushAcks` for a caller that does not wait: a failure is logged, the acks stay queued. */
-  flushAcksInBackground(): void {
+  /**
+   * `flushAcks` that never throws or rejects: a failure is logged and the acks stay queued. Resolves
+   * once the write is done or failed; a caller that does not wait ignores it (the timer, a socket
+   * closing), `close()` awaits it.
+   */
+  flushAcksSafely(): Promise<void> {
+    const failed = (err: unknown) => this.#log.error("inbox_ack_flush_failed", { err: err as Error });
     try {
-      this.flushAcks()?.catch((err) => this.#log.error("inbox_ack_flush_failed", { err: err as Error }));
+      return this.flushAcks()?.catch(failed) ?? Promise.resolve();
     } catch (err) {
-      this.#log.error("inbox_ack_flush_failed", { err: err as Error });
+      failed(err);
+      return Promise.resolve();
     }
   }
 
