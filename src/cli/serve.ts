@@ -1,6 +1,7 @@
 import type { Raw } from "../config/definition.ts";
 import { installProcessGuard } from "../ops/process-guard.ts";
 import { HARD_EXIT_MARGIN_MS, SHUTDOWN_DEADLINE_MS } from "../ops/shutdown.ts";
+import { bunStartupMemory, scheduleStartupMemoryRelease } from "../ops/startup-memory.ts";
 import { createRelay } from "../server.ts";
 
 /** The relay could not start for a reason outside the configuration's values (exit 1, one line). */
@@ -22,6 +23,7 @@ export async function serve(raw: Raw): Promise<void> {
     }
     throw err;
   }
+  scheduleStartupMemoryRelease(bunStartupMemory(relay.ctx.log));
   const onSignal = (signal: string) => {
     relay.ctx.log.info("signal_received", { signal });
     // The stop has its own deadline; this only catches a stop that hangs past it (DESIGN §8: < 10 s).
