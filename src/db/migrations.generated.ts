@@ -20,6 +20,9 @@ import sqlite_0006_inbox_message_ids_in_memory from "../../drizzle/sqlite/0006_i
 import sqlite_0007_inbox_without_autoincrement from "../../drizzle/sqlite/0007_inbox_without_autoincrement.sql" with {
   type: "text",
 };
+import sqlite_0008_inbox_without_received_at_index from "../../drizzle/sqlite/0008_inbox_without_received_at_index.sql" with {
+  type: "text",
+};
 
 export const SQLITE_MIGRATIONS: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_init", when: 1795466300998, sql: sqlite_0000_init },
@@ -37,6 +40,11 @@ export const SQLITE_MIGRATIONS: { tag: string; when: number; sql: string }[] = [
     tag: "0007_inbox_without_autoincrement",
     when: 1796299928785,
     sql: sqlite_0007_inbox_without_autoincrement,
+  },
+  {
+    tag: "0008_inbox_without_received_at_index",
+    when: 1796336868270,
+    sql: sqlite_0008_inbox_without_received_at_index,
   },
 ];
 

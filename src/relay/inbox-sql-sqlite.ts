@@ -28,8 +28,15 @@ export const INBOX_SQL = {
   ackUser: `UPDATE users SET acked_seq = min(max(acked_seq, ?2), last_seq) WHERE id = ?1
     RETURNING acked_seq AS acked`,
   // --- maintenance ---
-  /** Acked messages older than the cut-off, by the received_at index; their ids leave MessageIds. */
-  pruneAcked: `DELETE FROM inbox WHERE received_at <= ?
+  /** The inbox's lowest and highest rowid (each by the rowid's own order), for `lastRowReceivedBy`. */
+  rowRange: "SELECT (SELECT min(id) FROM inbox) AS lo, (SELECT max(id) FROM inbox) AS hi",
+  /** The first row at or after a rowid, for `lastRowReceivedBy`'s binary search. */
+  rowFrom: "SELECT id, received_at AS receivedAt FROM inbox WHERE id >= ?1 ORDER BY id LIMIT 1",
+  /**
+   * Acked messages received by the cut-off (?2), up to the bound `lastRowReceivedBy` found (?1) — a
+   * rowid range, not a scan of the table; their ids leave MessageIds.
+   */
+  pruneAcked: `DELETE FROM inbox WHERE id <= ?1 AND received_at <= ?2
     AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId`,
   /** Dedupe marks past the window, by the seen_at index; their keys leave SeenMarks. */
   pruneSeen: "DELETE FROM seen_events WHERE seen_at <= ? RETURNING key",

@@ -11,6 +11,7 @@ import type { BatchItem } from "./inbox-batch.ts";
 import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
 import { MessageIds } from "./inbox-message-ids.ts";
+import { lastRowReceivedBy, type ReceivedRow } from "./inbox-received-bound.ts";
 import { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
@@ -56,7 +57,9 @@ export class SqliteInboxStore implements InboxStore {
       ),
       ackedSeq: q.query<{ acked: number }, [number]>(INBOX_SQL.ackedSeq),
       ackUser: q.query<{ acked: number }, [number, number]>(INBOX_SQL.ackUser),
-      pruneAcked: q.query<{ messageId: string }, [number]>(INBOX_SQL.pruneAcked),
+      rowRange: q.query<{ lo: number | null; hi: number | null }, []>(INBOX_SQL.rowRange),
+      rowFrom: q.query<ReceivedRow, [number]>(INBOX_SQL.rowFrom),
+      pruneAcked: q.query<{ messageId: string }, [number, number]>(INBOX_SQL.pruneAcked),
       pruneSeen: q.query<{ key: string }, [number]>(INBOX_SQL.pruneSeen),
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
@@ -200,9 +203,12 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async prune(messagesUpTo: number, marksUpTo: number) {
-    const pruned = this.#stmt.pruneAcked.all(messagesUpTo);
+    const s = this.#stmt;
+    const range = s.rowRange.get() ?? { lo: null, hi: null };
+    const bound = lastRowReceivedBy(messagesUpTo, range, (id) => s.rowFrom.get(id));
+    const pruned = bound === undefined ? [] : s.pruneAcked.all(bound, messagesUpTo);
     this.#ids.remove(pruned.map((r) => r.messageId));
-    const marks = this.#stmt.pruneSeen.all(marksUpTo).map((r) => r.key);
+    const marks = s.pruneSeen.all(marksUpTo).map((r) => r.key);
     this.#marks.remove(marks);
     return { messages: pruned.length, marks: marks.length };
   }

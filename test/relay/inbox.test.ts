@@ -198,6 +198,33 @@ describe("inbox", () => {
     s.close();
   });
 
+  test("prune takes exactly the acked messages received by the cut-off, across users and times (no received_at index)", async () => {
+    const s = setup();
+    const accept = (userId: number, n: number) =>
+      s.inbox.accept({ userId, eventId: `e${n}`, message: msg(`om_${n}`) });
+    // t0: user 1 gets seqs 1–3; t0+1 s: user 2 seqs 1–2, user 1 seq 4; t0+2 s: user 1 seq 5.
+    await Promise.all([accept(1, 1), accept(1, 2), accept(1, 3)]);
+    s.advance(1000);
+    await Promise.all([accept(2, 4), accept(2, 5), accept(1, 6)]);
+    s.advance(1000);
+    await accept(1, 7);
+    s.inbox.ack(1, 2);
+    s.inbox.ack(2, 1);
+    // The cut-off (now − the dedupe window) falls between t0+1 s and t0+2 s.
+    s.advance(DEDUPE_WINDOW_MS - 500);
+    expect(await s.inbox.prune(0)).toEqual({ messages: 3, marks: 0 });
+    expect((await s.inbox.pending(1)).map((m) => m.seq)).toEqual([3, 4, 5]);
+    expect((await s.inbox.pending(2)).map((m) => m.seq)).toEqual([2]);
+    // The unacked rows it passed over go once acked; the one received after the cut-off stays.
+    s.inbox.ack(1, 5);
+    expect(await s.inbox.prune(0)).toEqual({ messages: 2, marks: 0 });
+    // A re-push of a pruned message is stored again (its row and MessageIds entry are gone); one
+    // that was kept is still a duplicate.
+    expect(await accept(1, 1)).toMatchObject({ status: "stored" });
+    expect(await accept(1, 7)).toEqual({ status: "duplicate" });
+    s.close();
+  });
+
   test("an ack writes only the user's cumulative seq, and is still applied across a reopen", async () => {
     const { dir, cleanup } = tempDir();
     const path = join(dir, "a.db");
