@@ -2,7 +2,6 @@
  * The composition root: opens the database, finishes the config, builds every service and the app,
  * and owns start-up and the graceful stop (DESIGN §8).
  */
-import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { adminConsoleFeature } from "./admin/index.ts";
 import { RecentLog } from "./admin/recent-log.ts";
@@ -23,6 +22,7 @@ import { createBindingStore } from "./groups/binding-store.ts";
 import { groupsFeature } from "./groups/index.ts";
 import { createMedia } from "./media/index.ts";
 import { feishuSendPort } from "./media/send-port.ts";
+import { randomBytes } from "./ops/crypto.ts";
 import { Logger } from "./ops/logger.ts";
 import {
   Registry,

@@ -5,8 +5,9 @@
  * every write: a synchronizer token, on top of SameSite=Strict.
  * Lifetime is bounded (SESSION_TTL_MS from sign-in, no sliding renewal); signing out deletes the row.
  */
-import { createHash, randomBytes } from "node:crypto";
+
 import type { Kv } from "../db/kv.ts";
+import { randomBytes, sha256Text } from "../ops/crypto.ts";
 import { clientIpOf, type PeerSource } from "../ops/rate-limit.ts";
 
 export const SESSION_COOKIE = "oc_admin";
@@ -23,7 +24,7 @@ export interface AdminSession {
   expiresAt: number;
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("base64url");
+const sha256 = (s: string) => sha256Text(s, "base64url");
 const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 export class AdminSessions {

@@ -2,10 +2,11 @@
  * Loads the configuration with its precedence: flags > environment (with `.env`, loaded by Bun) >
  * database > defaults.
  */
-import { randomBytes } from "node:crypto";
+
 import { closeSync, existsSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Kv } from "../db/kv.ts";
+import { randomBytes } from "../ops/crypto.ts";
 import { type Config, ConfigError, type Raw, resolveConfig, VARIABLES } from "./definition.ts";
 import { mergeSources } from "./sources.ts";
 

@@ -2,8 +2,8 @@
  * Opens the SQLite database with the pragmas of DESIGN §7 and applies the embedded migrations.
  */
 import { Database } from "bun:sqlite";
-import { createHash } from "node:crypto";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { sha256Text } from "../ops/crypto.ts";
 import { Logger } from "../ops/logger.ts";
 import { securePaths } from "./file-modes.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.generated.ts";
@@ -56,7 +56,7 @@ export function embeddedMigrations(migrations = SQLITE_MIGRATIONS) {
     sql: m.sql.split("--> statement-breakpoint"),
     bps: true,
     folderMillis: m.when,
-    hash: createHash("sha256").update(m.sql).digest("hex"),
+    hash: sha256Text(m.sql, "hex"),
   }));
 }
 

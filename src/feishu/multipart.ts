@@ -4,7 +4,7 @@
  * 200 MiB `Bun.file`); this body is a stream with an exact Content-Length instead, so an upload
  * costs a few chunks of memory whatever its size.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../ops/crypto.ts";
 
 export interface MultipartBody {
   body: ReadableStream<Uint8Array>;

@@ -3,7 +3,7 @@
  * content-budget.ts). Pure: no I/O, deterministic, so a retried send splits the same way and reuses
  * the same uuids.
  */
-import { createHash } from "node:crypto";
+import { sha256Text } from "../ops/crypto.ts";
 import type { RenderMode } from "../relay/protocol.ts";
 import {
   bodyCost,
@@ -237,7 +237,6 @@ function serializedCost(json: string): number {
 export function partUuid(uuid: string, index: number, count: number): string {
   const suffix = count === 1 ? "" : `-${index}`;
   const room = UUID_MAX - (count === 1 ? 0 : String(count - 1).length + 1);
-  const base =
-    uuid.length <= room ? uuid : createHash("sha256").update(uuid).digest("base64url").slice(0, room);
+  const base = uuid.length <= room ? uuid : sha256Text(uuid, "base64url").slice(0, room);
   return base + suffix;
 }

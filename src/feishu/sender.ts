@@ -5,7 +5,6 @@
  * derived from the caller's, so any retry — ours, the outbox's or the plugin's — never posts a
  * part twice. Resolves with Feishu's message ids, in order.
  */
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
 import { FeishuApiError } from "./api-error.ts";
@@ -118,7 +117,7 @@ export class FeishuSender {
    * refused reply posted nothing, and a retry of the whole send takes the same path again.
    */
   async deliver(dest: Destination, msg: OutgoingMessage, opts: SendOptions = {}): Promise<string[]> {
-    const uuid = opts.uuid || randomUUID();
+    const uuid = opts.uuid || crypto.randomUUID();
     try {
       return await this.#deliver(dest, msg, opts, uuid);
     } catch (err) {

@@ -6,7 +6,7 @@
  * Hand-written rather than the SDK's EventDispatcher because the SDK hashes a re-serialised body
  * (not the raw bytes) and never checks the verification token.
  */
-import { createDecipheriv, createHash, timingSafeEqual } from "node:crypto";
+import { nodeCrypto, sha256 } from "../ops/crypto.ts";
 import { secretMatcher } from "../ops/secure-compare.ts";
 
 /** Header names, lower-cased once: `Headers.get` and plain records are both looked up with these. */
@@ -66,9 +66,7 @@ export class FeishuWebhookVerifier {
 
   constructor(opts: FeishuVerifierOptions) {
     this.#encryptKey = opts.encryptKey || undefined;
-    this.#aesKey = this.#encryptKey
-      ? createHash("sha256").update(this.#encryptKey, "utf8").digest()
-      : undefined;
+    this.#aesKey = this.#encryptKey ? sha256(this.#encryptKey) : undefined;
     this.#tokenMatches = opts.verificationToken ? secretMatcher(opts.verificationToken) : undefined;
   }
 
@@ -101,7 +99,7 @@ export class FeishuWebhookVerifier {
       );
     }
     const expected = signature(timestamp, nonce, this.#encryptKey, rawBody);
-    if (!SHA256_HEX.test(given) || !timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
+    if (!SHA256_HEX.test(given) || !crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
       throw new FeishuWebhookError("bad_signature", "X-Lark-Signature does not match the body");
     }
     // Checked after the signature, so only a genuine (signed) timestamp is ever judged stale.
@@ -134,22 +132,22 @@ export function isFresh(timestamp: string, nowMs: number): boolean {
 
 /** Lowercase hex SHA-256 over utf8(timestamp + nonce + encryptKey) followed by the raw body. */
 export function signature(timestamp: string, nonce: string, encryptKey: string, rawBody: string): string {
-  return createHash("sha256")
-    .update(timestamp + nonce + encryptKey, "utf8")
-    .update(rawBody, "utf8")
+  return new Bun.CryptoHasher("sha256")
+    .update(timestamp + nonce + encryptKey)
+    .update(rawBody)
     .digest("hex");
 }
 
 /** Decrypts with key = SHA-256(encrypt key) (or that digest), IV = the first 16 bytes, PKCS#7 padding. */
 export function decryptFeishu(encrypt: string, key: string | Buffer): string {
-  const aesKey = typeof key === "string" ? createHash("sha256").update(key, "utf8").digest() : key;
+  const aesKey = typeof key === "string" ? sha256(key) : key;
   const bytes = Buffer.from(encrypt, "base64");
   // Base64 decoding is lenient: a body that is not base64 at all usually fails the size checks here.
   if (bytes.length < 2 * AES_BLOCK || bytes.length % AES_BLOCK !== 0) {
     throw new FeishuWebhookError("undecryptable", "encrypt is not base64 of IV and AES blocks");
   }
   try {
-    const decipher = createDecipheriv("aes-256-cbc", aesKey, bytes.subarray(0, AES_BLOCK));
+    const decipher = nodeCrypto().createDecipheriv("aes-256-cbc", aesKey, bytes.subarray(0, AES_BLOCK));
     return Buffer.concat([decipher.update(bytes.subarray(AES_BLOCK)), decipher.final()]).toString("utf8");
   } catch {
     throw new FeishuWebhookError("undecryptable", "encrypt does not decrypt with the configured key");

@@ -13,12 +13,13 @@
  * then leaves the send for a retry, which any node may claim); a node's sweep removes its own files
  * whose rows another node deleted.
  */
-import { createHash, randomBytes } from "node:crypto";
+
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DIR_MODE, FILE_MODE } from "../db/file-modes.ts";
+import { randomBytes } from "../ops/crypto.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { MediaRecord, MediaRecords, MediaTotals } from "./media-records.ts";
@@ -224,7 +225,7 @@ async function writeDurably(
   maxBytes: number,
 ): Promise<{ size: number; sha256: string }> {
   const file = await open(path, "wx", FILE_MODE);
-  const hash = createHash("sha256");
+  const hash = new Bun.CryptoHasher("sha256");
   const reader = body.getReader();
   let size = 0;
   try {

@@ -42,18 +42,12 @@ export function bufferedStdout(): LogSink {
   const flush = () => {
     scheduled = false;
     const out = take();
-    if (out) process.stdout.write(out);
+    if (out) writeStdout(out);
   };
   // At exit nothing asynchronous runs any more: what is left goes out with blocking writes.
   process.on("exit", () => {
-    const out = Buffer.from(take());
-    for (let off = 0; off < out.length; ) {
-      try {
-        off += writeSync(1, out, off);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return;
-      }
-    }
+    const bytes = Buffer.from(take());
+    for (let r = writeFd1(bytes, 0); r.code === "EAGAIN"; ) r = writeFd1(bytes, r.off);
   });
   stdoutSink = (line) => {
     pending.push(line);
@@ -63,6 +57,36 @@ export function bufferedStdout(): LogSink {
     }
   };
   return stdoutSink;
+}
+
+/**
+ * Writes straight to fd 1, as Node's process.stdout does on Linux pipes and files anyway. Touching
+ * `process.stdout` builds a stream and loads Node's stream modules: ~4 MB of RSS and ~8 ms of every
+ * start (bench/startup.ts). A non-blocking stdout that is full (EAGAIN) hands the rest to
+ * process.stdout, which queues it, and every later chunk goes the same way to keep the order: nothing
+ * is lost or spun on.
+ */
+function writeStdout(out: string): void {
+  if (viaStream) {
+    process.stdout.write(out);
+    return;
+  }
+  const bytes = Buffer.from(out);
+  const r = writeFd1(bytes, 0);
+  if (r.code !== "EAGAIN") return;
+  viaStream = true;
+  process.stdout.write(bytes.subarray(r.off));
+}
+let viaStream = false;
+
+/** Writes `bytes` from `off` on; stops at the end or at an error, saying how far it got. */
+function writeFd1(bytes: Buffer, off: number): { off: number; code?: string } {
+  try {
+    while (off < bytes.length) off += writeSync(1, bytes, off);
+    return { off };
+  } catch (err) {
+    return { off, code: (err as NodeJS.ErrnoException).code ?? "EIO" };
+  }
 }
 
 export class Logger {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { sha256 } from "./crypto.ts";
 
 /** Constant-time string equality; hashing first hides the length of the expected value too. */
 export function secureEqual(given: string, expected: string): boolean {
@@ -10,8 +10,8 @@ export function secureEqual(given: string, expected: string): boolean {
  * verification token) then costs one hash, not two.
  */
 export function secretMatcher(expected: string): (given: string) => boolean {
-  const b = createHash("sha256").update(expected).digest();
-  return (given) => timingSafeEqual(createHash("sha256").update(given).digest(), b);
+  const b = sha256(expected);
+  return (given) => crypto.timingSafeEqual(sha256(given), b);
 }
 
 /** The token from an `Authorization: Bearer <token>` value, or undefined. */

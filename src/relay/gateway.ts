@@ -6,7 +6,6 @@
  * the socket stays. Nothing here may reject unobserved: a failure becomes an `error` frame or a close
  * the plugin retries, and a log line.
  */
-import { randomUUID } from "node:crypto";
 import { Elysia } from "elysia";
 import type { RelayContext } from "../context.ts";
 import { IMAGE_MAX_BYTES } from "../media/mime-table.ts";
@@ -185,7 +184,7 @@ export function gatewayRoutes(ctx: RelayContext, deps: GatewayDeps) {
       name: u.name,
       tokenVersion: verified.claims.ver,
     };
-    const sessionId = randomUUID();
+    const sessionId = crypto.randomUUID();
     const conn = new PluginConnection(
       socket,
       user,

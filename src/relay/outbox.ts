@@ -16,7 +16,6 @@
  * caller waiting on one node learns an outcome another node wrote from the scan (`finals`).
  * Per-user concurrency is counted per node; the queued cap reads the table.
  */
-import { randomUUID } from "node:crypto";
 import { KeyedTurns } from "../ops/keyed-turns.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Registry } from "../ops/metrics.ts";
@@ -158,7 +157,7 @@ export class Outbox {
     userId: number,
     target: DeliveryTarget,
     req: SendRequest,
-    uuid = req.uuid ?? randomUUID(),
+    uuid = req.uuid ?? crypto.randomUUID(),
     hooks?: SubmitHooks,
   ): Promise<SendOutcome> {
     // Only the steps up to the attempt's start are taken in turn; the outcome is awaited outside.

@@ -4,8 +4,9 @@
  * stored with the state), so a sign-in link cannot be completed in someone else's browser.
  * No request context here: routes pass in what they read.
  */
-import { createHash, randomBytes } from "node:crypto";
+
 import type { RelayContext } from "../context.ts";
+import { randomBytes, sha256Text } from "../ops/crypto.ts";
 import { HttpError } from "../ops/errors.ts";
 import { secureEqual } from "../ops/secure-compare.ts";
 import { type FeishuUserTokens, TokenCipher } from "./token-crypto.ts";
@@ -73,7 +74,7 @@ export interface FeishuIdentity {
   tokens: FeishuUserTokens;
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest("base64url");
+const sha256 = (s: string) => sha256Text(s, "base64url");
 const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 /** What the sign-in needs (createRelay builds it once from these). */

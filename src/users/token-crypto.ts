@@ -3,7 +3,7 @@
  * key derived by HKDF-SHA256 from JWT_SECRET under a fixed label, so the database alone never reveals
  * them. Changing JWT_SECRET makes old ciphertexts unreadable (users sign in again), by design.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { nodeCrypto, randomBytes } from "../ops/crypto.ts";
 
 const VERSION = "v1";
 /** HKDF info: a different label yields an unrelated key, so this key is used for nothing else. */
@@ -22,10 +22,17 @@ export interface FeishuUserTokens {
 }
 
 export class TokenCipher {
-  readonly #key: Buffer;
+  readonly #secret: string;
+  #derived: Buffer | undefined;
 
   constructor(secret: string) {
-    this.#key = Buffer.from(hkdfSync("sha256", secret, SALT, INFO, 32));
+    this.#secret = secret;
+  }
+
+  /** Derived on first use: HKDF needs node:crypto, which an idle relay does not load (ops/crypto.ts). */
+  get #key(): Buffer {
+    this.#derived ??= Buffer.from(nodeCrypto().hkdfSync("sha256", this.#secret, SALT, INFO, 32));
+    return this.#derived;
   }
 
   /**
@@ -34,7 +41,7 @@ export class TokenCipher {
    */
   encrypt(plaintext: string, context: string): string {
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    const cipher = nodeCrypto().createCipheriv("aes-256-gcm", this.#key, iv);
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]);
     return `${VERSION}.${iv.toString("base64url")}.${body.toString("base64url")}`;
@@ -48,7 +55,7 @@ export class TokenCipher {
     const body = Buffer.from(bodyText, "base64url");
     if (iv.length !== IV_BYTES || body.length < TAG_BYTES) return null;
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#key, iv);
+      const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", this.#key, iv);
       decipher.setAAD(Buffer.from(context));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       return Buffer.concat([

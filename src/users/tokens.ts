@@ -3,7 +3,6 @@
  * a token is valid while its signature and `exp` hold and its `ver` equals the user's current
  * token_version, so revoking every token of a user is one counter bump.
  */
-import { randomUUID } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { RelayContext } from "../context.ts";
 import { HttpError } from "../ops/errors.ts";
@@ -82,7 +81,7 @@ export class TokenService {
   async issue(user: UserRecord): Promise<IssuedToken> {
     const iat = Math.floor(this.ctx.now() / 1000);
     const exp = iat + this.#ttlSec;
-    const jti = randomUUID();
+    const jti = crypto.randomUUID();
     const token = await new SignJWT({ oid: user.openId, ver: user.tokenVersion })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(String(user.id))

@@ -3,7 +3,7 @@
  * `html` tag does it by default); only fragments built by `html` itself pass through unescaped.
  * Pages are self-contained: inline CSS and JS allowed by a per-response CSP nonce, no external assets.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../ops/crypto.ts";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",

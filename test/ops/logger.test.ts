@@ -30,6 +30,33 @@ describe("logger", () => {
     expect(lines.map((l) => JSON.parse(l).i)).toEqual([...Array(400).keys()]);
   });
 
+  test("a non-blocking stdout that fills up (EAGAIN) loses no line and keeps the order", async () => {
+    // Lines of many event-loop turns, ~4 MB in all; nobody reads the pipe at first, then the reader
+    // drains it while turns go on: direct writes hit EAGAIN, the rest queues behind them, and a later
+    // turn must not overtake what is queued once the pipe has room again.
+    const script = `
+      import { Logger } from ${JSON.stringify(join(import.meta.dir, "../../src/ops/logger.ts"))};
+      const log = new Logger("info");
+      for (let turn = 0; turn < 20; turn++) {
+        for (let i = 0; i < 40; i++) log.info("line", { i: turn * 40 + i, text: "飞书".repeat(800) });
+        await Bun.sleep(15);
+      }
+      setTimeout(() => process.exit(0), 50);
+    `;
+    // python3 sets O_NONBLOCK on the pipe (as some supervisors leave it), then becomes the relay process.
+    const nonBlocking =
+      "import os,fcntl,sys; fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK); os.execv(sys.argv[1], sys.argv[1:])";
+    const proc = Bun.spawn(["python3", "-c", nonBlocking, process.execPath, "-e", script], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    await Bun.sleep(100);
+    const out = await new Response(proc.stdout).text();
+    expect(await proc.exited).toBe(0);
+    const lines = out.trimEnd().split("\n");
+    expect(lines.map((l) => JSON.parse(l).i)).toEqual([...Array(800).keys()]);
+  });
+
   test("no field carries unbounded input: strings, error messages, arrays and nesting are cut with a marker", () => {
     const { log, lines } = memoryLogger("info");
     const huge = "A".repeat(5 * 1024 * 1024);
