@@ -7,7 +7,6 @@
 import type { Db } from "../db/open.ts";
 import type { Storage } from "../storage/storage.ts";
 import { isoOrNull } from "../users/user-store.ts";
-import { PostgresConsoleStats } from "./stats-postgres.ts";
 
 /** Inbox rows past the user's cumulative ack (the same rule as users/user-store.ts). */
 const PENDING = "(SELECT count(*) FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq)";
@@ -66,7 +65,7 @@ export interface ConsoleStats {
 export function createConsoleStats(storage: Storage): ConsoleStats {
   return storage.dialect === "sqlite"
     ? new SqliteConsoleStats(storage.db)
-    : new PostgresConsoleStats(storage.db);
+    : new storage.adapters.PostgresConsoleStats(storage.db);
 }
 
 export function consoleUser(r: UserRow, isConnected: (userId: number) => boolean): ConsoleUser {

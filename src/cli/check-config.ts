@@ -11,7 +11,7 @@ import {
   readDbConfig,
   refusePlaceholders,
 } from "../config/load.ts";
-import { createKv, PostgresKv } from "../db/kv.ts";
+import { createKv } from "../db/kv.ts";
 import { redactUrl } from "../db/redact-url.ts";
 import { closeStorage, openStorage } from "../storage/storage.ts";
 import { LlmConfig } from "../users/llm-config.ts";
@@ -48,7 +48,10 @@ async function storedValues(url: string | undefined, path: string): Promise<Raw>
 /** Read only: a check must not migrate the cluster's database (`serve` and `migrate` do that). */
 async function storedPostgresValues(url: string): Promise<Raw> {
   // Cluster mode only: the PostgreSQL client is not loaded by every start of the binary.
-  const { openPostgres } = await import("../db/postgres.ts");
+  const [{ openPostgres }, { PostgresKv }] = await Promise.all([
+    import("../db/postgres.ts"),
+    import("../db/kv-postgres.ts"),
+  ]);
   const db = openPostgres(url, { max: 1 });
   try {
     const [row] = await db.$client`SELECT to_regclass('kv') IS NOT NULL AS present`;

@@ -4,9 +4,6 @@
  * sockets are gone, its outbox claims expire with their lease). /health, /metrics and the admin
  * console read the cluster's view from here. One process (SQLite) is a cluster of one: this node.
  */
-import { and, asc, eq, gte, inArray, isNull } from "drizzle-orm";
-import { nodes, sessions } from "../db/pg-schema.ts";
-import type { PgDb } from "../db/postgres.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Storage } from "../storage/storage.ts";
 
@@ -32,7 +29,7 @@ export interface ClusterView {
   users: UserLocation[];
 }
 
-/** The `nodes` table and the open sessions' node ids (PostgreSQL only: SQLite has no other node). */
+/** The `nodes` table and the open sessions' node ids (PostgreSQL only, nodes-postgres.ts: SQLite has no other node). */
 export interface NodeStore {
   /** Inserts or refreshes the node's row. */
   heartbeat(node: NodeInfo): Promise<void>;
@@ -41,32 +38,6 @@ export interface NodeStore {
   aliveSince(since: number): Promise<NodeInfo[]>;
   /** Open sessions on the given nodes. */
   openSessions(nodeIds: string[]): Promise<UserLocation[]>;
-}
-
-export class PostgresNodeStore implements NodeStore {
-  constructor(private readonly db: PgDb) {}
-
-  async heartbeat(node: NodeInfo): Promise<void> {
-    await this.db
-      .insert(nodes)
-      .values(node)
-      .onConflictDoUpdate({ target: nodes.id, set: { version: node.version, seenAt: node.seenAt } });
-  }
-  async remove(id: string): Promise<void> {
-    await this.db.delete(nodes).where(eq(nodes.id, id));
-  }
-  async aliveSince(since: number): Promise<NodeInfo[]> {
-    return this.db.select().from(nodes).where(gte(nodes.seenAt, since)).orderBy(asc(nodes.id));
-  }
-  async openSessions(nodeIds: string[]): Promise<UserLocation[]> {
-    if (nodeIds.length === 0) return [];
-    const rows = await this.db
-      .selectDistinct({ userId: sessions.userId, nodeId: sessions.nodeId })
-      .from(sessions)
-      .where(and(isNull(sessions.disconnectedAt), inArray(sessions.nodeId, nodeIds)))
-      .orderBy(asc(sessions.userId), asc(sessions.nodeId));
-    return rows.map((r) => ({ userId: r.userId, nodeId: r.nodeId ?? "" }));
-  }
 }
 
 export interface Timers {
@@ -172,7 +143,7 @@ export function createNodeRegistry(
   deps: NodeRegistryDeps,
 ): NodeRegistry {
   return new NodeRegistry(
-    storage.dialect === "postgres" ? new PostgresNodeStore(storage.db) : undefined,
+    storage.dialect === "postgres" ? new storage.adapters.PostgresNodeStore(storage.db) : undefined,
     self,
     deps,
   );

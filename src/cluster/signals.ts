@@ -6,7 +6,6 @@
  */
 import type { Logger } from "../ops/logger.ts";
 import type { Storage } from "../storage/storage.ts";
-import { PostgresSignals } from "./signals-postgres.ts";
 
 export type Signal =
   /** Messages for the user were committed to the inbox (or released from a hold): read them. */
@@ -41,7 +40,7 @@ export interface Signals {
 export function createSignals(storage: Storage, nodeId: string, log: Logger): Signals {
   return storage.dialect === "sqlite"
     ? new LocalSignals()
-    : new PostgresSignals(storage.db.$client, storage.url, nodeId, log);
+    : new storage.adapters.PostgresSignals(storage.db.$client, storage.url, nodeId, log);
 }
 
 /** One process: handlers run in a microtask, so a publisher never re-enters its own handlers. */

@@ -1,12 +1,9 @@
 /**
  * The `kv` port: small settings and caches with an optional expiry (JWT secret, tenant token, OAuth
- * state, admin sessions, notice marks). Adapters: SQLite (statements prepared once) and PostgreSQL.
+ * state, admin sessions, notice marks). Adapters: SQLite (statements prepared once) and PostgreSQL (kv-postgres.ts).
  */
-import { and, eq, isNotNull, lte } from "drizzle-orm";
 import type { Storage } from "../storage/storage.ts";
 import type { Db } from "./open.ts";
-import { kv } from "./pg-schema.ts";
-import type { PgDb } from "./postgres.ts";
 
 export interface KvEntry {
   value: string;
@@ -27,10 +24,12 @@ export interface Kv {
 }
 
 export function createKv(storage: Storage, now: () => number = Date.now): Kv {
-  return storage.dialect === "sqlite" ? new SqliteKv(storage.db, now) : new PostgresKv(storage.db, now);
+  return storage.dialect === "sqlite"
+    ? new SqliteKv(storage.db, now)
+    : new storage.adapters.PostgresKv(storage.db, now);
 }
 
-const live = (row: KvEntry | undefined, now: number) =>
+export const live = (row: KvEntry | undefined, now: number) =>
   row && (row.expiresAt === null || row.expiresAt > now) ? row : undefined;
 
 export class SqliteKv implements Kv {
@@ -83,58 +82,5 @@ export class SqliteKv implements Kv {
   }
   async pruneExpired() {
     return this.#prune.run(this.now()).changes;
-  }
-}
-
-export class PostgresKv implements Kv {
-  constructor(
-    private readonly db: PgDb,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async getEntry(key: string) {
-    const [row] = await this.db
-      .select({ value: kv.value, expiresAt: kv.expiresAt })
-      .from(kv)
-      .where(eq(kv.key, key));
-    return live(row, this.now());
-  }
-  async get(key: string) {
-    return (await this.getEntry(key))?.value;
-  }
-  async set(key: string, value: string, expiresAt: number | null = null) {
-    const row = { key, value, expiresAt, updatedAt: this.now() };
-    await this.db.insert(kv).values(row).onConflictDoUpdate({ target: kv.key, set: row });
-  }
-  async delete(key: string) {
-    await this.db.delete(kv).where(eq(kv.key, key));
-  }
-  async take(key: string) {
-    const [row] = await this.db
-      .delete(kv)
-      .where(eq(kv.key, key))
-      .returning({ value: kv.value, expiresAt: kv.expiresAt });
-    return live(row, this.now())?.value;
-  }
-  async setIfAbsent(key: string, value: string, expiresAt: number | null) {
-    const now = this.now();
-    const row = { key, value, expiresAt, updatedAt: now };
-    const rows = await this.db
-      .insert(kv)
-      .values(row)
-      .onConflictDoUpdate({
-        target: kv.key,
-        set: row,
-        setWhere: and(isNotNull(kv.expiresAt), lte(kv.expiresAt, now)),
-      })
-      .returning({ key: kv.key });
-    return rows.length > 0;
-  }
-  async pruneExpired() {
-    const rows = await this.db
-      .delete(kv)
-      .where(and(isNotNull(kv.expiresAt), lte(kv.expiresAt, this.now())))
-      .returning({ key: kv.key });
-    return rows.length;
   }
 }

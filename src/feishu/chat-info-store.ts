@@ -4,10 +4,7 @@
  * SQLite (statements prepared once) and PostgreSQL; the notice mark is one conditional write in both,
  * so the notice goes out once per group even when several nodes see the "bot added" event.
  */
-import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/open.ts";
-import { chatInfo } from "../db/pg-schema.ts";
-import type { PgDb } from "../db/postgres.ts";
 import type { Storage } from "../storage/storage.ts";
 
 export interface StoredChat {
@@ -35,7 +32,7 @@ export interface ChatInfoStore {
 export function createChatInfoStore(storage: Storage): ChatInfoStore {
   return storage.dialect === "sqlite"
     ? new SqliteChatInfoStore(storage.db)
-    : new PostgresChatInfoStore(storage.db);
+    : new storage.adapters.PostgresChatInfoStore(storage.db);
 }
 
 export class SqliteChatInfoStore implements ChatInfoStore {
@@ -71,44 +68,5 @@ export class SqliteChatInfoStore implements ChatInfoStore {
   }
   async releaseNotice(chatId: string, at: number) {
     this.#s.release.run(chatId, at);
-  }
-}
-
-export class PostgresChatInfoStore implements ChatInfoStore {
-  constructor(private readonly db: PgDb) {}
-
-  async get(chatId: string) {
-    const [row] = await this.db
-      .select({ name: chatInfo.name, fetchedAt: chatInfo.fetchedAt })
-      .from(chatInfo)
-      .where(eq(chatInfo.chatId, chatId));
-    return row;
-  }
-
-  async put(chatId: string, f: ChatFactsRow) {
-    await this.db
-      .insert(chatInfo)
-      .values({ chatId, ...f })
-      .onConflictDoUpdate({ target: chatInfo.chatId, set: f });
-  }
-
-  async claimNotice(chatId: string, at: number) {
-    const rows = await this.db
-      .insert(chatInfo)
-      .values({ chatId, noticeAt: at })
-      .onConflictDoUpdate({
-        target: chatInfo.chatId,
-        set: { noticeAt: at },
-        setWhere: isNull(chatInfo.noticeAt),
-      })
-      .returning({ chatId: chatInfo.chatId });
-    return rows.length > 0;
-  }
-
-  async releaseNotice(chatId: string, at: number) {
-    await this.db
-      .update(chatInfo)
-      .set({ noticeAt: null })
-      .where(and(eq(chatInfo.chatId, chatId), eq(chatInfo.noticeAt, at)));
   }
 }

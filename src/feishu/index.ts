@@ -12,7 +12,6 @@ import { ReactionClient } from "./reactions.ts";
 import { FeishuRestClient } from "./rest-client.ts";
 import type { RetryMode } from "./send-retry.ts";
 import { FeishuSender } from "./sender.ts";
-import { PostgresSharedBudget } from "./shared-budget.ts";
 import { TenantTokenManager, tenantTokenLock } from "./tenant-token.ts";
 
 export { FeishuApiError } from "./api-error.ts";
@@ -76,7 +75,10 @@ export function createFeishu(
     onWait: (reason) => waits.inc({ kind: reason }),
     onThrottled: (call) => throttled.inc({ kind: call.kind, priority: call.priority }),
     // Cluster mode: Feishu's app-wide and per-chat limits hold for all nodes together.
-    shared: ctx.storage.dialect === "postgres" ? new PostgresSharedBudget(ctx.storage.db) : undefined,
+    shared:
+      ctx.storage.dialect === "postgres"
+        ? new ctx.storage.adapters.PostgresSharedBudget(ctx.storage.db)
+        : undefined,
     onSharedError: (err) => log.warn("feishu_shared_budget_failed", { err: err as Error }),
   });
   const sender = new FeishuSender({

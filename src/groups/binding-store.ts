@@ -5,7 +5,6 @@
  */
 import type { Db } from "../db/open.ts";
 import type { Storage } from "../storage/storage.ts";
-import { PostgresBindingStore } from "./binding-store-postgres.ts";
 
 export interface GroupBinding {
   chatId: string;
@@ -51,7 +50,7 @@ export interface BindingStore {
 export function createBindingStore(storage: Storage, now: () => number = Date.now): BindingStore {
   return storage.dialect === "sqlite"
     ? new SqliteBindingStore(storage.db, now)
-    : new PostgresBindingStore(storage.db, now);
+    : new storage.adapters.PostgresBindingStore(storage.db, now);
 }
 
 /** The binding a lost bindIfUnbound race hands back, looked up again if it vanished meanwhile. */

@@ -9,7 +9,6 @@ import type { WalSync } from "../db/wal-sync.ts";
 import type { Awaitable, Storage } from "../storage/storage.ts";
 import type { AcceptResult, StoredMessage } from "./inbox.ts";
 import type { BatchItem } from "./inbox-batch.ts";
-import { PostgresInboxStore } from "./inbox-store-postgres.ts";
 import { SqliteInboxStore } from "./inbox-store-sqlite.ts";
 
 /** One group commit's outcome, `results` in batch order (an Error: that message failed alone). */
@@ -97,5 +96,5 @@ export interface InboxStoreOptions {
 export function createInboxStore(storage: Storage, opts: InboxStoreOptions): InboxStore {
   return storage.dialect === "sqlite"
     ? new SqliteInboxStore(storage.db, opts)
-    : new PostgresInboxStore(storage.db, opts);
+    : new storage.adapters.PostgresInboxStore(storage.db, opts);
 }

@@ -4,7 +4,6 @@
  * PostgreSQL (outbox-store-postgres.ts, cluster mode: rows are claimed by a node for a lease).
  */
 import type { Awaitable, Storage } from "../storage/storage.ts";
-import { PostgresOutboxStore } from "./outbox-store-postgres.ts";
 import { SqliteOutboxStore } from "./outbox-store-sqlite.ts";
 import type { SendRequest } from "./protocol.ts";
 import type { DeliveryTarget } from "./targets.ts";
@@ -91,5 +90,5 @@ export interface OutboxStore {
 export function createOutboxStore(storage: Storage, nodeId: string, leaseMs = OUTBOX_LEASE_MS): OutboxStore {
   return storage.dialect === "sqlite"
     ? new SqliteOutboxStore(storage.db)
-    : new PostgresOutboxStore(storage.db, nodeId, leaseMs);
+    : new storage.adapters.PostgresOutboxStore(storage.db, nodeId, leaseMs);
 }

@@ -9,7 +9,6 @@
  */
 import type { Database } from "bun:sqlite";
 import type { Awaitable, Storage } from "../storage/storage.ts";
-import { PostgresTypingStore } from "./typing-store-postgres.ts";
 
 export interface TypingRow {
   messageId: string;
@@ -48,7 +47,7 @@ export interface TypingStore {
 export function createTypingStore(storage: Storage, onError: (err: unknown) => void): TypingStore {
   return storage.dialect === "sqlite"
     ? new SqliteTypingStore(storage.db.$client, onError)
-    : new PostgresTypingStore(storage.db, onError);
+    : new storage.adapters.PostgresTypingStore(storage.db, onError);
 }
 
 const COLS =

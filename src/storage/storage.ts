@@ -5,10 +5,17 @@
 import { type Db, migrate, openDatabase } from "../db/open.ts";
 import type { PgDb } from "../db/postgres.ts";
 import type { Logger } from "../ops/logger.ts";
+import type { PostgresAdapters } from "./postgres-adapters.ts";
 
 export type Storage =
   | { readonly dialect: "sqlite"; readonly db: Db; readonly path: string }
-  | { readonly dialect: "postgres"; readonly db: PgDb; readonly url: string };
+  | {
+      readonly dialect: "postgres";
+      readonly db: PgDb;
+      readonly url: string;
+      /** The PostgreSQL store classes, loaded with the client (postgres-adapters.ts). */
+      readonly adapters: PostgresAdapters;
+    };
 
 export type SqliteStorage = Extract<Storage, { dialect: "sqlite" }>;
 export type PostgresStorage = Extract<Storage, { dialect: "postgres" }>;
@@ -24,8 +31,12 @@ export async function openStorage(
   opts: { log?: Logger } = {},
 ): Promise<Storage> {
   if (raw.DATABASE_URL) {
-    // Imported here, not at the top: a SQLite relay never loads the PostgreSQL client (postgres.ts).
-    const { migratePostgres, openPostgres } = await import("../db/postgres.ts");
+    // Imported here, not at the top: a SQLite relay never loads the PostgreSQL client (postgres.ts)
+    // nor any PostgreSQL adapter.
+    const [{ migratePostgres, openPostgres }, { postgresAdapters }] = await Promise.all([
+      import("../db/postgres.ts"),
+      import("./postgres-adapters.ts"),
+    ]);
     const db = openPostgres(raw.DATABASE_URL);
     try {
       await migratePostgres(db);
@@ -33,7 +44,7 @@ export async function openStorage(
       await db.$client.close();
       throw err;
     }
-    return { dialect: "postgres", db, url: raw.DATABASE_URL };
+    return { dialect: "postgres", db, url: raw.DATABASE_URL, adapters: postgresAdapters };
   }
   const path = raw.DATABASE_PATH || DEFAULT_DATABASE_PATH;
   const db = openDatabase(path, opts);

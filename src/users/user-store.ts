@@ -4,7 +4,6 @@
  * the process goes through `publicUser` (one JSON shape everywhere).
  */
 import type { Awaitable, Storage } from "../storage/storage.ts";
-import { PostgresUserStore } from "./user-store-postgres.ts";
 import { SqliteUserStore } from "./user-store-sqlite.ts";
 
 /** A `users` row as this module reads it (times are Unix milliseconds). */
@@ -86,7 +85,7 @@ export interface UserStore {
 export function createUserStore(storage: Storage, now: () => number = Date.now): UserStore {
   return storage.dialect === "sqlite"
     ? new SqliteUserStore(storage.db, now)
-    : new PostgresUserStore(storage.db, now);
+    : new storage.adapters.PostgresUserStore(storage.db, now);
 }
 
 /** `42` → a user id, anything else an open_id. */

@@ -2,13 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { PgDb } from "../../src/db/postgres.ts";
 import { SendRateLimiter } from "../../src/feishu/rate-limiter.ts";
-import {
-  type BudgetLimit,
-  PostgresSharedBudget,
-  type SharedBudget,
-  SLOTS,
-  waitForSlots,
-} from "../../src/feishu/shared-budget.ts";
+import { type BudgetLimit, type SharedBudget, SLOTS, waitForSlots } from "../../src/feishu/shared-budget.ts";
+import { PostgresSharedBudget } from "../../src/feishu/shared-budget-postgres.ts";
 import { closeStorage, openStorage, type Storage } from "../../src/storage/storage.ts";
 import { freshPostgresUrl, postgresNodes, postgresReachable } from "../storage/databases.ts";
 
