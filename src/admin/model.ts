@@ -1,4 +1,8 @@
 /** Schemas of the console's JSON endpoints (TypeBox), so OpenAPI lists every field. */
+
+// TypeBox's Integer for what the relay sends: Elysia's t.Integer also takes strings and compiles
+// a checker as it is built, ~0.6 ms of every start each (docs/architecture.md).
+import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
 import { ClusterHealth } from "../ops/health.ts";
 
@@ -9,10 +13,10 @@ export const ConsoleUserJson = t.Object({
   openId: t.String(),
   name: t.String(),
   connected: t.Boolean(),
-  pending: t.Integer(),
+  pending: Type.Integer(),
   lastSeenAt: t.Union([Iso, t.Null()]),
   revoked: t.Boolean({ description: "every token of the user was revoked and none was issued since" }),
-  revocations: t.Integer(),
+  revocations: Type.Integer(),
   llmProvider: t.Union([t.String(), t.Null()]),
   createdAt: Iso,
 });
@@ -27,30 +31,30 @@ export const ConsoleUsersResponse = t.Object({
 });
 
 const Series = t.Object({
-  start: t.Integer({ description: "Unix ms of the first minute" }),
-  perMinute: t.Array(t.Integer(), { description: "counts per minute, oldest first; the last is partial" }),
+  start: Type.Integer({ description: "Unix ms of the first minute" }),
+  perMinute: t.Array(Type.Integer(), { description: "counts per minute, oldest first; the last is partial" }),
 });
 
 export const OverviewResponse = t.Object({
   version: t.String(),
-  uptimeSec: t.Integer(),
+  uptimeSec: Type.Integer(),
   startedAt: Iso,
   feishu: t.Object({
     status: t.Union([t.Literal("ok"), t.Literal("unconfigured"), t.Literal("failing")]),
     lastError: t.Union([t.Object({ time: t.String(), event: t.String(), message: t.String() }), t.Null()]),
   }),
   plugins: t.Object({
-    connected: t.Integer(),
+    connected: Type.Integer(),
     users: t.Array(t.Object({ id: t.String(), name: t.String(), openId: t.String() })),
   }),
   rates: t.Object({ events: Series, sends: Series }),
   outbox: t.Object({
-    backlog: t.Integer(),
-    failedLastHour: t.Integer(),
+    backlog: Type.Integer(),
+    failedLastHour: Type.Integer(),
     lastFailure: t.Union([t.Object({ at: Iso, code: t.String(), message: t.String() }), t.Null()]),
   }),
   inboxPending: t.Array(
-    t.Object({ id: t.String(), openId: t.String(), name: t.String(), pending: t.Integer() }),
+    t.Object({ id: t.String(), openId: t.String(), name: t.String(), pending: Type.Integer() }),
   ),
   nodes: ClusterHealth.properties.nodes,
 });
