@@ -47,7 +47,8 @@ export function bufferedStdout(): LogSink {
   // At exit nothing asynchronous runs any more: what is left goes out with blocking writes.
   process.on("exit", () => {
     const bytes = Buffer.from(take());
-    for (let r = writeFd1(bytes, 0); r.code === "EAGAIN"; ) r = writeFd1(bytes, r.off);
+    for (let r = writeFrom(processStdout, bytes, 0); r.code === "EAGAIN"; )
+      r = writeFrom(processStdout, bytes, r.off);
   });
   stdoutSink = (line) => {
     pending.push(line);
@@ -59,30 +60,44 @@ export function bufferedStdout(): LogSink {
   return stdoutSink;
 }
 
+/** How the stdout writer reaches the process's stdout; tests pass their own. */
+export interface StdoutPort {
+  /** Like `fs.writeSync(1, bytes, off)`: bytes written, or throws (EAGAIN when full and non-blocking). */
+  writeSync(bytes: Buffer, off: number): number;
+  /** Queues bytes behind what is queued already and returns at once (`process.stdout.write`). */
+  queue(bytes: Uint8Array | string): void;
+}
+
+const processStdout: StdoutPort = {
+  writeSync: (bytes, off) => writeSync(1, bytes, off),
+  queue: (bytes) => process.stdout.write(bytes),
+};
+
 /**
  * Writes straight to fd 1, as Node's process.stdout does on Linux pipes and files anyway. Touching
  * `process.stdout` builds a stream and loads Node's stream modules: ~4 MB of RSS and ~8 ms of every
- * start (bench/startup.ts). A non-blocking stdout that is full (EAGAIN) hands the rest to
- * process.stdout, which queues it, and every later chunk goes the same way to keep the order: nothing
- * is lost or spun on.
+ * start (bench/startup.ts). A non-blocking stdout that is full (EAGAIN) hands the rest to the queue
+ * (process.stdout), and every later chunk goes the same way to keep the order: nothing is lost or
+ * spun on. Other errors (EPIPE: nobody reads) drop the chunk.
  */
-function writeStdout(out: string): void {
-  if (viaStream) {
-    process.stdout.write(out);
-    return;
-  }
-  const bytes = Buffer.from(out);
-  const r = writeFd1(bytes, 0);
-  if (r.code !== "EAGAIN") return;
-  viaStream = true;
-  process.stdout.write(bytes.subarray(r.off));
+export function stdoutWriter(port: StdoutPort = processStdout): (out: string) => void {
+  let queued = false;
+  return (out) => {
+    if (queued) return port.queue(out);
+    const bytes = Buffer.from(out);
+    const r = writeFrom(port, bytes, 0);
+    if (r.code !== "EAGAIN") return;
+    queued = true;
+    port.queue(bytes.subarray(r.off));
+  };
 }
-let viaStream = false;
+
+const writeStdout = stdoutWriter();
 
 /** Writes `bytes` from `off` on; stops at the end or at an error, saying how far it got. */
-function writeFd1(bytes: Buffer, off: number): { off: number; code?: string } {
+function writeFrom(port: StdoutPort, bytes: Buffer, off: number): { off: number; code?: string } {
   try {
-    while (off < bytes.length) off += writeSync(1, bytes, off);
+    while (off < bytes.length) off += port.writeSync(bytes, off);
     return { off };
   } catch (err) {
     return { off, code: (err as NodeJS.ErrnoException).code ?? "EIO" };

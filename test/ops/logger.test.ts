@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { MAX_LOG_STRING, memoryLogger } from "../../src/ops/logger.ts";
+import { MAX_LOG_STRING, memoryLogger, type StdoutPort, stdoutWriter } from "../../src/ops/logger.ts";
 
 describe("logger", () => {
   test("one JSON line per event; below the level nothing; secrets redacted by field name", () => {
@@ -55,6 +55,41 @@ describe("logger", () => {
     expect(await proc.exited).toBe(0);
     const lines = out.trimEnd().split("\n");
     expect(lines.map((l) => JSON.parse(l).i)).toEqual([...Array(800).keys()]);
+  });
+
+  test("after an EAGAIN every later chunk queues behind the rest, even once the pipe has room again", () => {
+    const written: string[] = [];
+    const queued: string[] = [];
+    let room = 5; // bytes the fake pipe takes before it is full
+    const port: StdoutPort = {
+      writeSync(bytes, off) {
+        if (room === 0) throw Object.assign(new Error("full"), { code: "EAGAIN" });
+        const n = Math.min(room, bytes.length - off);
+        written.push(bytes.subarray(off, off + n).toString());
+        room -= n;
+        return n;
+      },
+      queue: (bytes) => void queued.push(bytes.toString()),
+    };
+    const write = stdoutWriter(port);
+    write("line-1\n");
+    room = 1000; // the reader caught up: a direct write now would overtake what is queued
+    write("line-2\n");
+    expect(written.join("")).toBe("line-");
+    expect(queued).toEqual(["1\n", "line-2\n"]);
+    expect(written.join("") + queued.join("")).toBe("line-1\nline-2\n");
+  });
+
+  test("a closed stdout (EPIPE) drops the chunk without throwing", () => {
+    const queued: string[] = [];
+    const write = stdoutWriter({
+      writeSync: () => {
+        throw Object.assign(new Error("broken pipe"), { code: "EPIPE" });
+      },
+      queue: (b) => void queued.push(String(b)),
+    });
+    expect(() => write("x\n")).not.toThrow();
+    expect(queued).toEqual([]);
   });
 
   test("no field carries unbounded input: strings, error messages, arrays and nesting are cut with a marker", () => {
