@@ -52,6 +52,10 @@ describe("start-up imports", () => {
     expect(pgPackages).toEqual([]);
   });
 
+  test("nor the SQLite schema: the stores run their own prepared statements (db/open.ts)", () => {
+    expect(files.has(join(SRC, "db/schema.ts"))).toBe(false);
+  });
+
   test("node:crypto is not imported statically", () => {
     expect([...packages].filter(([p]) => p === "node:crypto" || p === "crypto")).toEqual([]);
   });

@@ -7,9 +7,13 @@ import { sha256Text } from "../ops/crypto.ts";
 import { Logger } from "../ops/logger.ts";
 import { securePaths } from "./file-modes.ts";
 import { SQLITE_MIGRATIONS } from "./migrations.generated.ts";
-import * as schema from "./schema.ts";
 
-export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+/**
+ * Drizzle over bun:sqlite without the schema: the SQLite stores run their own prepared statements and
+ * the migrator needs none, so a start does not build the tables' objects (db/schema.ts stays the
+ * source of the migrations and of test queries).
+ */
+export type Db = BunSQLiteDatabase & { $client: Database };
 
 /** Problems go to stderr by default: CLI commands keep stdout for their answer. */
 const stderrLog = () => new Logger("info", (line) => process.stderr.write(`${line}\n`));
@@ -37,7 +41,7 @@ export function openDatabase(path: string, opts: { log?: Logger } = {}): Db {
   sqlite.exec("PRAGMA temp_store = MEMORY");
   // After a busy spell the WAL is cut back to this size once it is reset, instead of staying large.
   sqlite.exec("PRAGMA journal_size_limit = 67108864");
-  return drizzle(sqlite, { schema }) as Db;
+  return drizzle(sqlite) as Db;
 }
 
 /**
