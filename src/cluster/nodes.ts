@@ -29,7 +29,10 @@ export interface ClusterView {
   users: UserLocation[];
 }
 
-/** The `nodes` table and the open sessions' node ids (PostgreSQL only, nodes-postgres.ts: SQLite has no other node). */
+/**
+ * The `nodes` table and the open sessions' node ids: PostgreSQL only (nodes-postgres.ts), since SQLite
+ * has no other node.
+ */
 export interface NodeStore {
   /** Inserts or refreshes the node's row. */
   heartbeat(node: NodeInfo): Promise<void>;

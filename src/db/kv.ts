@@ -1,6 +1,7 @@
 /**
  * The `kv` port: small settings and caches with an optional expiry (JWT secret, tenant token, OAuth
- * state, admin sessions, notice marks). Adapters: SQLite (statements prepared once) and PostgreSQL (kv-postgres.ts).
+ * state, admin sessions, notice marks). Adapters: SQLite (statements prepared once) and PostgreSQL
+ * (kv-postgres.ts).
  */
 import type { Storage } from "../storage/storage.ts";
 import type { Db } from "./open.ts";
