@@ -7,7 +7,7 @@
  */
 
 import type { Kv } from "../db/kv.ts";
-import { randomBytes, sha256Text } from "../ops/crypto.ts";
+import { randomToken, sha256Text } from "../ops/crypto.ts";
 import { clientIpOf, type PeerSource } from "../ops/rate-limit.ts";
 
 export const SESSION_COOKIE = "oc_admin";
@@ -25,7 +25,6 @@ export interface AdminSession {
 }
 
 const sha256 = (s: string) => sha256Text(s, "base64url");
-const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 export class AdminSessions {
   constructor(
@@ -36,11 +35,11 @@ export class AdminSessions {
   async create(subject: string, name: string): Promise<{ id: string; session: AdminSession }> {
     // Sign-ins are rare: a good moment to drop sessions (and other kv rows) that have expired.
     await this.kv.pruneExpired();
-    const id = random(32);
+    const id = randomToken(32);
     const session: AdminSession = {
       subject,
       name,
-      csrf: random(24),
+      csrf: randomToken(24),
       expiresAt: this.now() + SESSION_TTL_MS,
     };
     await this.kv.set(PREFIX + sha256(id), JSON.stringify(session), session.expiresAt);

@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Kv } from "../db/kv.ts";
-import { randomBytes } from "../ops/crypto.ts";
+import { randomToken } from "../ops/crypto.ts";
 import { type Config, ConfigError, type Raw, resolveConfig, VARIABLES } from "./definition.ts";
 import { mergeSources } from "./sources.ts";
 
@@ -91,7 +91,7 @@ export async function finishConfig(raw: Raw, kv: Kv): Promise<Config> {
   if (!config.JWT_SECRET) {
     // Nodes of a cluster starting together: the first one's secret wins, every node reads it back.
     const key = `${DB_CONFIG_PREFIX}JWT_SECRET`;
-    await kv.setIfAbsent(key, randomBytes(48).toString("base64url"), null);
+    await kv.setIfAbsent(key, randomToken(48), null);
     config.JWT_SECRET = await kv.get(key);
   }
   return config;

@@ -19,7 +19,7 @@ import { open, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DIR_MODE, FILE_MODE } from "../db/file-modes.ts";
-import { randomBytes } from "../ops/crypto.ts";
+import { randomToken } from "../ops/crypto.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { MediaRecord, MediaRecords, MediaTotals } from "./media-records.ts";
@@ -134,7 +134,7 @@ export class MediaStore {
     if (declared === 0 || !body) throw emptyMedia();
     if (declared !== undefined && (await this.usage(userId)) + declared > quotaBytes)
       throw overQuota(quotaBytes);
-    const id = `med_${randomBytes(18).toString("base64url")}`;
+    const id = `med_${randomToken(18)}`;
     const part = this.path(id) + PART_SUFFIX;
     this.#writing.add(id);
     try {

@@ -25,6 +25,11 @@ export function randomBytes(n: number): Buffer {
   return crypto.getRandomValues(Buffer.alloc(n));
 }
 
+/** `n` random bytes as base64url: session ids, OAuth state, generated secrets, file ids. */
+export function randomToken(n: number): string {
+  return randomBytes(n).toString("base64url");
+}
+
 /** node:crypto itself, loaded the first time a caller needs a cipher or HKDF. */
 export function nodeCrypto(): typeof NodeCrypto {
   return process.getBuiltinModule("node:crypto");

@@ -6,7 +6,7 @@
  */
 
 import type { RelayContext } from "../context.ts";
-import { randomBytes, sha256Text } from "../ops/crypto.ts";
+import { randomToken, sha256Text } from "../ops/crypto.ts";
 import { HttpError } from "../ops/errors.ts";
 import { secureEqual } from "../ops/secure-compare.ts";
 import { type FeishuUserTokens, TokenCipher } from "./token-crypto.ts";
@@ -75,7 +75,6 @@ export interface FeishuIdentity {
 }
 
 const sha256 = (s: string) => sha256Text(s, "base64url");
-const random = (bytes: number) => randomBytes(bytes).toString("base64url");
 
 /** What the sign-in needs (createRelay builds it once from these). */
 export interface OAuthDeps extends Pick<RelayContext, "config" | "kv" | "now" | "log" | "fetch"> {
@@ -108,9 +107,9 @@ export class FeishuOAuth {
       this.#lastPrune = now;
       this.ctx.kv.pruneExpired().catch((err: Error) => this.ctx.log.warn("kv_prune_failed", { err }));
     }
-    const state = random(24);
-    const verifier = random(48); // 64 characters, within PKCE's 43-128
-    const binding = random(24);
+    const state = randomToken(24);
+    const verifier = randomToken(48); // 64 characters, within PKCE's 43-128
+    const binding = randomToken(24);
     const stored: StoredState = {
       verifier,
       bindingHash: sha256(binding),

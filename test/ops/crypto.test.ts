@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as node from "node:crypto";
-import { nodeCrypto, randomBytes, sha256, sha256Text } from "../../src/ops/crypto.ts";
+import { nodeCrypto, randomBytes, randomToken, sha256, sha256Text } from "../../src/ops/crypto.ts";
 
 describe("crypto without node:crypto at start-up", () => {
   test("sha256 agrees with node:crypto for text (UTF-8) and bytes, in every encoding used", () => {
@@ -19,6 +19,13 @@ describe("crypto without node:crypto at start-up", () => {
     expect(a.length).toBe(18);
     expect(a.equals(randomBytes(18))).toBe(false);
     expect(randomBytes(0).length).toBe(0);
+  });
+
+  test("randomToken is n random bytes in base64url", () => {
+    const t = randomToken(48);
+    expect(t).toMatch(/^[A-Za-z0-9_-]{64}$/);
+    expect(Buffer.from(t, "base64url").length).toBe(48);
+    expect(randomToken(48)).not.toBe(t);
   });
 
   test("nodeCrypto is node:crypto itself", () => {
