@@ -340,7 +340,7 @@ export class SendRateLimiter {
     for (;;) {
       let ms: number;
       try {
-        ms = await shared.take(limits, this.#o.now());
+        ms = await shared.take(limits, this.#o.now);
       } catch (err) {
         this.#o.onSharedError?.(err);
         return waits;

@@ -20,13 +20,15 @@ export class PostgresSharedBudget implements SharedBudget {
 
   constructor(private readonly db: PgDb) {}
 
-  async take(limits: BudgetLimit[], now: number): Promise<number> {
+  async take(limits: BudgetLimit[], clock: () => number): Promise<number> {
     const live = limits.filter((l) => Number.isFinite(l.limit) && l.limit > 0);
     if (live.length === 0) return 0;
     // Locks in one order on every node: two calls sharing keys cannot deadlock.
     const ordered = [...live].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    let now = 0;
     const wait = await this.db.transaction(async (tx) => {
       for (const l of ordered) await tx.execute(LOCK_KEY(l.key));
+      now = clock();
       let longest = 0;
       for (const l of ordered) {
         const slotMs = slotMsOf(l);

@@ -21,8 +21,12 @@ export interface BudgetLimit {
 }
 
 export interface SharedBudget {
-  /** Takes one unit from every limit, or from none: 0 when granted, else ms until it may fit. */
-  take(limits: BudgetLimit[], now: number): Promise<number>;
+  /**
+   * Takes one unit from every limit, or from none: 0 when granted, else ms until it may fit. The
+   * clock is read once the limits' locks are held: a grant counts from when it was decided, not from
+   * when the call began waiting for other nodes' takes (which would let the next grant come early).
+   */
+  take(limits: BudgetLimit[], now: () => number): Promise<number>;
 }
 
 /** Slots per window: finer costs more rows per check, coarser over-covers the window more. */

@@ -1,5 +1,6 @@
 /** Cluster mode: Feishu's app-wide and per-chat budgets shared by every node through PostgreSQL. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import type { PgDb } from "../../src/db/postgres.ts";
 import { SendRateLimiter } from "../../src/feishu/rate-limiter.ts";
 import { type BudgetLimit, type SharedBudget, SLOTS, waitForSlots } from "../../src/feishu/shared-budget.ts";
@@ -78,12 +79,14 @@ describe.if(await postgresReachable())("shared budget across three nodes [postgr
   test("three nodes taking at once never grant more than the limit in a window", async () => {
     const limit: BudgetLimit = { key: "app:message:s", limit: 50, windowMs: 1050 };
     const t = 5_000_000;
-    const answers = await Promise.all(Array.from({ length: 90 }, (_, i) => budgets[i % 3]!.take([limit], t)));
+    const answers = await Promise.all(
+      Array.from({ length: 90 }, (_, i) => budgets[i % 3]!.take([limit], () => t)),
+    );
     expect(answers.filter((w) => w === 0)).toHaveLength(50);
     const waits = answers.filter((w) => w > 0);
     expect(Math.min(...waits)).toBeGreaterThan(1000);
     // Once the window has passed, units are granted again.
-    expect(await budgets[1]!.take([limit], t + Math.max(...waits))).toBe(0);
+    expect(await budgets[1]!.take([limit], () => t + Math.max(...waits))).toBe(0);
   });
 
   test("over time, with nodes interleaved, every window of the limit holds at most the limit", async () => {
@@ -95,7 +98,9 @@ describe.if(await postgresReachable())("shared budget across three nodes [postgr
     let t = 9_000_000;
     for (let step = 0; step < 120; step++) {
       t += 37;
-      const answers = await Promise.all(budgets.flatMap((b) => [b.take(limits, t), b.take(limits, t)]));
+      const answers = await Promise.all(
+        budgets.flatMap((b) => [b.take(limits, () => t), b.take(limits, () => t)]),
+      );
       for (const w of answers) if (w === 0) granted.push(t);
     }
     expect(busiestWindow(granted, 1050)).toBeLessThanOrEqual(10);
@@ -107,24 +112,46 @@ describe.if(await postgresReachable())("shared budget across three nodes [postgr
     const t = 7_000_000;
     const app: BudgetLimit = { key: "app:y:s", limit: 100, windowMs: 1050 };
     const chat: BudgetLimit = { key: "chat:oc_full", limit: 1, windowMs: 1050 };
-    expect(await budgets[0]!.take([app, chat], t)).toBe(0);
-    expect(await budgets[1]!.take([app, chat], t)).toBeGreaterThan(0);
+    expect(await budgets[0]!.take([app, chat], () => t)).toBe(0);
+    expect(await budgets[1]!.take([app, chat], () => t)).toBeGreaterThan(0);
     const [row] = await pg(storages[0]!)
       .$client`SELECT sum(count)::int AS n FROM rate_slots WHERE key = 'app:y:s'`;
     expect(row.n).toBe(1);
   });
 
+  test("a grant counts from when the key's lock was held, not from when the call began waiting", async () => {
+    // Another node's transaction holds the key's lock while the clock moves on by 5 s: the grant must
+    // be counted at 5 s (the clock read under the lock). Counted at 0, it would leave the window 5 s
+    // early and let the next grant go out less than a window after this one reached Feishu.
+    const limit: BudgetLimit = { key: "app:lock:s", limit: 1, windowMs: 1050 };
+    let t = 20_000_000;
+    let taking: Promise<number> | undefined;
+    await pg(storages[0]!).transaction(async (tx) => {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${limit.key}, 0))`);
+      taking = budgets[1]!.take([limit], () => t);
+      await Bun.sleep(50); // long enough for the take to be waiting on the lock
+      t += 5_000;
+    });
+    expect(await taking).toBe(0);
+    const [row] = await pg(storages[0]!)
+      .$client`SELECT max(slot)::bigint AS slot FROM rate_slots WHERE key = 'app:lock:s'`;
+    expect(Number(row.slot)).toBeGreaterThan(20_004_000);
+    // So the window is still full half a second after the grant was decided.
+    expect(await budgets[2]!.take([limit], () => t + 500)).toBeGreaterThan(0);
+  });
+
   test("three limiters (three nodes) sending at once stay within FEISHU_RATE_APP together", async () => {
     const { storages: nodes, close } = await postgresNodes(3);
     try {
-      // The times the shared budget granted an app unit at (the `now` it decided with). Times taken
+      // The times the shared budget granted an app unit at (the clock it read to decide). Times taken
       // when `acquire` resolves would add each call's commit and wake-up delay, which differ between
       // calls and can squeeze 11 grants into a measured second that were 1 s apart when granted.
       const granted: number[] = [];
       const recording = (budget: SharedBudget): SharedBudget => ({
-        take: async (limits, now) => {
-          const wait = await budget.take(limits, now);
-          if (wait === 0 && limits.some((l) => l.key === "app:message:s")) granted.push(now);
+        take: async (limits, clock) => {
+          let decided = 0;
+          const wait = await budget.take(limits, () => (decided = clock()));
+          if (wait === 0 && limits.some((l) => l.key === "app:message:s")) granted.push(decided);
           return wait;
         },
       });
