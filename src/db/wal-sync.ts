@@ -40,6 +40,11 @@ export class WalSync {
     return new WalSync({ walPath: file && `${file}-wal` });
   }
 
+  /** No fsync is running or asked for: every commit before now is durable. */
+  get idle(): boolean {
+    return this.#running === undefined;
+  }
+
   /** Resolves once everything written to the WAL before this call is durable. */
   sync(): Promise<void> {
     if (!this.#walPath) return Promise.resolve();

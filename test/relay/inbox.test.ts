@@ -276,6 +276,7 @@ describe("inbox", () => {
       log,
       metrics: new Registry(),
       walSync: new WalSync({ walPath: `${path}-wal`, fdatasync }),
+      inlineCommitMax: 0, // every commit takes the deferred sync here
     });
     const delivered: number[] = [];
     inbox.onStored((stored) => delivered.push(...stored.map((m) => m.seq)));
@@ -309,6 +310,106 @@ describe("inbox", () => {
     cleanup();
   });
 
+  /** A file database with user 1, and an inbox whose WAL syncs the test completes by hand. */
+  function heldSyncs(o: { synchronous?: "NORMAL"; maxRate?: number; now?: () => number } = {}) {
+    const { synchronous } = o;
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, "i.db");
+    const db = openDatabase(path);
+    migrate(db);
+    if (synchronous) db.$client.run(`PRAGMA synchronous = ${synchronous}`);
+    db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
+    const syncs: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const fdatasync: FdataSync = (_fd, done) => {
+      syncs.push(done);
+    };
+    const { log } = memoryLogger();
+    const inbox = sqliteInbox(db, {
+      log,
+      metrics: new Registry(),
+      walSync: new WalSync({ walPath: `${path}-wal`, fdatasync }),
+      ...(o.maxRate !== undefined ? { inlineCommitMaxRate: o.maxRate } : {}),
+      ...(o.now ? { now: o.now } : {}),
+    });
+    const answered = new Set<string>();
+    const accept = (id: string) =>
+      inbox.accept({ userId: 1, eventId: `e_${id}`, message: msg(id) }).then((r) => {
+        answered.add(id);
+        return r;
+      });
+    const close = async () => {
+      for (const done of syncs) done(null);
+      await inbox.close();
+      db.$client.close();
+      cleanup();
+    };
+    return { syncs, accept, answered, close };
+  }
+
+  test("a small batch while no WAL sync is under way commits inline (fsync in COMMIT); others take the deferred sync", async () => {
+    const s = heldSyncs();
+    try {
+      // Light load: one message, nothing syncing. COMMIT at FULL made it durable; no fdatasync asked.
+      expect(await s.accept("om_1")).toEqual({ status: "stored", seq: 1 });
+      expect(s.syncs).toHaveLength(0);
+
+      // Five together are over INLINE_COMMIT_MAX (4): committed relaxed, answered after the WAL sync.
+      const five = ["om_2", "om_3", "om_4", "om_5", "om_6"].map(s.accept);
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.size]).toEqual([1, 1]);
+
+      // While that sync runs, even a single message waits for the next one: answers keep commit order.
+      const late = s.accept("om_7");
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.has("om_7")]).toEqual([1, false]);
+      s.syncs[0]!(null);
+      expect((await Promise.all(five)).map((r) => r.status === "stored" && r.seq)).toEqual([2, 3, 4, 5, 6]);
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.has("om_7")]).toEqual([2, false]);
+      s.syncs[1]!(null);
+      expect(await late).toEqual({ status: "stored", seq: 7 });
+
+      // Every sync done: light load commits inline again.
+      expect(await s.accept("om_8")).toEqual({ status: "stored", seq: 8 });
+      expect(s.syncs).toHaveLength(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("with more messages lately than the inline rate, even a single message takes the deferred sync", async () => {
+    let t = 1_000_000;
+    // 25/s: with the rate's 100 ms time constant, three messages at one instant read 30/s.
+    const s = heldSyncs({ maxRate: 25, now: () => t });
+    try {
+      for (const id of ["om_1", "om_2", "om_3"]) await s.accept(id);
+      expect(s.syncs).toHaveLength(0);
+      const busy = s.accept("om_4");
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.has("om_4")]).toEqual([1, false]);
+      s.syncs[0]!(null);
+      expect(await busy).toEqual({ status: "stored", seq: 4 });
+      t += 1_000; // quiet for a second: light load again
+      expect(await s.accept("om_5")).toEqual({ status: "stored", seq: 5 });
+      expect(s.syncs).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a connection that does not fsync at COMMIT never commits inline", async () => {
+    const s = heldSyncs({ synchronous: "NORMAL" });
+    try {
+      const one = s.accept("om_1");
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.size]).toEqual([1, 0]);
+      s.syncs[0]!(null);
+      expect(await one).toEqual({ status: "stored", seq: 1 });
+    } finally {
+      await s.close();
+    }
+  });
+
   test("with the default WAL sync, an answer waits for the real fdatasync of the WAL file", async () => {
     const { dir, cleanup } = tempDir();
     const path = join(dir, "d.db");
@@ -325,7 +426,7 @@ describe("inbox", () => {
     }) as typeof fs.fdatasync);
     try {
       const { log } = memoryLogger();
-      const inbox = sqliteInbox(db, { log, metrics: new Registry() });
+      const inbox = sqliteInbox(db, { log, metrics: new Registry(), inlineCommitMax: 0 });
       let answered = false;
       const result = inbox.accept({ userId: 1, eventId: "e1", message: msg("om_1") }).then((r) => {
         answered = true;

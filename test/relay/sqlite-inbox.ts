@@ -14,6 +14,8 @@ export function sqliteInbox(db: Db, opts: InboxOptions & Partial<InboxStoreOptio
     maxPending: opts.maxPending ?? DEFAULT_MAX_PENDING,
     maxPendingBytes: opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
     ...(opts.walSync ? { walSync: opts.walSync } : {}),
+    ...(opts.inlineCommitMax !== undefined ? { inlineCommitMax: opts.inlineCommitMax } : {}),
+    ...(opts.inlineCommitMaxRate !== undefined ? { inlineCommitMaxRate: opts.inlineCommitMaxRate } : {}),
   });
   return new Inbox(store, opts);
 }
