@@ -3,13 +3,14 @@
  * and then one fdatasync of the WAL for the whole group (db/wal-sync.ts), acks batched without an fsync
  * of their own. `commit`, `pending` and `ack` stay synchronous: they are the measured hot path.
  *
- * Under light load (fewer than ~2,000 messages/s lately, a small batch, no WAL sync under way) a
- * batch is committed at the connection's own level instead, FULL, which fsyncs the WAL inside COMMIT
- * on this thread: durable on return, as fast as the fsync itself. The deferred sync pays for a hop
+ * Under light load (a small batch, no WAL sync under way, few messages expected during the fsync:
+ * inline-commit.ts) a batch is committed at the connection's own level instead, FULL, which fsyncs
+ * the WAL inside COMMIT on this thread: durable on return, as fast as the fsync itself. The deferred sync pays for a hop
  * to Bun's I/O pool and back, and its fsync runs while this thread writes the next frames: at a
  * steady 1,000/s the inline commit took the webhook → plugin p99 from 3.6–4.2 ms to 2.7–3.3 ms
  * (docs/architecture.md). With more traffic the loop must go on while the disk works: at 5,000/s
- * inline commits blocked it long enough to raise the p99 from ~5.4 to 6.3–9.1 ms.
+ * inline commits blocked it long enough to raise the p99 from ~5.4 to 6.3–9.1 ms; here an inline
+ * commit takes ~0.3–0.4 ms, so they stop at ~1,500–2,000 messages/s.
  */
 import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
@@ -23,18 +24,13 @@ import { lastRowReceivedBy, type ReceivedRow } from "./inbox-received-bound.ts";
 import { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 import type { Backlog, CommitOutcome, InboxStore, InboxStoreOptions, PendingRow } from "./inbox-store.ts";
-import { RecentRate } from "./recent-rate.ts";
+import { InlineCommitPolicy } from "./inline-commit.ts";
 
 /** Per user, `seq > acked_seq` walks the unique (user_id, seq) index: cheap with many users. */
 const PENDING_TOTAL = `SELECT coalesce(sum(
   (SELECT count(*) FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq)), 0) AS n FROM users u`;
 /** Default `inlineCommitMax`: batches of light load, where the inline fsync costs less than the hop. */
 export const INLINE_COMMIT_MAX = 4;
-/**
- * Default `inlineCommitMaxRate` (messages/s, recently): below it an fsync of ~0.3 ms on the event loop
- * holds up less than one request on average.
- */
-export const INLINE_COMMIT_MAX_RATE = 2_000;
 
 const OLDEST_PENDING = `SELECT min(
   (SELECT i.received_at FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq ORDER BY i.seq LIMIT 1)
@@ -48,11 +44,10 @@ export class SqliteInboxStore implements InboxStore {
   readonly #cap: PendingCap;
   readonly #batch: BatchWriter;
   readonly #walSync: WalSync;
-  /** Batches up to this size may commit inline (0 when the connection does not fsync at COMMIT). */
-  readonly #inlineMax: number;
-  readonly #inlineMaxRate: number;
-  /** Messages committed lately, for the choice between an inline and a deferred fsync. */
-  readonly #rate = new RecentRate();
+  /** Which batches commit inline (none when the connection does not fsync at COMMIT). */
+  readonly #inline: InlineCommitPolicy;
+  /** Monotonic ms, to measure inline commits. */
+  readonly #clock: () => number;
   readonly #ids: MessageIds;
   readonly #marks: SeenMarks;
   readonly #stmt;
@@ -68,8 +63,10 @@ export class SqliteInboxStore implements InboxStore {
     // The connection's own level (FULL in production), restored after each relaxed commit.
     const synchronous = q.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous ?? 2;
     // FULL (2) and EXTRA (3) fsync the WAL at COMMIT; below that an inline commit would not be durable.
-    this.#inlineMax = synchronous >= 2 ? (opts.inlineCommitMax ?? INLINE_COMMIT_MAX) : 0;
-    this.#inlineMaxRate = opts.inlineCommitMaxRate ?? INLINE_COMMIT_MAX_RATE;
+    this.#inline = new InlineCommitPolicy({
+      maxBatch: synchronous >= 2 ? (opts.inlineCommitMax ?? INLINE_COMMIT_MAX) : 0,
+    });
+    this.#clock = opts.monotonicMs ?? (() => performance.now());
     this.#stmt = {
       syncNormal: q.query("PRAGMA synchronous = NORMAL"),
       syncRestore: q.query(`PRAGMA synchronous = ${Number(synchronous)}`),
@@ -118,11 +115,9 @@ export class SqliteInboxStore implements InboxStore {
     const stored: StoredMessage[] = [];
     let sorted: ReturnType<BatchWriter["write"]>;
     // Inline only when every earlier commit is durable already: answers then keep commit order.
-    const inline =
-      batch.length <= this.#inlineMax &&
-      this.#walSync.idle &&
-      this.#rate.perSecond(now) < this.#inlineMaxRate;
-    this.#rate.add(batch.length, now);
+    const inline = this.#walSync.idle && this.#inline.inline(batch.length, now);
+    this.#inline.counted(batch.length, now);
+    const started = inline ? this.#clock() : 0;
     try {
       // Deferred: committed without an fsync; the WAL sync below makes it durable before anyone is
       // answered. Inline: at the connection's level (FULL), the fsync is part of COMMIT.
@@ -141,6 +136,7 @@ export class SqliteInboxStore implements InboxStore {
         this.#cap.forget();
         sorted = attempt(true);
       }
+      if (inline) this.#inline.measured(this.#clock() - started, now);
       this.#batch.committed();
     } catch (err) {
       this.#cap.forget();

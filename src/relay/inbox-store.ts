@@ -92,12 +92,12 @@ export interface InboxStoreOptions {
   /** SQLite: makes the hot commits durable (default: fdatasync of the database's WAL file). */
   walSync?: WalSync;
   /**
-   * SQLite: a batch of at most this many messages, while no WAL sync is under way and fewer than
-   * `inlineCommitMaxRate` messages/s were committed lately, is committed with the connection's own
-   * fsync at COMMIT instead (defaults INLINE_COMMIT_MAX and INLINE_COMMIT_MAX_RATE; 0 never).
+   * SQLite: batches of at most this many messages may be committed with the connection's own fsync
+   * at COMMIT, under light load (relay/inline-commit.ts; default INLINE_COMMIT_MAX, 0 never).
    */
   inlineCommitMax?: number;
-  inlineCommitMaxRate?: number;
+  /** SQLite: monotonic ms, to time inline commits (default `performance.now`). */
+  monotonicMs?: () => number;
 }
 
 export function createInboxStore(storage: Storage, opts: InboxStoreOptions): InboxStore {

@@ -311,7 +311,7 @@ describe("inbox", () => {
   });
 
   /** A file database with user 1, and an inbox whose WAL syncs the test completes by hand. */
-  function heldSyncs(o: { synchronous?: "NORMAL"; maxRate?: number; now?: () => number } = {}) {
+  function heldSyncs(o: { synchronous?: "NORMAL"; monotonicMs?: () => number; now?: () => number } = {}) {
     const { synchronous } = o;
     const { dir, cleanup } = tempDir();
     const path = join(dir, "i.db");
@@ -328,7 +328,7 @@ describe("inbox", () => {
       log,
       metrics: new Registry(),
       walSync: new WalSync({ walPath: `${path}-wal`, fdatasync }),
-      ...(o.maxRate !== undefined ? { inlineCommitMaxRate: o.maxRate } : {}),
+      ...(o.monotonicMs ? { monotonicMs: o.monotonicMs } : {}),
       ...(o.now ? { now: o.now } : {}),
     });
     const answered = new Set<string>();
@@ -377,10 +377,12 @@ describe("inbox", () => {
     }
   });
 
-  test("with more messages lately than the inline rate, even a single message takes the deferred sync", async () => {
+  test("when inline commits are slow for the recent rate, even a single message takes the deferred sync", async () => {
     let t = 1_000_000;
-    // 25/s: with the rate's 100 ms time constant, three messages at one instant read 30/s.
-    const s = heldSyncs({ maxRate: 25, now: () => t });
+    // Each inline commit takes 25 ms here (a slow disk). Messages at one instant read 10/s each (the
+    // rate's 100 ms time constant): the third expects 0.5 messages during its commit, the fourth 0.75.
+    let mono = 0;
+    const s = heldSyncs({ now: () => t, monotonicMs: () => (mono += 25) });
     try {
       for (const id of ["om_1", "om_2", "om_3"]) await s.accept(id);
       expect(s.syncs).toHaveLength(0);
@@ -389,7 +391,7 @@ describe("inbox", () => {
       expect([s.syncs.length, s.answered.has("om_4")]).toEqual([1, false]);
       s.syncs[0]!(null);
       expect(await busy).toEqual({ status: "stored", seq: 4 });
-      t += 1_000; // quiet for a second: light load again
+      t += 60_000; // quiet for a minute: the rate and the slow commits' cost have faded
       expect(await s.accept("om_5")).toEqual({ status: "stored", seq: 5 });
       expect(s.syncs).toHaveLength(1);
     } finally {

@@ -15,7 +15,7 @@ export function sqliteInbox(db: Db, opts: InboxOptions & Partial<InboxStoreOptio
     maxPendingBytes: opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
     ...(opts.walSync ? { walSync: opts.walSync } : {}),
     ...(opts.inlineCommitMax !== undefined ? { inlineCommitMax: opts.inlineCommitMax } : {}),
-    ...(opts.inlineCommitMaxRate !== undefined ? { inlineCommitMaxRate: opts.inlineCommitMaxRate } : {}),
+    ...(opts.monotonicMs ? { monotonicMs: opts.monotonicMs } : {}),
   });
   return new Inbox(store, opts);
 }
