@@ -8,7 +8,7 @@
  * turns inline commits off at a much lower rate than a fast one; the estimate fades after `retryMs`
  * without inline commits, so one slow fsync does not rule them out for good. Pure: times are passed in.
  */
-import { RecentRate } from "./recent-rate.ts";
+import { decayed, RecentRate } from "./recent-rate.ts";
 
 export interface InlineCommitOptions {
   /** Largest batch committed inline (0: never). */
@@ -56,7 +56,6 @@ export class InlineCommitPolicy {
   }
 
   #cost(now: number): number {
-    const dt = now - this.#costAt;
-    return dt <= 0 ? this.#costMs : this.#costMs * Math.exp(-dt / this.#retryMs);
+    return decayed(this.#costMs, now - this.#costAt, this.#retryMs);
   }
 }

@@ -21,8 +21,14 @@ export class RecentRate {
   }
 
   #decayed(now: number): number {
-    const dt = now - this.#at;
-    // A clock that stepped back decays nothing rather than inflating the count.
-    return dt <= 0 ? this.#count : this.#count * Math.exp(-dt / this.tauMs);
+    return decayed(this.#count, now - this.#at, this.tauMs);
   }
+}
+
+/**
+ * `value` after `dtMs` of exponential decay with time constant `tauMs`. A clock that stepped back
+ * (dtMs < 0) decays nothing rather than inflating the value.
+ */
+export function decayed(value: number, dtMs: number, tauMs: number): number {
+  return dtMs <= 0 ? value : value * Math.exp(-dtMs / tauMs);
 }
