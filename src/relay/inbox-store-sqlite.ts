@@ -5,12 +5,12 @@
  *
  * Under light load (a small batch, no WAL sync under way, few messages expected during the fsync:
  * inline-commit.ts) a batch is committed at the connection's own level instead, FULL, which fsyncs
- * the WAL inside COMMIT on this thread: durable on return, as fast as the fsync itself. The deferred sync pays for a hop
- * to Bun's I/O pool and back, and its fsync runs while this thread writes the next frames: at a
- * steady 1,000/s the inline commit took the webhook → plugin p99 from 3.6–4.2 ms to 2.7–3.3 ms
- * (docs/architecture.md). With more traffic the loop must go on while the disk works: at 5,000/s
- * inline commits blocked it long enough to raise the p99 from ~5.4 to 6.3–9.1 ms; here an inline
- * commit takes ~0.3–0.4 ms, so they stop at ~1,500–2,000 messages/s.
+ * the WAL inside COMMIT on this thread: durable on return, as fast as the fsync itself. The deferred
+ * sync pays for a hop to Bun's I/O pool and back, and its fsync runs while this thread writes the
+ * next frames: at a steady 1,000/s the inline commit took the webhook → plugin p99 from 3.6–4.2 ms
+ * to 2.7–3.3 ms (docs/architecture.md). With more traffic the loop must go on while the disk works:
+ * at 5,000/s inline commits blocked it long enough to raise the p99 from ~5.4 to 6.3–9.1 ms; here an
+ * inline commit takes ~0.3–0.4 ms, so they stop at ~1,500–2,000 messages/s.
  */
 import type { Database } from "bun:sqlite";
 import type { Db } from "../db/open.ts";
@@ -29,12 +29,12 @@ import { InlineCommitPolicy } from "./inline-commit.ts";
 /** Per user, `seq > acked_seq` walks the unique (user_id, seq) index: cheap with many users. */
 const PENDING_TOTAL = `SELECT coalesce(sum(
   (SELECT count(*) FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq)), 0) AS n FROM users u`;
-/** Default `inlineCommitMax`: batches of light load, where the inline fsync costs less than the hop. */
-export const INLINE_COMMIT_MAX = 4;
-
 const OLDEST_PENDING = `SELECT min(
   (SELECT i.received_at FROM inbox i WHERE i.user_id = u.id AND i.seq > u.acked_seq ORDER BY i.seq LIMIT 1)
   ) AS at FROM users u`;
+
+/** Default `inlineCommitMax`: batches of light load, where the inline fsync costs less than the hop. */
+export const INLINE_COMMIT_MAX = 4;
 
 export class SqliteInboxStore implements InboxStore {
   readonly dialect = "sqlite" as const;
@@ -124,9 +124,11 @@ export class SqliteInboxStore implements InboxStore {
       // IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the first read. A
       // deferred transaction upgrading from read to write gets SQLITE_BUSY at once, without waiting,
       // whenever the checkpoint worker holds the lock (RESTART): that was `inbox_commit_failed` → 500.
-      const write = (isolated: boolean) => () =>
-        this.#sqlite.transaction(() => this.#batch.write(batch, now, stored, isolated)).immediate();
-      const attempt = (isolated: boolean) => (inline ? write(isolated)() : this.#relaxed(write(isolated)));
+      const attempt = (isolated: boolean) => {
+        const write = () =>
+          this.#sqlite.transaction(() => this.#batch.write(batch, now, stored, isolated)).immediate();
+        return inline ? write() : this.#relaxed(write);
+      };
       try {
         sorted = attempt(false);
       } catch (err) {
