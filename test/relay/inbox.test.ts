@@ -399,6 +399,35 @@ describe("inbox", () => {
     }
   });
 
+  test("deferred commits whose sync is their own keep the cost current: a slow start does not keep a steady rate deferred until it fades", async () => {
+    let t = 1_000_000;
+    let step = 25; // the first commits take 25 ms (a cold start), every later one 0.1 ms
+    let mono = 0;
+    const s = heldSyncs({ now: () => t, monotonicMs: () => (mono += step) });
+    try {
+      let deferred = 0;
+      let inlineAgainAt = 0;
+      for (let i = 1; i <= 100 && inlineAgainAt === 0; i++) {
+        if (i === 3) step = 0.1;
+        const before = s.syncs.length;
+        const stored = s.accept(`om_${i}`);
+        await Bun.sleep(1);
+        if (s.syncs.length > before) {
+          deferred++;
+          s.syncs[before]!(null);
+        } else if (deferred > 0) inlineAgainAt = i;
+        expect(await stored).toEqual({ status: "stored", seq: i });
+        t += 1; // 1,000/s
+      }
+      // Deferred once 25 ms commits at the rising rate expect too many messages meanwhile; back inline
+      // after a few dozen fast syncs, not after the 10 s fade.
+      expect(deferred).toBeGreaterThan(5);
+      expect(inlineAgainAt).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("a connection that does not fsync at COMMIT never commits inline", async () => {
     const s = heldSyncs({ synchronous: "NORMAL" });
     try {
