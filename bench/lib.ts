@@ -6,6 +6,8 @@
  * of ../shared/bench-limit measured in the same run. Everything binds and targets 127.0.0.1 only and
  * every wait is bounded.
  */
+
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,8 +29,28 @@ export const ADMIN_TOKEN = "bench-admin-token-0123456789";
 /** Marker in bench message texts, followed by the send time in µs since the epoch (wall clock). */
 export const SENT_MARK = "bench@";
 
-/** Wall-clock milliseconds with sub-ms resolution (agrees with CLOCK_REALTIME to ~0.05 ms). */
-export const wallMs = (): number => performance.timeOrigin + performance.now();
+/**
+ * Wall-clock milliseconds with sub-ms resolution: CLOCK_REALTIME itself, the clock webhook-users.lua
+ * stamps wrk's requests with. `performance.timeOrigin + performance.now()` is the monotonic clock
+ * anchored once at start; on this VM it was once seconds away from CLOCK_REALTIME, which turned the
+ * webhook → plugin latency of bench/relay.ts into −1.8 s. Outside Linux/glibc it falls back to that.
+ */
+export const wallMs: () => number = (() => {
+  try {
+    const { symbols } = dlopen("libc.so.6", {
+      clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    });
+    const ts = new BigInt64Array(2);
+    const at = ptr(ts);
+    const CLOCK_REALTIME = 0;
+    return () => {
+      symbols.clock_gettime(CLOCK_REALTIME, at);
+      return Number(ts[0]) * 1000 + Number(ts[1]) / 1e6;
+    };
+  } catch {
+    return () => performance.timeOrigin + performance.now();
+  }
+})();
 
 export async function freePort(): Promise<number> {
   const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
