@@ -25,7 +25,7 @@ export interface InlineCommitOptions {
 }
 
 /**
- * How far one inline commit moves the cost estimate, as a fraction of it: up when it took longer, down
+ * How far one measured commit moves the cost estimate, as a fraction of it: up when it took longer, down
  * when it took less, never past it. Equal steps each way settle on about the median; a disk that turns
  * 30× slower is followed within ~36 commits.
  */
@@ -36,7 +36,7 @@ export class InlineCommitPolicy {
   readonly #maxBatch: number;
   readonly #maxWaiting: number;
   readonly #retryMs: number;
-  /** Running median of inline commit durations (ms), as of `#costAt`; 0 before the first. */
+  /** Running median of measured commit durations (ms), as of `#costAt`; 0 before the first. */
   #costMs = 0;
   #costAt = 0;
 
