@@ -10,7 +10,7 @@
  * disk has does not: a fsync is as slow deferred as inline, and the messages behind it wait either
  * way. (A decaying mean did: on a disk with inline commits of 0.3 ms and one in a hundred of 2–3 ms,
  * it sat near 0.6 ms and kept a steady 1,000/s deferred nine commits in ten.) The estimate fades after
- * `retryMs` without inline commits, so a slow spell does not rule them out for good. Pure: times are
+ * `retryMs` without a measured commit, so a slow spell does not rule them out for good. Pure: times are
  * passed in.
  */
 import { decayed, RecentRate } from "./recent-rate.ts";
@@ -20,7 +20,7 @@ export interface InlineCommitOptions {
   maxBatch: number;
   /** Messages expected to arrive during one inline commit, at most (default 0.6). */
   maxWaiting?: number;
-  /** An inline commit's measured cost fades over this long without a new one (default 10 s). */
+  /** The measured cost fades over this long without a new measurement (default 10 s). */
   retryMs?: number;
 }
 
