@@ -100,6 +100,8 @@ export interface RelayOptions {
   nofile?: number;
   /** Extra `bun` flags, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]. */
   bunFlags?: string[];
+  /** The relay tree to start (default RELAY_ROOT); bench/ab.ts starts two. */
+  root?: string;
 }
 
 /** Starts the relay as a child process on a free port and waits for /health. */
@@ -107,7 +109,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayProcess>
   const dir = opts.dbPath ? undefined : mkdtempSync(join(tmpdir(), "relay-bench-"));
   const dbPath = opts.dbPath ?? join(dir as string, "relay.db");
   const port = await freePort();
-  const argv = ["bun", ...(opts.bunFlags ?? []), join(RELAY_ROOT, "src/index.ts"), "serve"];
+  const argv = ["bun", ...(opts.bunFlags ?? []), join(opts.root ?? RELAY_ROOT, "src/index.ts"), "serve"];
   const cmd = opts.nofile
     ? [
         "bash",

@@ -1,0 +1,151 @@
+/**
+ * An A/B of two relay trees on the durable webhook path, built so that this machine's drift (±30% within
+ * minutes, seconds apart at times) falls on both sides. `bench/relay.ts` starts a fresh relay per run,
+ * so two runs of it compare two moments as much as two trees: a change of 5% needed dozens of
+ * alternating pairs to show. Here both relays run for the whole bench, each with one user and its
+ * acking plugin stand-in, and wrk loads them in short windows:
+ *
+ *   - alternate (default): one relay at a time, A B then B A, so a pair is seconds apart and a steady
+ *     drift cancels to first order. The load is the real one (c=64, a relay alone on the machine),
+ *     so throughput and CPU both mean what they mean in bench/relay.ts;
+ *   - concurrent: both at once, half the connections each. Drift is common to both sides, so the
+ *     ratio is the steadiest, but they compete for two cores: it weighs CPU per event, not how a relay
+ *     alone uses the time its main thread waits (an fsync inline on the loop looks better here than
+ *     it is alone).
+ *
+ *   bun bench/ab.ts --a DIR --b DIR [--a-env JSON] [--b-env JSON] [--mode alternate|concurrent]
+ *                   [--windows 10] [--window 3] [--connections 64]
+ *
+ * A tree is a checkout with node_modules (e.g. `git archive HEAD | tar -x -C /tmp/b`, then
+ * `ln -s "$PWD/node_modules" /tmp/b/`); --a-env/--b-env add environment (a patched tree's knob, a JSC
+ * option); the same tree twice with different env is an A/B of the knob. Reported: per window events/s
+ * and relay CPU µs/event of each side; the B/A ratio of events per pair, their median, and the ratios
+ * of totals. An A/A run of this script gave pair ratios within ±5–10% (concurrent) and ±15%
+ * (alternate). Everything on 127.0.0.1; bounded; stops by itself. Needs `wrk`.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  benchOpenId,
+  cpuMeter,
+  createUsers,
+  median,
+  Plugins,
+  type RelayProcess,
+  report,
+  round3,
+  runWrk,
+  startRelay,
+  type WrkResult,
+} from "./lib.ts";
+
+const { values } = parseArgs({
+  options: {
+    a: { type: "string" },
+    b: { type: "string" },
+    "a-env": { type: "string", default: "{}" },
+    "b-env": { type: "string", default: "{}" },
+    mode: { type: "string", default: "alternate" },
+    windows: { type: "string", default: "10" },
+    window: { type: "string", default: "3" },
+    connections: { type: "string", default: "64" },
+  },
+});
+if (!values.a || !values.b) throw new Error("--a DIR and --b DIR are required (relay trees)");
+const mode = values.mode === "concurrent" ? "concurrent" : "alternate";
+const windows = Number(values.windows);
+const windowSec = Number(values.window);
+const connections = Number(values.connections);
+
+interface Side {
+  name: "A" | "B";
+  relay: RelayProcess;
+  plugins: Plugins;
+  requests: number;
+  cpuUs: number;
+}
+
+async function start(name: Side["name"], root: string, env: string): Promise<Side> {
+  const relay = await startRelay({ root, env: JSON.parse(env) as Record<string, string> });
+  const tokens = await createUsers(relay.base, [benchOpenId(0)], 1);
+  const plugins = new Plugins({ ackEvery: 100, latency: false });
+  await plugins.connect(relay.ws, tokens);
+  return { name, relay, plugins, requests: 0, cpuUs: 0 };
+}
+
+/** Loads one side for a window; returns its requests and the relay's CPU µs over it. */
+async function load(side: Side, conns: number, w: number): Promise<{ r: WrkResult; cpuUs: number }> {
+  const cpu = cpuMeter(side.relay.pid);
+  const r = await runWrk({
+    url: side.relay.base,
+    script: join(import.meta.dir, "webhook-users.lua"),
+    connections: conns,
+    durationSec: windowSec,
+    // Fresh event ids in every window: a repeated id would be a (cheaper) duplicate.
+    env: { BENCH_USERS: "1", BENCH_RUN: `${Date.now()}${side.name}${w}` },
+  });
+  const cpuUs = cpu.stop().relayCores * windowSec * 1e6;
+  side.requests += r.requests;
+  side.cpuUs += cpuUs;
+  return { r, cpuUs };
+}
+
+const sides = [
+  await start("A", values.a, values["a-env"] as string),
+  await start("B", values.b, values["b-env"] as string),
+] as const;
+const pairs: Array<Record<string, unknown>> = [];
+try {
+  for (let w = 0; w < windows; w++) {
+    const out = new Map<Side["name"], { r: WrkResult; cpuUs: number }>();
+    if (mode === "concurrent") {
+      const half = Math.max(1, Math.round(connections / 2));
+      const both = await Promise.all(sides.map((s) => load(s, half, w)));
+      for (const [i, s] of sides.entries()) out.set(s.name, both[i]!);
+    } else {
+      // ABBA: whichever went second in one pair goes first in the next.
+      for (const s of w % 2 === 0 ? sides : [...sides].reverse())
+        out.set(s.name, await load(s, connections, w));
+    }
+    const a = out.get("A")!;
+    const b = out.get("B")!;
+    const perEvent = (x: { r: WrkResult; cpuUs: number }) => Math.round(x.cpuUs / Math.max(1, x.r.requests));
+    const pair = {
+      window: w + 1,
+      a: { eventsPerSec: Math.round(a.r.rps), cpuUsPerEvent: perEvent(a), non2xx: a.r.non2xx },
+      b: { eventsPerSec: Math.round(b.r.rps), cpuUsPerEvent: perEvent(b), non2xx: b.r.non2xx },
+      ratio: round3(b.r.requests / Math.max(1, a.r.requests)),
+    };
+    pairs.push(pair);
+    console.error(
+      `window ${w + 1}: A ${pair.a.eventsPerSec}/s ${pair.a.cpuUsPerEvent} µs/event, ` +
+        `B ${pair.b.eventsPerSec}/s ${pair.b.cpuUsPerEvent} µs/event, B/A ${pair.ratio}`,
+    );
+  }
+} finally {
+  for (const s of sides) {
+    s.plugins.close();
+    await s.relay.stop();
+  }
+}
+
+const [A, B] = sides;
+const ratios = pairs.map((p) => p.ratio as number);
+const summary = {
+  mode,
+  windows,
+  windowSec,
+  connections,
+  a: { root: values.a, env: JSON.parse(values["a-env"] as string) },
+  b: { root: values.b, env: JSON.parse(values["b-env"] as string) },
+  pairs,
+  medianRatio: round3(median(ratios)),
+  ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+  totalRatio: round3(B.requests / Math.max(1, A.requests)),
+  cpuPerEventRatio: round3(B.cpuUs / Math.max(1, B.requests) / (A.cpuUs / Math.max(1, A.requests))),
+};
+report(
+  summary,
+  `B/A events: median of ${windows} pairs ${summary.medianRatio} (${summary.ratioRange.join("–")}), ` +
+    `totals ${summary.totalRatio}; B/A CPU per event ${summary.cpuPerEventRatio} (${mode})`,
+);
