@@ -45,6 +45,11 @@ export class WalSync {
     return this.#running === undefined;
   }
 
+  /** Settles (never rejects) once no fsync runs or is asked for; at once when none does. */
+  async settled(): Promise<void> {
+    while (this.#running) await this.#running.catch(() => undefined);
+  }
+
   /** Resolves once everything written to the WAL before this call is durable. */
   sync(): Promise<void> {
     if (!this.#walPath) return Promise.resolve();
@@ -61,7 +66,7 @@ export class WalSync {
    * outlived the shutdown drain) opens it again rather than answering without an fsync.
    */
   async close(): Promise<void> {
-    while (this.#running) await this.#running.catch(() => undefined);
+    await this.settled();
     if (this.#fd !== undefined) close(this.#fd, () => undefined);
     this.#fd = undefined;
   }

@@ -111,6 +111,13 @@ export class SqliteInboxStore implements InboxStore {
     };
   }
 
+  commitAfter(size: number, now: number): Promise<void> | undefined {
+    // Committed now it would have to be deferred (answers keep commit order) and would wait for the
+    // next sync anyway; after this one it goes inline, joined by what arrives meanwhile.
+    if (this.#walSync.idle || !this.#inline.saturated(size, now)) return undefined;
+    return this.#walSync.settled();
+  }
+
   commit(batch: BatchItem[], now: number): CommitOutcome {
     const stored: StoredMessage[] = [];
     let sorted: ReturnType<BatchWriter["write"]>;

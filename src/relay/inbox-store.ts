@@ -54,6 +54,12 @@ export interface InboxStore {
    * concern the whole database; a bad message gets its Error in `results`, alone.
    */
   commit(batch: BatchItem[], now: number): Awaitable<CommitOutcome>;
+  /**
+   * SQLite: a batch of `size` that should rather be committed once the WAL sync under way is done
+   * (a saturated loop's, to go inline: relay/inline-commit.ts); the promise settles then. Undefined:
+   * commit now.
+   */
+  commitAfter?(size: number, now: number): Promise<void> | undefined;
   /** Stored messages with `afterSeq < seq < below` and above the user's ack, oldest first. */
   pending(userId: number, afterSeq: number, limit: number, below: number): Awaitable<PendingRow[]>;
   pendingCount(userId: number): Promise<number>;

@@ -221,6 +221,18 @@ export class Inbox {
   }
 
   #flush(): void {
+    const after = this.store.commitAfter?.(this.#queue.length, this.#now());
+    if (after) {
+      // Counted as a commit under way: no other flush starts, and close() waits for it.
+      this.#flushScheduled = false;
+      this.#committing = after
+        .then(() => {
+          this.#committing = undefined;
+          this.#flush();
+        })
+        .catch((err) => this.#log.error("inbox_commit_failed", { err: err as Error, batch: 0 }));
+      return;
+    }
     const max = this.store.maxBatch;
     const batch = this.#queue.length > max ? this.#queue.splice(0, max) : this.#queue;
     if (batch === this.#queue) this.#queue = [];

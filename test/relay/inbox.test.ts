@@ -377,6 +377,33 @@ describe("inbox", () => {
     }
   });
 
+  test("a saturated loop's batch (16 or more) commits inline too; while a WAL sync runs, it waits for it, then goes inline", async () => {
+    const s = heldSyncs();
+    try {
+      const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `om_${from + i}`);
+      const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+      // Twenty at once: one batch, COMMIT at FULL, no fdatasync asked.
+      const first = await Promise.all(ids(1, 20).map(s.accept));
+      expect(first.map((r) => r.status === "stored" && r.seq)).toEqual(seqs(1, 20));
+      expect(s.syncs).toHaveLength(0);
+
+      // Five (over INLINE_COMMIT_MAX, under the saturated size) take the deferred sync. Twenty more
+      // while it runs are not committed yet: deferred, they would only wait for the next sync.
+      const five = ids(21, 5).map(s.accept);
+      await Bun.sleep(1);
+      const more = ids(26, 20).map(s.accept);
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.size]).toEqual([1, 20]);
+      // The sync done, the five are answered and the twenty commit inline: no second sync.
+      s.syncs[0]!(null);
+      expect((await Promise.all(five)).map((r) => r.status === "stored" && r.seq)).toEqual(seqs(21, 5));
+      expect((await Promise.all(more)).map((r) => r.status === "stored" && r.seq)).toEqual(seqs(26, 20));
+      expect(s.syncs).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("when inline commits are slow for the recent rate, even a single message takes the deferred sync", async () => {
     let t = 1_000_000;
     // Each inline commit takes 25 ms here (a slow disk). Messages at one instant read 10/s each (the

@@ -84,4 +84,60 @@ describe("InlineCommitPolicy", () => {
     for (let t = 1_000; t < 60_000; t++) p.counted(1, t);
     expect(p.inline(1, 60_000)).toBe(true);
   });
+
+  describe("saturated batches", () => {
+    /** The recent rate of a saturated loop: 20,000 messages/s in batches of 20. */
+    function saturated(p: InlineCommitPolicy, until: number): void {
+      for (let t = 0; t < until; t++) p.counted(20, t);
+    }
+
+    test("a batch of saturatedBatch or more goes inline at a rate that keeps small ones deferred", () => {
+      const p = new InlineCommitPolicy({ maxBatch: 4 });
+      saturated(p, 1_000);
+      p.measured(0.3, 1, 1_000);
+      expect(p.inline(4, 1_000)).toBe(false); // 20,000/s × 0.3 ms: six would wait
+      expect(p.inline(15, 1_000)).toBe(false);
+      expect(p.inline(16, 1_000)).toBe(true);
+      expect(p.inline(64, 1_000)).toBe(true);
+    });
+
+    test("off with maxBatch 0 (a connection that does not fsync at COMMIT) or saturatedBatch 0", () => {
+      expect(new InlineCommitPolicy({ maxBatch: 0 }).inline(64, 0)).toBe(false);
+      expect(new InlineCommitPolicy({ maxBatch: 4, saturatedBatch: 0 }).inline(64, 0)).toBe(false);
+      expect(new InlineCommitPolicy({ maxBatch: 4, saturatedBatch: 8 }).inline(8, 0)).toBe(true);
+    });
+
+    test("a slow disk stops them within a few dozen commits; deferred ones of their own bring them back", () => {
+      const p = new InlineCommitPolicy({ maxBatch: 4, saturatedMaxMs: 2 });
+      saturated(p, 1_000);
+      let t = 1_000;
+      for (let i = 0; i < 200; i++) p.measured(0.4, 32, t++);
+      expect(p.inline(32, t)).toBe(true);
+      let inlineWhileSlow = 0;
+      for (let i = 0; i < 200; i++) {
+        if (!p.inline(32, t)) break;
+        inlineWhileSlow++;
+        p.measured(10, 32, t++); // 10 ms fsyncs
+      }
+      expect(inlineWhileSlow).toBeGreaterThan(0);
+      expect(inlineWhileSlow).toBeLessThan(40);
+      expect(p.inline(32, t)).toBe(false);
+      // Deferred, with a sync of their own each: measured too, and the disk is fast again.
+      for (let i = 0; i < 200 && !p.inline(32, t); i++) p.measured(0.5, 32, t++);
+      expect(p.inline(32, t)).toBe(true);
+    });
+
+    test("each size class learns from its own commits only", () => {
+      const p = new InlineCommitPolicy({ maxBatch: 4 });
+      for (let t = 0; t < 1_000; t++) p.counted(1, t); // 1,000/s
+      for (let i = 0; i < 100; i++) p.measured(30, 64, 1_000); // big commits on a slow spell
+      expect(p.inline(1, 1_000)).toBe(true); // small ones still measured at 0 (none yet)
+      expect(p.inline(64, 1_000)).toBe(false);
+      for (let i = 0; i < 100; i++) p.measured(5, 2, 1_000); // small ones slow: 1,000/s × 5 ms
+      expect(p.inline(1, 1_000)).toBe(false);
+      for (let i = 0; i < 100; i++) p.measured(1, 8, 1_000); // between the classes: passed over
+      expect(p.inline(64, 1_000)).toBe(false);
+      expect(p.inline(1, 1_000)).toBe(false);
+    });
+  });
 });
