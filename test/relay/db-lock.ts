@@ -6,6 +6,9 @@ export interface WriteLock {
 const HOLDER = `
 const { Database } = require("bun:sqlite");
 const db = new Database(process.argv[1]);
+// The relay may be inside a short write of its own (an ack flush, a checkpoint) as the holder starts:
+// wait for it, as a second writer would, rather than fail with SQLITE_BUSY.
+db.exec("PRAGMA busy_timeout = 5000");
 db.exec("BEGIN IMMEDIATE");
 console.log("locked");
 process.stdin.on("data", () => {});
