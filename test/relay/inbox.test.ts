@@ -343,7 +343,7 @@ describe("inbox", () => {
       db.$client.close();
       cleanup();
     };
-    return { syncs, accept, answered, close };
+    return { syncs, accept, answered, close, inbox };
   }
 
   test("a small batch while no WAL sync is under way commits inline (fsync in COMMIT); others take the deferred sync", async () => {
@@ -398,6 +398,34 @@ describe("inbox", () => {
       s.syncs[0]!(null);
       expect((await Promise.all(five)).map((r) => r.status === "stored" && r.seq)).toEqual(seqs(21, 5));
       expect((await Promise.all(more)).map((r) => r.status === "stored" && r.seq)).toEqual(seqs(26, 20));
+      expect(s.syncs).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("closing while a saturated batch waits for the sync under way commits it before the inbox closes", async () => {
+    const s = heldSyncs();
+    try {
+      const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `om_${from + i}`);
+      const five = ids(1, 5).map(s.accept);
+      await Bun.sleep(1);
+      const more = ids(6, 20).map(s.accept);
+      await Bun.sleep(1);
+      expect([s.syncs.length, s.answered.size]).toEqual([1, 0]);
+      let closed = false;
+      const closing = s.inbox.close().then(() => {
+        closed = true;
+      });
+      await Bun.sleep(5);
+      expect(closed).toBe(false);
+      s.syncs[0]!(null);
+      await closing;
+      expect(s.answered.size).toBe(25);
+      await Promise.all(five);
+      expect((await Promise.all(more)).map((r) => r.status === "stored" && r.seq)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 6),
+      );
       expect(s.syncs).toHaveLength(1);
     } finally {
       await s.close();
