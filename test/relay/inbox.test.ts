@@ -5,7 +5,7 @@ import { migrate, openDatabase } from "../../src/db/open.ts";
 import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { ACK_FLUSH_MS, DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
+import { ACK_FLUSH_MS, type AcceptResult, DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
@@ -346,6 +346,33 @@ describe("inbox", () => {
     return { syncs, accept, answered, close, inbox };
   }
 
+  const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `om_${from + i}`);
+  const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const seqsOf = (results: AcceptResult[]) => results.map((r) => r.status === "stored" && r.seq);
+
+  /**
+   * From seq `from`: five messages (over INLINE_COMMIT_MAX, under the saturated size) take the deferred
+   * sync, which the test holds; then twenty more arrive while it runs.
+   */
+  async function fiveThenTwenty(s: ReturnType<typeof heldSyncs>, from: number) {
+    const five = ids(from, 5).map(s.accept);
+    await Bun.sleep(1);
+    const twenty = ids(from + 5, 20).map(s.accept);
+    await Bun.sleep(1);
+    return { five: Promise.all(five), twenty: Promise.all(twenty) };
+  }
+
+  /** Both groups stored in order from `from`, and durable with one WAL sync in all (the five's). */
+  async function expectStoredWithOneSync(
+    s: ReturnType<typeof heldSyncs>,
+    groups: Awaited<ReturnType<typeof fiveThenTwenty>>,
+    from: number,
+  ) {
+    expect(seqsOf(await groups.five)).toEqual(seqs(from, 5));
+    expect(seqsOf(await groups.twenty)).toEqual(seqs(from + 5, 20));
+    expect(s.syncs).toHaveLength(1);
+  }
+
   test("a small batch while no WAL sync is under way commits inline (fsync in COMMIT); others take the deferred sync", async () => {
     const s = heldSyncs();
     try {
@@ -380,25 +407,17 @@ describe("inbox", () => {
   test("a saturated loop's batch (16 or more) commits inline too; while a WAL sync runs, it waits for it, then goes inline", async () => {
     const s = heldSyncs();
     try {
-      const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `om_${from + i}`);
-      const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
       // Twenty at once: one batch, COMMIT at FULL, no fdatasync asked.
-      const first = await Promise.all(ids(1, 20).map(s.accept));
-      expect(first.map((r) => r.status === "stored" && r.seq)).toEqual(seqs(1, 20));
+      expect(seqsOf(await Promise.all(ids(1, 20).map(s.accept)))).toEqual(seqs(1, 20));
       expect(s.syncs).toHaveLength(0);
 
-      // Five (over INLINE_COMMIT_MAX, under the saturated size) take the deferred sync. Twenty more
-      // while it runs are not committed yet: deferred, they would only wait for the next sync.
-      const five = ids(21, 5).map(s.accept);
-      await Bun.sleep(1);
-      const more = ids(26, 20).map(s.accept);
-      await Bun.sleep(1);
+      // The twenty that arrive during the five's sync are not committed yet: deferred, they would only
+      // wait for the next sync.
+      const groups = await fiveThenTwenty(s, 21);
       expect([s.syncs.length, s.answered.size]).toEqual([1, 20]);
       // The sync done, the five are answered and the twenty commit inline: no second sync.
       s.syncs[0]!(null);
-      expect((await Promise.all(five)).map((r) => r.status === "stored" && r.seq)).toEqual(seqs(21, 5));
-      expect((await Promise.all(more)).map((r) => r.status === "stored" && r.seq)).toEqual(seqs(26, 20));
-      expect(s.syncs).toHaveLength(1);
+      await expectStoredWithOneSync(s, groups, 21);
     } finally {
       await s.close();
     }
@@ -407,11 +426,7 @@ describe("inbox", () => {
   test("closing while a saturated batch waits for the sync under way commits it before the inbox closes", async () => {
     const s = heldSyncs();
     try {
-      const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `om_${from + i}`);
-      const five = ids(1, 5).map(s.accept);
-      await Bun.sleep(1);
-      const more = ids(6, 20).map(s.accept);
-      await Bun.sleep(1);
+      const groups = await fiveThenTwenty(s, 1);
       expect([s.syncs.length, s.answered.size]).toEqual([1, 0]);
       let closed = false;
       const closing = s.inbox.close().then(() => {
@@ -422,11 +437,7 @@ describe("inbox", () => {
       s.syncs[0]!(null);
       await closing;
       expect(s.answered.size).toBe(25);
-      await Promise.all(five);
-      expect((await Promise.all(more)).map((r) => r.status === "stored" && r.seq)).toEqual(
-        Array.from({ length: 20 }, (_, i) => i + 6),
-      );
-      expect(s.syncs).toHaveLength(1);
+      await expectStoredWithOneSync(s, groups, 1);
     } finally {
       await s.close();
     }
