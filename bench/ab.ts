@@ -53,6 +53,8 @@ const { values } = parseArgs({
 });
 if (!values.a || !values.b) throw new Error("--a DIR and --b DIR are required (relay trees)");
 const mode = values.mode === "concurrent" ? "concurrent" : "alternate";
+const envOf = (json: string | undefined) => JSON.parse(json ?? "{}") as Record<string, string>;
+const envs = { A: envOf(values["a-env"]), B: envOf(values["b-env"]) };
 const windows = Number(values.windows);
 const windowSec = Number(values.window);
 const connections = Number(values.connections);
@@ -65,8 +67,8 @@ interface Side {
   cpuUs: number;
 }
 
-async function start(name: Side["name"], root: string, env: string): Promise<Side> {
-  const relay = await startRelay({ root, env: JSON.parse(env) as Record<string, string> });
+async function start(name: Side["name"], root: string): Promise<Side> {
+  const relay = await startRelay({ root, env: envs[name] });
   const tokens = await createUsers(relay.base, [benchOpenId(0)], 1);
   const plugins = new Plugins({ ackEvery: 100, latency: false });
   await plugins.connect(relay.ws, tokens);
@@ -90,14 +92,22 @@ async function load(side: Side, conns: number, w: number): Promise<{ r: WrkResul
   return { r, cpuUs };
 }
 
-const sides = [
-  await start("A", values.a, values["a-env"] as string),
-  await start("B", values.b, values["b-env"] as string),
-] as const;
-const pairs: Array<Record<string, unknown>> = [];
+const sides = [await start("A", values.a), await start("B", values.b)] as const;
+type Load = Awaited<ReturnType<typeof load>>;
+const perSide = (x: Load) => ({
+  eventsPerSec: Math.round(x.r.rps),
+  cpuUsPerEvent: Math.round(x.cpuUs / Math.max(1, x.r.requests)),
+  non2xx: x.r.non2xx,
+});
+const pairs: Array<{
+  window: number;
+  a: ReturnType<typeof perSide>;
+  b: ReturnType<typeof perSide>;
+  ratio: number;
+}> = [];
 try {
   for (let w = 0; w < windows; w++) {
-    const out = new Map<Side["name"], { r: WrkResult; cpuUs: number }>();
+    const out = new Map<Side["name"], Load>();
     if (mode === "concurrent") {
       const half = Math.max(1, Math.round(connections / 2));
       const both = await Promise.all(sides.map((s) => load(s, half, w)));
@@ -109,11 +119,10 @@ try {
     }
     const a = out.get("A")!;
     const b = out.get("B")!;
-    const perEvent = (x: { r: WrkResult; cpuUs: number }) => Math.round(x.cpuUs / Math.max(1, x.r.requests));
     const pair = {
       window: w + 1,
-      a: { eventsPerSec: Math.round(a.r.rps), cpuUsPerEvent: perEvent(a), non2xx: a.r.non2xx },
-      b: { eventsPerSec: Math.round(b.r.rps), cpuUsPerEvent: perEvent(b), non2xx: b.r.non2xx },
+      a: perSide(a),
+      b: perSide(b),
       ratio: round3(b.r.requests / Math.max(1, a.r.requests)),
     };
     pairs.push(pair);
@@ -130,14 +139,14 @@ try {
 }
 
 const [A, B] = sides;
-const ratios = pairs.map((p) => p.ratio as number);
+const ratios = pairs.map((p) => p.ratio);
 const summary = {
   mode,
   windows,
   windowSec,
   connections,
-  a: { root: values.a, env: JSON.parse(values["a-env"] as string) },
-  b: { root: values.b, env: JSON.parse(values["b-env"] as string) },
+  a: { root: values.a, env: envs.A },
+  b: { root: values.b, env: envs.B },
   pairs,
   medianRatio: round3(median(ratios)),
   ratioRange: [Math.min(...ratios), Math.max(...ratios)],

@@ -230,7 +230,9 @@ export class Inbox {
           this.#committing = undefined;
           this.#flush();
         })
-        .catch((err) => this.#log.error("inbox_commit_failed", { err: err as Error, batch: 0 }));
+        .catch((err) =>
+          this.#log.error("inbox_commit_failed", { err: err as Error, batch: this.#queue.length }),
+        );
       return;
     }
     const max = this.store.maxBatch;

@@ -69,14 +69,14 @@ export class InlineCommitPolicy {
 
   /** Whether a batch of `size` messages, about to be committed at `now` (ms), goes inline. */
   inline(size: number, now: number): boolean {
-    if (this.#isSaturated(size)) return this.saturated(size, now);
+    if (this.#isSaturated(size)) return this.#saturatedAffordable(now);
     if (size > this.#maxBatch) return false;
     return (this.#rate.perSecond(now) * this.#cost(this.#small, now)) / 1000 < this.#maxWaiting;
   }
 
   /** Whether a batch of `size` at `now` is a saturated loop's that goes inline (`inline` says so too). */
   saturated(size: number, now: number): boolean {
-    return this.#isSaturated(size) && this.#cost(this.#saturated, now) <= this.#saturatedMaxMs;
+    return this.#isSaturated(size) && this.#saturatedAffordable(now);
   }
 
   /** A batch of `size` is being committed at `now`, inline or not. */
@@ -100,6 +100,11 @@ export class InlineCommitPolicy {
 
   #isSaturated(size: number): boolean {
     return this.#saturatedBatch > 0 && size >= this.#saturatedBatch;
+  }
+
+  /** A saturated batch's inline commit costs little enough to hold the loop for. */
+  #saturatedAffordable(now: number): boolean {
+    return this.#cost(this.#saturated, now) <= this.#saturatedMaxMs;
   }
 
   #cost(cost: { ms: number; at: number }, now: number): number {
