@@ -34,6 +34,7 @@ import {
   wallMs,
   webhookEvent,
 } from "./lib.ts";
+import { openLoop } from "./open-loop.ts";
 
 const { values } = parseArgs({
   options: {
@@ -55,70 +56,7 @@ const maxInflight = Number(values.inflight);
 const ackEvery = Number(values["ack-every"]);
 /** M2-7: webhook → plugin p99 within 1.5 × the bare limit's own p99 at the same rate, same run. */
 const GOAL_P99_RATIO = 1.5;
-/** How far past the end of its schedule the client keeps sending before it gives up. */
-const LATE_LIMIT_MS = 3000;
-
-interface Phase {
-  answers: number[];
-  lags: number[];
-  errors: number;
-  sent: number;
-  /** Scheduled sends dropped because the client fell more than LATE_LIMIT_MS behind. */
-  notSent: number;
-}
-
-/**
- * Sends `count` events at `rate`/s from `t0` (scheduled times t0 + i/rate). A send that finds
- * `maxInflight` requests outstanding waits for a free slot; its lateness shows in `lags`.
- */
-async function openLoop(
-  url: string,
-  body: (i: number, sentAt: number) => string,
-  count: number,
-): Promise<Phase> {
-  const phase: Phase = { answers: [], lags: [], errors: 0, sent: 0, notSent: 0 };
-  const interval = 1000 / rate;
-  const t0 = wallMs() + 5;
-  // Bounded in time too: a server that cannot keep up leaves the rest of the schedule unsent.
-  const stopAt = t0 + count * interval + LATE_LIMIT_MS;
-  let inflight = 0;
-  let slotFreed: (() => void) | undefined;
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < count; i++) {
-    const due = t0 + i * interval;
-    let now = wallMs();
-    if (now < due - 0.5) {
-      await Bun.sleep(Math.max(0, due - now - 0.5));
-      now = wallMs();
-    }
-    while (inflight >= maxInflight) await new Promise<void>((r) => (slotFreed = r));
-    const sentAt = wallMs();
-    if (sentAt > stopAt) {
-      phase.notSent = count - i;
-      break;
-    }
-    phase.lags.push(Math.max(0, sentAt - due));
-    inflight++;
-    phase.sent++;
-    const p = post(url, body(i, sentAt))
-      .then((status) => {
-        if (status === 200) phase.answers.push(wallMs() - sentAt);
-        else phase.errors++;
-      })
-      .catch(() => {
-        phase.errors++;
-      })
-      .finally(() => {
-        inflight--;
-        slotFreed?.();
-        slotFreed = undefined;
-      });
-    pending.push(p);
-  }
-  await Promise.race([Promise.all(pending), Bun.sleep(10_000)]);
-  return phase;
-}
-
+const loop = { rate, maxInflight };
 interface Target {
   pid: number;
   url: string;
@@ -139,14 +77,14 @@ async function measure(t: Target) {
   const run = String(Date.now());
   if (warmup > 0) {
     const n = Math.round(rate * warmup);
-    await openLoop(t.url, (i, at) => t.body(`${run}_w`, i, at), n);
+    await openLoop(t.url, (i, at) => t.body(`${run}_w`, i, at), n, loop);
     await plugins.drain(n, 1000, 5000);
   }
   plugins.resetLatencies();
   const receivedBefore = plugins.received;
   const cpu = cpuMeter(t.pid);
   const started = wallMs();
-  const phase = await openLoop(t.url, (i, at) => t.body(run, i, at), Math.round(rate * duration));
+  const phase = await openLoop(t.url, (i, at) => t.body(run, i, at), Math.round(rate * duration), loop);
   const elapsed = (wallMs() - started) / 1000;
   await plugins.drain(receivedBefore + phase.sent, 1000, 5000);
   const cpuDuringLoad = cpu.stop();
@@ -165,12 +103,6 @@ async function measure(t: Target) {
     clientSendLagMs: dist(phase.lags),
     cpuDuringLoad,
   };
-}
-
-async function post(url: string, body: string): Promise<number> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 // The bare hot path (bench-limit group.ts, FULL) under the same open-loop load: the floor this
