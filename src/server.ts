@@ -141,7 +141,7 @@ async function assemble(storage: Storage, raw: Raw, deps: RelayDeps): Promise<Re
     now,
     log,
     metrics,
-    onCommit: checkpointer && (() => checkpointer.ensureStarted()),
+    onCommit: checkpointer && (() => checkpointer.afterCommit()),
     ...(deps.ackFlushMs !== undefined ? { ackFlushMs: deps.ackFlushMs } : {}),
   });
   // The live plugin connections of this node; the gateway registers sockets in it.

@@ -18,8 +18,9 @@ import { walDatabaseFile } from "./open.ts";
 /** SQLite's default `wal_autocheckpoint`, restored when the worker is not running. */
 const AUTOCHECKPOINT_PAGES = 1000;
 /**
- * A WAL this long is restarted (RESTART: copy what is left, then the next commit writes from the start
- * of the file again). PASSIVE alone never gets there under steady writes: SQLite rewinds the WAL only
+ * The worker's fallback when the loop's rewinds (REWIND_FRAMES) do not get there, e.g. while the
+ * worker's passes keep the checkpoint lock: a WAL this long is restarted (RESTART: copy what is left,
+ * then the next commit writes from the start of the file again). PASSIVE alone never gets there under steady writes: SQLite rewinds the WAL only
  * when a write transaction begins with every frame already copied, and with a commit every millisecond
  * or two some frames are always newer than the checkpoint. A WAL that only grows makes each WAL sync
  * extend the file (a journal commit per fdatasync, slower) until a RESTART of 200 MB stalls the writer
@@ -27,6 +28,17 @@ const AUTOCHECKPOINT_PAGES = 1000;
  * left to copy. 16,384 frames (64 MB of 4 KB pages) matches journal_size_limit (db/open.ts).
  */
 export const RESTART_FRAMES = 16_384;
+/**
+ * A WAL this long is rewound by the main connection itself: once the worker reports it (after a
+ * pass), the loop runs one PASSIVE checkpoint of its own between two commits (the few frames the
+ * worker has not copied yet), so every frame is copied when the next commit begins and SQLite writes
+ * that commit at the start of the file. The WAL then stays this size and each commit overwrites
+ * blocks already written: an fdatasync of appended blocks also commits the file system's journal
+ * (the file grew), which made the relay's fsyncs slower in the tail than the bare limit's (whose
+ * own automatic checkpoints keep its WAL at ~1,000 pages). No lock is waited for: a worker pass
+ * under way makes the attempt return at once, and the next commit tries again.
+ */
+export const REWIND_FRAMES = 2_048;
 
 const WORKER_SOURCE = `
 import { Database } from "bun:sqlite";
@@ -81,6 +93,8 @@ export interface CheckpointerOptions {
   log: Logger;
   metrics: Registry;
   intervalMs?: number;
+  /** WAL frames at which the main connection rewinds the WAL (default REWIND_FRAMES). */
+  rewindFrames?: number;
   onEvent?: (event: CheckpointerEvent) => void;
 }
 
@@ -89,17 +103,22 @@ export class Checkpointer {
   readonly #path: string | undefined;
   readonly #log: Logger;
   readonly #intervalMs: number;
+  readonly #rewindFrames: number;
   readonly #onEvent: ((event: CheckpointerEvent) => void) | undefined;
   readonly #m;
   #worker: Worker | undefined;
   #sourceUrl: string | undefined;
   #stopped = false;
+  /** WAL frames at the worker's last pass (0 once rewound). */
+  #walFrames = 0;
+  #rewindScheduled = false;
 
   constructor(sqlite: Database, opts: CheckpointerOptions) {
     this.#sqlite = sqlite;
     this.#path = walDatabaseFile(sqlite);
     this.#log = opts.log.child({ module: "checkpointer" });
     this.#intervalMs = opts.intervalMs ?? 100;
+    this.#rewindFrames = opts.rewindFrames ?? REWIND_FRAMES;
     this.#onEvent = opts.onEvent;
     this.#m = {
       runs: opts.metrics.counter("sqlite_checkpoints_total", "WAL checkpoints by the checkpoint worker."),
@@ -108,6 +127,10 @@ export class Checkpointer {
         "sqlite_checkpoint_seconds",
         "Time the checkpoint worker spent per checkpoint.",
         [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      ),
+      rewinds: opts.metrics.counter(
+        "sqlite_wal_rewinds_total",
+        "Times the main connection copied the WAL's last frames so that the next commit starts it over.",
       ),
     };
   }
@@ -131,6 +154,35 @@ export class Checkpointer {
     worker.postMessage({ type: "start", path: this.#path, intervalMs: this.#intervalMs });
   }
 
+  /**
+   * After a group commit: starts the worker on first use, and once the WAL has reached REWIND_FRAMES
+   * rewinds it from the loop, after this turn (the commit's answers go out first).
+   */
+  afterCommit(): void {
+    this.ensureStarted();
+    if (this.#walFrames < this.#rewindFrames || this.#rewindScheduled || !this.#worker) return;
+    this.#rewindScheduled = true;
+    setImmediate(() => this.#rewind());
+  }
+
+  #rewind(): void {
+    this.#rewindScheduled = false;
+    if (!this.#worker || this.#sqlite.inTransaction) return;
+    try {
+      const r = this.#sqlite
+        .query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)")
+        .get();
+      // Every frame copied: the next commit starts the WAL over. Otherwise (the worker's pass holds the
+      // checkpoint lock) the next commit asks again.
+      if (r && r.busy === 0 && r.checkpointed >= r.log) {
+        this.#walFrames = 0;
+        this.#m.rewinds.inc();
+      }
+    } catch (err) {
+      this.#log.warn("wal_rewind_failed", { err: err as Error });
+    }
+  }
+
   /** Stops the worker and hands checkpoints back to the main connection (which checkpoints at close). */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -151,6 +203,7 @@ export class Checkpointer {
     if (m.type === "checkpoint") {
       this.#m.runs.inc();
       this.#m.frames.set(m.frames);
+      this.#walFrames = m.frames;
       this.#m.seconds.observe(m.ms / 1000);
       this.#onEvent?.({ type: "checkpoint", frames: m.frames, copied: m.copied });
     } else if (m.type === "started") {
