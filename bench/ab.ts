@@ -11,8 +11,7 @@
  *   - concurrent: both at once, half the connections each. Drift is common to both sides, so the
  *     ratio is the steadiest, but they compete for two cores: it weighs CPU per event, not how a relay
  *     alone uses the time its main thread waits (an fsync inline on the loop looks better here than
- *     it is alone).
- *
+ *     it is alone);
  *   - latency (`--rate N`): alternate windows of an open-loop client at N events/s instead of wrk
  *     (bench/open-loop.ts, as bench/latency.ts sends), each plugin stand-in acking every message;
  *     reported: webhook → plugin p50/p99 of each side per window and pooled over all windows, and the
@@ -27,7 +26,7 @@
  * option); the same tree twice with different env is an A/B of the knob. Reported: per window events/s
  * and relay CPU µs/event of each side; the B/A ratio of events per pair, their median, and the ratios
  * of totals. An A/A run of this script gave pair ratios within ±5–10% (concurrent) and ±15%
- * (alternate). Everything on 127.0.0.1; bounded; stops by itself. Needs `wrk`.
+ * (alternate). Everything on 127.0.0.1; bounded; stops by itself. The throughput modes need `wrk`.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -109,6 +108,9 @@ async function load(side: Side, conns: number, w: number): Promise<{ r: WrkResul
 
 type Sides = readonly [Side, Side];
 
+/** ABBA: whichever side went second in one pair goes first in the next. */
+const abba = (sides: Sides, w: number): readonly Side[] => (w % 2 === 0 ? sides : [...sides].reverse());
+
 /** Throughput: wrk in alternating (or concurrent) windows; events/s and CPU per event. */
 async function throughputAB(sides: Sides): Promise<void> {
   type Load = Awaited<ReturnType<typeof load>>;
@@ -131,9 +133,7 @@ async function throughputAB(sides: Sides): Promise<void> {
         const both = await Promise.all(sides.map((s) => load(s, half, w)));
         for (const [i, s] of sides.entries()) out.set(s.name, both[i]!);
       } else {
-        // ABBA: whichever went second in one pair goes first in the next.
-        for (const s of w % 2 === 0 ? sides : [...sides].reverse())
-          out.set(s.name, await load(s, connections, w));
+        for (const s of abba(sides, w)) out.set(s.name, await load(s, connections, w));
       }
       const a = out.get("A")!;
       const b = out.get("B")!;
@@ -176,13 +176,13 @@ async function throughputAB(sides: Sides): Promise<void> {
 }
 
 /** One open-loop window against a side: webhook → plugin latencies of the events it sent. */
-async function latencyWindow(side: Side, tag: string, seconds: number): Promise<Float64Array> {
-  const events = Math.round((rate as number) * seconds);
+async function latencyWindow(side: Side, rate: number, tag: string, seconds: number): Promise<Float64Array> {
+  const events = Math.round(rate * seconds);
   side.plugins.resetLatencies();
   const before = side.plugins.received;
   const url = `${side.relay.base}/api/feishu/webhook`;
   const phase = await openLoop(url, (i, at) => webhookEvent(`${tag}_${i}`, benchOpenId(0), at), events, {
-    rate: rate as number,
+    rate,
     maxInflight,
   });
   await side.plugins.drain(before + phase.sent, 1000, 5000);
@@ -193,16 +193,16 @@ async function latencyWindow(side: Side, tag: string, seconds: number): Promise<
 }
 
 /** Latency: open-loop windows at --rate, A B then B A; p99 per window and pooled. */
-async function latencyAB(sides: Sides): Promise<void> {
+async function latencyAB(sides: Sides, rate: number): Promise<void> {
   const run = String(Date.now());
-  for (const s of sides) await latencyWindow(s, `${run}${s.name}w`, 1);
+  for (const s of sides) await latencyWindow(s, rate, `${run}${s.name}w`, 1);
   const pooled = { A: [] as number[], B: [] as number[] };
   const pairs: Array<{ window: number; a: Dist; b: Dist; p99Ratio: number }> = [];
   try {
     for (let w = 0; w < windows; w++) {
       const out = new Map<Side["name"], Dist>();
-      for (const s of w % 2 === 0 ? sides : [...sides].reverse()) {
-        const lat = await latencyWindow(s, `${run}${s.name}${w}`, windowSec);
+      for (const s of abba(sides, w)) {
+        const lat = await latencyWindow(s, rate, `${run}${s.name}${w}`, windowSec);
         for (const x of lat) pooled[s.name].push(x);
         out.set(s.name, dist(lat));
       }
@@ -248,5 +248,5 @@ async function stop(sides: Sides): Promise<void> {
 }
 
 const sides: Sides = [await start("A", values.a), await start("B", values.b)];
-if (rate !== undefined) await latencyAB(sides);
+if (rate !== undefined) await latencyAB(sides, rate);
 else await throughputAB(sides);

@@ -22,10 +22,11 @@ const AUTOCHECKPOINT_PAGES = 1000;
  * worker's passes keep the checkpoint lock: a WAL this long is restarted (RESTART: copy what is left,
  * then the next commit writes from the start of the file again). PASSIVE alone never gets there under
  * steady writes: SQLite rewinds the WAL only when a write transaction begins with every frame already
- * copied, and with a commit every millisecond or two some frames are always newer than the checkpoint. A WAL that only grows makes each WAL sync
- * extend the file (a journal commit per fdatasync, slower) until a RESTART of 200 MB stalls the writer
- * for 200 ms. RESTART briefly holds the write lock, so it runs right after a PASSIVE pass: little is
- * left to copy. 16,384 frames (64 MB of 4 KB pages) matches journal_size_limit (db/open.ts).
+ * copied, and with a commit every millisecond or two some frames are always newer than the checkpoint.
+ * A WAL that only grows makes each WAL sync extend the file (a journal commit per fdatasync, slower)
+ * until a RESTART of 200 MB stalls the writer for 200 ms. RESTART briefly holds the write lock, so it
+ * runs right after a PASSIVE pass: little is left to copy. 16,384 frames (64 MB of 4 KB pages) matches
+ * journal_size_limit (db/open.ts).
  */
 export const RESTART_FRAMES = 16_384;
 /**
