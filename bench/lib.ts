@@ -24,6 +24,8 @@ export const RELAY_ROOT = process.env.BENCH_RELAY_ROOT || ROOT;
  * (JSC options, a patched tree's knobs). Otherwise the relay starts with a clean environment.
  */
 const RELAY_EXTRA_ENV: Record<string, string> = JSON.parse(process.env.BENCH_RELAY_ENV || "{}");
+/** Extra `bun` flags for every relay a bench starts (a JSON array), e.g. `["--heap-prof", "--heap-prof-dir=/tmp/hp"]`. */
+const RELAY_EXTRA_FLAGS: string[] = JSON.parse(process.env.BENCH_BUN_FLAGS || "[]");
 export const LIMIT_DIR = join(ROOT, "../shared/bench-limit");
 export const ADMIN_TOKEN = "bench-admin-token-0123456789";
 /** Marker in bench message texts, followed by the send time in µs since the epoch (wall clock). */
@@ -109,7 +111,13 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayProcess>
   const dir = opts.dbPath ? undefined : mkdtempSync(join(tmpdir(), "relay-bench-"));
   const dbPath = opts.dbPath ?? join(dir as string, "relay.db");
   const port = await freePort();
-  const argv = ["bun", ...(opts.bunFlags ?? []), join(opts.root ?? RELAY_ROOT, "src/index.ts"), "serve"];
+  const argv = [
+    "bun",
+    ...(opts.bunFlags ?? []),
+    ...RELAY_EXTRA_FLAGS,
+    join(opts.root ?? RELAY_ROOT, "src/index.ts"),
+    "serve",
+  ];
   const cmd = opts.nofile
     ? [
         "bash",

@@ -17,7 +17,7 @@ import {
   sortBatch,
 } from "./inbox-batch.ts";
 import type { PendingCap } from "./inbox-cap-sqlite.ts";
-import type { MessageIds } from "./inbox-message-ids.ts";
+import type { MessageIds, MessageRow } from "./inbox-message-ids.ts";
 import type { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 
@@ -62,6 +62,13 @@ export class BatchWriter {
    */
   readonly #chatWrittenAt = new Map<string, number>();
   readonly #stmt;
+  /** The row `#rowAt` read last: MessageIds' answer is the row it read just before answering. */
+  #lastRow: { eventId: string; messageId: string } | null = null;
+  /** Which message a candidate row holds (null: no such row), for MessageIds. */
+  readonly #rowAt = (rowid: number): string | null => {
+    this.#lastRow = this.#stmt.storedRow.get(rowid);
+    return this.#lastRow?.messageId ?? null;
+  };
 
   constructor(sqlite: Database, cap: PendingCap, ids: MessageIds, marks: SeenMarks) {
     this.#sqlite = sqlite;
@@ -70,9 +77,10 @@ export class BatchWriter {
     this.#marks = marks;
     const q = sqlite;
     this.#stmt = {
-      // A stored message is its own dedupe mark (found through MessageIds); a hit (a re-push) reads
-      // its row for the event id. Marks: at most one lookup per batch (SeenMarks rules most out).
-      storedEvent: q.query<{ eventId: string }, [number, string]>(INBOX_SQL.storedEvent),
+      // A stored message is its own dedupe mark (found through MessageIds); a candidate row is read to
+      // see which message it holds, and a re-push's for its event id. Marks: at most one lookup per
+      // batch (SeenMarks rules most out).
+      storedRow: q.query<{ eventId: string; messageId: string }, [number]>(INBOX_SQL.storedRow),
       marks: q.query<{ key: string }, [string]>(INBOX_SQL.marks),
       takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(INBOX_SQL.takeSeqs),
       insert: q.query(INBOX_SQL.insert),
@@ -189,12 +197,12 @@ export class BatchWriter {
       s.upsertChat.run(userId, chatId, chatType, now);
       this.#afterCommit.push(() => this.#chatWrittenAt.set(key, now));
     }
-    const dropped: string[] = [];
+    const dropped: MessageRow[] = [];
     const trimmed = this.#cap.enforce(userId, taken.acked, taken.last, bytes, now, dropped);
     if (dropped.length > 0) {
       // The cap left a mark per dropped message (so a re-push does not bring it back): known at once,
       // since a mark that rolls back only costs a lookup.
-      for (const id of dropped) this.#marks.add(`m:${id}`);
+      for (const r of dropped) this.#marks.add(`m:${r.messageId}`);
       this.#afterCommit.push(() => this.#ids.remove(dropped));
     }
     // Set only now: a throw above leaves these messages without a result, for the caller to fill in.
@@ -217,12 +225,9 @@ export class BatchWriter {
       const byMessage = `m:${messageId}`;
       if (this.#marks.mayHave(byEvent)) keys.push(byEvent);
       if (this.#marks.mayHave(byMessage)) keys.push(byMessage);
-      const rowid = this.#ids.rowOf(messageId);
-      if (rowid === undefined) continue;
-      const row = this.#stmt.storedEvent.get(rowid, messageId);
-      // Gone behind our back (a user deleted by the CLI): not stored any more.
-      if (row) stored.set(messageId, row.eventId);
-      else this.#ids.remove([messageId]);
+      // Found: the row just read holds this message (and names its event).
+      if (this.#ids.rowOf(messageId, this.#rowAt) !== undefined)
+        stored.set(messageId, this.#lastRow!.eventId);
     }
     const marks =
       keys.length === 0

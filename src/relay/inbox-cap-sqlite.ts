@@ -6,6 +6,7 @@
  */
 import type { Database } from "bun:sqlite";
 import type { CapLimits, Trimmed } from "./inbox-cap.ts";
+import type { MessageRow } from "./inbox-message-ids.ts";
 
 export class PendingCap {
   readonly #limits: CapLimits;
@@ -32,15 +33,15 @@ export class PendingCap {
         `INSERT OR IGNORE INTO seen_events (key, seen_at)
          SELECT 'm:' || message_id, ?4 FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3`,
       ),
-      trim: q.query<{ messageId: string }, [number, number, number]>(
-        "DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 RETURNING message_id AS messageId",
+      trim: q.query<MessageRow, [number, number, number]>(
+        "DELETE FROM inbox WHERE user_id = ?1 AND seq > ?2 AND seq <= ?3 RETURNING message_id AS messageId, id",
       ),
     };
   }
 
   /**
    * After a user's inserts (seqs up to `last`, `added` payload bytes): drops the oldest unacked
-   * messages beyond either limit (their message ids are pushed to `gone`). Undefined when nothing was
+   * messages beyond either limit (their message ids and rows are pushed to `gone`). Undefined when nothing was
    * dropped.
    */
   enforce(
@@ -49,7 +50,7 @@ export class PendingCap {
     last: number,
     added: number,
     now: number,
-    gone: string[] = [],
+    gone: MessageRow[] = [],
   ): Trimmed | undefined {
     const known = this.#bytes.get(userId);
     const bytes = known === undefined ? this.#stmt.sum.get(userId, acked, last)!.n : known + added;
@@ -67,7 +68,7 @@ export class PendingCap {
     const freed = s.sum.get(userId, acked, upTo)!.n;
     s.markTrimmed.run(userId, acked, upTo, now);
     const removed = s.trim.all(userId, acked, upTo);
-    for (const r of removed) gone.push(r.messageId);
+    for (const r of removed) gone.push(r);
     const dropped = removed.length;
     this.#bytes.set(userId, bytes - freed);
     return dropped > 0 ? { dropped, oldestReceivedAt } : undefined;

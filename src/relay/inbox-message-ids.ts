@@ -1,38 +1,65 @@
 /**
- * The SQLite inbox's message_id → row map, in memory instead of an index (db/schema.ts says why). It
- * mirrors the inbox table: loaded once at start, added to after each commit, removed from when rows
- * are pruned or dropped at the cap. Exact because one process writes the database (the relay's file
- * lock). A row deleted behind its back (a user deleted by the CLI, rows cascading) leaves an entry
- * whose row is gone: `rowOf` callers read the row by id and treat a missing one as absent.
+ * The SQLite inbox's message_id → row index, in memory instead of a database index (db/schema.ts says
+ * why). It mirrors the inbox table: loaded once at start, added to after each commit, removed from
+ * when rows are pruned or dropped at the cap. Exact because one process writes the database (the
+ * relay's file lock).
  *
- * Memory: ~100 bytes per stored message (7 days of 5,000 messages a day: ~3.5 MB). Pure: no I/O.
+ * It keeps a 32-bit hash of each message id and its row (ops/hash-index.ts: no GC cells, no retained
+ * strings), so what a hash finds is only a candidate: `rowOf` asks the caller which message each
+ * candidate row holds, and only the row holding this very message answers. A candidate whose row is
+ * gone (a user deleted, rows cascading behind the index's back) or now holds a message of another
+ * hash (its rowid reused) is stale and dropped on the way; one holding another message of the same
+ * hash is a collision and stays. Memory: 12–24 bytes per stored message. Pure: no I/O.
  */
-export class MessageIds {
-  readonly #rows = new Map<string, number>();
+import { fnv1a, HashIndex } from "../ops/hash-index.ts";
 
-  /** Fills the map from `(messageId, rowid)` pairs (the whole inbox, at start-up). */
-  static from(rows: Iterable<{ messageId: string; id: number }>): MessageIds {
-    const ids = new MessageIds();
-    for (const r of rows) ids.#rows.set(r.messageId, r.id);
+/** A stored message and its row, as the prune and the cap report them. */
+export interface MessageRow {
+  messageId: string;
+  id: number;
+}
+
+export class MessageIds {
+  readonly #index: HashIndex;
+  readonly #hash: (messageId: string) => number;
+
+  constructor(hash: (messageId: string) => number = fnv1a, expected = 0) {
+    this.#hash = hash;
+    this.#index = new HashIndex(expected);
+  }
+
+  /** Fills the index from `(messageId, rowid)` pairs (the whole inbox, at start-up). */
+  static from(rows: readonly MessageRow[], hash?: (messageId: string) => number): MessageIds {
+    const ids = new MessageIds(hash, rows.length);
+    for (const r of rows) ids.add(r.messageId, r.id);
     return ids;
   }
 
-  /** The inbox row id holding this message, if one was stored (and not removed since). */
-  rowOf(messageId: string): number | undefined {
-    return this.#rows.get(messageId);
+  /**
+   * The row holding `messageId`, if one was stored (and not removed since). `messageAt(rowid)` reads
+   * which message a candidate row holds (null: no such row); usually no candidate is found and nothing
+   * is read.
+   */
+  rowOf(messageId: string, messageAt: (rowid: number) => string | null): number | undefined {
+    const hash = this.#hash(messageId);
+    return this.#index.find(hash, (rowid) => {
+      const held = messageAt(rowid);
+      if (held === messageId) return "found";
+      return held === null || this.#hash(held) !== hash ? "drop" : "next";
+    });
   }
 
-  /** After a commit: these messages are stored in these rows. */
+  /** After a commit: this message is stored in this row. */
   add(messageId: string, rowid: number): void {
-    this.#rows.set(messageId, rowid);
+    this.#index.add(this.#hash(messageId), rowid);
   }
 
-  /** Rows deleted (prune, cap, or found gone). */
-  remove(messageIds: Iterable<string>): void {
-    for (const id of messageIds) this.#rows.delete(id);
+  /** Rows deleted (prune, cap). */
+  remove(rows: Iterable<MessageRow>): void {
+    for (const r of rows) this.#index.delete(this.#hash(r.messageId), r.id);
   }
 
   get size(): number {
-    return this.#rows.size;
+    return this.#index.size;
   }
 }

@@ -7,11 +7,15 @@
  * "Not there" is exact; "may be there" is checked against the table. Every write of a mark passes
  * through the store in this process (the relay's file lock: one writer), which calls `add` — before
  * its commit is fine: a mark that then rolls back only costs a query — and `remove` only once the
- * rows are gone. Kept as a count per 32-bit hash, not the keys themselves: ~30 bytes a mark (8 hours
- * of them), and two keys sharing a hash never hide each other when one is pruned. Pure: no I/O.
+ * rows are gone. Kept as an entry per mark under its key's 32-bit hash, not the keys themselves
+ * (ops/hash-index.ts: 12–24 bytes a mark, 8 hours of them, nothing for the GC to scan); two keys
+ * sharing a hash are two entries, so pruning one never hides the other. Pure: no I/O.
  */
+import { fnv1a, HashIndex } from "../ops/hash-index.ts";
+
 export class SeenMarks {
-  readonly #counts = new Map<number, number>();
+  /** One entry (value 1) per mark, under its key's hash: a typed-array index the GC never scans. */
+  readonly #entries = new HashIndex();
   readonly #hash: (key: string) => number;
 
   constructor(hash: (key: string) => number = fnv1a) {
@@ -27,38 +31,21 @@ export class SeenMarks {
 
   /** False only when no mark with this key was written (and not since removed). */
   mayHave(key: string): boolean {
-    return this.#counts.has(this.#hash(key));
+    return this.#entries.has(this.#hash(key));
   }
 
   /** A mark with this key was inserted (or is about to be, inside a transaction). */
   add(key: string): void {
-    const h = this.#hash(key);
-    this.#counts.set(h, (this.#counts.get(h) ?? 0) + 1);
+    this.#entries.add(this.#hash(key), 1);
   }
 
   /** Marks deleted from the table (committed): each key once per row deleted. */
   remove(keys: Iterable<string>): void {
-    for (const key of keys) {
-      const h = this.#hash(key);
-      const n = this.#counts.get(h);
-      if (n === undefined) continue;
-      if (n <= 1) this.#counts.delete(h);
-      else this.#counts.set(h, n - 1);
-    }
+    for (const key of keys) this.#entries.delete(this.#hash(key), 1);
   }
 
-  /** Distinct hashes held (a test and gauge figure). */
+  /** Marks held (a test and gauge figure). */
   get size(): number {
-    return this.#counts.size;
+    return this.#entries.size;
   }
-}
-
-/** FNV-1a over UTF-16 code units: marks are short ASCII keys (`e:<event_id>`, `m:<message_id>`). */
-export function fnv1a(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

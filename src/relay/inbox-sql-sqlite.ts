@@ -7,10 +7,11 @@
 export const INBOX_SQL = {
   // --- group commit (inbox-batch-sqlite.ts) ---
   /**
-   * A re-push's stored row (found through MessageIds): its event id names the duplicate. The message
-   * id is checked as well: a rowid can be reused once the newest row is gone.
+   * A row MessageIds names for a message id's hash: which message it holds (a candidate may hold
+   * another message of the same hash, or be gone) and, for a re-push, the event id that names the
+   * duplicate.
    */
-  storedEvent: "SELECT event_id AS eventId FROM inbox WHERE id = ?1 AND message_id = ?2",
+  storedRow: "SELECT event_id AS eventId, message_id AS messageId FROM inbox WHERE id = ?1",
   /** Dedupe marks for a whole batch: ?1 is a JSON array of `e:<event_id>` and `m:<message_id>` keys. */
   marks: "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?1))",
   /** Seqs for all of a user's messages in a batch at once. */
@@ -37,7 +38,7 @@ export const INBOX_SQL = {
    * rowid range, not a scan of the table; their ids leave MessageIds.
    */
   pruneAcked: `DELETE FROM inbox WHERE id <= ?1 AND received_at <= ?2
-    AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId`,
+    AND seq <= (SELECT acked_seq FROM users u WHERE u.id = inbox.user_id) RETURNING message_id AS messageId, id`,
   /** Dedupe marks past the window, by the seen_at index; their keys leave SeenMarks. */
   pruneSeen: "DELETE FROM seen_events WHERE seen_at <= ? RETURNING key",
   /** Once at start: the whole table, for MessageIds. */

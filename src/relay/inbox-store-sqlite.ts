@@ -19,7 +19,7 @@ import type { StoredMessage } from "./inbox.ts";
 import type { BatchItem } from "./inbox-batch.ts";
 import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
-import { MessageIds } from "./inbox-message-ids.ts";
+import { MessageIds, type MessageRow } from "./inbox-message-ids.ts";
 import { lastRowReceivedBy, type ReceivedRow } from "./inbox-received-bound.ts";
 import { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
@@ -81,7 +81,8 @@ export class SqliteInboxStore implements InboxStore {
       ackUser: q.query<{ acked: number }, [number, number]>(INBOX_SQL.ackUser),
       rowRange: q.query<{ lo: number | null; hi: number | null }, []>(INBOX_SQL.rowRange),
       rowFrom: q.query<ReceivedRow, [number]>(INBOX_SQL.rowFrom),
-      pruneAcked: q.query<{ messageId: string }, [number, number]>(INBOX_SQL.pruneAcked),
+      pruneAcked: q.query<MessageRow, [number, number]>(INBOX_SQL.pruneAcked),
+      storedRow: q.query<{ messageId: string }, [number]>(INBOX_SQL.storedRow),
       pruneSeen: q.query<{ key: string }, [number]>(INBOX_SQL.pruneSeen),
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",
@@ -110,6 +111,9 @@ export class SqliteInboxStore implements InboxStore {
       oldestPending: q.query<{ at: number | null }, []>(OLDEST_PENDING),
     };
   }
+
+  /** Which message a row holds (null: no such row), for MessageIds' candidates. */
+  readonly #messageAt = (rowid: number): string | null => this.#stmt.storedRow.get(rowid)?.messageId ?? null;
 
   commitAfter(size: number, now: number): Promise<void> | undefined {
     // Committed now it would have to be deferred (answers keep commit order) and would wait for the
@@ -231,7 +235,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async deliveredMessage(userId: number, messageId: string) {
-    const rowid = this.#ids.rowOf(messageId);
+    const rowid = this.#ids.rowOf(messageId, this.#messageAt);
     const row = rowid === undefined ? null : this.#stmt.messageOwner.get(rowid, userId, messageId);
     return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
   }
@@ -248,7 +252,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async payloadOf(userId: number, messageId: string): Promise<string | undefined> {
-    const rowid = this.#ids.rowOf(messageId);
+    const rowid = this.#ids.rowOf(messageId, this.#messageAt);
     return rowid === undefined ? undefined : this.#stmt.payload.get(rowid, userId, messageId)?.payload;
   }
 
@@ -261,7 +265,7 @@ export class SqliteInboxStore implements InboxStore {
     const range = s.rowRange.get() ?? { lo: null, hi: null };
     const bound = lastRowReceivedBy(messagesUpTo, range, (id) => s.rowFrom.get(id));
     const pruned = bound === undefined ? [] : s.pruneAcked.all(bound, messagesUpTo);
-    this.#ids.remove(pruned.map((r) => r.messageId));
+    this.#ids.remove(pruned);
     const marks = s.pruneSeen.all(marksUpTo).map((r) => r.key);
     this.#marks.remove(marks);
     return { messages: pruned.length, marks: marks.length };

@@ -49,7 +49,7 @@ describe("the inbox's hot-path statements against the migrated schema", () => {
       "SEARCH inbox",
     ]);
     expect(plan(INBOX_SQL.takeSeqs).join("\n")).toContain("USING INTEGER PRIMARY KEY");
-    expect(plan(INBOX_SQL.storedEvent).join("\n")).toContain("USING INTEGER PRIMARY KEY");
+    expect(plan(INBOX_SQL.storedRow).join("\n")).toContain("USING INTEGER PRIMARY KEY");
     expect(plan(INBOX_SQL.marks).join("\n")).toMatch(/SEARCH seen_events USING .*INDEX/);
   });
 
