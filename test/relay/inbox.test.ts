@@ -250,6 +250,41 @@ describe("inbox", () => {
     cleanup();
   });
 
+  test("dedupe holds across a reopen (message ids loaded from the table); rows deleted behind its back stop deduping", async () => {
+    const { dir, cleanup } = tempDir();
+    const path = join(dir, "d.db");
+    const open = () => {
+      const db = openDatabase(path);
+      migrate(db);
+      const { log } = memoryLogger();
+      return { db, inbox: sqliteInbox(db, { log, metrics: new Registry() }) };
+    };
+    const a = open();
+    a.db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1'), (2, 'ou_2')");
+    for (let i = 1; i <= 50; i++)
+      await a.inbox.accept({ userId: 1 + (i % 2), eventId: `e${i}`, message: msg(`om_${i}`) });
+    a.db.$client.close();
+    const b = open();
+    // Every stored message is found again, by its event id or its message id.
+    for (let i = 1; i <= 50; i++) {
+      const again = await b.inbox.accept({ userId: 1 + (i % 2), eventId: `e${i}`, message: msg(`om_${i}`) });
+      expect(again).toEqual({ status: "duplicate" });
+    }
+    expect(await b.inbox.accept({ userId: 2, eventId: "e_other", message: msg("om_1") })).toEqual({
+      status: "duplicate",
+    });
+    // User 2 deleted (their rows cascade): their messages are not stored any more, so not duplicates.
+    b.db.$client.run("DELETE FROM users WHERE id = 2");
+    expect(await b.inbox.accept({ userId: 1, eventId: "e_again", message: msg("om_1") })).toMatchObject({
+      status: "stored",
+    });
+    expect(await b.inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") })).toEqual({
+      status: "duplicate",
+    });
+    b.db.$client.close();
+    cleanup();
+  });
+
   test("a message dropped over the cap is not stored again by a re-push", async () => {
     const s = setup(10);
     for (let i = 1; i <= 11; i++)
