@@ -23,6 +23,9 @@
  * line per event on stdout, here discarded). --cpu-prof DIR writes the relay's CPU profile there.
  * BENCH_RELAY_ROOT=DIR benches another tree (e.g. a patched copy) with the same client.
  * BENCH_DUMP_METRICS=REGEX prints the relay's /metrics lines matching it (stderr) after each run.
+ * BENCH_RELAY_ENV='{"K":"V"}' adds environment to the relay (e.g. BUN_JSC_logGC=1), BENCH_BUN_FLAGS='[…]'
+ * adds `bun` flags (e.g. ["--cpu-prof-interval=250"] beside --cpu-prof, or --heap-prof); both apply to
+ * every bench that starts a relay through bench/lib.ts.
  *
  * Needs `wrk` (apt-get install -y wrk).
  */
