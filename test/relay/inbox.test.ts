@@ -35,6 +35,19 @@ function setup(maxPending = 10_000) {
 
 const msg = (id: string, chatId = "oc_1"): InboundMessage => textMessage(id, { chatId });
 
+/** A database file opened again and again (a relay restarting), each time with a fresh inbox over it. */
+function reopenable() {
+  const { dir, cleanup } = tempDir();
+  const path = join(dir, "r.db");
+  const open = () => {
+    const db = openDatabase(path);
+    migrate(db);
+    const { log } = memoryLogger();
+    return { db, inbox: sqliteInbox(db, { log, metrics: new Registry() }) };
+  };
+  return { open, cleanup };
+}
+
 describe("inbox", () => {
   test("messages arriving together share one commit and get consecutive seqs per user", async () => {
     const s = setup();
@@ -226,14 +239,7 @@ describe("inbox", () => {
   });
 
   test("an ack writes only the user's cumulative seq, and is still applied across a reopen", async () => {
-    const { dir, cleanup } = tempDir();
-    const path = join(dir, "a.db");
-    const open = () => {
-      const db = openDatabase(path);
-      migrate(db);
-      const { log } = memoryLogger();
-      return { db, inbox: sqliteInbox(db, { log, metrics: new Registry() }) };
-    };
+    const { open, cleanup } = reopenable();
     const a = open();
     a.db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1')");
     for (let i = 1; i <= 3; i++)
@@ -251,14 +257,7 @@ describe("inbox", () => {
   });
 
   test("dedupe holds across a reopen (message ids loaded from the table); rows deleted behind its back stop deduping", async () => {
-    const { dir, cleanup } = tempDir();
-    const path = join(dir, "d.db");
-    const open = () => {
-      const db = openDatabase(path);
-      migrate(db);
-      const { log } = memoryLogger();
-      return { db, inbox: sqliteInbox(db, { log, metrics: new Registry() }) };
-    };
+    const { open, cleanup } = reopenable();
     const a = open();
     a.db.$client.run("INSERT INTO users (id, open_id) VALUES (1, 'ou_1'), (2, 'ou_2')");
     for (let i = 1; i <= 50; i++)
