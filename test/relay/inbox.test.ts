@@ -5,7 +5,7 @@ import { migrate, openDatabase } from "../../src/db/open.ts";
 import { type FdataSync, WalSync } from "../../src/db/wal-sync.ts";
 import { memoryLogger } from "../../src/ops/logger.ts";
 import { Registry } from "../../src/ops/metrics.ts";
-import { ACK_FLUSH_MS, type AcceptResult, DEDUPE_WINDOW_MS } from "../../src/relay/inbox.ts";
+import { ACK_FLUSH_MS, type AcceptResult, DEDUPE_WINDOW_MS, GATHER_TURNS } from "../../src/relay/inbox.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { tempDir } from "../helpers.ts";
 import { textMessage } from "./inbound-fixture.ts";
@@ -254,6 +254,45 @@ describe("inbox", () => {
     expect((await b.inbox.pending(1)).map((m) => m.seq)).toEqual([3]);
     b.db.$client.close();
     cleanup();
+  });
+
+  /**
+   * Message 1 now, then one more in each of the next turns up to `last`, each arriving before the
+   * inbox's own callback of that turn (as a request read by the loop's I/O does): resolves once all are.
+   */
+  function arrivingTurnByTurn(s: ReturnType<typeof setup>, last: number) {
+    const results: Array<Promise<AcceptResult>> = [];
+    const add = (n: number) =>
+      results.push(s.inbox.accept({ userId: 1, eventId: `e${n}`, message: msg(`om_${n}`) }));
+    const arrived = new Promise<void>((done) => {
+      const next = (n: number) =>
+        setImmediate(() => {
+          add(n);
+          if (n < last) next(n + 1);
+          else done();
+        });
+      next(2);
+    });
+    add(1);
+    return arrived.then(() => Promise.all(results));
+  }
+
+  test("messages that keep arriving over the next turns join one commit, for at most GATHER_TURNS more turns", async () => {
+    const s = setup();
+    const four = await arrivingTurnByTurn(s, 4);
+    expect(four.map((r) => r.status === "stored" && r.seq)).toEqual([1, 2, 3, 4]);
+    expect(s.metrics.render()).toContain("inbox_commit_batch_size_count 1");
+    s.close();
+
+    const t = setup();
+    const many = await arrivingTurnByTurn(t, 3 * GATHER_TURNS);
+    expect(many.map((r) => r.status === "stored" && r.seq)).toEqual(
+      Array.from({ length: 3 * GATHER_TURNS }, (_, i) => i + 1),
+    );
+    // Bounded: a stream that never pauses is not held back in one ever-growing batch.
+    const commits = Number(/inbox_commit_batch_size_count (\d+)/.exec(t.metrics.render())?.[1]);
+    expect(commits).toBeGreaterThanOrEqual(2);
+    t.close();
   });
 
   test("dedupe holds across a reopen (message ids loaded from the table); rows deleted behind its back stop deduping", async () => {
