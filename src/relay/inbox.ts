@@ -94,7 +94,7 @@ export const ACK_FLUSH_MS = 10;
  * Under a saturated loop the requests arrive spread over several turns: the loop reads what epoll
  * returned, and the connections just answered send their next request while it does. Committing after
  * the first turn took ~36 of 64 concurrent requests per commit, in two alternating groups, each commit
- * paying its fixed WAL pages and fsync; gathering while they keep coming: +12% events/s and −9% CPU
+ * paying its fixed WAL pages and fsync; gathering while they keep coming: +13% events/s and −9% CPU
  * per event at c=64 (bench/ab.ts, docs/architecture.md). A lone message still commits after one turn.
  */
 export const GATHER_TURNS = 4;
