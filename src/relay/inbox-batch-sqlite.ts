@@ -62,13 +62,6 @@ export class BatchWriter {
    */
   readonly #chatWrittenAt = new Map<string, number>();
   readonly #stmt;
-  /** The row `#rowAt` read last: MessageIds' answer is the row it read just before answering. */
-  #lastRow: { eventId: string; messageId: string } | null = null;
-  /** Which message a candidate row holds (null: no such row), for MessageIds. */
-  readonly #rowAt = (rowid: number): string | null => {
-    this.#lastRow = this.#stmt.storedRow.get(rowid);
-    return this.#lastRow?.messageId ?? null;
-  };
 
   constructor(sqlite: Database, cap: PendingCap, ids: MessageIds, marks: SeenMarks) {
     this.#sqlite = sqlite;
@@ -77,10 +70,9 @@ export class BatchWriter {
     this.#marks = marks;
     const q = sqlite;
     this.#stmt = {
-      // A stored message is its own dedupe mark (found through MessageIds); a candidate row is read to
-      // see which message it holds, and a re-push's for its event id. Marks: at most one lookup per
-      // batch (SeenMarks rules most out).
-      storedRow: q.query<{ eventId: string; messageId: string }, [number]>(INBOX_SQL.storedRow),
+      // A stored message is its own dedupe mark (found through MessageIds); a re-push's row is read
+      // for its event id. Marks: at most one lookup per batch (SeenMarks rules most out).
+      storedRow: q.query<{ eventId: string }, [number]>(INBOX_SQL.storedRow),
       marks: q.query<{ key: string }, [string]>(INBOX_SQL.marks),
       takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(INBOX_SQL.takeSeqs),
       insert: q.query(INBOX_SQL.insert),
@@ -225,9 +217,9 @@ export class BatchWriter {
       const byMessage = `m:${messageId}`;
       if (this.#marks.mayHave(byEvent)) keys.push(byEvent);
       if (this.#marks.mayHave(byMessage)) keys.push(byMessage);
-      // Found: the row just read holds this message (and names its event).
-      if (this.#ids.rowOf(messageId, this.#rowAt) !== undefined)
-        stored.set(messageId, this.#lastRow!.eventId);
+      const rowid = this.#ids.rowOf(messageId);
+      const row = rowid === undefined ? null : this.#stmt.storedRow.get(rowid);
+      if (row) stored.set(messageId, row.eventId);
     }
     const marks =
       keys.length === 0

@@ -41,8 +41,8 @@ export class PendingCap {
 
   /**
    * After a user's inserts (seqs up to `last`, `added` payload bytes): drops the oldest unacked
-   * messages beyond either limit (their message ids and rows are pushed to `gone`). Undefined when nothing was
-   * dropped.
+   * messages beyond either limit (their message ids and rows are pushed to `gone`). Undefined when
+   * nothing was dropped.
    */
   enforce(
     userId: number,

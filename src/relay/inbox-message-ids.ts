@@ -9,7 +9,8 @@
  * candidate row holds, and only the row holding this very message answers. A candidate whose row is
  * gone (a user deleted, rows cascading behind the index's back) or now holds a message of another
  * hash (its rowid reused) is stale and dropped on the way; one holding another message of the same
- * hash is a collision and stays. Memory: 12–24 bytes per stored message. Pure: no I/O.
+ * hash is a collision and stays. Memory: 12–24 bytes per stored message. Its only I/O is the
+ * `messageAt` it is given, which reads a candidate row.
  */
 import { fnv1a, HashIndex } from "../ops/hash-index.ts";
 
@@ -19,31 +20,39 @@ export interface MessageRow {
   id: number;
 }
 
+/** Which message a row holds (null: no such row). */
+export type MessageAt = (rowid: number) => string | null;
+
 export class MessageIds {
   readonly #index: HashIndex;
+  readonly #messageAt: MessageAt;
   readonly #hash: (messageId: string) => number;
 
-  constructor(hash: (messageId: string) => number = fnv1a, expected = 0) {
+  constructor(messageAt: MessageAt, hash: (messageId: string) => number = fnv1a, expected = 0) {
+    this.#messageAt = messageAt;
     this.#hash = hash;
     this.#index = new HashIndex(expected);
   }
 
   /** Fills the index from `(messageId, rowid)` pairs (the whole inbox, at start-up). */
-  static from(rows: readonly MessageRow[], hash?: (messageId: string) => number): MessageIds {
-    const ids = new MessageIds(hash, rows.length);
+  static from(
+    rows: readonly MessageRow[],
+    messageAt: MessageAt,
+    hash?: (messageId: string) => number,
+  ): MessageIds {
+    const ids = new MessageIds(messageAt, hash, rows.length);
     for (const r of rows) ids.add(r.messageId, r.id);
     return ids;
   }
 
   /**
-   * The row holding `messageId`, if one was stored (and not removed since). `messageAt(rowid)` reads
-   * which message a candidate row holds (null: no such row); usually no candidate is found and nothing
-   * is read.
+   * The row holding `messageId`, if one was stored (and not removed since). Each candidate row is read
+   * (`messageAt`); usually no candidate is found and nothing is read.
    */
-  rowOf(messageId: string, messageAt: (rowid: number) => string | null): number | undefined {
+  rowOf(messageId: string): number | undefined {
     const hash = this.#hash(messageId);
     return this.#index.find(hash, (rowid) => {
-      const held = messageAt(rowid);
+      const held = this.#messageAt(rowid);
       if (held === messageId) return "found";
       return held === null || this.#hash(held) !== hash ? "drop" : "next";
     });

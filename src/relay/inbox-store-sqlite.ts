@@ -56,7 +56,10 @@ export class SqliteInboxStore implements InboxStore {
     const q = db.$client;
     this.#sqlite = q;
     this.#cap = new PendingCap(q, { maxPending: opts.maxPending, maxPendingBytes: opts.maxPendingBytes });
-    this.#ids = MessageIds.from(q.query<{ messageId: string; id: number }, []>(INBOX_SQL.messageIds).all());
+    this.#ids = MessageIds.from(
+      q.query<MessageRow, []>(INBOX_SQL.messageIds).all(),
+      (rowid) => this.#stmt.storedRow.get(rowid)?.messageId ?? null,
+    );
     this.#marks = SeenMarks.from(q.query<{ key: string }, []>(INBOX_SQL.markKeys).iterate());
     this.#batch = new BatchWriter(q, this.#cap, this.#ids, this.#marks);
     this.#walSync = opts.walSync ?? WalSync.forDatabase(q);
@@ -111,9 +114,6 @@ export class SqliteInboxStore implements InboxStore {
       oldestPending: q.query<{ at: number | null }, []>(OLDEST_PENDING),
     };
   }
-
-  /** Which message a row holds (null: no such row), for MessageIds' candidates. */
-  readonly #messageAt = (rowid: number): string | null => this.#stmt.storedRow.get(rowid)?.messageId ?? null;
 
   commitAfter(size: number, now: number): Promise<void> | undefined {
     // Committed now it would have to be deferred (answers keep commit order) and would wait for the
@@ -235,7 +235,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async deliveredMessage(userId: number, messageId: string) {
-    const rowid = this.#ids.rowOf(messageId, this.#messageAt);
+    const rowid = this.#ids.rowOf(messageId);
     const row = rowid === undefined ? null : this.#stmt.messageOwner.get(rowid, userId, messageId);
     return row ? { chatId: row.chatId, threadId: row.threadId ?? undefined } : undefined;
   }
@@ -252,7 +252,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async payloadOf(userId: number, messageId: string): Promise<string | undefined> {
-    const rowid = this.#ids.rowOf(messageId, this.#messageAt);
+    const rowid = this.#ids.rowOf(messageId);
     return rowid === undefined ? undefined : this.#stmt.payload.get(rowid, userId, messageId)?.payload;
   }
 
