@@ -23,7 +23,7 @@ RUN useradd --system --uid 10001 --home /data relay && mkdir -p -m 0700 /data &&
 COPY --from=build /src/dist/openclaw-relay /usr/local/bin/openclaw-relay
 USER relay
 WORKDIR /data
-ENV HOST=0.0.0.0 PORT=5178 DATABASE_PATH=/data/relay.db
+ENV HOST=0.0.0.0 PORT=5178 DATABASE_PATH=/data/relay.db BUN_JSC_useFTLJIT=0
 EXPOSE 5178
 VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \

@@ -1,6 +1,7 @@
 /**
- * What a SQLite relay loads at start: the static import graph from src/index.ts (dynamic import()s
- * and type-only imports are not followed, as at run time). PostgreSQL code and node:crypto each cost
+ * What a SQLite relay loads at start: the static import graph from src/index.ts, through the entry's
+ * own `import()` of cli/main.ts (it runs on every start, after the JSC relaunch check); other dynamic
+ * import()s and type-only imports are not followed, as at run time. PostgreSQL code and node:crypto each cost
  * megabytes of idle RSS and milliseconds of every start (bench/startup.ts), so they must stay behind
  * a dynamic import (storage/postgres-adapters.ts) or a first-use load (ops/crypto.ts).
  */
@@ -19,7 +20,8 @@ function staticGraph(entry: string): { files: Map<string, string>; packages: Map
   for (let file = queue.pop(); file; file = queue.pop()) {
     const source = readFileSync(file, "utf8").replace(/^#!.*/, "");
     for (const imp of transpiler.scanImports(source)) {
-      if (imp.kind !== "import-statement") continue;
+      const entryImport = file === entry && imp.kind === "dynamic-import";
+      if (imp.kind !== "import-statement" && !entryImport) continue;
       if (!imp.path.startsWith(".")) {
         if (!packages.has(imp.path)) packages.set(imp.path, relative(SRC, file));
         continue;
@@ -35,6 +37,12 @@ function staticGraph(entry: string): { files: Map<string, string>; packages: Map
 
 describe("start-up imports", () => {
   const { files, packages } = staticGraph(join(SRC, "index.ts"));
+
+  test("the entry loads only the relaunch check before cli/main.ts", () => {
+    const source = readFileSync(join(SRC, "index.ts"), "utf8").replace(/^#!.*/, "");
+    const imports = transpiler.scanImports(source).map((i) => `${i.kind} ${i.path}`);
+    expect(imports.sort()).toEqual(["dynamic-import ./cli/main.ts", "import-statement ./ops/jsc-options.ts"]);
+  });
 
   test("the graph is walked (the serve path and the SQLite store are in it)", () => {
     expect(files.has(join(SRC, "server.ts"))).toBe(true);

@@ -1,0 +1,86 @@
+/**
+ * JavaScriptCore options the relay serves with. JSC reads `BUN_JSC_*` from the environment once, when
+ * the VM starts, so `serve` re-executes itself once with them (`process.execve`: the same PID, so
+ * systemd, Docker and a shell's job control see one process) unless the environment names them
+ * already: an operator overrides each one by setting it (e.g. `BUN_JSC_useFTLJIT=1`). The Dockerfile
+ * and the systemd unit set them, which saves the second start.
+ *
+ * `useFTLJIT=0` — no fourth tier (FTL). At a steady 1,000 events/s a relay's JIT worker was still
+ * compiling after 10 s (77 FTL compiles, 240 ms of a core, in bursts of up to 6 ms), and on two
+ * cores those bursts take the core the event loop or the plugin needs: bench/ab.ts at --rate 1000
+ * (10 alternating windows) gave webhook → plugin p99 3.07 → 2.30 ms, while throughput at c=64 did
+ * not drop (events/s 1.05×, CPU per event 0.95×): the hot path is native calls (SQLite, sockets,
+ * JSON) that DFG code makes as well as FTL code.
+ */
+import { parseArgs } from "../config/sources.ts";
+
+export const RELAY_JSC_OPTIONS: Readonly<Record<string, string>> = { BUN_JSC_useFTLJIT: "0" };
+
+export interface ProcessFacts {
+  env: Record<string, string | undefined>;
+  execPath: string;
+  /** `process.argv`: the runtime, the script (or the compiled binary's inner path), then the args. */
+  argv: readonly string[];
+  /** `bun` flags before the script (`--smol`, `--cpu-prof`); empty in a compiled binary. */
+  execArgv: readonly string[];
+  /** `Bun.main`: `/$bunfs/…` inside a compiled binary. */
+  main: string;
+}
+
+export interface Relaunch {
+  path: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** Whether these arguments start the server (the default command), not a one-shot command. */
+function serves(args: readonly string[]): boolean {
+  const parsed = parseArgs([...args]);
+  const command = parsed.positionals[0] ?? "serve";
+  return command === "serve" && !parsed.options.help && !parsed.options.version;
+}
+
+/**
+ * The `execve` that starts this same command again with the missing options, or undefined: every
+ * option already set (an operator's choice, or this is the second start), not `serve`, or a dev mode
+ * (`--watch`, `--hot`) whose supervisor must stay the process that runs.
+ */
+export function relaunchFor(p: ProcessFacts, options = RELAY_JSC_OPTIONS): Relaunch | undefined {
+  const missing = Object.entries(options).filter(([name]) => p.env[name] === undefined);
+  if (missing.length === 0 || !serves(p.argv.slice(2))) return undefined;
+  if (p.execArgv.some((flag) => flag === "--watch" || flag === "--hot")) return undefined;
+  // A compiled binary runs its embedded entry whatever argv[1] says: only the user's arguments follow.
+  const compiled = p.main.startsWith("/$bunfs/");
+  const args = compiled
+    ? [p.argv[0] ?? p.execPath, ...p.argv.slice(2)]
+    : [p.argv[0] ?? p.execPath, ...p.execArgv, ...p.argv.slice(1)];
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(p.env)) if (value !== undefined) env[name] = value;
+  for (const [name, value] of missing) env[name] = value;
+  return { path: p.execPath, args, env };
+}
+
+/**
+ * Re-executes this process with the relay's JSC options when `relaunchFor` asks for it; returns only
+ * when it does not, or when the platform cannot (no `process.execve`, or it failed): the relay then
+ * serves with JSC's defaults, slower in the tail but correct.
+ */
+export function relaunchWithJscOptions(): void {
+  const execve = (
+    process as { execve?: (path: string, args: string[], env: Record<string, string>) => never }
+  ).execve;
+  if (typeof execve !== "function") return;
+  const plan = relaunchFor({
+    env: process.env,
+    execPath: process.execPath,
+    argv: process.argv,
+    execArgv: process.execArgv,
+    main: Bun.main,
+  });
+  if (!plan) return;
+  try {
+    execve.call(process, plan.path, plan.args, plan.env);
+  } catch {
+    // Serve as we are: the options only shorten the latency tail.
+  }
+}

@@ -1,0 +1,133 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type ProcessFacts, RELAY_JSC_OPTIONS, relaunchFor } from "../../src/ops/jsc-options.ts";
+import { tempDir } from "../helpers.ts";
+
+const BUN = "/opt/bun/bin/bun";
+
+function facts(over: Partial<ProcessFacts> = {}): ProcessFacts {
+  return {
+    env: { PATH: "/usr/bin", PORT: "5178" },
+    execPath: BUN,
+    argv: [BUN, "/srv/relay/src/index.ts"],
+    execArgv: [],
+    main: "/srv/relay/src/index.ts",
+    ...over,
+  };
+}
+
+describe("relaunchFor", () => {
+  test("`serve` (or no command) starts again with the options added to the environment", () => {
+    for (const args of [[], ["serve"], ["serve", "--port", "8080"], ["--port=8080"]]) {
+      const plan = relaunchFor(facts({ argv: [BUN, "/srv/relay/src/index.ts", ...args] }));
+      expect(plan).toEqual({
+        path: BUN,
+        args: [BUN, "/srv/relay/src/index.ts", ...args],
+        env: { PATH: "/usr/bin", PORT: "5178", BUN_JSC_useFTLJIT: "0" },
+      });
+    }
+  });
+
+  test("bun's own flags are kept before the script", () => {
+    const plan = relaunchFor(
+      facts({ execArgv: ["--smol", "--cpu-prof"], argv: [BUN, "/s/index.ts", "serve"] }),
+    );
+    expect(plan?.args).toEqual([BUN, "--smol", "--cpu-prof", "/s/index.ts", "serve"]);
+  });
+
+  test("a compiled binary gets only the user's arguments (it runs its embedded entry)", () => {
+    const plan = relaunchFor(
+      facts({
+        execPath: "/usr/local/bin/openclaw-relay",
+        argv: ["bun", "/$bunfs/root/openclaw-relay", "serve"],
+        main: "/$bunfs/root/openclaw-relay",
+      }),
+    );
+    expect(plan?.path).toBe("/usr/local/bin/openclaw-relay");
+    expect(plan?.args).toEqual(["bun", "serve"]);
+  });
+
+  test("an option already in the environment is the operator's choice (and ends the second start)", () => {
+    expect(relaunchFor(facts({ env: { BUN_JSC_useFTLJIT: "1" } }))).toBeUndefined();
+    expect(relaunchFor(facts({ env: { BUN_JSC_useFTLJIT: "0" } }))).toBeUndefined();
+    // Only the missing ones are added.
+    const plan = relaunchFor(facts({ env: { A: "x" } }), { A: "1", B: "2" });
+    expect(plan?.env).toEqual({ A: "x", B: "2" });
+  });
+
+  test("one-shot commands, help, version and dev modes run as they are", () => {
+    for (const args of [
+      ["version"],
+      ["migrate"],
+      ["users", "list"],
+      ["--help"],
+      ["serve", "--help"],
+      ["--version"],
+    ]) {
+      expect(relaunchFor(facts({ argv: [BUN, "/s/index.ts", ...args] }))).toBeUndefined();
+    }
+    expect(relaunchFor(facts({ execArgv: ["--watch"] }))).toBeUndefined();
+    expect(relaunchFor(facts({ execArgv: ["--hot"] }))).toBeUndefined();
+  });
+
+  test("unset variables are not passed on as the string 'undefined'", () => {
+    const plan = relaunchFor(facts({ env: { PATH: "/bin", GONE: undefined } }));
+    expect(plan?.env).toEqual({ PATH: "/bin", ...RELAY_JSC_OPTIONS });
+  });
+});
+
+/** Starts `bun src/index.ts serve` and resolves with its environment once it listens. */
+async function servedEnvironment(extra: Record<string, string>): Promise<{ environ: string[]; pid: number }> {
+  const { dir, cleanup } = tempDir("jsc-options-");
+  const proc = Bun.spawn(["bun", join(import.meta.dir, "../../src/index.ts"), "serve"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      DATABASE_PATH: join(dir, "relay.db"),
+      ...extra,
+    },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  try {
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let out = "";
+    const giveUp = new Promise<{ done: true; value: undefined }>((resolve) =>
+      setTimeout(() => resolve({ done: true, value: undefined }), 10_000).unref(),
+    );
+    while (!out.includes('"relay_listening"')) {
+      const { value, done } = await Promise.race([reader.read(), giveUp]);
+      if (done) break;
+      out += decoder.decode(value);
+    }
+    expect(out).toContain('"relay_listening"');
+    // The PID we started is the one serving: execve replaced the image, it did not fork.
+    const environ = readFileSync(`/proc/${proc.pid}/environ`, "utf8").split("\0");
+    return { environ, pid: proc.pid };
+  } finally {
+    proc.kill("SIGTERM");
+    await proc.exited;
+    cleanup();
+  }
+}
+
+describe("a real `serve` process", () => {
+  test.skipIf(process.platform !== "linux")(
+    "runs with the options, under the PID it was started as",
+    async () => {
+      const { environ } = await servedEnvironment({});
+      expect(environ).toContain("BUN_JSC_useFTLJIT=0");
+      expect(environ).toContain("PORT=0");
+    },
+  );
+
+  test.skipIf(process.platform !== "linux")("keeps an operator's own value", async () => {
+    const { environ } = await servedEnvironment({ BUN_JSC_useFTLJIT: "1" });
+    expect(environ).toContain("BUN_JSC_useFTLJIT=1");
+    expect(environ).not.toContain("BUN_JSC_useFTLJIT=0");
+  });
+});
