@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { type ProcessFacts, RELAY_JSC_OPTIONS, relaunchFor } from "../../src/ops/jsc-options.ts";
-import { tempDir } from "../helpers.ts";
+import { withServeProcess } from "../serve-process.ts";
 
 const BUN = "/opt/bun/bin/bun";
 
@@ -77,56 +76,27 @@ describe("relaunchFor", () => {
   });
 });
 
-/** Starts `bun src/index.ts serve` and resolves with its environment once it listens. */
-async function servedEnvironment(extra: Record<string, string>): Promise<{ environ: string[]; pid: number }> {
-  const { dir, cleanup } = tempDir("jsc-options-");
-  const proc = Bun.spawn(["bun", join(import.meta.dir, "../../src/index.ts"), "serve"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOST: "127.0.0.1",
-      PORT: "0",
-      LOG_LEVEL: "info",
-      DATABASE_PATH: join(dir, "relay.db"),
-      ...extra,
-    },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  try {
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let out = "";
-    const giveUp = new Promise<{ done: true; value: undefined }>((resolve) =>
-      setTimeout(() => resolve({ done: true, value: undefined }), 10_000).unref(),
-    );
-    while (!out.includes('"relay_listening"')) {
-      const { value, done } = await Promise.race([reader.read(), giveUp]);
-      if (done) break;
-      out += decoder.decode(value);
-    }
+/** The environment of a real `serve` process once it listens, read under the PID it was started as. */
+function servedEnvironment(env: Record<string, string>): Promise<string[]> {
+  return withServeProcess({ until: "relay_listening", env }, ({ pid, out }) => {
     expect(out).toContain('"relay_listening"');
-    // The PID we started is the one serving: execve replaced the image, it did not fork.
-    const environ = readFileSync(`/proc/${proc.pid}/environ`, "utf8").split("\0");
-    return { environ, pid: proc.pid };
-  } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
-    cleanup();
-  }
+    // execve replaced the image: the PID we started is the one serving, with the new environment.
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  });
 }
 
 describe("a real `serve` process", () => {
   test.skipIf(process.platform !== "linux")(
     "runs with the options, under the PID it was started as",
     async () => {
-      const { environ } = await servedEnvironment({});
+      const environ = await servedEnvironment({});
       expect(environ).toContain("BUN_JSC_useFTLJIT=0");
       expect(environ).toContain("PORT=0");
     },
   );
 
   test.skipIf(process.platform !== "linux")("keeps an operator's own value", async () => {
-    const { environ } = await servedEnvironment({ BUN_JSC_useFTLJIT: "1" });
+    const environ = await servedEnvironment({ BUN_JSC_useFTLJIT: "1" });
     expect(environ).toContain("BUN_JSC_useFTLJIT=1");
     expect(environ).not.toContain("BUN_JSC_useFTLJIT=0");
   });

@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { Logger } from "../../src/ops/logger.ts";
 import { releaseStartupMemory } from "../../src/ops/startup-memory.ts";
-import { tempDir } from "../helpers.ts";
+import { withServeProcess } from "../serve-process.ts";
 
 describe("start-up memory", () => {
   test("one full collection, then the shrink; the RSS before and after are logged at debug", () => {
@@ -45,45 +44,20 @@ describe("start-up memory", () => {
   });
 
   test("`serve` releases it once the relay listens (a real relay process)", async () => {
-    const { dir, cleanup } = tempDir("startup-memory-");
-    const proc = Bun.spawn(["bun", join(import.meta.dir, "../../src/index.ts"), "serve"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        LOG_LEVEL: "debug",
-        DATABASE_PATH: join(dir, "relay.db"),
-      },
-      stdout: "pipe",
-      stderr: "inherit",
-    });
-    try {
-      const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-      const decoder = new TextDecoder();
-      let out = "";
-      // The line comes RELEASE_AFTER_LISTEN_MS after listening; 8 s is the give-up, not a wait.
-      const giveUp = new Promise<{ done: true; value: undefined }>((resolve) =>
-        setTimeout(() => resolve({ done: true, value: undefined }), 8_000).unref(),
-      );
-      while (!out.includes('"startup_memory_released"')) {
-        const { value, done } = await Promise.race([reader.read(), giveUp]);
-        if (done) break;
-        out += decoder.decode(value);
-      }
-      const events = out
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as { event: string; rssBeforeMb?: number; rssAfterMb?: number });
-      const names = events.map((e) => e.event);
-      expect(names).toContain("startup_memory_released");
-      expect(names.indexOf("relay_listening")).toBeLessThan(names.indexOf("startup_memory_released"));
-      const released = events.find((e) => e.event === "startup_memory_released")!;
-      expect(released.rssBeforeMb).toBeGreaterThan(0);
-      expect(released.rssAfterMb).toBeGreaterThan(0);
-    } finally {
-      proc.kill("SIGTERM");
-      await proc.exited;
-      cleanup();
-    }
+    // The line comes RELEASE_AFTER_LISTEN_MS after listening.
+    const out = await withServeProcess(
+      { until: "startup_memory_released", env: { LOG_LEVEL: "debug" }, giveUpMs: 8_000 },
+      (served) => served.out,
+    );
+    const events = out
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { event: string; rssBeforeMb?: number; rssAfterMb?: number });
+    const names = events.map((e) => e.event);
+    expect(names).toContain("startup_memory_released");
+    expect(names.indexOf("relay_listening")).toBeLessThan(names.indexOf("startup_memory_released"));
+    const released = events.find((e) => e.event === "startup_memory_released")!;
+    expect(released.rssBeforeMb).toBeGreaterThan(0);
+    expect(released.rssAfterMb).toBeGreaterThan(0);
   });
 });
