@@ -20,6 +20,8 @@ export const RELAY_JSC_OPTIONS: Readonly<Record<string, string>> = { BUN_JSC_use
 export interface ProcessFacts {
   env: Record<string, string | undefined>;
   execPath: string;
+  /** `process.argv0`: argv[0] as the process was started (`process.argv[0]` is "bun" in a compiled binary). */
+  argv0: string;
   /** `process.argv`: the runtime, the script (or the compiled binary's inner path), then the args. */
   argv: readonly string[];
   /** `bun` flags before the script (`--smol`, `--cpu-prof`); empty in a compiled binary. */
@@ -50,11 +52,10 @@ export function relaunchFor(p: ProcessFacts, options = RELAY_JSC_OPTIONS): Relau
   const missing = Object.entries(options).filter(([name]) => p.env[name] === undefined);
   if (missing.length === 0 || !serves(p.argv.slice(2))) return undefined;
   if (p.execArgv.some((flag) => flag === "--watch" || flag === "--hot")) return undefined;
-  // A compiled binary runs its embedded entry whatever argv[1] says: only the user's arguments follow.
+  // argv[0] as started, so that `ps` shows the same command line. A compiled binary runs its embedded
+  // entry whatever argv[1] says: only the user's arguments follow.
   const compiled = p.main.startsWith("/$bunfs/");
-  const args = compiled
-    ? [p.argv[0] ?? p.execPath, ...p.argv.slice(2)]
-    : [p.argv[0] ?? p.execPath, ...p.execArgv, ...p.argv.slice(1)];
+  const args = compiled ? [p.argv0, ...p.argv.slice(2)] : [p.argv0, ...p.execArgv, ...p.argv.slice(1)];
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(p.env)) if (value !== undefined) env[name] = value;
   for (const [name, value] of missing) env[name] = value;
@@ -67,20 +68,19 @@ export function relaunchFor(p: ProcessFacts, options = RELAY_JSC_OPTIONS): Relau
  * serves with JSC's defaults, slower in the tail but correct.
  */
 export function relaunchWithJscOptions(): void {
-  const execve = (
-    process as { execve?: (path: string, args: string[], env: Record<string, string>) => never }
-  ).execve;
-  if (typeof execve !== "function") return;
+  // Optional in the types as in Node (not on Windows).
+  if (typeof process.execve !== "function") return;
   const plan = relaunchFor({
     env: process.env,
     execPath: process.execPath,
+    argv0: process.argv0,
     argv: process.argv,
     execArgv: process.execArgv,
     main: Bun.main,
   });
   if (!plan) return;
   try {
-    execve.call(process, plan.path, plan.args, plan.env);
+    process.execve(plan.path, plan.args, plan.env);
   } catch {
     // Serve as we are: the options only shorten the latency tail.
   }

@@ -9,6 +9,7 @@ function facts(over: Partial<ProcessFacts> = {}): ProcessFacts {
   return {
     env: { PATH: "/usr/bin", PORT: "5178" },
     execPath: BUN,
+    argv0: "bun",
     argv: [BUN, "/srv/relay/src/index.ts"],
     execArgv: [],
     main: "/srv/relay/src/index.ts",
@@ -22,7 +23,7 @@ describe("relaunchFor", () => {
       const plan = relaunchFor(facts({ argv: [BUN, "/srv/relay/src/index.ts", ...args] }));
       expect(plan).toEqual({
         path: BUN,
-        args: [BUN, "/srv/relay/src/index.ts", ...args],
+        args: ["bun", "/srv/relay/src/index.ts", ...args],
         env: { PATH: "/usr/bin", PORT: "5178", BUN_JSC_useFTLJIT: "0" },
       });
     }
@@ -32,19 +33,21 @@ describe("relaunchFor", () => {
     const plan = relaunchFor(
       facts({ execArgv: ["--smol", "--cpu-prof"], argv: [BUN, "/s/index.ts", "serve"] }),
     );
-    expect(plan?.args).toEqual([BUN, "--smol", "--cpu-prof", "/s/index.ts", "serve"]);
+    expect(plan?.args).toEqual(["bun", "--smol", "--cpu-prof", "/s/index.ts", "serve"]);
   });
 
-  test("a compiled binary gets only the user's arguments (it runs its embedded entry)", () => {
+  test("a compiled binary gets only the user's arguments (it runs its embedded entry), under the name it was started by", () => {
     const plan = relaunchFor(
       facts({
         execPath: "/usr/local/bin/openclaw-relay",
+        argv0: "openclaw-relay",
         argv: ["bun", "/$bunfs/root/openclaw-relay", "serve"],
         main: "/$bunfs/root/openclaw-relay",
       }),
     );
     expect(plan?.path).toBe("/usr/local/bin/openclaw-relay");
-    expect(plan?.args).toEqual(["bun", "serve"]);
+    // process.argv[0] is "bun" there; argv0 keeps what `ps` showed before the re-exec.
+    expect(plan?.args).toEqual(["openclaw-relay", "serve"]);
   });
 
   test("an option already in the environment is the operator's choice (and ends the second start)", () => {
