@@ -3,6 +3,7 @@
  * JSC relaunch): 127.0.0.1, port 0, a fresh database; its stdout is read until a log line names
  * `until`, then `inspect` runs while it still serves, and it is stopped with SIGTERM.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./helpers.ts";
 
@@ -13,11 +14,19 @@ export interface Served {
 }
 
 export async function withServeProcess<T>(
-  opts: { until: string; env?: Record<string, string>; giveUpMs?: number },
+  opts: {
+    until: string;
+    env?: Record<string, string>;
+    /** Written as `.env` in the process's working directory (a fresh one), which Bun loads at start. */
+    dotenv?: string;
+    giveUpMs?: number;
+  },
   inspect: (served: Served) => T | Promise<T>,
 ): Promise<T> {
   const { dir, cleanup } = tempDir("serve-process-");
+  if (opts.dotenv !== undefined) writeFileSync(join(dir, ".env"), opts.dotenv);
   const proc = Bun.spawn(["bun", join(import.meta.dir, "../src/index.ts"), "serve"], {
+    ...(opts.dotenv !== undefined ? { cwd: dir } : {}),
     env: {
       PATH: process.env.PATH ?? "",
       HOST: "127.0.0.1",

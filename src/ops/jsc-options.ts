@@ -13,12 +13,21 @@
  * JSON) that DFG code makes as well as FTL code. Media streams, which run JS per chunk, lose ~20%
  * (uploads through the relay ~135 against ~170 MiB/s), still far above what Feishu moves for a bot.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "../config/sources.ts";
 
 export const RELAY_JSC_OPTIONS: Readonly<Record<string, string>> = { BUN_JSC_useFTLJIT: "0" };
 
 export interface ProcessFacts {
+  /** `process.env`: the kernel's environment plus what Bun loaded from `.env` files. */
   env: Record<string, string | undefined>;
+  /**
+   * The environment block the process was started with (`/proc/self/environ`), when the platform
+   * shows it: the second start gets this one, not `env`, so values from `.env` files (secrets, often)
+   * are not copied into its environ block, where `/proc/<pid>/environ` and core dumps would show
+   * them. The second start reads the same `.env` files again itself.
+   */
+  startEnv?: Record<string, string>;
   execPath: string;
   /** `process.argv0`: argv[0] as the process was started (`process.argv[0]` is "bun" in a compiled binary). */
   argv0: string;
@@ -57,9 +66,30 @@ export function relaunchFor(p: ProcessFacts, options = RELAY_JSC_OPTIONS): Relau
   const compiled = p.main.startsWith("/$bunfs/");
   const args = compiled ? [p.argv0, ...p.argv.slice(2)] : [p.argv0, ...p.execArgv, ...p.argv.slice(1)];
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(p.env)) if (value !== undefined) env[name] = value;
+  for (const [name, value] of Object.entries(p.startEnv ?? p.env)) if (value !== undefined) env[name] = value;
   for (const [name, value] of missing) env[name] = value;
   return { path: p.execPath, args, env };
+}
+
+/** `NAME=value` entries separated by NULs, as in `/proc/<pid>/environ`; the first of a name counts (as for getenv). */
+export function parseEnviron(raw: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of raw.split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    if (!Object.hasOwn(env, name)) env[name] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** This process's environment as started (Linux), or undefined where `/proc` does not show it. */
+function startEnvironment(): Record<string, string> | undefined {
+  try {
+    return parseEnviron(readFileSync("/proc/self/environ", "utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -72,6 +102,7 @@ export function relaunchWithJscOptions(): void {
   if (typeof process.execve !== "function") return;
   const plan = relaunchFor({
     env: process.env,
+    startEnv: startEnvironment(),
     execPath: process.execPath,
     argv0: process.argv0,
     argv: process.argv,

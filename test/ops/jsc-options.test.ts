@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { type ProcessFacts, RELAY_JSC_OPTIONS, relaunchFor } from "../../src/ops/jsc-options.ts";
+import {
+  type ProcessFacts,
+  parseEnviron,
+  RELAY_JSC_OPTIONS,
+  relaunchFor,
+} from "../../src/ops/jsc-options.ts";
 import { withServeProcess } from "../serve-process.ts";
 
 const BUN = "/opt/bun/bin/bun";
@@ -73,18 +78,47 @@ describe("relaunchFor", () => {
     expect(relaunchFor(facts({ execArgv: ["--hot"] }))).toBeUndefined();
   });
 
+  test("the second start gets the environment as started, not what Bun loaded from .env", () => {
+    const plan = relaunchFor(
+      facts({
+        env: { PATH: "/usr/bin", FEISHU_APP_SECRET: "from-dotenv" },
+        startEnv: { PATH: "/usr/bin" },
+      }),
+    );
+    expect(plan?.env).toEqual({ PATH: "/usr/bin", ...RELAY_JSC_OPTIONS });
+    // An option set only in .env is still the operator's choice: no second start.
+    const set = facts({ env: { BUN_JSC_useFTLJIT: "1" }, startEnv: {} });
+    expect(relaunchFor(set)).toBeUndefined();
+  });
+
   test("unset variables are not passed on as the string 'undefined'", () => {
     const plan = relaunchFor(facts({ env: { PATH: "/bin", GONE: undefined } }));
     expect(plan?.env).toEqual({ PATH: "/bin", ...RELAY_JSC_OPTIONS });
   });
 });
 
+describe("parseEnviron", () => {
+  test("NUL-separated NAME=value entries; values may hold '=' and be empty; the first of a name counts", () => {
+    expect(parseEnviron("A=1\0B=x=y\0C=\0A=2\0=bad\0noequals\0")).toEqual({ A: "1", B: "x=y", C: "" });
+    expect(parseEnviron("")).toEqual({});
+  });
+});
+
 /** The environment of a real `serve` process once it listens, read under the PID it was started as. */
-function servedEnvironment(env: Record<string, string>): Promise<string[]> {
-  return withServeProcess({ until: "relay_listening", env }, ({ pid, out }) => {
+function servedEnvironment(env: Record<string, string>, dotenv?: string): Promise<string[]> {
+  return servedWith(env, dotenv).then(({ environ }) => environ);
+}
+
+/** Its environ block and its stdout (the JSON log lines up to `relay_listening`). */
+function servedWith(
+  env: Record<string, string>,
+  dotenv?: string,
+): Promise<{ environ: string[]; out: string }> {
+  const opts = { until: "relay_listening", env, ...(dotenv !== undefined ? { dotenv } : {}) };
+  return withServeProcess(opts, ({ pid, out }) => {
     expect(out).toContain('"relay_listening"');
     // execve replaced the image: the PID we started is the one serving, with the new environment.
-    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    return { environ: readFileSync(`/proc/${pid}/environ`, "utf8").split("\0"), out };
   });
 }
 
@@ -95,6 +129,19 @@ describe("a real `serve` process", () => {
       const environ = await servedEnvironment({});
       expect(environ).toContain("BUN_JSC_useFTLJIT=0");
       expect(environ).toContain("PORT=0");
+    },
+  );
+
+  test.skipIf(process.platform !== "linux")(
+    "does not copy what it loaded from .env into its environ block (it reads .env again)",
+    async () => {
+      const dotenv = "FEISHU_VERIFICATION_TOKEN=dotenv-secret-value\nPUBLIC_URL=https://dotenv.example\n";
+      const { environ, out } = await servedWith({}, dotenv);
+      expect(environ).toContain("BUN_JSC_useFTLJIT=0");
+      expect(environ.join("\n")).not.toContain("dotenv-secret-value");
+      expect(environ.join("\n")).not.toContain("dotenv.example");
+      // The second start read .env itself: its configuration has the file's values.
+      expect(out).toContain('"publicUrl":"https://dotenv.example"');
     },
   );
 
