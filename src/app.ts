@@ -72,10 +72,8 @@ export function buildApp(ctx: RelayContext, features: FeatureModule[] = []) {
       const res = errorAnswer(code, error, request);
       errorStatus.set(request, res.status);
       return res;
-    })
-    .use(healthRoutes(ctx))
-    .use(metricsRoutes(ctx));
-  for (const feature of features) {
+    });
+  for (const feature of [healthRoutes, metricsRoutes, ...features]) {
     const plugin = feature(ctx);
     for (const raw of rawRoutesOf(plugin)) {
       rawPaths.add(raw.path);

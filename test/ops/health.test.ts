@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { Value } from "@sinclair/typebox/value";
+import { HealthResponse } from "../../src/ops/health.ts";
 import type { InboundMessage } from "../../src/relay/protocol.ts";
 import { request, testRelay } from "../helpers.ts";
+import { gatewayRelay } from "../relay/gateway-fixtures.ts";
 import { textMessage } from "../relay/inbound-fixture.ts";
 import { RELAY_TEST_DIALECT } from "../storage/databases.ts";
 
@@ -43,5 +46,23 @@ describe.skipIf(RELAY_TEST_DIALECT !== "sqlite")("/health and database writes", 
     sqlite.run(`PRAGMA max_page_count = ${pages * 1000}`);
     await ctx.inbox.accept({ userId, eventId: "e2", message: message("om_2") });
     expect(await health()).toEqual({ status: 200, db: "ok" });
+  });
+});
+
+describe("/health served by Bun itself (a raw route)", () => {
+  test("answers over HTTP with the declared schema, the same body as app.handle(), and is counted", async () => {
+    const g = await gatewayRelay();
+    closers.push(g.close);
+    const res = await fetch(`${g.http}/health`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json;charset=utf-8");
+    const body = await res.json();
+    expect(Value.Check(HealthResponse, body)).toBe(true);
+    expect(body).toMatchObject({ status: "ok", db: "ok", node: g.relay.ctx.nodeId, connections: 0 });
+    const viaElysia = await (await g.relay.app.handle(request("/health"))).json();
+    expect({ ...viaElysia, uptimeSec: 0, cluster: null }).toEqual({ ...body, uptimeSec: 0, cluster: null });
+    const exposition = g.relay.ctx.metrics.render();
+    // Once each way: Bun's route and the Elysia declaration (which must not count it a second time).
+    expect(exposition).toContain('http_requests_total{method="GET",route="/health",status="200"} 2');
   });
 });
