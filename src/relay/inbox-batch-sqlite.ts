@@ -17,7 +17,7 @@ import {
   sortBatch,
 } from "./inbox-batch.ts";
 import type { PendingCap } from "./inbox-cap-sqlite.ts";
-import type { MessageIds, MessageRow } from "./inbox-message-ids.ts";
+import type { MessageIds, MessageRow, StoredRow } from "./inbox-message-ids.ts";
 import type { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
 
@@ -48,7 +48,7 @@ export class IsolationNeeded extends Error {
 export class BatchWriter {
   readonly #sqlite: Database;
   readonly #cap: PendingCap;
-  readonly #ids: MessageIds;
+  readonly #ids: MessageIds<StoredRow>;
   readonly #marks: SeenMarks;
   /**
    * What memory learns once the transaction under way commits: rows written and dropped (for
@@ -63,16 +63,15 @@ export class BatchWriter {
   readonly #chatWrittenAt = new Map<string, number>();
   readonly #stmt;
 
-  constructor(sqlite: Database, cap: PendingCap, ids: MessageIds, marks: SeenMarks) {
+  constructor(sqlite: Database, cap: PendingCap, ids: MessageIds<StoredRow>, marks: SeenMarks) {
     this.#sqlite = sqlite;
     this.#cap = cap;
     this.#ids = ids;
     this.#marks = marks;
     const q = sqlite;
     this.#stmt = {
-      // A stored message is its own dedupe mark (found through MessageIds); a re-push's row is read
-      // for its event id. Marks: at most one lookup per batch (SeenMarks rules most out).
-      storedRow: q.query<{ eventId: string }, [number]>(INBOX_SQL.storedRow),
+      // A stored message is its own dedupe mark: MessageIds finds its row, read once, with the event
+      // id a re-push is judged by. Marks: at most one lookup per batch (SeenMarks rules most out).
       marks: q.query<{ key: string }, [string]>(INBOX_SQL.marks),
       takeSeqs: q.query<{ last: number; acked: number }, [number, number]>(INBOX_SQL.takeSeqs),
       insert: q.query(INBOX_SQL.insert),
@@ -217,8 +216,7 @@ export class BatchWriter {
       const byMessage = `m:${messageId}`;
       if (this.#marks.mayHave(byEvent)) keys.push(byEvent);
       if (this.#marks.mayHave(byMessage)) keys.push(byMessage);
-      const rowid = this.#ids.rowOf(messageId);
-      const row = rowid === undefined ? null : this.#stmt.storedRow.get(rowid);
+      const row = this.#ids.stored(messageId);
       if (row) stored.set(messageId, row.eventId);
     }
     const marks =

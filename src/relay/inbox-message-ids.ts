@@ -10,7 +10,8 @@
  * gone (a user deleted, rows cascading behind the index's back) or now holds a message of another
  * hash (its rowid reused) is stale and dropped on the way; one holding another message of the same
  * hash is a collision and stays. Memory: 12–24 bytes per stored message. Its only I/O is the
- * `messageAt` it is given, which reads a candidate row.
+ * `rowAt` it is given, which reads a candidate row; the row found is handed back (`stored`), so a
+ * caller that needs more of it (the batch writer: its event id) does not read it again.
  */
 import { fnv1a, HashIndex } from "../ops/hash-index.ts";
 
@@ -20,42 +21,62 @@ export interface MessageRow {
   id: number;
 }
 
-/** Which message a row holds (null: no such row). */
-export type MessageAt = (rowid: number) => string | null;
+/** A stored message's row as the dedupe reads it (`INBOX_SQL.storedRow`). */
+export interface StoredRow {
+  eventId: string;
+  messageId: string;
+}
 
-export class MessageIds {
+/** What a row holds: at least its message id (null: no such row). */
+export type RowAt<R extends { messageId: string }> = (rowid: number) => R | null;
+
+export class MessageIds<R extends { messageId: string } = { messageId: string }> {
   readonly #index: HashIndex;
-  readonly #messageAt: MessageAt;
+  readonly #rowAt: RowAt<R>;
   readonly #hash: (messageId: string) => number;
 
-  constructor(messageAt: MessageAt, hash: (messageId: string) => number = fnv1a, expected = 0) {
-    this.#messageAt = messageAt;
+  constructor(rowAt: RowAt<R>, hash: (messageId: string) => number = fnv1a, expected = 0) {
+    this.#rowAt = rowAt;
     this.#hash = hash;
     this.#index = new HashIndex(expected);
   }
 
   /** Fills the index from `(messageId, rowid)` pairs (the whole inbox, at start-up). */
-  static from(
+  static from<R extends { messageId: string }>(
     rows: readonly MessageRow[],
-    messageAt: MessageAt,
+    rowAt: RowAt<R>,
     hash?: (messageId: string) => number,
-  ): MessageIds {
-    const ids = new MessageIds(messageAt, hash, rows.length);
+  ): MessageIds<R> {
+    const ids = new MessageIds(rowAt, hash, rows.length);
     for (const r of rows) ids.add(r.messageId, r.id);
     return ids;
   }
 
   /**
-   * The row holding `messageId`, if one was stored (and not removed since). Each candidate row is read
-   * (`messageAt`); usually no candidate is found and nothing is read.
+   * The rowid of the row holding `messageId`, if one was stored (and not removed since). Each
+   * candidate row is read (`rowAt`); usually no candidate is found and nothing is read.
    */
   rowOf(messageId: string): number | undefined {
+    return this.#lookup(messageId)?.rowid;
+  }
+
+  /** The row holding `messageId` as `rowAt` read it, if one was stored (`rowOf`, with the row). */
+  stored(messageId: string): R | undefined {
+    return this.#lookup(messageId)?.row;
+  }
+
+  #lookup(messageId: string): { rowid: number; row: R } | undefined {
     const hash = this.#hash(messageId);
-    return this.#index.find(hash, (rowid) => {
-      const held = this.#messageAt(rowid);
-      if (held === messageId) return "found";
-      return held === null || this.#hash(held) !== hash ? "drop" : "next";
+    let found: R | undefined;
+    const rowid = this.#index.find(hash, (candidate) => {
+      const row = this.#rowAt(candidate);
+      if (row?.messageId === messageId) {
+        found = row;
+        return "found";
+      }
+      return row === null || this.#hash(row.messageId) !== hash ? "drop" : "next";
     });
+    return rowid === undefined || found === undefined ? undefined : { rowid, row: found };
   }
 
   /** After a commit: this message is stored in this row. */

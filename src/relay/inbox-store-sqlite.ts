@@ -19,7 +19,7 @@ import type { StoredMessage } from "./inbox.ts";
 import type { BatchItem } from "./inbox-batch.ts";
 import { BatchWriter, IsolationNeeded } from "./inbox-batch-sqlite.ts";
 import { PendingCap } from "./inbox-cap-sqlite.ts";
-import { MessageIds, type MessageRow } from "./inbox-message-ids.ts";
+import { MessageIds, type MessageRow, type StoredRow } from "./inbox-message-ids.ts";
 import { lastRowReceivedBy, type ReceivedRow } from "./inbox-received-bound.ts";
 import { SeenMarks } from "./inbox-seen-marks.ts";
 import { INBOX_SQL } from "./inbox-sql-sqlite.ts";
@@ -48,7 +48,7 @@ export class SqliteInboxStore implements InboxStore {
   readonly #inline: InlineCommitPolicy;
   /** Monotonic ms, to measure inline commits. */
   readonly #clock: () => number;
-  readonly #ids: MessageIds;
+  readonly #ids: MessageIds<StoredRow>;
   readonly #marks: SeenMarks;
   readonly #stmt;
 
@@ -56,9 +56,8 @@ export class SqliteInboxStore implements InboxStore {
     const q = db.$client;
     this.#sqlite = q;
     this.#cap = new PendingCap(q, { maxPending: opts.maxPending, maxPendingBytes: opts.maxPendingBytes });
-    this.#ids = MessageIds.from(
-      q.query<MessageRow, []>(INBOX_SQL.messageIds).all(),
-      (rowid) => this.#stmt.storedRow.get(rowid)?.messageId ?? null,
+    this.#ids = MessageIds.from(q.query<MessageRow, []>(INBOX_SQL.messageIds).all(), (rowid) =>
+      this.#stmt.storedRow.get(rowid),
     );
     this.#marks = SeenMarks.from(q.query<{ key: string }, []>(INBOX_SQL.markKeys).iterate());
     this.#batch = new BatchWriter(q, this.#cap, this.#ids, this.#marks);
@@ -85,7 +84,7 @@ export class SqliteInboxStore implements InboxStore {
       rowRange: q.query<{ lo: number | null; hi: number | null }, []>(INBOX_SQL.rowRange),
       rowFrom: q.query<ReceivedRow, [number]>(INBOX_SQL.rowFrom),
       pruneAcked: q.query<MessageRow, [number, number]>(INBOX_SQL.pruneAcked),
-      storedRow: q.query<{ messageId: string }, [number]>(INBOX_SQL.storedRow),
+      storedRow: q.query<StoredRow, [number]>(INBOX_SQL.storedRow),
       pruneSeen: q.query<{ key: string }, [number]>(INBOX_SQL.pruneSeen),
       chatAllowed: q.query<{ one: number }, [number, string]>(
         "SELECT 1 AS one FROM chats WHERE user_id = ? AND chat_id = ?",

@@ -1,13 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { MessageIds } from "../../src/relay/inbox-message-ids.ts";
 
-/** A table stand-in: rowid → the message id the row holds. */
+/** A table stand-in: rowid → the message id the row holds (its event id: `ev_` + the message id). */
 const rows = (entries: Record<number, string>) => {
   const table = new Map(Object.entries(entries).map(([id, m]) => [Number(id), m]));
   const reads: number[] = [];
   const messageAt = (rowid: number) => {
     reads.push(rowid);
-    return table.get(rowid) ?? null;
+    const messageId = table.get(rowid);
+    return messageId === undefined ? null : { messageId, eventId: `ev_${messageId}` };
   };
   return { table, reads, messageAt };
 };
@@ -27,6 +28,18 @@ describe("MessageIds", () => {
     t.reads.length = 0;
     expect(ids.rowOf("om_new")).toBeUndefined();
     expect(t.reads).toEqual([]);
+  });
+
+  test("stored: the row found, as read once (the batch writer's dedupe needs its event id)", () => {
+    const t = rows({ 1: "om_a", 2: "om_b" });
+    const ids = new MessageIds(t.messageAt, () => 7);
+    ids.add("om_a", 1);
+    ids.add("om_b", 2);
+    t.reads.length = 0;
+    expect(ids.stored("om_b")).toEqual({ messageId: "om_b", eventId: "ev_om_b" });
+    // Both candidates share the hash: row 1 is read and passed over, row 2 read once and returned.
+    expect(t.reads).toEqual([1, 2]);
+    expect(ids.stored("om_c")).toBeUndefined();
   });
 
   test("messages sharing a hash: each finds its own row, and removing one keeps the other", () => {
