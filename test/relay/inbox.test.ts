@@ -358,7 +358,7 @@ describe("inbox", () => {
       answered = true;
       return r;
     });
-    await Bun.sleep(1);
+    await flushTurns();
     expect(syncs).toHaveLength(1); // committed, fsync under way
     expect(db.$client.query("SELECT seq FROM inbox").all()).toEqual([{ seq: 1 }]);
     expect([answered, delivered, await inbox.pending(1)]).toEqual([false, [], []]);
@@ -369,13 +369,13 @@ describe("inbox", () => {
 
     // A failed sync: the caller is refused (Feishu re-pushes, dedupe answers 200), delivery goes on.
     const second = inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
-    await Bun.sleep(1);
+    await flushTurns();
     syncs[1]!(Object.assign(new Error("EIO"), { code: "EIO" }));
     await expect(second).rejects.toThrow("EIO");
     expect(delivered).toEqual([1, 2]);
     expect(lines.some((l) => l.includes('"inbox_sync_failed"'))).toBe(true);
     const again = inbox.accept({ userId: 1, eventId: "e2", message: msg("om_2") });
-    await Bun.sleep(1);
+    await flushTurns();
     syncs[2]!(null);
     expect(await again).toEqual({ status: "duplicate" });
     await inbox.close();
@@ -384,6 +384,11 @@ describe("inbox", () => {
   });
 
   /** A file database with user 1, and an inbox whose WAL syncs the test completes by hand. */
+  function steadyClock(): () => number {
+    let t = 0;
+    return () => (t += 0.05);
+  }
+
   function heldSyncs(o: { synchronous?: "NORMAL"; monotonicMs?: () => number; now?: () => number } = {}) {
     const { synchronous } = o;
     const { dir, cleanup } = tempDir();
@@ -401,7 +406,9 @@ describe("inbox", () => {
       log,
       metrics: new Registry(),
       walSync: new WalSync({ walPath: `${path}-wal`, fdatasync }),
-      ...(o.monotonicMs ? { monotonicMs: o.monotonicMs } : {}),
+      // A steady clock unless the test brings its own: each commit then measures 0.05 ms, so whether a
+      // batch goes inline never depends on how loaded the machine running the tests is.
+      monotonicMs: o.monotonicMs ?? steadyClock(),
       ...(o.now ? { now: o.now } : {}),
     });
     const answered = new Set<string>();
@@ -419,6 +426,15 @@ describe("inbox", () => {
     return { syncs, accept, answered, close, inbox };
   }
 
+  /**
+   * Event-loop turns enough for a group commit to gather (GATHER_TURNS more at most) and run. Not a
+   * sleep: a 1 ms timer could fire before those turns on a loaded machine, and two groups meant to
+   * be separate batches would then commit as one.
+   */
+  async function flushTurns() {
+    for (let i = 0; i < GATHER_TURNS + 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
   const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `om_${from + i}`);
   const seqs = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
   const seqsOf = (results: AcceptResult[]) => results.map((r) => r.status === "stored" && r.seq);
@@ -429,9 +445,9 @@ describe("inbox", () => {
    */
   async function fiveThenTwenty(s: ReturnType<typeof heldSyncs>, from: number) {
     const five = ids(from, 5).map(s.accept);
-    await Bun.sleep(1);
+    await flushTurns();
     const twenty = ids(from + 5, 20).map(s.accept);
-    await Bun.sleep(1);
+    await flushTurns();
     return { five: Promise.all(five), twenty: Promise.all(twenty) };
   }
 
@@ -455,16 +471,16 @@ describe("inbox", () => {
 
       // Five together are over INLINE_COMMIT_MAX (4): committed relaxed, answered after the WAL sync.
       const five = ["om_2", "om_3", "om_4", "om_5", "om_6"].map(s.accept);
-      await Bun.sleep(1);
+      await flushTurns();
       expect([s.syncs.length, s.answered.size]).toEqual([1, 1]);
 
       // While that sync runs, even a single message waits for the next one: answers keep commit order.
       const late = s.accept("om_7");
-      await Bun.sleep(1);
+      await flushTurns();
       expect([s.syncs.length, s.answered.has("om_7")]).toEqual([1, false]);
       s.syncs[0]!(null);
       expect((await Promise.all(five)).map((r) => r.status === "stored" && r.seq)).toEqual([2, 3, 4, 5, 6]);
-      await Bun.sleep(1);
+      await flushTurns();
       expect([s.syncs.length, s.answered.has("om_7")]).toEqual([2, false]);
       s.syncs[1]!(null);
       expect(await late).toEqual({ status: "stored", seq: 7 });
@@ -526,7 +542,7 @@ describe("inbox", () => {
       for (const id of ["om_1", "om_2", "om_3"]) await s.accept(id);
       expect(s.syncs).toHaveLength(0);
       const busy = s.accept("om_4");
-      await Bun.sleep(1);
+      await flushTurns();
       expect([s.syncs.length, s.answered.has("om_4")]).toEqual([1, false]);
       s.syncs[0]!(null);
       expect(await busy).toEqual({ status: "stored", seq: 4 });
@@ -550,7 +566,7 @@ describe("inbox", () => {
         if (i === 3) step = 0.1;
         const before = s.syncs.length;
         const stored = s.accept(`om_${i}`);
-        await Bun.sleep(1);
+        await flushTurns();
         if (s.syncs.length > before) {
           deferred++;
           s.syncs[before]!(null);
@@ -571,7 +587,7 @@ describe("inbox", () => {
     const s = heldSyncs({ synchronous: "NORMAL" });
     try {
       const one = s.accept("om_1");
-      await Bun.sleep(1);
+      await flushTurns();
       expect([s.syncs.length, s.answered.size]).toEqual([1, 0]);
       s.syncs[0]!(null);
       expect(await one).toEqual({ status: "stored", seq: 1 });
