@@ -25,7 +25,17 @@ export function openDatabase(path: string, opts: { log?: Logger } = {}): Db {
       const log = opts.log ?? stderrLog();
       for (const t of tightened) {
         const event = t.to === "unchanged" ? "db_permissions_too_open" : "db_permissions_tightened";
-        log.warn(event, { path: t.path, from: t.from, to: t.to });
+        const hint =
+          t.reason === "shared_directory"
+            ? "the folder holds more than the relay's files, so it is left as it is; give DATABASE_PATH a folder of its own"
+            : undefined;
+        log.warn(event, {
+          path: t.path,
+          from: t.from,
+          to: t.to,
+          ...(t.reason ? { reason: t.reason } : {}),
+          ...(hint ? { hint } : {}),
+        });
       }
     }
   }

@@ -18,7 +18,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from
 import { open, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DIR_MODE, FILE_MODE } from "../db/file-modes.ts";
+import { DIR_MODE, FILE_MODE, MEDIA_FOLDER } from "../db/file-modes.ts";
 import { randomToken } from "../ops/crypto.ts";
 import { HttpError } from "../ops/errors.ts";
 import type { Logger } from "../ops/logger.ts";
@@ -53,7 +53,7 @@ const PART_SUFFIX = ".part";
 /** Where the media of a database live: `media/` beside it, or a temporary folder for `:memory:`. */
 export function mediaFolderFor(dbPath: string): { dir: string; temporary: boolean } {
   if (dbPath === ":memory:") return { dir: mkdtempSync(join(tmpdir(), "relay-media-")), temporary: true };
-  return { dir: join(dirname(dbPath), "media"), temporary: false };
+  return { dir: join(dirname(dbPath), MEDIA_FOLDER), temporary: false };
 }
 
 const mediaTooLarge = (max: number) =>

@@ -52,4 +52,52 @@ describe("database file permissions", () => {
       cleanup();
     }
   });
+
+  test("a directory that is not the relay's own is left as it is and reported; the files are still 0600", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // A folder with other things in it (the working directory, /var/lib, a home) and a sticky shared
+      // one (/tmp): chmod 0700 would lock every other user of it out.
+      const shared = join(dir, "shared");
+      mkdirSync(shared);
+      writeFileSync(join(shared, "someone-else.txt"), "x");
+      chmodSync(shared, 0o755);
+      const sticky = join(dir, "sticky");
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      for (const [folder, mode] of [
+        [shared, "755"],
+        [sticky, "777"],
+      ] as const) {
+        const path = join(folder, "relay.db");
+        const { log, lines } = memoryLogger();
+        openDatabase(path, { log }).$client.close();
+        expect(modeOf(folder)).toBe(mode);
+        expect(modeOf(path)).toBe("600");
+        const events = lines.map((l) => JSON.parse(l)).filter((e) => e.event?.startsWith("db_permissions"));
+        expect(events.map((e) => [e.event, e.path, e.from, e.to, e.reason])).toEqual([
+          ["db_permissions_too_open", folder, mode, "unchanged", "shared_directory"],
+        ]);
+      }
+      expect(statSync(sticky).mode & 0o1000).toBe(0o1000);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test("the relay's own folder (the database, its side files, the media folder) is tightened", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const data = join(dir, "data");
+      const path = join(data, "relay.db");
+      openDatabase(path).$client.close();
+      mkdirSync(join(data, "media"));
+      writeFileSync(`${path}-journal`, "");
+      chmodSync(data, 0o750);
+      openDatabase(path, { log: memoryLogger().log }).$client.close();
+      expect(modeOf(data)).toBe("700");
+    } finally {
+      cleanup();
+    }
+  });
 });
