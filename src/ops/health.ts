@@ -64,7 +64,7 @@ export function clusterJson(view: ClusterView): typeof ClusterHealth.static {
 
 export const HEALTH_PATH = "/health";
 
-/** The health report: 200 when the database answers and Feishu is not failing, else 503. */
+/** The health report: 503 when the database fails, else 200 (`degraded` in the body while Feishu fails). */
 export async function healthReport(
   ctx: RelayContext,
 ): Promise<{ status: 200 | 503; body: typeof HealthResponse.static }> {
