@@ -22,12 +22,13 @@ export interface ProcessFacts {
   /** `process.env`: the kernel's environment plus what Bun loaded from `.env` files. */
   env: Record<string, string | undefined>;
   /**
-   * The environment block the process was started with (`/proc/self/environ`), when the platform
-   * shows it: the second start gets this one, not `env`, so values from `.env` files (secrets, often)
-   * are not copied into its environ block, where `/proc/<pid>/environ` and core dumps would show
-   * them. The second start reads the same `.env` files again itself.
+   * The environment block the process was started with (`/proc/self/environ`), or undefined where
+   * the platform does not show it; asked only when there is a second start to hand it to. The second
+   * start gets this one, not `env`, so values from `.env` files (secrets, often) are not copied into
+   * its environ block, where `/proc/<pid>/environ` and core dumps would show them. The second start
+   * reads the same `.env` files again itself.
    */
-  startEnv?: Record<string, string>;
+  startEnv?: () => Record<string, string> | undefined;
   execPath: string;
   /** `process.argv0`: argv[0] as the process was started (`process.argv[0]` is "bun" in a compiled binary). */
   argv0: string;
@@ -66,7 +67,8 @@ export function relaunchFor(p: ProcessFacts, options = RELAY_JSC_OPTIONS): Relau
   const compiled = p.main.startsWith("/$bunfs/");
   const args = compiled ? [p.argv0, ...p.argv.slice(2)] : [p.argv0, ...p.execArgv, ...p.argv.slice(1)];
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(p.startEnv ?? p.env)) if (value !== undefined) env[name] = value;
+  for (const [name, value] of Object.entries(p.startEnv?.() ?? p.env))
+    if (value !== undefined) env[name] = value;
   for (const [name, value] of missing) env[name] = value;
   return { path: p.execPath, args, env };
 }
@@ -102,7 +104,7 @@ export function relaunchWithJscOptions(): void {
   if (typeof process.execve !== "function") return;
   const plan = relaunchFor({
     env: process.env,
-    startEnv: startEnvironment(),
+    startEnv: startEnvironment,
     execPath: process.execPath,
     argv0: process.argv0,
     argv: process.argv,

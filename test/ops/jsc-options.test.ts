@@ -82,13 +82,22 @@ describe("relaunchFor", () => {
     const plan = relaunchFor(
       facts({
         env: { PATH: "/usr/bin", FEISHU_APP_SECRET: "from-dotenv" },
-        startEnv: { PATH: "/usr/bin" },
+        startEnv: () => ({ PATH: "/usr/bin" }),
       }),
     );
     expect(plan?.env).toEqual({ PATH: "/usr/bin", ...RELAY_JSC_OPTIONS });
-    // An option set only in .env is still the operator's choice: no second start.
-    const set = facts({ env: { BUN_JSC_useFTLJIT: "1" }, startEnv: {} });
+    // An option set only in .env is still the operator's choice: no second start, and the
+    // environment block is not even read.
+    let reads = 0;
+    const set = facts({
+      env: { BUN_JSC_useFTLJIT: "1" },
+      startEnv: () => {
+        reads++;
+        return {};
+      },
+    });
     expect(relaunchFor(set)).toBeUndefined();
+    expect(reads).toBe(0);
   });
 
   test("unset variables are not passed on as the string 'undefined'", () => {
