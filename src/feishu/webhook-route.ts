@@ -12,7 +12,7 @@ import type { RelayContext } from "../context.ts";
 import { checkDeclaredLength, MAX_BODY_BYTES, parseJsonText, readCappedText, tooLarge } from "../ops/body.ts";
 import { errorResponse, HttpError } from "../ops/errors.ts";
 import { jsonDepthError } from "../ops/json-depth.ts";
-import { type RawRoute, withRawRoutes } from "../ops/raw-route.ts";
+import { countRequests, failedAnswer, type RawRoute, withRawRoutes } from "../ops/raw-route.ts";
 import type { EventIngest } from "./event-ingest.ts";
 import { EventParseError, type FeishuEvent, parseEvent } from "./event-parser.ts";
 import { FeishuWebhookError, FeishuWebhookVerifier } from "./webhook-crypto.ts";
@@ -29,10 +29,10 @@ export function feishuWebhookHandler(ctx: RelayContext, ingest: EventIngest): Ra
     verificationToken: ctx.config.FEISHU_VERIFICATION_TOKEN,
   });
   const rejected = ctx.metrics.counter("events_rejected_total", "Feishu pushes refused, by reason.");
-  const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
-  // The same series the app's after-response hook would count.
-  const count = requests.seriesBy((status: number) => ({ method: "POST", route: WEBHOOK_PATH, status }));
+  const count = countRequests(ctx.metrics, "POST", WEBHOOK_PATH);
   const log = ctx.log.child({ module: "feishu_webhook" });
+  /** Not stored (or not known to be durable): Feishu pushes it again later. */
+  const failed = failedAnswer(log, WEBHOOK_PATH, count);
   if (!verifier.encrypted && !ctx.config.FEISHU_VERIFICATION_TOKEN) {
     // Anyone who finds the URL could inject messages; say so once at start-up.
     log.warn("feishu_webhook_unauthenticated", {
@@ -76,17 +76,6 @@ export function feishuWebhookHandler(ctx: RelayContext, ingest: EventIngest): Ra
     await ingest.ingest(event, "webhook");
     count(200);
     return new Response(SUCCESS, { headers: JSON_HEADERS });
-  }
-
-  /** Not stored (or not known to be durable): Feishu pushes it again later. */
-  function failed(err: unknown): Response {
-    if (err instanceof HttpError) {
-      count(err.status);
-      return errorResponse(err.status, err.code, err.message, err.headers);
-    }
-    log.error("http_error", { path: WEBHOOK_PATH, err: err as Error });
-    count(500);
-    return errorResponse(500, "internal_error", "internal error");
   }
 
   return {

@@ -11,8 +11,7 @@ import { Elysia, t } from "elysia";
 import type { ClusterView } from "../cluster/nodes.ts";
 import type { RelayContext } from "../context.ts";
 import { pingStorage } from "../storage/storage.ts";
-import { errorResponse } from "./errors.ts";
-import { type RawRoute, withRawRoutes } from "./raw-route.ts";
+import { countRequests, failedAnswer, type RawRoute, withRawRoutes } from "./raw-route.ts";
 
 export const ClusterHealth = t.Object({
   nodes: t.Array(
@@ -100,8 +99,8 @@ const JSON_HEADERS = { "content-type": "application/json;charset=utf-8" };
  * test/ops/health.test.ts checks it against HealthResponse.
  */
 export function healthHandler(ctx: RelayContext): RawRoute {
-  const requests = ctx.metrics.counter("http_requests_total", "HTTP requests by route and status.");
-  const count = requests.seriesBy((status: number) => ({ method: "GET", route: HEALTH_PATH, status }));
+  const count = countRequests(ctx.metrics, "GET", HEALTH_PATH);
+  const failed = failedAnswer(ctx.log, HEALTH_PATH, count);
   const answer = async (): Promise<Response> => {
     const { status, body } = await healthReport(ctx);
     count(status);
@@ -110,12 +109,7 @@ export function healthHandler(ctx: RelayContext): RawRoute {
   return {
     method: "GET",
     path: HEALTH_PATH,
-    handle: () =>
-      answer().catch((err: unknown) => {
-        ctx.log.error("http_error", { path: HEALTH_PATH, err: err as Error });
-        count(500);
-        return errorResponse(500, "internal_error", "internal error");
-      }),
+    handle: () => answer().catch(failed),
   };
 }
 

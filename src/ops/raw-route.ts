@@ -7,6 +7,9 @@
  * It stays declared in Elysia as well, for the OpenAPI document and for `app.handle()`, which
  * delegate to the same handler: there is one implementation, reached two ways.
  */
+import { errorResponse, HttpError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import type { Registry } from "./metrics.ts";
 
 export interface RawRoute {
   method: "GET" | "POST";
@@ -27,4 +30,26 @@ export function withRawRoutes<T extends object>(plugin: T, routes: readonly RawR
 /** The raw routes attached to a plugin (none for most). */
 export function rawRoutesOf(plugin: object): readonly RawRoute[] {
   return (plugin as { [RAW_ROUTES]?: RawRoute[] })[RAW_ROUTES] ?? [];
+}
+
+/** `http_requests_total` of one raw route, by status: the series the app's after-response hook counts. */
+export function countRequests(metrics: Registry, method: RawRoute["method"], path: string) {
+  const requests = metrics.counter("http_requests_total", "HTTP requests by route and status.");
+  return requests.seriesBy((status: number) => ({ method, route: path, status }));
+}
+
+/**
+ * The answer to what a raw route's handler threw, counted: an HttpError's own status and body, else a
+ * logged 500 (what the app's error hook does for the other routes).
+ */
+export function failedAnswer(log: Logger, path: string, count: (status: number) => void) {
+  return (err: unknown): Response => {
+    if (err instanceof HttpError) {
+      count(err.status);
+      return errorResponse(err.status, err.code, err.message, err.headers);
+    }
+    log.error("http_error", { path, err: err as Error });
+    count(500);
+    return errorResponse(500, "internal_error", "internal error");
+  };
 }
