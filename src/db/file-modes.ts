@@ -39,12 +39,7 @@ export function securePaths(dbPath: string): Tightened[] {
   const dir = dirname(dbPath);
   const changed: Tightened[] = [];
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-  else if (ownDirectory(dir, dbPath)) tighten(dir, DIR_MODE, changed);
-  else {
-    const mode = statSync(dir).mode & 0o777;
-    if ((mode & 0o077) !== 0)
-      changed.push({ path: dir, from: octal(mode), to: "unchanged", reason: "shared_directory" });
-  }
+  else tighten(dir, DIR_MODE, changed, ownDirectory(dir, dbPath) ? undefined : "shared_directory");
   if (!existsSync(dbPath)) closeSync(openSync(dbPath, "a", FILE_MODE));
   for (const path of [dbPath, ...SIDE_FILES.map((s) => dbPath + s)]) {
     if (existsSync(path)) tighten(path, FILE_MODE, changed);
@@ -60,9 +55,14 @@ function ownDirectory(dir: string, dbPath: string): boolean {
   return readdirSync(dir).every((entry) => own.has(entry));
 }
 
-function tighten(path: string, wanted: number, changed: Tightened[]): void {
+/** Removes group and other bits, or, given a reason to leave the path as it is, only reports it. */
+function tighten(path: string, wanted: number, changed: Tightened[], leave?: "shared_directory"): void {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) === 0) return;
+  if (leave) {
+    changed.push({ path, from: octal(mode), to: "unchanged", reason: leave });
+    return;
+  }
   const next = mode & wanted;
   try {
     chmodSync(path, next);
