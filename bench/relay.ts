@@ -11,8 +11,9 @@
  * Reported: events/s (durable, = webhook answers/s), webhook-answer p50/p99 (wrk --latency), and
  * webhook → plugin latency p50/p99 (the send time is embedded in the message text by
  * webhook-users.lua; the plugin stand-in computes now − sent). Event and message ids are random
- * 32-hex-digit strings, like Feishu's. Goal (M2-7): ≥ 0.6 × the bare limit, the median over --runs
- * rounds, each round measuring the limit and then the relay. Everything on 127.0.0.1; bounded; stops
+ * 32-hex-digit strings, like Feishu's. Goal (M2-7): ≥ 0.6 × the bare limit for one user, the median
+ * over --runs rounds, each round measuring the limit and then the relay; the spread is reported beside
+ * it (the issue sets no goal for it). Everything on 127.0.0.1; bounded; stops
  * by itself.
  *
  *   bun bench/relay.ts [--runs 1] [--duration 8] [--connections 64] [--spread 1000] [--ack-every 100]
@@ -206,9 +207,8 @@ const result = {
   medians: summary,
   goals: {
     oneUser: { goal: `≥ ${GOAL_RATIO} × limit (median)`, met: met(summary.oneUser.ratioToLimit) },
-    ...(summary.spread
-      ? { spread: { goal: `≥ ${GOAL_RATIO} × limit (median)`, met: met(summary.spread.ratioToLimit) } }
-      : {}),
+    // M2-7 sets its goal for one acking subscriber and asks for the spread to be reported beside it.
+    ...(summary.spread ? { spread: { goal: "reported (the goal is set for one user)" } } : {}),
   },
 };
 const line = (r: Round, run: RelayRun) =>
@@ -225,7 +225,7 @@ report(
     ]),
     `median of ${runs}: limit ${summary.limitEventsPerSec} events/s; 1 user ${summary.oneUser.eventsPerSec} events/s, ratio ${summary.oneUser.ratioToLimit} — goal ≥ ${GOAL_RATIO} ${met(summary.oneUser.ratioToLimit) ? "met" : "NOT met"}` +
       (summary.spread
-        ? `; ${spread} users ${summary.spread.eventsPerSec} events/s, ratio ${summary.spread.ratioToLimit} — goal ≥ ${GOAL_RATIO} ${met(summary.spread.ratioToLimit) ? "met" : "NOT met"}`
+        ? `; ${spread} users ${summary.spread.eventsPerSec} events/s, ratio ${summary.spread.ratioToLimit} (reported; the goal is set for one user)`
         : ""),
   ].join("\n"),
 );
