@@ -48,6 +48,7 @@ export class FeishuWebhookError extends Error {
 type HeaderSource = Headers | Record<string, string | undefined>;
 
 const AES_BLOCK = 16;
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface FeishuVerifierOptions {
@@ -148,7 +149,9 @@ export function decryptFeishu(encrypt: string, key: string | Buffer): string {
   }
   try {
     const decipher = nodeCrypto().createDecipheriv("aes-256-cbc", aesKey, bytes.subarray(0, AES_BLOCK));
-    return Buffer.concat([decipher.update(bytes.subarray(AES_BLOCK)), decipher.final()]).toString("utf8");
+    // CBC is not authenticated: under a wrong key the padding still checks out about once in 256
+    // bodies. Its plaintext is then random bytes, which strict UTF-8 decoding refuses.
+    return STRICT_UTF8.decode(Buffer.concat([decipher.update(bytes.subarray(AES_BLOCK)), decipher.final()]));
   } catch {
     throw new FeishuWebhookError("undecryptable", "encrypt does not decrypt with the configured key");
   }

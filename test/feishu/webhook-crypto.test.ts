@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { createDecipheriv, createHash, randomBytes } from "node:crypto";
 import {
   decryptFeishu,
   FeishuWebhookError,
@@ -42,6 +43,21 @@ describe("decryption", () => {
     expect(codeOf(() => verifier.decrypt(""))).toBe("undecryptable");
     expect(codeOf(() => decryptFeishu(good, "other key"))).toBe("undecryptable");
     expect(codeOf(() => new FeishuWebhookVerifier({}).decrypt(good))).toBe("undecryptable");
+  });
+
+  test("a wrong key whose padding happens to check out (about one body in 256) is still undecryptable", () => {
+    // One block whose plaintext under the wrong key ends in a valid PKCS#7 byte (0x01) and starts with
+    // a byte UTF-8 never uses: what a random IV gives now and then, built here on purpose.
+    const wrongKey = createHash("sha256").update("other key").digest();
+    const block = randomBytes(16);
+    const ecb = createDecipheriv("aes-256-ecb", wrongKey, null).setAutoPadding(false);
+    const raw = Buffer.concat([ecb.update(block), ecb.final()]);
+    const wanted = Buffer.concat([Buffer.from([0xff]), randomBytes(14), Buffer.from([0x01])]);
+    const iv = Buffer.from(raw.map((b, i) => b ^ wanted[i]!));
+    const body = Buffer.concat([iv, block]).toString("base64");
+    const cbc = createDecipheriv("aes-256-cbc", wrongKey, iv);
+    expect(Buffer.concat([cbc.update(block), cbc.final()])).toHaveLength(15);
+    expect(codeOf(() => decryptFeishu(body, "other key"))).toBe("undecryptable");
   });
 });
 
